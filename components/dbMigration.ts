@@ -1,0 +1,77 @@
+import * as pulumi from "@pulumi/pulumi";
+import { UpgradeContext } from "./context";
+import { buildNodeScript, NodeEndpoint } from "./exec";
+import { dbRef } from "./membership";
+import { typedStep } from "./typedStep";
+import { StepResource } from "../resources/step";
+
+/**
+ * The schema steps, run from the NEW NODE with its new code: allow stored functions if binary logging
+ * needs it, expand, migrate, verify; and at the very end contract and restore the MySQL setting.
+ */
+export class DbMigration extends pulumi.ComponentResource {
+  private allow?: StepResource;
+
+  constructor(
+    name: string,
+    private readonly args: { context: UpgradeContext; newNode: NodeEndpoint },
+    opts?: pulumi.ComponentResourceOptions,
+  ) {
+    super("glance:db:DbMigration", name, {}, opts);
+    this.registerOutputs({ newNode: args.newNode.name });
+  }
+
+  allowFunctions(after: pulumi.Resource[]): pulumi.Resource {
+    const { config } = this.args.context;
+    this.allow = typedStep(
+      this.args.context,
+      "db/allow-functions",
+      {
+        kind: "allow-functions",
+        secrets: ["dbPassword", "dbAdminPassword"],
+        request: {
+          kind: "allow-functions",
+          db: dbRef(config),
+          adminUser: config.database.adminUser,
+          rdsParameterGroup: config.database.rdsParameterGroup,
+        },
+      },
+      { parent: this, dependsOn: after },
+    );
+    return this.allow;
+  }
+
+  /** expand, migrate, verify-migrations and contract: glance-manage on the NEW NODE. */
+  manage(
+    kind: "expand" | "migrate" | "verify-migrations" | "contract",
+    after: pulumi.Resource[],
+  ): pulumi.Resource {
+    const { config, executor } = this.args.context;
+    const name = kind === "verify-migrations" ? "db/verify" : `db/${kind}`;
+    const node = this.args.newNode;
+    const script = buildNodeScript(kind, config, node);
+    return executor.run({ name, kind, node, script, parent: this, dependsOn: after }).resource;
+  }
+
+  restoreSetting(after: pulumi.Resource[]): pulumi.Resource {
+    const { config } = this.args.context;
+    if (!this.allow) throw new Error("db/restore-setting needs db/allow-functions first");
+    const allowed = this.allow.result;
+    return typedStep(
+      this.args.context,
+      "db/restore-setting",
+      {
+        kind: "restore-setting",
+        secrets: ["dbAdminPassword"],
+        request: allowed.apply((r) => ({
+          kind: "restore-setting" as const,
+          db: dbRef(config),
+          adminUser: config.database.adminUser,
+          previous: Boolean(r?.previous),
+          changed: Boolean(r?.changed),
+        })),
+      },
+      { parent: this, dependsOn: after },
+    );
+  }
+}

@@ -1,0 +1,18 @@
+import * as pulumi from "@pulumi/pulumi";
+import { UpgradeConfig } from "../config";
+import { CommandExecutor } from "./command";
+import { Executor } from "./executor";
+import { NativeExecutor } from "./native";
+
+export * from "./executor";
+export * from "./scripts";
+export { scriptSpec } from "./native";
+
+export function createExecutor(
+  config: UpgradeConfig,
+  sshPrivateKey: pulumi.Output<string> | undefined,
+): Executor {
+  return config.exec === "native"
+    ? new NativeExecutor(config, sshPrivateKey)
+    : new CommandExecutor(config, sshPrivateKey);
+}

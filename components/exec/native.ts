@@ -1,0 +1,65 @@
+import * as pulumi from "@pulumi/pulumi";
+import { UpgradeConfig } from "../config";
+import { StepResource } from "../../resources/step";
+import type { ScriptSpec } from "../../steps/dispatch";
+import { Executor, NodeEndpoint, ScriptStep, ScriptStepArgs } from "./executor";
+
+/** The ScriptSpec the native runner receives for a node (no secrets: those travel separately). */
+export function scriptSpec(
+  config: UpgradeConfig,
+  node: NodeEndpoint,
+  script: string,
+  address: string,
+): ScriptSpec {
+  const timeoutSeconds = config.nodeCommands.scriptTimeoutSeconds;
+  if (node.transport === "local") return { transport: "local", script, timeoutSeconds };
+  const ssh = config.ssh;
+  if (!ssh) throw new Error(`node ${node.name} uses ssh but the stack has no ssh settings`);
+  return {
+    transport: "ssh",
+    script,
+    timeoutSeconds,
+    ssh: {
+      host: address,
+      port: node.sshPort,
+      user: ssh.user,
+      hostKeyPolicy: ssh.hostKeyPolicy,
+      knownHostsFile: ssh.knownHostsFile,
+      connectTimeoutSeconds: ssh.connectTimeoutSeconds,
+    },
+  };
+}
+
+/** The project's own executor: a dynamic resource running the script with OpenSSH or locally. */
+export class NativeExecutor implements Executor {
+  readonly kind = "native" as const;
+
+  constructor(
+    private readonly config: UpgradeConfig,
+    private readonly sshPrivateKey: pulumi.Output<string> | undefined,
+  ) {}
+
+  run(args: ScriptStepArgs): ScriptStep {
+    const step = new StepResource(
+      args.name,
+      {
+        step: args.name,
+        kind: args.kind,
+        node: args.node.name,
+        release: this.config.targetRelease,
+        request: pulumi
+          .output(args.node.address)
+          .apply((address) => ({
+            kind: "script" as const,
+            run: scriptSpec(this.config, args.node, args.script, address),
+          })),
+        secrets: pulumi.all([this.sshPrivateKey, args.secrets]).apply(([sshPrivateKey, scriptSecrets]) => ({
+          ...(sshPrivateKey === undefined ? {} : { sshPrivateKey }),
+          ...(scriptSecrets === undefined ? {} : { scriptSecrets }),
+        })),
+      },
+      { parent: args.parent, dependsOn: args.dependsOn },
+    );
+    return { resource: step, stdout: step.result.apply((r) => String(r?.stdout ?? "")) };
+  }
+}

@@ -1,0 +1,94 @@
+import { UpgradeConfig } from "../config";
+
+/**
+ * The pure script builder: config in, the exact bash of every node step out. Both executors run
+ * these same strings. Scripts contain no secrets: those travel beside them (environment locally,
+ * stdin over SSH). Values from config are validated to a safe alphabet and single-quoted anyway.
+ */
+
+export type NodeScriptKind =
+  "stop" | "upgrade" | "start" | "version" | "expand" | "migrate" | "verify-migrations" | "contract";
+
+/** Single-quotes a value for bash: safe for any input, including quotes, `;`, `$( )` and newlines. */
+export function shellQuote(value: string): string {
+  return `'${value.replaceAll("'", `'\\''`)}'`;
+}
+
+const STOP_VERIFY_ATTEMPTS = 120; // x 0.5 s: how long a stopped service may take to really be gone
+
+function header(config: UpgradeConfig, node: { name: string }): string[] {
+  return [
+    "set -euo pipefail",
+    `export GLANCE_NODE=${shellQuote(node.name)}`,
+    `export GLANCE_RELEASE=${shellQuote(config.targetRelease)}`,
+    `export GLANCE_TARGET_VERSION=${shellQuote(config.targetVersion)}`,
+  ];
+}
+
+function body(kind: NodeScriptKind, config: UpgradeConfig): string[] {
+  const c = config.nodeCommands;
+  const manage = c.glanceManageCommand;
+  switch (kind) {
+    case "stop":
+      return [
+        c.stopCommand,
+        `for _ in $(seq 1 ${STOP_VERIFY_ATTEMPTS}); do`,
+        `  if ${c.stoppedCheckCommand}; then echo "glance stopped on $GLANCE_NODE"; exit 0; fi`,
+        "  sleep 0.5",
+        "done",
+        `echo "glance is still running on $GLANCE_NODE after the stop command; not upgrading it" >&2`,
+        "exit 1",
+      ];
+    case "upgrade":
+      return [
+        c.upgradeCommand,
+        `version="$(${c.versionCommand})"`,
+        `case "$version" in`,
+        `  "$GLANCE_TARGET_VERSION"*) echo "$GLANCE_NODE now has glance $version (release $GLANCE_RELEASE)" ;;`,
+        `  *) echo "upgrade did not take on $GLANCE_NODE: it reports '$version', expected $GLANCE_TARGET_VERSION" >&2; exit 1 ;;`,
+        "esac",
+      ];
+    case "start":
+      return [c.startCommand];
+    case "version":
+      return [c.versionCommand];
+    case "expand":
+      return [`${manage} db expand`];
+    case "migrate":
+      return [`${manage} db migrate`];
+    case "verify-migrations":
+      return [
+        "set +e",
+        `${manage} db check`,
+        "rc=$?",
+        "set -e",
+        `case "$rc" in`,
+        `  0|5) echo "migrations verified: db check exit $rc (${"0 up to date, 5 contract pending"})" ;;`,
+        `  3) echo "db check exit 3: db expand is still pending" >&2; exit 1 ;;`,
+        `  4) echo "db check exit 4: data migrations are still pending; run db migrate" >&2; exit 1 ;;`,
+        `  *) echo "db check failed with exit $rc" >&2; exit "$rc" ;;`,
+        "esac",
+      ];
+    case "contract":
+      return [
+        `${manage} db contract`,
+        "set +e",
+        `${manage} db check`,
+        "rc=$?",
+        "set -e",
+        `if [ "$rc" -ne 0 ]; then echo "db check after contract exited $rc, expected 0" >&2; exit 1; fi`,
+      ];
+  }
+}
+
+/** The exact script a node step runs. */
+export function buildNodeScript(kind: NodeScriptKind, config: UpgradeConfig, node: { name: string }): string {
+  return [...header(config, node), ...body(kind, config), ""].join("\n");
+}
+
+/** Secrets as `export` lines for a remote script's stdin (sshd drops a client's environment). */
+export function secretExports(secrets: Record<string, string>): string {
+  return Object.entries(secrets)
+    .map(([name, value]) => `export ${name}=${shellQuote(value)}\n`)
+    .join("");
+}

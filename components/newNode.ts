@@ -1,0 +1,106 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as aws from "@pulumi/aws";
+import { UpgradeContext } from "./context";
+import { NodeUpgrade } from "./nodeUpgrade";
+import { typedStep } from "./typedStep";
+import type { LbTarget } from "../steps/dispatch";
+
+export interface ProvisionedNodeArgs {
+  context: UpgradeContext;
+  /** The steps the instance waits for (the database backup). */
+  after: pulumi.Resource[];
+}
+
+/**
+ * A NEW NODE the stack provisions: an EC2 instance joined to the ALB target group once its health
+ * gate passes. Both are kept on delete: the stack owns them, but no destroy takes a serving node away.
+ */
+export class ProvisionedNode extends NodeUpgrade {
+  readonly instance: aws.ec2.Instance;
+  readonly instanceId: pulumi.Output<string>;
+
+  constructor(name: string, args: ProvisionedNodeArgs, opts?: pulumi.ComponentResourceOptions) {
+    const { config } = args.context;
+    if (!("provision" in config.newNode))
+      throw new Error("ProvisionedNode needs newNode.provision in the stack config");
+    const provision = config.newNode.provision;
+    const sshPort = config.ssh?.port ?? 22;
+    super(
+      name,
+      {
+        context: args.context,
+        node: {
+          name: provision.name,
+          address: "",
+          transport: "ssh",
+          instanceId: undefined,
+          haproxyServer: provision.name,
+          sshPort,
+          healthUrl: config.nodeCommands.healthUrl,
+          provisioned: true,
+        },
+      },
+      opts,
+      "glance:node:NewNode",
+    );
+    this.instance = new aws.ec2.Instance(
+      `${provision.name}/provision`,
+      {
+        ami: provision.ami,
+        launchTemplate: provision.launchTemplateId ? { id: provision.launchTemplateId } : undefined,
+        instanceType: provision.instanceType,
+        subnetId: provision.subnetId,
+        vpcSecurityGroupIds: provision.securityGroupIds,
+        keyName: provision.keyName,
+        tags: { Name: provision.name, "glance:release": config.targetRelease, ...provision.tags },
+      },
+      { parent: this, dependsOn: args.after, retainOnDelete: true },
+    );
+    this.instanceId = this.instance.id;
+    this.endpoint = { name: provision.name, address: this.instance.privateIp, transport: "ssh", sshPort };
+  }
+
+  protected override lbTarget(): pulumi.Input<LbTarget> {
+    const lb = this.context.config.loadBalancer;
+    if (lb.type !== "alb") throw new Error("a provisioned NEW NODE needs an ALB load balancer");
+    return this.instance.id.apply((targetId) => ({
+      type: "alb" as const,
+      targetGroupArn: lb.targetGroupArn,
+      targetId,
+      port: lb.port,
+      ...(lb.region ? { region: lb.region } : {}),
+      ...(lb.endpoint ? { endpoint: lb.endpoint } : {}),
+    }));
+  }
+
+  protected override healthUrl(): pulumi.Input<string> {
+    return this.instance.privateIp.apply((ip) =>
+      this.context.config.nodeCommands.healthUrl.replaceAll("{address}", ip),
+    );
+  }
+
+  /** Joins the target group (an attachment the stack keeps), then waits until the ALB sees it healthy. */
+  override admit(after: pulumi.Resource[]): pulumi.Resource {
+    const lb = this.context.config.loadBalancer;
+    if (lb.type !== "alb") throw new Error("a provisioned NEW NODE needs an ALB load balancer");
+    const attachment = new aws.lb.TargetGroupAttachment(
+      `${this.nodeName}/attach`,
+      { targetGroupArn: lb.targetGroupArn, targetId: this.instance.id, port: lb.port },
+      { parent: this, dependsOn: after, retainOnDelete: true },
+    );
+    return typedStep(
+      this.context,
+      `${this.nodeName}/admit`,
+      {
+        kind: "admit",
+        node: this.nodeName,
+        request: pulumi.output(this.lbTarget()).apply((target) => ({
+          kind: "admit" as const,
+          lb: target,
+          healthTimeoutSeconds: lb.healthTimeoutSeconds,
+        })),
+      },
+      { parent: this, dependsOn: [attachment] },
+    );
+  }
+}

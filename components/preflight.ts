@@ -1,0 +1,45 @@
+import * as pulumi from "@pulumi/pulumi";
+import { UpgradeContext } from "./context";
+import { buildNodeScript, scriptSpec } from "./exec";
+import { dbRef, lbFleet } from "./membership";
+import { typedStep } from "./typedStep";
+import { StepResource } from "../resources/step";
+
+/** Reads everything the upgrade depends on (DB, privileges, load balancer, every node) and changes nothing. */
+export class Preflight extends pulumi.ComponentResource {
+  readonly step: StepResource;
+  readonly versionsBefore: pulumi.Output<string>;
+
+  constructor(
+    name: string,
+    args: { context: UpgradeContext; after: pulumi.Resource[] },
+    opts?: pulumi.ComponentResourceOptions,
+  ) {
+    super("glance:upgrade:Preflight", name, {}, opts);
+    const { config } = args.context;
+    const db = config.database;
+    this.step = typedStep(
+      args.context,
+      "preflight",
+      {
+        kind: "preflight",
+        secrets: ["dbPassword", "dbAdminPassword", "sshPrivateKey"],
+        request: {
+          kind: "preflight",
+          db: dbRef(config),
+          adminUser: db.adminUser,
+          rdsParameterGroup: db.rdsParameterGroup,
+          lb: lbFleet(config, config.nodes),
+          nodes: config.nodes.map((node) => ({
+            name: node.name,
+            healthUrl: node.healthUrl,
+            version: scriptSpec(config, node, buildNodeScript("version", config, node), node.address),
+          })),
+        },
+      },
+      { parent: this, dependsOn: args.after },
+    );
+    this.versionsBefore = this.step.result.apply((r) => String(r?.versionsBefore ?? "{}"));
+    this.registerOutputs({ versionsBefore: this.versionsBefore });
+  }
+}

@@ -1,0 +1,171 @@
+import * as pulumi from "@pulumi/pulumi";
+import { StackSecrets } from "./config/read";
+import { UpgradeConfig } from "./config";
+import { UpgradeContext } from "./context";
+import { createExecutor } from "./exec";
+import { buildPlan, Plan, PlanStep, renderRunbook } from "./plan";
+import { Preflight } from "./preflight";
+import { DatabaseBackup } from "./databaseBackup";
+import { DbMigration } from "./dbMigration";
+import { NodeUpgrade } from "./nodeUpgrade";
+import { ProvisionedNode } from "./newNode";
+import { dbRef, lbFleet } from "./membership";
+import { typedStep } from "./typedStep";
+
+export interface RollingUpgradeArgs {
+  config: UpgradeConfig;
+  secrets: StackSecrets;
+}
+
+/** What each step did, for the summary: times and the step's own result. */
+export interface StepOutcome {
+  startedAt: string;
+  endedAt: string;
+  seconds: number;
+  result: Record<string, unknown>;
+}
+
+interface OutcomeSource {
+  startedAt?: pulumi.Output<string>;
+  endedAt?: pulumi.Output<string>;
+  seconds?: pulumi.Output<number>;
+  result?: pulumi.Output<Record<string, unknown>>;
+}
+
+/**
+ * The whole runbook as one component: it walks the pure plan and creates each step with exactly the
+ * dependencies the plan gives it, so the engine's order is the plan's order.
+ */
+export class RollingUpgrade extends pulumi.ComponentResource {
+  readonly plan: Plan;
+  readonly runbook: string;
+  /** Every step's resource, by runbook name. */
+  readonly steps: ReadonlyMap<string, pulumi.Resource>;
+  readonly summary: pulumi.Output<Record<string, StepOutcome>>;
+
+  constructor(name: string, args: RollingUpgradeArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("glance:upgrade:RollingUpgrade", name, {}, opts);
+    const { config, secrets } = args;
+    const context: UpgradeContext = {
+      config,
+      secrets,
+      executor: createExecutor(config, secrets.sshPrivateKey),
+    };
+    this.plan = buildPlan(config);
+    this.runbook = renderRunbook(this.plan);
+
+    const created = new Map<string, pulumi.Resource>();
+    const nodes = new Map<string, NodeUpgrade>();
+    const versions: Record<string, pulumi.Output<string>> = {};
+    let provisioned: ProvisionedNode | undefined;
+    let db: DbMigration | undefined;
+    const after = (step: PlanStep) =>
+      step.after.map((id) => {
+        const dependency = created.get(id);
+        if (!dependency) throw new Error(`plan step ${step.id} depends on ${id}, which is not created yet`);
+        return dependency;
+      });
+    const nodeOf = (nodeName: string): NodeUpgrade => {
+      let node = nodes.get(nodeName);
+      if (!node) {
+        const resolved = config.nodes.find((n) => n.name === nodeName);
+        if (!resolved) throw new Error(`plan names an unknown node ${nodeName}`);
+        node = new NodeUpgrade(nodeName, { context, node: resolved }, { parent: this });
+        nodes.set(nodeName, node);
+      }
+      return node;
+    };
+    const dbOf = (): DbMigration => {
+      if (!db) {
+        const newNode = provisioned ?? nodeOf(config.newNodeName);
+        db = new DbMigration("db", { context, newNode: newNode.nodeEndpoint }, { parent: this });
+      }
+      return db;
+    };
+
+    for (const step of this.plan.steps) {
+      const deps = after(step);
+      const nodeName = step.node ?? "";
+      let resource: pulumi.Resource;
+      switch (step.kind) {
+        case "preflight":
+          resource = new Preflight("preflight", { context, after: deps }, { parent: this }).step;
+          break;
+        case "backup":
+          resource = new DatabaseBackup("backup", { context, after: deps }, { parent: this }).step;
+          break;
+        case "provision":
+          provisioned = new ProvisionedNode(nodeName, { context, after: deps }, { parent: this });
+          nodes.set(nodeName, provisioned);
+          resource = provisioned.instance;
+          break;
+        case "drain":
+        case "stop":
+        case "upgrade":
+        case "start":
+        case "health":
+        case "admit":
+          resource = nodeOf(nodeName)[step.kind](deps);
+          break;
+        case "report-version": {
+          const reported = nodeOf(nodeName).version(deps);
+          versions[nodeName] = reported.stdout;
+          resource = reported.resource;
+          break;
+        }
+        case "allow-functions":
+          resource = dbOf().allowFunctions(deps);
+          break;
+        case "expand":
+        case "migrate":
+        case "verify-migrations":
+        case "contract":
+          resource = dbOf().manage(step.kind, deps);
+          break;
+        case "restore-setting":
+          resource = dbOf().restoreSetting(deps);
+          break;
+        case "fleet-verify":
+          resource = typedStep(
+            context,
+            step.id,
+            {
+              kind: "fleet-verify",
+              request: pulumi
+                .all([pulumi.all(versions), provisioned ? provisioned.instanceId : undefined])
+                .apply(([reported, provisionedTarget]) => ({
+                  kind: "fleet-verify" as const,
+                  lb: lbFleet(config, config.nodes, provisionedTarget ? [provisionedTarget] : []),
+                  targetVersion: config.targetVersion,
+                  reported,
+                })),
+            },
+            { parent: this, dependsOn: deps },
+          );
+          break;
+      }
+      created.set(step.id, resource);
+    }
+
+    this.steps = created;
+    this.summary = pulumi.all(
+      Object.fromEntries(
+        [...created].map(([id, resource]) => {
+          const source = resource as unknown as OutcomeSource;
+          return [
+            id,
+            pulumi
+              .all([source.startedAt, source.endedAt, source.seconds, source.result])
+              .apply(([startedAt, endedAt, seconds, result]) => ({
+                startedAt: startedAt ?? "",
+                endedAt: endedAt ?? "",
+                seconds: seconds ?? 0,
+                result: result ?? {},
+              })),
+          ];
+        }),
+      ),
+    );
+    this.registerOutputs({ plan: this.plan, summary: this.summary, database: dbRef(config).host });
+  }
+}

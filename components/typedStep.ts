@@ -1,0 +1,39 @@
+import * as pulumi from "@pulumi/pulumi";
+import { StepResource } from "../resources/step";
+import type { StepRequest, StepSecrets } from "../steps/dispatch";
+import { UpgradeContext } from "./context";
+
+export type SecretName = "dbPassword" | "dbAdminPassword" | "sshPrivateKey";
+
+/** A typed step (load balancer, database, health, backup): a StepResource with only the secrets it needs. */
+export function typedStep(
+  ctx: UpgradeContext,
+  name: string,
+  args: { kind: string; node?: string; request: pulumi.Input<StepRequest>; secrets?: SecretName[] },
+  opts: pulumi.CustomResourceOptions,
+): StepResource {
+  const wanted = args.secrets ?? [];
+  const secrets =
+    wanted.length === 0
+      ? undefined
+      : pulumi.all(wanted.map((secretName) => ctx.secrets[secretName])).apply((values) => {
+          const picked: StepSecrets = {};
+          wanted.forEach((secretName, i) => {
+            const value = values[i];
+            if (value !== undefined) picked[secretName] = value;
+          });
+          return picked;
+        });
+  return new StepResource(
+    name,
+    {
+      step: name,
+      kind: args.kind,
+      node: args.node,
+      release: ctx.config.targetRelease,
+      request: args.request,
+      secrets,
+    },
+    opts,
+  );
+}

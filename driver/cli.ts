@@ -1,0 +1,166 @@
+#!/usr/bin/env node
+/**
+ * The driver: runs the program in index.ts inline through the Automation API, with the operator's
+ * view around it: the runbook before, progress during, a summary after, and recovery on failure.
+ *
+ *   node dist/driver/cli.js <plan|preview|up|refresh|destroy|report> --stack <name> [--work-dir DIR]
+ */
+import { ConfigError } from "../components/config";
+import { buildPlan, renderRunbook } from "../components/plan";
+import { runFiles } from "./environment";
+import { followProgress } from "./progress";
+import { configEntries, defaultLocation, missingPlugins, openStack, OpenedStack, readConfig } from "./stack";
+import { renderSummary, Summary } from "./summary";
+import { reapplyBeforeResume, restoreAfterFailure, settingRecord } from "./mysqlSetting";
+
+const COMMANDS = ["plan", "preview", "up", "refresh", "destroy", "report"] as const;
+type Command = (typeof COMMANDS)[number];
+
+interface Options {
+  command: Command;
+  stack: string;
+  workDir?: string;
+}
+
+const EXIT_FAILED = 1;
+const EXIT_USAGE = 2;
+const EXIT_CONFIG = 3;
+
+function usage(message?: string): never {
+  if (message) console.error(`error: ${message}`);
+  console.error(`usage: driver <${COMMANDS.join("|")}> --stack <name> [--work-dir <dir with Pulumi.yaml>]`);
+  process.exit(EXIT_USAGE);
+}
+
+export function parseArgs(argv: string[]): Options {
+  const [command, ...rest] = argv;
+  if (!command || !(COMMANDS as readonly string[]).includes(command))
+    usage(command ? `unknown command '${command}'` : undefined);
+  let stack: string | undefined;
+  let workDir: string | undefined;
+  for (let i = 0; i < rest.length; i++) {
+    const flag = rest[i];
+    const value = rest[i + 1];
+    if (flag === "--stack" && value) stack = value;
+    else if (flag === "--work-dir" && value) workDir = value;
+    else usage(`unknown or incomplete option '${flag}'`);
+    i++;
+  }
+  if (!stack) usage("--stack is required");
+  return { command: command as Command, stack, workDir };
+}
+
+const say = (line: string) => process.stdout.write(`${line}\n`);
+
+/** Prints the engine's own output lines, skipping blank ones. */
+function engineOutput(text: string): void {
+  for (const line of text.split("\n")) if (line.trim()) say(`  ${line}`);
+}
+
+async function validated(opened: OpenedStack): Promise<ReturnType<typeof buildPlan>> {
+  const config = await readConfig(opened.stack);
+  const missing = await missingPlugins(opened.workspace, config);
+  if (missing.length > 0) {
+    throw new ConfigError(missing.map((m) => `stack ${opened.stack.name}: ${m}`));
+  }
+  return buildPlan(config);
+}
+
+async function adminPassword(opened: OpenedStack): Promise<string | undefined> {
+  const entries = await configEntries(opened.stack);
+  return entries.find((e) => e.key === "glance-rolling-upgrade:dbAdminPassword")?.value;
+}
+
+async function run(options: Options): Promise<number> {
+  const files = runFiles(options.stack, options.command);
+  const opened = await openStack(defaultLocation(options.stack, options.workDir), files);
+  const { stack } = opened;
+  const log = { log: (message: string) => say(`[driver] ${message}`) };
+
+  switch (options.command) {
+    case "plan": {
+      say(renderRunbook(await validated(opened)));
+      return 0;
+    }
+    case "preview": {
+      const plan = await validated(opened);
+      say(renderRunbook(plan));
+      say("");
+      const result = await stack.preview({ diff: true, onOutput: engineOutput, color: "never" });
+      say(`preview: ${JSON.stringify(result.changeSummary)}`);
+      return 0;
+    }
+    case "up": {
+      const plan = await validated(opened);
+      const config = await readConfig(stack);
+      say(renderRunbook(plan));
+      say(`\nrun records: ${files.dir}`);
+      const record = settingRecord(await stack.exportStack());
+      const reapplied = await reapplyBeforeResume(record, config, await adminPassword(opened), log);
+      if (reapplied) say(`[driver] ${reapplied}`);
+      const progress = followProgress(files.progress, (line) => say(`  ${line}`));
+      try {
+        const result = await stack.up({ onOutput: engineOutput, color: "never" });
+        progress.stop();
+        say(`\nup: ${result.summary.result}; ${JSON.stringify(result.summary.resourceChanges ?? {})}`);
+        say(renderSummary((result.outputs.summary?.value ?? {}) as Summary));
+        return 0;
+      } catch (error) {
+        progress.stop();
+        say(`\nup FAILED: ${firstLines(error)}`);
+        const after = settingRecord(await stack.exportStack());
+        say(`[driver] ${await restoreAfterFailure(after, config, await adminPassword(opened), log)}`);
+        say(
+          "[driver] The fleet keeps serving: the failed node stays out of rotation and db contract did not run.\n" +
+            "[driver] Fix the cause shown above, then run `up` again: finished steps are not repeated.",
+        );
+        return EXIT_FAILED;
+      }
+    }
+    case "refresh": {
+      await stack.refresh({ onOutput: engineOutput, color: "never" });
+      return 0;
+    }
+    case "destroy": {
+      await stack.destroy({ onOutput: engineOutput, color: "never" });
+      say("destroy: the stack's step records are gone; no node, load balancer or database was changed by it");
+      return 0;
+    }
+    case "report": {
+      const outputs = await stack.outputs();
+      const summary = outputs.summary?.value as Summary | undefined;
+      if (!summary) {
+        say(`stack ${options.stack} has no completed upgrade to report`);
+        return EXIT_FAILED;
+      }
+      say(renderSummary(summary));
+      return 0;
+    }
+  }
+}
+
+function firstLines(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  // The Automation API's message repeats the whole engine output; keep the diagnostics.
+  const diagnostics = text.indexOf("Diagnostics:");
+  return (diagnostics >= 0 ? text.slice(diagnostics) : text).split("\n").slice(0, 40).join("\n");
+}
+
+async function main(): Promise<void> {
+  const options = parseArgs(process.argv.slice(2));
+  try {
+    process.exitCode = await run(options);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      process.exitCode = EXIT_CONFIG;
+      return;
+    }
+    console.error(`driver ${options.command} failed: ${firstLines(error)}`);
+    process.exitCode = EXIT_FAILED;
+  }
+}
+
+if (require.main === module) {
+  void main();
+}

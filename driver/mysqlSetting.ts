@@ -1,0 +1,87 @@
+import type { Deployment } from "@pulumi/pulumi/automation";
+import { UpgradeConfig } from "../components/config";
+import {
+  readTrustFunctionCreators,
+  restoreTrustFunctionCreators,
+  setTrustFunctionCreators,
+} from "../steps/db/privileges";
+import { DbEndpoint } from "../steps/db/connection";
+import { StepContext } from "../steps/context";
+
+/** What the stack recorded about log_bin_trust_function_creators for its current chain. */
+export interface SettingRecord {
+  release: string;
+  changed: boolean;
+  previous: boolean;
+  /** db/restore-setting ran for this chain. */
+  restored: boolean;
+}
+
+interface StateResource {
+  urn: string;
+  outputs?: { release?: string; startedAt?: string; result?: Record<string, unknown> };
+}
+
+function find(resources: StateResource[], step: string): StateResource | undefined {
+  return resources.find((r) => r.urn.endsWith(`::${step}`));
+}
+
+export function settingRecord(deployment: Deployment): SettingRecord | undefined {
+  const resources = ((deployment.deployment as { resources?: StateResource[] }).resources ??
+    []) as StateResource[];
+  const allow = find(resources, "db/allow-functions")?.outputs;
+  if (!allow?.result || !allow.release) return undefined;
+  const restore = find(resources, "db/restore-setting")?.outputs;
+  const restored =
+    restore?.release === allow.release &&
+    (restore.startedAt ?? "") > (allow.startedAt ?? "") &&
+    restore.result !== undefined;
+  return {
+    release: allow.release,
+    changed: allow.result.changed === true,
+    previous: allow.result.previous === true,
+    restored,
+  };
+}
+
+function adminEndpoint(config: UpgradeConfig, adminPassword: string | undefined): DbEndpoint | undefined {
+  const db = config.database;
+  if (!db.adminUser || adminPassword === undefined) return undefined;
+  return {
+    host: db.host,
+    port: db.port,
+    user: db.adminUser,
+    password: adminPassword,
+    database: db.name,
+    ssl: db.tls,
+  };
+}
+
+/** I7: after a failed run, put the setting back to what it was before the upgrade changed it. */
+export async function restoreAfterFailure(
+  record: SettingRecord | undefined,
+  config: UpgradeConfig,
+  adminPassword: string | undefined,
+  ctx: StepContext,
+): Promise<string> {
+  if (!record?.changed || record.restored)
+    return "log_bin_trust_function_creators: not changed by this upgrade";
+  const admin = adminEndpoint(config, adminPassword);
+  if (!admin) return "log_bin_trust_function_creators: changed, but no admin credential to restore it";
+  const restored = await restoreTrustFunctionCreators({ admin, previous: record.previous }, ctx);
+  return `log_bin_trust_function_creators restored to ${restored.restoredTo ? 1 : 0} after the failure`;
+}
+
+/** Before resuming the same chain: re-apply the setting the driver restored after the failure. */
+export async function reapplyBeforeResume(
+  record: SettingRecord | undefined,
+  config: UpgradeConfig,
+  adminPassword: string | undefined,
+  ctx: StepContext,
+): Promise<string | undefined> {
+  if (!record?.changed || record.restored || record.release !== config.targetRelease) return undefined;
+  const admin = adminEndpoint(config, adminPassword);
+  if (!admin || (await readTrustFunctionCreators(admin))) return undefined;
+  await setTrustFunctionCreators({ admin }, ctx);
+  return "log_bin_trust_function_creators set to 1 again to resume the interrupted upgrade";
+}

@@ -1,0 +1,91 @@
+import type { StepOutcome } from "../components/rollingUpgrade";
+
+export type Summary = Record<string, StepOutcome>;
+
+export interface NodeSummary {
+  node: string;
+  drainSeconds?: number;
+  outOfRotationSeconds?: number;
+  releaseBefore?: string;
+  releaseAfter?: string;
+}
+
+const SHOWN_RESULT_KEYS = [
+  "drainSeconds",
+  "admitSeconds",
+  "healthySeconds",
+  "bytes",
+  "sha256",
+  "snapshotArn",
+  "previous",
+  "changed",
+  "restoredTo",
+  "stdout",
+];
+
+function seconds(value: number | undefined): string {
+  return value === undefined ? "-" : `${value.toFixed(1)} s`;
+}
+
+/** Per node: drain time, time out of rotation (drain start to admit end), release before and after. */
+export function nodeSummaries(summary: Summary): NodeSummary[] {
+  const before = JSON.parse(String(summary.preflight?.result?.versionsBefore ?? "{}")) as Record<
+    string,
+    string
+  >;
+  const nodes = new Set(
+    Object.keys(summary)
+      .filter((id) => id.endsWith("/admit"))
+      .map((id) => id.slice(0, -"/admit".length)),
+  );
+  return [...nodes].map((node) => {
+    const drain = summary[`${node}/drain`];
+    const admit = summary[`${node}/admit`];
+    const out =
+      drain?.startedAt && admit?.endedAt
+        ? (Date.parse(admit.endedAt) - Date.parse(drain.startedAt)) / 1000
+        : undefined;
+    return {
+      node,
+      drainSeconds: typeof drain?.result?.drainSeconds === "number" ? drain.result.drainSeconds : undefined,
+      outOfRotationSeconds: out,
+      releaseBefore: before[node],
+      releaseAfter: summary[`${node}/version`]?.result?.stdout as string | undefined,
+    };
+  });
+}
+
+/** The table printed after an upgrade and by `report`. */
+export function renderSummary(summary: Summary): string {
+  const steps = Object.entries(summary).filter(([, outcome]) => outcome.startedAt);
+  steps.sort(([, a], [, b]) => a.startedAt.localeCompare(b.startedAt));
+  const lines = ["Steps (in the order they ran):"];
+  for (const [id, outcome] of steps) {
+    const notes = SHOWN_RESULT_KEYS.filter(
+      (key) => outcome.result[key] !== undefined && outcome.result[key] !== null,
+    )
+      .map((key) => `${key}=${String(outcome.result[key])}`)
+      .join(" ");
+    lines.push(
+      `  ${id.padEnd(24)} ${outcome.startedAt.slice(11, 19)}  ${seconds(outcome.seconds).padStart(8)}  ${notes}`,
+    );
+  }
+  lines.push(
+    "",
+    "Nodes:",
+    `  ${"node".padEnd(12)} ${"drain".padStart(8)} ${"out of rotation".padStart(16)}  release before -> after`,
+  );
+  for (const node of nodeSummaries(summary)) {
+    lines.push(
+      `  ${node.node.padEnd(12)} ${seconds(node.drainSeconds).padStart(8)} ${seconds(node.outOfRotationSeconds).padStart(16)}  ${node.releaseBefore ?? "?"} -> ${node.releaseAfter ?? "?"}`,
+    );
+  }
+  const db = ["db/expand", "db/migrate", "db/contract"].map(
+    (id) =>
+      `${id.slice(3)} ${summary[id]?.startedAt?.slice(11, 19) ?? "-"} (${seconds(summary[id]?.seconds)})`,
+  );
+  lines.push("", `Database: ${db.join(", ")}`);
+  const times = steps.map(([, o]) => [Date.parse(o.startedAt), Date.parse(o.endedAt)]).flat();
+  if (times.length > 0) lines.push(`Total: ${seconds((Math.max(...times) - Math.min(...times)) / 1000)}`);
+  return lines.join("\n");
+}

@@ -1,0 +1,76 @@
+/**
+ * The lab's command line (after `npm run build`):
+ *   node dist/lab/cli.js up [--dir D] [--nodes N] [--from R] [--to R]
+ *   node dist/lab/cli.js down [--dir D] [--purge]
+ *   node dist/lab/cli.js status [--dir D]
+ * The dir defaults to $GLANCE_LAB_DIR, else /var/tmp/glance-rolling-upgrade-lab.
+ */
+import { parseArgs } from "node:util";
+import { labDown, labStatus, labUp } from "./lab";
+
+const USAGE =
+  "usage: node dist/lab/cli.js up|down|status [--dir D] [--nodes N] [--from RELEASE] [--to RELEASE] [--purge]";
+
+async function main(): Promise<number> {
+  const { positionals, values } = parseArgs({
+    allowPositionals: true,
+    options: {
+      dir: { type: "string" },
+      nodes: { type: "string" },
+      from: { type: "string" },
+      to: { type: "string" },
+      purge: { type: "boolean" },
+    },
+  });
+  const command = positionals[0];
+  switch (command) {
+    case "up": {
+      const nodes = values.nodes === undefined ? undefined : Number(values.nodes);
+      if (nodes !== undefined && (!Number.isInteger(nodes) || nodes < 1))
+        throw new Error(`--nodes must be a positive integer, not "${values.nodes}"`);
+      const state = await labUp({
+        dir: values.dir,
+        nodes,
+        fromRelease: values.from,
+        toRelease: values.to,
+        outliveProcess: true,
+      });
+      process.stdout.write(
+        `${JSON.stringify(
+          {
+            dir: state.dir,
+            frontendUrl: state.haproxy.frontendUrl,
+            runtimeApi: state.haproxy.runtimeApi,
+            runtimeApiTcp: state.haproxy.runtimeApiTcp,
+            nodes: state.nodes.map((n) => n.address),
+            db: `${state.db.host}:${state.db.port}/${state.db.database}`,
+            glanceNode: state.glanceNodeBin,
+          },
+          null,
+          2,
+        )}\n`,
+      );
+      return 0;
+    }
+    case "down":
+      await labDown(values.dir, { purge: values.purge === true });
+      return 0;
+    case "status": {
+      const status = await labStatus(values.dir);
+      process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
+      return status.up ? 0 : 3;
+    }
+    default:
+      process.stderr.write(`${USAGE}\n`);
+      return 2;
+  }
+}
+
+// Exit explicitly: the services run as children of this process, and they must outlive it.
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`lab: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  },
+);

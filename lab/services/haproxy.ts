@@ -1,0 +1,199 @@
+/**
+ * A real HAProxy for the integration tests and the local lab: HTTP mode, health-checking every
+ * backend, with an admin runtime API on a unix socket and on a loopback TCP port.
+ */
+import { spawn, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { parseStatCsv, runtimeCommand, serverStatsOf } from "../../steps/lb/haproxyRuntime";
+import { findFreePort } from "./ports";
+
+export interface HaproxyBackend {
+  /** The server name in HAProxy (what drain/admit address). */
+  name: string;
+  /** `127.0.0.1:port` */
+  address: string;
+}
+
+export interface StartHaproxyOptions {
+  /** Where haproxy.cfg, the admin socket and haproxy.log go. */
+  dir: string;
+  backends: HaproxyBackend[];
+  /** 0 or absent: pick a free port. */
+  frontendPort?: number;
+  /** Default "glance". */
+  backendName?: string;
+  /** Default /healthcheck. */
+  healthPath?: string;
+  /** Default 1000 (with fall 2 rise 2). */
+  checkIntervalMs?: number;
+  /** How long to wait for the runtime API and the first health checks; default 20 s. */
+  startTimeoutMs?: number;
+}
+
+export interface RunningHaproxy {
+  frontendUrl: string;
+  /** `unix:<dir>/admin.sock` */
+  runtimeApi: string;
+  /** `127.0.0.1:<port>` */
+  runtimeApiTcp: string;
+  backendName: string;
+  pid: number;
+  configPath: string;
+  stop(): Promise<void>;
+}
+
+/** sun_path is 108 bytes on Linux, including the terminating NUL. */
+const MAX_UNIX_SOCKET_PATH = 107;
+
+export function haproxyConfig(opts: {
+  frontendPort: number;
+  adminSocketPath: string;
+  adminTcpPort: number;
+  backendName: string;
+  healthPath: string;
+  checkIntervalMs: number;
+  backends: HaproxyBackend[];
+}): string {
+  const servers = opts.backends.map((b) => `    server ${b.name} ${b.address} check`).join("\n");
+  return `global
+    stats socket ${opts.adminSocketPath} mode 600 level admin
+    stats socket ipv4@127.0.0.1:${opts.adminTcpPort} level admin
+    stats timeout 30s
+    maxconn 2048
+
+defaults
+    mode http
+    option httplog
+    # No redispatch: a zero-failure run must be earned by the drain, not hidden by HAProxy's retries.
+    no option redispatch
+    retries 3
+    timeout connect 2s
+    timeout client 10m
+    # Long, so that slow downloads in flight during a drain are never cut by HAProxy itself.
+    timeout server 10m
+    timeout http-request 10s
+    timeout http-keep-alive 5s
+    timeout queue 30s
+    timeout check 2s
+
+frontend fe_${opts.backendName}
+    bind 127.0.0.1:${opts.frontendPort}
+    default_backend ${opts.backendName}
+
+backend ${opts.backendName}
+    balance roundrobin
+    option httpchk GET ${opts.healthPath}
+    http-check expect status 200
+    default-server inter ${opts.checkIntervalMs} fall 2 rise 2
+${servers}
+`;
+}
+
+function assertHaproxyInstalled(): void {
+  const probe = spawnSync("haproxy", ["-v"], { encoding: "utf8" });
+  if (probe.error || probe.status !== 0) {
+    throw new Error(
+      `haproxy is not installed or not on PATH (${probe.error?.message ?? `exit ${probe.status}`}): ` +
+        `run "bash scripts/setup-services.sh" (as root) first`,
+    );
+  }
+}
+
+function logTail(logPath: string): string {
+  try {
+    return fs.readFileSync(logPath, "utf8").split("\n").slice(-20).join("\n");
+  } catch {
+    return "(no log)";
+  }
+}
+
+export async function startHaproxy(opts: StartHaproxyOptions): Promise<RunningHaproxy> {
+  assertHaproxyInstalled();
+  const backendName = opts.backendName ?? "glance";
+  const dir = path.resolve(opts.dir);
+  fs.mkdirSync(dir, { recursive: true });
+  const adminSocketPath = path.join(dir, "admin.sock");
+  if (Buffer.byteLength(adminSocketPath) > MAX_UNIX_SOCKET_PATH) {
+    throw new Error(
+      `unix socket path ${adminSocketPath} is longer than ${MAX_UNIX_SOCKET_PATH} bytes: use a shorter dir`,
+    );
+  }
+  fs.rmSync(adminSocketPath, { force: true });
+  const frontendPort = opts.frontendPort || (await findFreePort());
+  const adminTcpPort = await findFreePort();
+  const configPath = path.join(dir, "haproxy.cfg");
+  fs.writeFileSync(
+    configPath,
+    haproxyConfig({
+      frontendPort,
+      adminSocketPath,
+      adminTcpPort,
+      backendName,
+      healthPath: opts.healthPath ?? "/healthcheck",
+      checkIntervalMs: opts.checkIntervalMs ?? 1000,
+      backends: opts.backends,
+    }),
+  );
+
+  const logPath = path.join(dir, "haproxy.log");
+  const logFd = fs.openSync(logPath, "a");
+  // -db: stay in the foreground as our child, so stop() and a crashed test both end it.
+  const child = spawn("haproxy", ["-db", "-f", configPath], { stdio: ["ignore", logFd, logFd] });
+  fs.closeSync(logFd);
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  let exitCode: number | null | undefined;
+  child.once("exit", (code, signal) => (exitCode = code ?? (signal ? -1 : null)));
+  if (child.pid === undefined) throw new Error(`could not start haproxy: see ${logPath}`);
+  const pid = child.pid;
+
+  // A test runner that dies without afterAll must not leave HAProxy holding its ports.
+  const killOnExit = (): void => void child.kill("SIGKILL");
+  process.once("exit", killOnExit);
+  const stop = async (): Promise<void> => {
+    process.removeListener("exit", killOnExit);
+    if (exitCode !== undefined) return;
+    child.kill("SIGTERM");
+    const killTimer = setTimeout(() => child.kill("SIGKILL"), 5_000);
+    await exited;
+    clearTimeout(killTimer);
+  };
+
+  const runtimeApi = `unix:${adminSocketPath}`;
+  const deadline = Date.now() + (opts.startTimeoutMs ?? 20_000);
+  let lastProblem = "runtime API not answering yet";
+  for (;;) {
+    if (exitCode !== undefined) {
+      throw new Error(
+        `haproxy exited (code ${exitCode}) while starting; ${configPath}; log:\n${logTail(logPath)}`,
+      );
+    }
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`haproxy did not become ready: ${lastProblem}; log:\n${logTail(logPath)}`);
+    }
+    try {
+      const servers = serverStatsOf(
+        parseStatCsv(await runtimeCommand(runtimeApi, "show stat", 1_000)),
+        backendName,
+      );
+      // Before its first check a server shows check status INI (with "* " while the check runs).
+      const pending = servers.filter((s) => s.checkStatus.replace(/^\* /, "") === "INI");
+      if (servers.length === opts.backends.length && pending.length === 0) break;
+      lastProblem = `first health check pending for ${pending.map((s) => s.server).join(", ")}`;
+    } catch (err) {
+      lastProblem = (err as Error).message;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+
+  return {
+    frontendUrl: `http://127.0.0.1:${frontendPort}`,
+    runtimeApi,
+    runtimeApiTcp: `127.0.0.1:${adminTcpPort}`,
+    backendName,
+    pid,
+    configPath,
+    stop,
+  };
+}

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the lab and the integration tests start their own services from:
+# MariaDB (server, client, mysqldump), HAProxy and OpenSSH (server and client). Starts nothing.
+# Idempotent: does nothing when every binary is already there; apt-get update only when needed.
+set -euo pipefail
+
+log() { printf '[setup-services] %s\n' "$*" >&2; }
+PACKAGES=(mariadb-server mariadb-client haproxy openssh-server openssh-client)
+BINARIES=(mariadbd haproxy sshd mysqldump)
+
+# sbin dirs are not on a non-root PATH everywhere, and mariadbd/sshd live there.
+PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
+
+missing=()
+for bin in "${BINARIES[@]}"; do
+  command -v "$bin" >/dev/null 2>&1 || missing+=("$bin")
+done
+if [ "${#missing[@]}" -eq 0 ]; then
+  log "all present: ${BINARIES[*]}"
+  exit 0
+fi
+log "missing: ${missing[*]}; installing ${PACKAGES[*]}"
+
+if ! command -v apt-get >/dev/null 2>&1; then
+  log "ERROR: apt-get not found; install ${PACKAGES[*]} with this system's package manager, then rerun."
+  exit 1
+fi
+SUDO=()
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+    SUDO=(sudo -n)
+  else
+    log "ERROR: installing packages needs root: rerun as root or with passwordless sudo."
+    exit 1
+  fi
+fi
+export DEBIAN_FRONTEND=noninteractive
+
+updated=0
+apt_update() {
+  log "apt-get update"
+  "${SUDO[@]}" apt-get update -q >&2 || { log "ERROR: apt-get update failed (is a Debian mirror reachable?)"; exit 1; }
+  updated=1
+}
+apt_install() {
+  log "apt-get install -y ${PACKAGES[*]}"
+  "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${PACKAGES[@]}" >&2
+}
+
+# Package lists are needed only when apt knows none of the packages (a fresh image ships without lists).
+apt-cache show "${PACKAGES[@]}" >/dev/null 2>&1 || apt_update
+if ! apt_install; then
+  # Stale lists point at files the mirror no longer has: refresh once and retry.
+  [ "$updated" -eq 1 ] && { log "ERROR: apt-get install failed; see the output above."; exit 1; }
+  apt_update
+  apt_install || { log "ERROR: apt-get install failed; see the output above."; exit 1; }
+fi
+
+still_missing=()
+for bin in "${BINARIES[@]}"; do
+  command -v "$bin" >/dev/null 2>&1 || still_missing+=("$bin")
+done
+if [ "${#still_missing[@]}" -ne 0 ]; then
+  log "ERROR: still missing after install: ${still_missing[*]}"
+  exit 1
+fi
+log "installed; all present: ${BINARIES[*]}"

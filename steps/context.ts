@@ -1,0 +1,48 @@
+/**
+ * What every step receives besides its own arguments: a progress logger and a clock.
+ * Steps are plain async functions (no Pulumi imports); the dynamic providers in `resources/`
+ * and the benchmarks' plain-script floor call them the same way.
+ */
+export interface StepContext {
+  /** One progress line per state change; the caller adds the step name and elapsed time. */
+  log(message: string): void;
+  /** Cancels long waits (drain, health) when the caller gives up. */
+  signal?: AbortSignal;
+}
+
+export const silentContext: StepContext = { log: () => undefined };
+
+/** A step failure with an operator-facing message: what happened, and what to do about it. */
+export class StepError extends Error {
+  constructor(
+    message: string,
+    /** What the failure left changed, if anything (e.g. "server s1 left in DRAIN"). */
+    readonly leftChanged?: string,
+  ) {
+    super(message);
+    this.name = "StepError";
+  }
+}
+
+export function notImplemented(step: string): never {
+  throw new StepError(`not implemented: ${step}`);
+}
+
+/** Polls `probe` until it returns a value other than undefined, or the deadline passes. */
+export async function pollUntil<T>(
+  probe: () => Promise<T | undefined>,
+  opts: { timeoutMs: number; intervalMs: number; signal?: AbortSignal; describe: () => string },
+): Promise<T> {
+  const deadline = Date.now() + opts.timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (opts.signal?.aborted) throw new StepError(`cancelled while waiting: ${opts.describe()}`);
+    if (Date.now() >= deadline) {
+      throw new StepError(`timed out after ${(opts.timeoutMs / 1000).toFixed(1)} s: ${opts.describe()}`);
+    }
+    await new Promise((resolve) =>
+      setTimeout(resolve, Math.min(opts.intervalMs, Math.max(0, deadline - Date.now()))),
+    );
+  }
+}

@@ -1,0 +1,112 @@
+import mysql from "mysql2/promise";
+import { StepContext, StepError } from "../context";
+
+/** How a step reaches the Glance database (or the admin account on the same server). */
+export interface DbEndpoint {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  database: string;
+  /** Require TLS, verifying the server certificate against the system CAs. */
+  ssl?: boolean;
+}
+
+export type DbConnection = mysql.Connection;
+
+const CONNECT_TIMEOUT_MS = 5_000;
+
+/** `user@host:port/database`: how messages name an endpoint (never with its password). */
+export function describeEndpoint(db: DbEndpoint): string {
+  return `${db.user}@${db.host}:${db.port}/${db.database}`;
+}
+
+/** Removes the password from text that came back from a server or a client tool, just in case. */
+export function redactPassword(text: string, password: string): string {
+  return password.length > 0 ? text.split(password).join("***") : text;
+}
+
+function errorCode(err: unknown): string | undefined {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === "string" ? code : undefined;
+}
+
+function whatToCheck(db: DbEndpoint, code: string | undefined): string {
+  switch (code) {
+    case "ER_ACCESS_DENIED_ERROR":
+    case "ER_DBACCESS_DENIED_ERROR":
+      return `check the user name and password in the stack config, and that '${db.user}' may connect from this host and use database '${db.database}'`;
+    case "ER_BAD_DB_ERROR":
+      return `check that database '${db.database}' exists on that server`;
+    case "ENOTFOUND":
+    case "EAI_AGAIN":
+      return `check the host name '${db.host}' (it does not resolve)`;
+    default:
+      return `check that the server is running and reachable from this host on ${db.host}:${db.port} (firewall, security group, bind-address)`;
+  }
+}
+
+/** A StepError for a connection or query that failed; the message never contains the password. */
+export function databaseError(db: DbEndpoint, doing: string, err: unknown): StepError {
+  const cause = redactPassword(err instanceof Error ? err.message : String(err), db.password);
+  const code = errorCode(err);
+  return new StepError(
+    `could not ${doing} (database '${db.database}' at ${db.host}:${db.port}, user '${db.user}'): ` +
+      `${cause || code || "unknown error"}; ${whatToCheck(db, code)}`,
+  );
+}
+
+/** Opens one connection; a failure is a StepError that names host:port and user and what to check. */
+export async function openConnection(db: DbEndpoint): Promise<DbConnection> {
+  try {
+    return await mysql.createConnection({
+      host: db.host,
+      port: db.port,
+      user: db.user,
+      password: db.password,
+      database: db.database,
+      connectTimeout: CONNECT_TIMEOUT_MS,
+      ssl: db.ssl ? { rejectUnauthorized: true } : undefined,
+      multipleStatements: false,
+    });
+  } catch (err) {
+    throw databaseError(db, "connect", err);
+  }
+}
+
+/** Runs `use` on a fresh connection and always closes it; query errors become StepErrors too. */
+export async function withConnection<T>(
+  db: DbEndpoint,
+  doing: string,
+  use: (conn: DbConnection) => Promise<T>,
+): Promise<T> {
+  const conn = await openConnection(db);
+  try {
+    return await use(conn);
+  } catch (err) {
+    if (err instanceof StepError) throw err;
+    throw databaseError(db, doing, err);
+  } finally {
+    await conn.end().catch(() => conn.destroy());
+  }
+}
+
+/** Reads one row of a query as plain values. */
+export async function queryOne(
+  conn: DbConnection,
+  sql: string,
+  values: unknown[] = [],
+): Promise<Record<string, unknown>> {
+  const [rows] = await conn.query<mysql.RowDataPacket[]>(sql, values);
+  const row = rows[0];
+  if (row === undefined) throw new Error(`no row returned by: ${sql}`);
+  return row;
+}
+
+export async function checkConnection(db: DbEndpoint, ctx: StepContext): Promise<{ serverVersion: string }> {
+  const serverVersion = await withConnection(db, "read the server version", async (conn) =>
+    String((await queryOne(conn, "SELECT VERSION() AS version")).version),
+  );
+  ctx.log(`database ${describeEndpoint(db)} reachable (server ${serverVersion})`);
+  return { serverVersion };
+}

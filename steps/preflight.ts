@@ -1,0 +1,103 @@
+/**
+ * The preflight: every precondition checked before anything is touched. It only reads, and it
+ * reports every problem at once, each with what to fix.
+ */
+import type { DbRef, LbFleet, ScriptSpec, StepResult, StepSecrets } from "./dispatch";
+import { StepContext, StepError } from "./context";
+import { checkConnection } from "./db/connection";
+import { privilegePreflight } from "./db/privileges";
+import { haproxyFleetCheck } from "./lb/haproxy";
+import { albFleetCheck } from "./lb/alb";
+import { waitHealthy } from "./health";
+import { runScript } from "./exec/run";
+
+export interface PreflightRequest {
+  db: DbRef;
+  adminUser?: string;
+  rdsParameterGroup?: string;
+  /** The load balancer with every existing node expected in rotation. */
+  lb: LbFleet;
+  nodes: Array<{ name: string; healthUrl: string; version: ScriptSpec }>;
+}
+
+const NODE_HEALTH_TIMEOUT_SECONDS = 5;
+
+async function check(problems: string[], what: string, run: () => Promise<void>): Promise<void> {
+  try {
+    await run();
+  } catch (error) {
+    problems.push(`${what}: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
+
+export async function runPreflight(
+  request: PreflightRequest,
+  secrets: StepSecrets,
+  ctx: StepContext,
+): Promise<StepResult> {
+  const problems: string[] = [];
+  const result: StepResult = {};
+  const password = secrets.dbPassword ?? "";
+  await check(problems, "database", async () => {
+    const glance = { ...request.db, password };
+    const { serverVersion } = await checkConnection(glance, ctx);
+    const admin = request.adminUser
+      ? { ...request.db, user: request.adminUser, password: secrets.dbAdminPassword ?? "" }
+      : undefined;
+    const privileges = await privilegePreflight(
+      {
+        glance,
+        admin,
+        rds: request.rdsParameterGroup ? { parameterGroup: request.rdsParameterGroup } : undefined,
+      },
+      ctx,
+    );
+    Object.assign(result, {
+      dbServerVersion: serverVersion,
+      binlogEnabled: privileges.binlogEnabled,
+      trustFunctionCreators: privileges.trustFunctionCreators,
+      glanceHasSuper: privileges.glanceHasSuper,
+    });
+  });
+  await check(problems, "load balancer", async () => {
+    const lb = request.lb;
+    if (lb.type === "haproxy") {
+      await haproxyFleetCheck(
+        { runtimeApi: lb.runtimeApi, backend: lb.backend, expectedServers: lb.expected },
+        ctx,
+      );
+    } else {
+      await albFleetCheck({ ...lb, expectedTargetIds: lb.expected }, ctx);
+    }
+  });
+  const versions: Record<string, string> = {};
+  for (const node of request.nodes) {
+    await check(problems, `node ${node.name} health`, async () => {
+      await waitHealthy({ url: node.healthUrl, timeoutSeconds: NODE_HEALTH_TIMEOUT_SECONDS }, ctx);
+    });
+    await check(problems, `node ${node.name} release`, async () => {
+      const run = await runScript(
+        {
+          ...node.version,
+          ssh: node.version.ssh ? { ...node.version.ssh, privateKey: secrets.sshPrivateKey } : undefined,
+        },
+        ctx,
+      );
+      const version = run.stdout.trim().split("\n").at(-1)?.trim() ?? "";
+      if (!version)
+        throw new StepError("its versionCommand printed nothing; fix nodeCommands.versionCommand");
+      versions[node.name] = version;
+    });
+  }
+  if (problems.length > 0) {
+    throw new StepError(
+      `preflight found ${problems.length} problem(s); nothing was changed:\n  - ${problems.join("\n  - ")}`,
+    );
+  }
+  ctx.log(
+    `preflight passed: ${Object.entries(versions)
+      .map(([n, v]) => `${n}=${v}`)
+      .join(", ")}`,
+  );
+  return { ...result, versionsBefore: JSON.stringify(versions) };
+}

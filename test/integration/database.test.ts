@@ -1,0 +1,358 @@
+import { createHash, randomBytes } from "node:crypto";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import mysql from "mysql2/promise";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { RunningMariadb, startMariadb } from "../../lab/services/mariadb";
+import { findFreePort } from "../../lab/services/ports";
+import { mysqldumpBackup } from "../../steps/backup/mysqldump";
+import { StepContext, StepError } from "../../steps/context";
+import { DbEndpoint, checkConnection } from "../../steps/db/connection";
+import { alembicHeads, describeDbCheck, interpretDbCheckExit } from "../../steps/db/migrationState";
+import {
+  privilegePreflight,
+  readTrustFunctionCreators,
+  restoreTrustFunctionCreators,
+  setTrustFunctionCreators,
+} from "../../steps/db/privileges";
+
+/** Random, with the characters an option file or a shell would trip over. */
+function nastyPassword(): string {
+  return `${randomBytes(12).toString("base64url")}#"'\\ =;x`;
+}
+
+const passwords = {
+  glance: nastyPassword(),
+  admin: nastyPassword(),
+  weak: nastyPassword(),
+  binlogAdmin: nastyPassword(),
+};
+const logLines: string[] = [];
+const ctx: StepContext = { log: (line) => logLines.push(line) };
+
+let workDir: string;
+let server: RunningMariadb;
+let glance: DbEndpoint;
+let admin: DbEndpoint;
+
+function endpoint(user: string, password: string): DbEndpoint {
+  return { host: "127.0.0.1", port: server.port, user, password, database: "glance" };
+}
+
+async function failureOf(promise: Promise<unknown>): Promise<StepError> {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(StepError);
+  return err as StepError;
+}
+
+function expectNoSecret(text: string): void {
+  for (const secret of Object.values(passwords)) expect(text).not.toContain(secret);
+  expect(text).not.toContain(server.rootPassword);
+}
+
+async function globalTrust(): Promise<number> {
+  const conn = await mysql.createConnection({
+    socketPath: server.socket,
+    user: "root",
+    password: server.rootPassword,
+  });
+  try {
+    const [rows] = await conn.query<mysql.RowDataPacket[]>(
+      "SELECT @@GLOBAL.log_bin_trust_function_creators AS v",
+    );
+    return Number(rows[0]?.v);
+  } finally {
+    await conn.end();
+  }
+}
+
+async function asGlance<T>(use: (conn: mysql.Connection) => Promise<T>): Promise<T> {
+  const { host, port, user, password, database } = glance;
+  const conn = await mysql.createConnection({ host, port, user, password, database });
+  try {
+    return await use(conn);
+  } finally {
+    await conn.end();
+  }
+}
+
+beforeAll(async () => {
+  workDir = fs.mkdtempSync(path.join(os.tmpdir(), "glance-db-test-"));
+  server = await startMariadb({ dir: path.join(workDir, "mariadb") });
+  await server.createDatabase("glance");
+  await server.createUser("glance", passwords.glance, "ALL ON glance.*");
+  await server.createUser("admin", passwords.admin, "ALL PRIVILEGES ON *.*");
+  await server.createUser("weakadmin", passwords.weak, "ALL ON glance.*");
+  await server.createUser("binlogadmin", passwords.binlogAdmin, "BINLOG ADMIN ON *.*");
+  await server.createUser("binlogadmin", passwords.binlogAdmin, "SELECT ON glance.*");
+  glance = endpoint("glance", passwords.glance);
+  admin = endpoint("admin", passwords.admin);
+});
+
+afterAll(async () => {
+  await server?.stop();
+  if (workDir) fs.rmSync(workDir, { recursive: true, force: true });
+});
+
+describe("connection", () => {
+  it("checks a reachable database and reports the server version", async () => {
+    const { serverVersion } = await checkConnection(glance, ctx);
+    expect(serverVersion).toMatch(/MariaDB/);
+    expect(logLines.at(-1)).toContain(`glance@127.0.0.1:${server.port}/glance reachable`);
+  });
+
+  it("names host:port and user, and what to check, when nothing listens (never the password)", async () => {
+    const closedPort = await findFreePort();
+    const err = await failureOf(checkConnection({ ...glance, port: closedPort }, ctx));
+    expect(err.message).toContain(`127.0.0.1:${closedPort}`);
+    expect(err.message).toContain("user 'glance'");
+    expect(err.message).toContain("check that the server is running and reachable");
+    expectNoSecret(err.message);
+  });
+
+  it("says to check the credentials on a wrong password, without quoting either password", async () => {
+    const wrong = nastyPassword();
+    const err = await failureOf(checkConnection({ ...glance, password: wrong }, ctx));
+    expect(err.message).toContain("Access denied");
+    expect(err.message).toContain("check the user name and password");
+    expect(err.message).not.toContain(wrong);
+    expectNoSecret(err.message);
+  });
+});
+
+describe("privilege preflight", () => {
+  it("without an admin: refuses with the exact fix", async () => {
+    const err = await failureOf(privilegePreflight({ glance }, ctx));
+    expect(err.message).toContain("binary logging is on, log_bin_trust_function_creators is 0");
+    expect(err.message).toContain('"SET GLOBAL log_bin_trust_function_creators = 1;" as an administrator');
+    expect(err.message).toContain("database.adminUser and database.adminPassword");
+    expect(err.message).toContain(`"GRANT SUPER ON *.* TO 'glance'@'%';"`);
+    expect(err.message).not.toContain("RDS");
+    expectNoSecret(err.message);
+    expect(await globalTrust()).toBe(0);
+  });
+
+  it("on RDS: names the parameter group to change", async () => {
+    const err = await failureOf(
+      privilegePreflight({ glance, rds: { parameterGroup: "glance-prod-params" } }, ctx),
+    );
+    expect(err.message).toContain(
+      "set log_bin_trust_function_creators = 1 in DB parameter group 'glance-prod-params'",
+    );
+  });
+
+  it("with an admin: detects binlog on, trust off, no SUPER, and needsSetting", async () => {
+    const found = await privilegePreflight({ glance, admin }, ctx);
+    expect(found).toEqual({
+      binlogEnabled: true,
+      trustFunctionCreators: false,
+      glanceHasSuper: false,
+      needsSetting: true,
+    });
+    expect(await globalTrust()).toBe(0);
+  });
+
+  it("with an admin that holds neither SUPER nor BINLOG ADMIN: refuses, naming it", async () => {
+    const weak = endpoint("weakadmin", passwords.weak);
+    const err = await failureOf(privilegePreflight({ glance, admin: weak }, ctx));
+    expect(err.message).toContain("admin user 'weakadmin' cannot set it either");
+    expect(err.message).toContain("USAGE");
+    expectNoSecret(err.message);
+  });
+
+  it("accepts an admin with only BINLOG ADMIN (enough to SET it on MariaDB)", async () => {
+    const binlogAdmin = endpoint("binlogadmin", passwords.binlogAdmin);
+    expect((await privilegePreflight({ glance, admin: binlogAdmin }, ctx)).needsSetting).toBe(true);
+    expect(await setTrustFunctionCreators({ admin: binlogAdmin }, ctx)).toEqual({
+      previous: false,
+      changed: true,
+    });
+    expect(await globalTrust()).toBe(1);
+    expect(await restoreTrustFunctionCreators({ admin: binlogAdmin, previous: false }, ctx)).toEqual({
+      restoredTo: false,
+      changed: true,
+    });
+    expect(await globalTrust()).toBe(0);
+  });
+
+  it("a glance user with SUPER needs nothing set", async () => {
+    const superPassword = nastyPassword();
+    await server.createUser("superglance", superPassword, "ALL ON glance.*");
+    await server.createUser("superglance", superPassword, "SUPER ON *.*");
+    const found = await privilegePreflight({ glance: endpoint("superglance", superPassword) }, ctx);
+    expect(found).toEqual({
+      binlogEnabled: true,
+      trustFunctionCreators: false,
+      glanceHasSuper: true,
+      needsSetting: false,
+    });
+  });
+});
+
+describe("log_bin_trust_function_creators set and restore", () => {
+  const trigger = "CREATE TRIGGER items_bi BEFORE INSERT ON trigger_probe FOR EACH ROW SET NEW.n = NEW.n + 1";
+
+  it("round trip: the global value really changes, the previous value is remembered, restoring twice is harmless", async () => {
+    await asGlance((conn) => conn.query("CREATE TABLE trigger_probe (n INT)"));
+    await expect(asGlance((conn) => conn.query(trigger))).rejects.toThrow(
+      /SUPER privilege and binary logging/,
+    );
+
+    const set = await setTrustFunctionCreators({ admin }, ctx);
+    expect(set).toEqual({ previous: false, changed: true });
+    expect(await globalTrust()).toBe(1);
+    expect(await readTrustFunctionCreators(glance)).toBe(true);
+    // What the setting is for: the non-SUPER user may now create a trigger.
+    await asGlance((conn) => conn.query(trigger));
+    expect((await privilegePreflight({ glance }, ctx)).needsSetting).toBe(false);
+
+    expect(await setTrustFunctionCreators({ admin }, ctx)).toEqual({ previous: true, changed: false });
+    expect(await globalTrust()).toBe(1);
+
+    expect(await restoreTrustFunctionCreators({ admin, previous: set.previous }, ctx)).toEqual({
+      restoredTo: false,
+      changed: true,
+    });
+    expect(await globalTrust()).toBe(0);
+    expect(await restoreTrustFunctionCreators({ admin, previous: set.previous }, ctx)).toEqual({
+      restoredTo: false,
+      changed: false,
+    });
+    expect(await globalTrust()).toBe(0);
+    expect(await readTrustFunctionCreators(glance)).toBe(false);
+  });
+});
+
+describe("migration state", () => {
+  it("alembic heads: empty without the table, then the recorded revisions", async () => {
+    expect(await alembicHeads(glance, ctx)).toEqual([]);
+    await asGlance(async (conn) => {
+      await conn.query("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY)");
+      await conn.query("INSERT INTO alembic_version VALUES ('2024_1_expand01'), ('2023_1_contract01')");
+    });
+    expect(await alembicHeads(glance, ctx)).toEqual(["2023_1_contract01", "2024_1_expand01"]);
+  });
+
+  it("interprets every documented db check exit code and refuses the rest", () => {
+    expect([0, 3, 4, 5].map(interpretDbCheckExit)).toEqual([
+      "up-to-date",
+      "expand-needed",
+      "migrate-needed",
+      "contract-needed",
+    ]);
+    for (const code of [1, 2, 6, 127, -1]) {
+      expect(() => interpretDbCheckExit(code)).toThrow(StepError);
+      expect(() => interpretDbCheckExit(code)).toThrow(`exited with code ${code},`);
+    }
+    expect(describeDbCheck("expand-needed")).toContain("db expand");
+    expect(describeDbCheck("migrate-needed")).toContain("db migrate");
+    expect(describeDbCheck("contract-needed")).toContain("db contract");
+    expect(describeDbCheck("up-to-date")).toContain("up to date");
+  });
+});
+
+/** Every command line on the machine that runs a dump client, sampled until stopped. */
+function sampleDumpCommandLines(): { stop(): string[] } {
+  const seen = new Set<string>();
+  const sample = () => {
+    for (const pid of fs.readdirSync("/proc").filter((name) => /^\d+$/.test(name))) {
+      try {
+        const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ");
+        if (/mysqldump|mariadb-dump/.test(cmdline)) seen.add(cmdline);
+      } catch {
+        // the process ended meanwhile
+      }
+    }
+  };
+  const timer = setInterval(sample, 2);
+  return {
+    stop: () => {
+      clearInterval(timer);
+      return [...seen];
+    },
+  };
+}
+
+describe("mysqldump backup", () => {
+  it("writes a complete dump with the right size and sha256; the password is never in argv", async () => {
+    await asGlance(async (conn) => {
+      await conn.query("CREATE TABLE images (id INT AUTO_INCREMENT PRIMARY KEY, name VARCHAR(100))");
+      await conn.query("INSERT INTO images (name) VALUES (REPEAT('x', 90))");
+      // Doubling to 2^16 rows makes the dump last long enough to be seen in /proc.
+      for (let i = 0; i < 16; i++) await conn.query("INSERT INTO images (name) SELECT name FROM images");
+    });
+    const target = path.join(workDir, "backups", "nested", "glance.sql");
+    const sampler = sampleDumpCommandLines();
+    const result = await mysqldumpBackup({ db: glance, path: target }, ctx);
+    const commandLines = sampler.stop();
+
+    const content = fs.readFileSync(target);
+    expect(result.path).toBe(target);
+    expect(result.bytes).toBe(content.length);
+    expect(result.bytes).toBeGreaterThan(65_536 * 90);
+    expect(result.sha256).toBe(createHash("sha256").update(content).digest("hex"));
+    expect(result.seconds).toBeGreaterThan(0);
+    expect(fs.statSync(target).mode & 0o777).toBe(0o600);
+    expect(fs.existsSync(`${target}.partial`)).toBe(false);
+    const text = content.toString("utf8");
+    expect(text).toContain("CREATE DATABASE /*!32312 IF NOT EXISTS*/ `glance`");
+    expect(text).toContain("CREATE TABLE `images`");
+    expect(text).toContain("items_bi");
+    expect(text).toContain("-- Dump completed");
+
+    expect(commandLines.length).toBeGreaterThan(0);
+    for (const line of commandLines) {
+      expect(line).toContain("--defaults-extra-file=");
+      expectNoSecret(line);
+    }
+    const optionFile = /--defaults-extra-file=(\S+)/.exec(commandLines[0] ?? "")?.[1] ?? "";
+    expect(optionFile).not.toBe("");
+    expect(fs.existsSync(path.dirname(optionFile))).toBe(false);
+  });
+
+  it("an unreachable database fails clearly and leaves no file behind", async () => {
+    const closedPort = await findFreePort();
+    const dir = path.join(workDir, "backups-unreachable");
+    const target = path.join(dir, "glance.sql");
+    const err = await failureOf(mysqldumpBackup({ db: { ...glance, port: closedPort }, path: target }, ctx));
+    expect(err.message).toContain(`127.0.0.1:${closedPort}`);
+    expect(err.message).toContain("user 'glance'");
+    expect(err.message).toMatch(/Can't connect/);
+    expectNoSecret(err.message);
+    expect(fs.readdirSync(dir)).toEqual([]);
+  });
+
+  it("a refused login quotes mysqldump's error, without the password", async () => {
+    const wrong = nastyPassword();
+    const target = path.join(workDir, "backups-denied", "glance.sql");
+    const err = await failureOf(mysqldumpBackup({ db: { ...glance, password: wrong }, path: target }, ctx));
+    expect(err.message).toContain("Access denied for user 'glance'");
+    expect(err.message).not.toContain(wrong);
+    expectNoSecret(err.message);
+    expect(fs.readdirSync(path.dirname(target))).toEqual([]);
+  });
+});
+
+describe("the MariaDB harness", () => {
+  it("restarts on its existing data dir, keeping data and users", async () => {
+    const dir = path.join(workDir, "mariadb");
+    await server.stop();
+    await expect(checkConnection(glance, ctx)).rejects.toThrow(StepError);
+    server = await startMariadb({ dir });
+    glance = endpoint("glance", passwords.glance);
+    expect(await alembicHeads(glance, ctx)).toEqual(["2023_1_contract01", "2024_1_expand01"]);
+    const binlog = await asGlance((conn) => conn.query<mysql.RowDataPacket[]>("SELECT @@log_bin AS on_"));
+    expect(Number(binlog[0][0]?.on_)).toBe(1);
+  });
+});
+
+describe("secrets", () => {
+  it("no progress line ever contained a password", () => {
+    expect(logLines.length).toBeGreaterThan(10);
+    for (const line of logLines) expectNoSecret(line);
+  });
+});
