@@ -52,9 +52,19 @@ export function parseArgs(argv: string[]): Options {
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
-/** Prints the engine's own output lines, skipping blank ones. */
-function engineOutput(text: string): void {
-  for (const line of text.split("\n")) if (line.trim()) say(`  ${line}`);
+/**
+ * Prints the engine's own output lines, skipping blank ones and the stack outputs block (the plan
+ * and summary, which the driver prints in its own form).
+ */
+function engineOutputPrinter(): (text: string) => void {
+  let inOutputs = false;
+  return (text) => {
+    for (const line of text.split("\n")) {
+      if (/^\s*Outputs:\s*$/.test(line)) inOutputs = true;
+      else if (/^\s*(Resources|Duration):/.test(line)) inOutputs = false;
+      if (!inOutputs && line.trim()) say(`  ${line}`);
+    }
+  };
 }
 
 async function validated(opened: OpenedStack): Promise<ReturnType<typeof buildPlan>> {
@@ -86,7 +96,7 @@ async function run(options: Options): Promise<number> {
       const plan = await validated(opened);
       say(renderRunbook(plan));
       say("");
-      const result = await stack.preview({ diff: true, onOutput: engineOutput, color: "never" });
+      const result = await stack.preview({ diff: true, onOutput: engineOutputPrinter(), color: "never" });
       say(`preview: ${JSON.stringify(result.changeSummary)}`);
       return 0;
     }
@@ -100,7 +110,7 @@ async function run(options: Options): Promise<number> {
       if (reapplied) say(`[driver] ${reapplied}`);
       const progress = followProgress(files.progress, (line) => say(`  ${line}`));
       try {
-        const result = await stack.up({ onOutput: engineOutput, color: "never" });
+        const result = await stack.up({ onOutput: engineOutputPrinter(), color: "never" });
         progress.stop();
         say(`\nup: ${result.summary.result}; ${JSON.stringify(result.summary.resourceChanges ?? {})}`);
         say(renderSummary((result.outputs.summary?.value ?? {}) as Summary));
@@ -118,11 +128,11 @@ async function run(options: Options): Promise<number> {
       }
     }
     case "refresh": {
-      await stack.refresh({ onOutput: engineOutput, color: "never" });
+      await stack.refresh({ onOutput: engineOutputPrinter(), color: "never" });
       return 0;
     }
     case "destroy": {
-      await stack.destroy({ onOutput: engineOutput, color: "never" });
+      await stack.destroy({ onOutput: engineOutputPrinter(), color: "never" });
       say("destroy: the stack's step records are gone; no node, load balancer or database was changed by it");
       return 0;
     }

@@ -64,7 +64,7 @@ export function renderSummary(summary: Summary): string {
     const notes = SHOWN_RESULT_KEYS.filter(
       (key) => outcome.result[key] !== undefined && outcome.result[key] !== null,
     )
-      .map((key) => `${key}=${String(outcome.result[key])}`)
+      .map((key) => `${key}=${formatValue(outcome.result[key])}`)
       .join(" ");
     lines.push(
       `  ${id.padEnd(24)} ${outcome.startedAt.slice(11, 19)}  ${seconds(outcome.seconds).padStart(8)}  ${notes}`,
@@ -88,4 +88,8 @@ export function renderSummary(summary: Summary): string {
   const times = steps.map(([, o]) => [Date.parse(o.startedAt), Date.parse(o.endedAt)]).flat();
   if (times.length > 0) lines.push(`Total: ${seconds((Math.max(...times) - Math.min(...times)) / 1000)}`);
   return lines.join("\n");
+}
+
+function formatValue(value: unknown): string {
+  return typeof value === "number" && !Number.isInteger(value) ? value.toFixed(2) : String(value);
 }

@@ -49,8 +49,11 @@ export async function recordStep<T>(
   const elapsed = () => ((Date.now() - started) / 1000).toFixed(1);
   const progress = (message: string) => {
     const line = `[${meta.step}] +${elapsed()}s ${message}`;
-    append(env.GRU_PROGRESS_FILE, { at: new Date().toISOString(), step: meta.step, message: line });
-    process.stderr.write(`${line}\n`);
+    // Under the driver, progress goes to its file (the driver prints it cleanly); under plain
+    // `pulumi up`, stderr is where the engine shows a provider's lines.
+    if (env.GRU_PROGRESS_FILE)
+      append(env.GRU_PROGRESS_FILE, { at: new Date().toISOString(), step: meta.step, message: line });
+    else process.stderr.write(`${line}\n`);
   };
   append(env.GRU_TIMELINE_FILE, { event: "start", ...meta, at: startedAt } satisfies TimelineEvent);
   progress("started");

@@ -1,0 +1,94 @@
+import * as path from "node:path";
+import { DEFAULT_LAB_DIR, DEFAULT_PORTS, HAPROXY_BACKEND, LAB_CREDENTIALS, LabState } from "./lab";
+import { releaseInfo } from "./releases";
+
+/** The parts of a lab a stack config needs. */
+export type LabLayout = Pick<LabState, "dir" | "toRelease" | "glanceNodeBin" | "ports"> & {
+  nodes: Array<Pick<LabState["nodes"][number], "name" | "healthUrl">>;
+  haproxy: Pick<LabState["haproxy"], "runtimeApi">;
+};
+
+/** The default lab's layout, as `lab up` with no options builds it: what Pulumi.local.yaml describes. */
+export function defaultLabLayout(nodeCount = 3, toRelease = "2024.1"): LabLayout {
+  const dir = DEFAULT_LAB_DIR;
+  return {
+    dir,
+    toRelease,
+    glanceNodeBin: path.join(dir, "bin", "glance-node"),
+    ports: DEFAULT_PORTS,
+    nodes: Array.from({ length: nodeCount }, (_, i) => ({
+      name: `node-${i + 1}`,
+      healthUrl: `http://127.0.0.1:${DEFAULT_PORTS.firstNode + i}/healthcheck`,
+    })),
+    haproxy: { runtimeApi: `unix:${path.join(dir, "haproxy", "admin.sock")}` },
+  };
+}
+
+export interface LabStackOptions {
+  /** How the program reaches the lab nodes: as local commands, or over a loopback sshd. */
+  transport: "local" | "ssh";
+  ssh?: { port: number; user: string; knownHostsFile: string };
+  targetRelease?: string;
+  drainTimeoutSeconds?: number;
+  healthTimeoutSeconds?: number;
+}
+
+/** The stack config (without secrets) that upgrades a lab: what Pulumi.local.yaml holds for the default lab. */
+export function labStackConfig(lab: LabLayout, opts: LabStackOptions): Record<string, unknown> {
+  const release = opts.targetRelease ?? lab.toRelease;
+  const node = (action: string, ...args: string[]) =>
+    [lab.glanceNodeBin, lab.dir, action, '"$GLANCE_NODE"', ...args].join(" ");
+  return {
+    targetRelease: release,
+    targetVersion: releaseInfo(release).glanceVersion,
+    exec: "native",
+    nodes: lab.nodes.map((n) => ({
+      name: n.name,
+      address: "127.0.0.1",
+      transport: opts.transport,
+      healthUrl: n.healthUrl,
+      ...(opts.ssh ? { sshPort: opts.ssh.port } : {}),
+    })),
+    newNode: { existing: lab.nodes[0].name },
+    ...(opts.ssh
+      ? {
+          ssh: {
+            user: opts.ssh.user,
+            port: opts.ssh.port,
+            hostKeyPolicy: "strict",
+            knownHostsFile: opts.ssh.knownHostsFile,
+          },
+        }
+      : {}),
+    loadBalancer: {
+      type: "haproxy",
+      runtimeApi: lab.haproxy.runtimeApi,
+      backend: HAPROXY_BACKEND,
+      drainTimeoutSeconds: opts.drainTimeoutSeconds ?? 60,
+      healthTimeoutSeconds: opts.healthTimeoutSeconds ?? 60,
+    },
+    database: {
+      host: "127.0.0.1",
+      port: lab.ports.mariadb,
+      user: LAB_CREDENTIALS.glance.user,
+      name: LAB_CREDENTIALS.database,
+      adminUser: LAB_CREDENTIALS.admin.user,
+    },
+    backup: { type: "mysqldump", path: path.join(lab.dir, "backups", "glance-before-{release}.sql") },
+    nodeCommands: {
+      stopCommand: node("stop"),
+      stoppedCheckCommand: `[ "$(${node("status")})" = stopped ]`,
+      upgradeCommand: node("switch", '"$GLANCE_RELEASE"'),
+      startCommand: node("start"),
+      versionCommand: node("version"),
+      glanceManageCommand: node("manage"),
+      scriptTimeoutSeconds: 300,
+    },
+  };
+}
+
+/** The lab's secrets, set with `pulumi config set --secret` (lab-only values). */
+export const LAB_SECRETS = {
+  dbPassword: LAB_CREDENTIALS.glance.password,
+  dbAdminPassword: LAB_CREDENTIALS.admin.password,
+};

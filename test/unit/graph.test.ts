@@ -1,0 +1,233 @@
+import { describe, expect, it } from "vitest";
+import { ancestors, Registration, runMockProgram, stackConfig } from "./support/mockProgram";
+
+const withAdmin = { dbPassword: "secret", dbAdminPassword: "secret", sshPrivateKey: "secret" } as const;
+const STEP_TYPES = new Set([
+  "pulumi-nodejs:dynamic:Resource",
+  "command:remote:Command",
+  "command:local:Command",
+  "aws:ec2/instance:Instance",
+  "aws:lb/targetGroupAttachment:TargetGroupAttachment",
+]);
+
+interface Case {
+  title: string;
+  config: Record<string, unknown>;
+  newNode: string;
+  /** Every node in upgrade order, the NEW NODE first. */
+  waves: string[][];
+  provisioned?: boolean;
+}
+
+function nodes(count: number, first = 1): string[] {
+  return Array.from({ length: count }, (_, i) => `node-${i + first}`);
+}
+
+const cases: Case[] = [
+  { title: "2 nodes", config: stackConfig(2), newNode: "node-1", waves: [["node-1"], ["node-2"]] },
+  {
+    title: "3 nodes",
+    config: stackConfig(3),
+    newNode: "node-1",
+    waves: [["node-1"], ["node-2"], ["node-3"]],
+  },
+  {
+    title: "50 nodes",
+    config: stackConfig(50),
+    newNode: "node-1",
+    waves: [["node-1"], ...nodes(49, 2).map((n) => [n])],
+  },
+  {
+    title: "a NEW NODE that is not first in the list",
+    config: stackConfig(3, { newNode: { existing: "node-3" } }),
+    newNode: "node-3",
+    waves: [["node-3"], ["node-1"], ["node-2"]],
+  },
+  {
+    title: "maxUnavailable 2 with 5 nodes",
+    config: stackConfig(5, {
+      loadBalancer: { type: "haproxy", runtimeApi: "127.0.0.1:9999", backend: "glance", maxUnavailable: 2 },
+    }),
+    newNode: "node-1",
+    waves: [["node-1"], ["node-2", "node-3"], ["node-4", "node-5"]],
+  },
+  {
+    title: "the command executor (mock-level: the Command plugin cannot run here)",
+    config: stackConfig(3, { exec: "command" }),
+    newNode: "node-1",
+    waves: [["node-1"], ["node-2"], ["node-3"]],
+  },
+  {
+    title:
+      "1 existing node plus a provisioned NEW NODE on an ALB (mock-level: the AWS plugin cannot run here)",
+    config: stackConfig(
+      1,
+      {
+        newNode: {
+          provision: {
+            name: "node-new",
+            ami: "ami-0123456789abcdef0",
+            subnetId: "subnet-0123456789abcdef0",
+            securityGroupIds: ["sg-0123456789abcdef0"],
+            keyName: "glance-ops",
+          },
+        },
+      },
+      "alb",
+    ),
+    newNode: "node-new",
+    waves: [["node-new"], ["node-1"]],
+    provisioned: true,
+  },
+];
+
+function expectBefore(graph: Map<string, Set<string>>, earlier: string, later: string): void {
+  const deps = graph.get(later);
+  expect(deps, `${later} is registered`).toBeDefined();
+  expect(deps?.has(earlier), `${earlier} must finish before ${later}`).toBe(true);
+}
+
+describe.each(cases)("the resource graph for $title", ({ config, newNode, waves, provisioned }) => {
+  let registrations: Registration[];
+  let graph: Map<string, Set<string>>;
+
+  const setup = async () => {
+    if (registrations) return;
+    ({ registrations } = await runMockProgram(config, withAdmin));
+    graph = ancestors(registrations);
+  };
+  const steps = () => registrations.filter((r) => STEP_TYPES.has(r.type));
+  const stepNames = () => new Set(steps().map((r) => r.name));
+
+  it("registers every step once, named as the runbook, each parented to a component", async () => {
+    await setup();
+    const names = steps().map((r) => r.name);
+    expect(new Set(names).size).toBe(names.length);
+    for (const node of waves.flat()) {
+      for (const kind of ["upgrade", "start", "health", "admit", "version"])
+        expect(names).toContain(`${node}/${kind}`);
+      if (!(provisioned && node === newNode)) {
+        expect(names).toContain(`${node}/drain`);
+        expect(names).toContain(`${node}/stop`);
+      }
+    }
+    for (const name of [
+      "preflight",
+      "db/backup",
+      "db/allow-functions",
+      "db/expand",
+      "db/migrate",
+      "db/verify",
+    ]) {
+      expect(names).toContain(name);
+    }
+    for (const name of ["fleet/verify", "db/contract", "db/restore-setting"]) expect(names).toContain(name);
+    for (const step of steps()) expect(step.parent, `${step.name} has a parent`).toBeDefined();
+  });
+
+  it("I1: the backup completes before any node leaves rotation and before any schema change", async () => {
+    await setup();
+    expectBefore(graph, "preflight", "db/backup");
+    for (const name of stepNames()) {
+      if (/\/(drain|provision)$/.test(name) || /^db\/(expand|migrate|contract|allow-functions)$/.test(name)) {
+        expectBefore(graph, "db/backup", name);
+      }
+    }
+  });
+
+  it("I2: each node is drained and verified stopped before its upgrade; the NEW NODE is upgraded before expand and started only after verify", async () => {
+    await setup();
+    for (const node of waves.flat()) {
+      if (provisioned && node === newNode) {
+        expectBefore(graph, `${node}/provision`, `${node}/upgrade`);
+        continue;
+      }
+      expectBefore(graph, `${node}/drain`, `${node}/stop`);
+      expectBefore(graph, `${node}/stop`, `${node}/upgrade`);
+      expectBefore(graph, `${node}/upgrade`, `${node}/start`);
+    }
+    expectBefore(graph, `${newNode}/upgrade`, "db/expand");
+    expectBefore(graph, "db/verify", `${newNode}/start`);
+    expect(graph.get(`${newNode}/upgrade`)?.has("db/expand")).toBe(false);
+  });
+
+  it("I3: expand, then migrate, then verify, each exactly once, before anything is admitted", async () => {
+    await setup();
+    expectBefore(graph, "db/allow-functions", "db/expand");
+    expectBefore(graph, "db/expand", "db/migrate");
+    expectBefore(graph, "db/migrate", "db/verify");
+    for (const kind of ["expand", "migrate", "verify"]) {
+      expect(steps().filter((s) => s.name === `db/${kind}`)).toHaveLength(1);
+    }
+    for (const node of waves.flat()) expectBefore(graph, "db/verify", `${node}/admit`);
+  });
+
+  it("I4: the NEW NODE is admitted only after its health gate", async () => {
+    await setup();
+    for (const node of waves.flat()) expectBefore(graph, `${node}/health`, `${node}/admit`);
+    expectBefore(graph, `${newNode}/start`, `${newNode}/health`);
+    if (provisioned) {
+      expectBefore(graph, `${newNode}/health`, `${newNode}/attach`);
+      expectBefore(graph, `${newNode}/attach`, `${newNode}/admit`);
+    }
+  });
+
+  it("I5: waves of at most maxUnavailable; a wave drains only after the previous wave is admitted", async () => {
+    await setup();
+    for (let w = 1; w < waves.length; w++) {
+      for (const node of waves[w]) {
+        for (const previous of waves[w - 1]) expectBefore(graph, `${previous}/admit`, `${node}/drain`);
+        // nodes of one wave do not wait for each other
+        for (const sibling of waves[w]) {
+          if (sibling !== node) expect(graph.get(`${node}/drain`)?.has(`${sibling}/admit`)).toBe(false);
+        }
+      }
+    }
+    // the captured drains group exactly into the expected waves: each drain's nearest admitted predecessors
+    const drains = steps().filter((s) => s.name.endsWith("/drain") && !s.name.startsWith(`${newNode}/`));
+    for (const drain of drains) {
+      const waitsFor = drain.dependsOn.filter((d) => d.endsWith("/admit"));
+      const wave = waves.findIndex((nodesInWave) => nodesInWave.includes(drain.name.split("/")[0]));
+      expect(waitsFor.sort()).toEqual(waves[wave - 1].map((n) => `${n}/admit`).sort());
+    }
+  });
+
+  it("I6: contract runs only after every node is admitted, reports its release and the fleet is verified", async () => {
+    await setup();
+    for (const node of waves.flat()) {
+      expectBefore(graph, `${node}/admit`, "db/contract");
+      expectBefore(graph, `${node}/version`, "fleet/verify");
+      expectBefore(graph, `${node}/admit`, `${node}/version`);
+    }
+    expectBefore(graph, "fleet/verify", "db/contract");
+    expectBefore(graph, "db/contract", "db/restore-setting");
+  });
+});
+
+describe("inputs across releases (I8)", () => {
+  const stepInputs = async (release: string) => {
+    const { registrations } = await runMockProgram(stackConfig(3, { targetRelease: release }), withAdmin);
+    return new Map(
+      registrations
+        .filter((r) => r.type === "pulumi-nodejs:dynamic:Resource")
+        .map((r) => [r.name, JSON.stringify(stripProvider(r.inputs))]),
+    );
+  };
+
+  it("the same config yields identical step inputs; a new release changes every step's", async () => {
+    const first = await stepInputs("2024.1");
+    const again = await stepInputs("2024.1");
+    const next = await stepInputs("2024.2");
+    expect(first.size).toBeGreaterThan(20);
+    expect([...again]).toEqual([...first]);
+    for (const [name, inputs] of first) {
+      expect(next.get(name), `${name} changes with the release`).not.toEqual(inputs);
+      expect(inputs).toContain('"release":"2024.1"');
+    }
+  });
+});
+
+function stripProvider(inputs: Record<string, unknown> | undefined): Record<string, unknown> {
+  const { __provider: _provider, ...rest } = inputs ?? {};
+  return rest;
+}
