@@ -1,9 +1,16 @@
 import { execFileSync } from "node:child_process";
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import * as path from "node:path";
 
-/** The project root: where Pulumi.yaml and node_modules live (the driver runs from dist/driver). */
-export const PROJECT_ROOT = path.resolve(__dirname, "..", "..");
+/** The project root: the nearest folder up with Pulumi.yaml and package.json (from dist/ or sources). */
+export const PROJECT_ROOT = findProjectRoot(__dirname);
+
+function findProjectRoot(start: string): string {
+  for (let dir = start; ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, "Pulumi.yaml")) && existsSync(path.join(dir, "package.json"))) return dir;
+    if (path.dirname(dir) === dir) throw new Error(`no Pulumi.yaml and package.json above ${start}`);
+  }
+}
 
 /** A lab-only passphrase for the `local` stack's secrets; never use it for a real environment. */
 export const LAB_PASSPHRASE = "glance-lab-only-passphrase";

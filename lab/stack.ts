@@ -42,9 +42,10 @@ export function labStackConfig(lab: LabLayout, opts: LabStackOptions): Record<st
     targetRelease: release,
     targetVersion: releaseInfo(release).glanceVersion,
     exec: "native",
-    nodes: lab.nodes.map((n) => ({
+    nodes: lab.nodes.map((n, i) => ({
       name: n.name,
-      address: "127.0.0.1",
+      // Over SSH each node is its own loopback host (one lab sshd listens on all of them).
+      address: opts.transport === "ssh" ? sshAddress(i) : "127.0.0.1",
       transport: opts.transport,
       healthUrl: n.healthUrl,
       ...(opts.ssh ? { sshPort: opts.ssh.port } : {}),
@@ -92,3 +93,8 @@ export const LAB_SECRETS = {
   dbPassword: LAB_CREDENTIALS.glance.password,
   dbAdminPassword: LAB_CREDENTIALS.admin.password,
 };
+
+/** The loopback address the lab's sshd answers as node i. */
+export function sshAddress(index: number): string {
+  return `127.0.0.${index + 1}`;
+}

@@ -70,7 +70,9 @@ function describeIssue(raw: unknown, issue: z.core.$ZodIssue): string {
   const value = valueAt(raw, issue.path);
   let fix = issue.message;
   if (issue.code === "unrecognized_keys") {
-    return `${key(issue.path)}: unknown key(s) ${issue.keys.map((k) => `'${k}'`).join(", ")}: remove them or fix the spelling`;
+    return issue.keys
+      .map((k) => `${key([...issue.path, k])}: unknown key: remove it or fix the spelling`)
+      .join("\n  - ");
   }
   if (value === undefined && issue.code === "invalid_type") fix = `is required (${issue.message})`;
   if (issue.code === "invalid_union" && issue.path.at(-1) === "newNode") {
@@ -204,7 +206,7 @@ export function parseStackConfig(
       `${CONFIG_NAMESPACE}:dbAdminPassword is set but database.adminUser is not: set database.adminUser or remove the secret`,
     );
   }
-  if (stack.exec === "command" && !("existing" in stack.newNode) && !stack.ssh) {
+  if (!("existing" in stack.newNode) && !stack.ssh) {
     problems.push(`${key(["ssh"])}: a provisioned NEW NODE is reached over SSH; set ssh.user`);
   }
 

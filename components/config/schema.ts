@@ -123,7 +123,9 @@ export const loadBalancerSchema = z.discriminatedUnion("type", [
         /^unix:\/[A-Za-z0-9._/-]+$|^[A-Za-z0-9.-]+:\d{1,5}$/,
         "use unix:/path/to/admin.sock or HOST:PORT",
       ),
-    backend: safeName.or(z.string().regex(/^[A-Za-z0-9_.-]+$/, "use the HAProxy backend's name")),
+    backend: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]{1,64}$/, "use the HAProxy backend's name (letters, digits, '_', '.', '-')"),
     ...rolloutFields,
   }),
 ]);

@@ -47,12 +47,10 @@ export class NativeExecutor implements Executor {
         kind: args.kind,
         node: args.node.name,
         release: this.config.targetRelease,
-        request: pulumi
-          .output(args.node.address)
-          .apply((address) => ({
-            kind: "script" as const,
-            run: scriptSpec(this.config, args.node, args.script, address),
-          })),
+        request: pulumi.output(args.node.address).apply((address) => ({
+          kind: "script" as const,
+          run: scriptSpec(this.config, args.node, args.script, address),
+        })),
         secrets: pulumi.all([this.sshPrivateKey, args.secrets]).apply(([sshPrivateKey, scriptSecrets]) => ({
           ...(sshPrivateKey === undefined ? {} : { sshPrivateKey }),
           ...(scriptSecrets === undefined ? {} : { scriptSecrets }),

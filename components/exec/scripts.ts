@@ -42,7 +42,7 @@ function body(kind: NodeScriptKind, config: UpgradeConfig): string[] {
     case "upgrade":
       return [
         c.upgradeCommand,
-        `version="$(${c.versionCommand})"`,
+        `version="$(${c.versionCommand})" || { echo "could not read the version on $GLANCE_NODE: versionCommand failed" >&2; exit 1; }`,
         `case "$version" in`,
         `  "$GLANCE_TARGET_VERSION"*) echo "$GLANCE_NODE now has glance $version (release $GLANCE_RELEASE)" ;;`,
         `  *) echo "upgrade did not take on $GLANCE_NODE: it reports '$version', expected $GLANCE_TARGET_VERSION" >&2; exit 1 ;;`,

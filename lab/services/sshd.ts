@@ -16,6 +16,11 @@ export interface StartSshdOptions {
   port?: number;
   /** How long to wait for the port to answer; default 10 s. */
   startTimeoutMs?: number;
+  /**
+   * Loopback addresses to listen on (default 127.0.0.1): a lab fleet reaches one sshd as distinct
+   * hosts 127.0.0.1, 127.0.0.2, ... so every node keeps its own address.
+   */
+  listenAddresses?: string[];
 }
 
 export interface RunningSshd {
@@ -54,12 +59,23 @@ export async function startSshd(opts: StartSshdOptions): Promise<RunningSshd> {
   const authorizedKeysFile = path.join(dir, "authorized_keys");
   fs.writeFileSync(authorizedKeysFile, `${publicKeyOf(clientKeyPath)}\n`, { mode: 0o600 });
   const knownHostsFile = path.join(dir, "known_hosts");
-  fs.writeFileSync(knownHostsFile, `[127.0.0.1]:${port} ${hostPublicKey}\n`, { mode: 0o600 });
+  const listenAddresses = opts.listenAddresses ?? ["127.0.0.1"];
+  if (listenAddresses.some((a) => !a.startsWith("127.")))
+    throw new Error("the lab sshd listens on loopback only");
+  fs.writeFileSync(knownHostsFile, listenAddresses.map((a) => `[${a}]:${port} ${hostPublicKey}\n`).join(""), {
+    mode: 0o600,
+  });
 
   const configPath = path.join(dir, "sshd_config");
   fs.writeFileSync(
     configPath,
-    sshdConfig({ port, hostKeyPath, authorizedKeysFile, pidFile: path.join(dir, "sshd.pid") }),
+    sshdConfig({
+      port,
+      hostKeyPath,
+      authorizedKeysFile,
+      pidFile: path.join(dir, "sshd.pid"),
+      listenAddresses,
+    }),
     { mode: 0o600 },
   );
   ensurePrivilegeSeparationDir();
@@ -122,8 +138,9 @@ export function sshdConfig(opts: {
   hostKeyPath: string;
   authorizedKeysFile: string;
   pidFile: string;
+  listenAddresses?: string[];
 }): string {
-  return `ListenAddress 127.0.0.1
+  return `${(opts.listenAddresses ?? ["127.0.0.1"]).map((a) => `ListenAddress ${a}`).join("\n")}
 Port ${opts.port}
 HostKey ${opts.hostKeyPath}
 AuthorizedKeysFile ${opts.authorizedKeysFile}

@@ -58,7 +58,10 @@ export function merge(base: RawStack, overrides: Overrides = {}): RawStack {
 /** Secret presence for the given values: every given one set, and set as a secret. */
 export function presenceOf(values: SecretValues): Record<SecretKey, SecretPresence> {
   return Object.fromEntries(
-    SECRET_KEYS.map((name) => [name, { present: values[name] !== undefined, isSecret: values[name] !== undefined }]),
+    SECRET_KEYS.map((name) => [
+      name,
+      { present: values[name] !== undefined, isSecret: values[name] !== undefined },
+    ]),
   ) as Record<SecretKey, SecretPresence>;
 }
 

@@ -1,0 +1,69 @@
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as http from "node:http";
+import * as net from "node:net";
+import * as os from "node:os";
+import * as path from "node:path";
+import { LabState, labDown, labUp } from "../../lab/lab";
+import { findFreePort } from "../../lab/services/ports";
+
+function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once("error", () => resolve(false));
+    server.listen({ host: "127.0.0.1", port, exclusive: true }, () => server.close(() => resolve(true)));
+  });
+}
+
+/** A free port whose next `count - 1` ports are free too (the lab's nodes take consecutive ports). */
+export async function findFreePortRun(count: number): Promise<number> {
+  for (;;) {
+    const first = await findFreePort();
+    if (first + count > 65535) continue;
+    const rest = await Promise.all(Array.from({ length: count - 1 }, (_, i) => portIsFree(first + 1 + i)));
+    if (rest.every(Boolean)) return first;
+  }
+}
+
+export function sha256Of(url: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    http
+      .get(url, { agent: false }, (res) => {
+        if (res.statusCode !== 200) {
+          res.resume();
+          reject(new Error(`GET ${url}: HTTP ${res.statusCode}`));
+          return;
+        }
+        const hash = createHash("sha256");
+        res.on("data", (chunk: Buffer) => hash.update(chunk));
+        res.on("end", () => resolve(hash.digest("hex")));
+        res.on("error", reject);
+      })
+      .on("error", reject);
+  });
+}
+
+/** A lab of `nodes` real Glance nodes in a fresh temp dir on free loopback ports. */
+export async function freshLab(
+  nodes: number,
+  log: (line: string) => void = () => undefined,
+): Promise<LabState> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gru-lab-"));
+  return labUp({
+    dir,
+    nodes,
+    ports: {
+      mariadb: await findFreePort(),
+      haproxyFrontend: await findFreePort(),
+      haproxyRuntimeTcp: await findFreePort(),
+      firstNode: await findFreePortRun(nodes),
+    },
+    log,
+  });
+}
+
+export async function removeLab(lab: LabState | undefined): Promise<void> {
+  if (!lab) return;
+  await labDown(lab.dir, { purge: true });
+  fs.rmSync(lab.dir, { recursive: true, force: true });
+}

@@ -1,0 +1,809 @@
+import { describe, expect, it } from "vitest";
+import {
+  ConfigError,
+  nodeCommandsSchema,
+  parseConfigEntries,
+  parseStackConfig,
+  SecretKey,
+  SecretPresence,
+} from "../../components/config";
+import {
+  albProvisionedStack,
+  albStack,
+  DB_ADMIN_PASSWORD,
+  DB_PASSWORD,
+  haproxyStack,
+  Overrides,
+  parsed,
+  SSH_PRIVATE_KEY,
+  StackFixture,
+  toEntries,
+} from "./fixtures";
+
+const NS = "glance-rolling-upgrade";
+
+/** Parses and returns the ConfigError's problems; fails the test if the config parses. */
+function problemsOf(stack: StackFixture): { problems: string[]; message: string } {
+  try {
+    parseStackConfig(stack.raw, stack.secrets);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    const configError = error as ConfigError;
+    return { problems: configError.problems, message: configError.message };
+  }
+  throw new Error("expected a ConfigError, but the config parsed");
+}
+
+function withSecrets(stack: StackFixture, changes: Partial<Record<SecretKey, SecretPresence>>): StackFixture {
+  return { ...stack, secrets: { ...stack.secrets, ...changes } };
+}
+
+const absent: SecretPresence = { present: false, isSecret: false };
+const plaintext: SecretPresence = { present: true, isSecret: false };
+const secret: SecretPresence = { present: true, isSecret: true };
+
+const twoHaproxy = (overrides: Overrides): StackFixture => haproxyStack(2, overrides);
+const twoNodes = (a: Record<string, unknown>, b: Record<string, unknown>): Overrides => ({
+  nodes: [
+    { name: "node-1", address: "10.0.0.1", ...a },
+    { name: "node-2", address: "10.0.0.2", ...b },
+  ],
+});
+
+interface BadConfig {
+  name: string;
+  stack: () => StackFixture;
+  /** Fragments that must all appear in ONE problem line: the full key, the shown value, the hint. */
+  shows: string[];
+}
+
+const badConfigs: BadConfig[] = [
+  {
+    name: "missing targetRelease",
+    stack: () => twoHaproxy({ targetRelease: undefined }),
+    shows: [`${NS}:targetRelease = (not set)`, "is required"],
+  },
+  {
+    name: "release with shell characters",
+    stack: () => twoHaproxy({ targetRelease: "2024.1; rm -rf /" }),
+    shows: [`${NS}:targetRelease = "2024.1; rm -rf /"`, "use letters, digits"],
+  },
+  {
+    name: "release given as a YAML number",
+    stack: () => twoHaproxy({ targetRelease: 2024.1 }),
+    shows: [`${NS}:targetRelease = 2024.1`, "expected string"],
+  },
+  {
+    name: "targetVersion with a space",
+    stack: () => twoHaproxy({ targetVersion: "28.2.0 beta" }),
+    shows: [`${NS}:targetVersion = "28.2.0 beta"`, "package version"],
+  },
+  {
+    name: "missing nodes",
+    stack: () => twoHaproxy({ nodes: undefined }),
+    shows: [`${NS}:nodes = (not set)`, "is required"],
+  },
+  {
+    name: "empty node list",
+    stack: () => twoHaproxy({ nodes: [] }),
+    shows: [`${NS}:nodes = []`, "list at least one node"],
+  },
+  {
+    name: "nodes given as a string, not a list",
+    stack: () => twoHaproxy({ nodes: "node-1,node-2" }),
+    shows: [`${NS}:nodes = "node-1,node-2"`, "expected array"],
+  },
+  {
+    name: "one node and no provisioned NEW NODE",
+    stack: () => haproxyStack(1),
+    shows: [`${NS}:nodes`, "at least 2 nodes", "got 1"],
+  },
+  {
+    name: "maxUnavailable equal to the fleet size",
+    stack: () => haproxyStack(3, { loadBalancer: { maxUnavailable: 3 } }),
+    shows: [`${NS}:loadBalancer.maxUnavailable = 3`, "below the fleet size (3)", "use 1..2"],
+  },
+  {
+    name: "maxUnavailable above the fleet size (provisioned NEW NODE counts)",
+    stack: () => albProvisionedStack(1, { loadBalancer: { maxUnavailable: 5 } }),
+    shows: [`${NS}:loadBalancer.maxUnavailable = 5`, "below the fleet size (2)", "use 1"],
+  },
+  {
+    name: "maxUnavailable 0",
+    stack: () => twoHaproxy({ loadBalancer: { maxUnavailable: 0 } }),
+    shows: [`${NS}:loadBalancer.maxUnavailable = 0`, ">=1"],
+  },
+  {
+    name: "minHealthy above fleet minus maxUnavailable",
+    stack: () => haproxyStack(3, { loadBalancer: { maxUnavailable: 2, minHealthy: 2 } }),
+    shows: [`${NS}:loadBalancer.minHealthy = 2`, "with 3 nodes and maxUnavailable 2 at most 1"],
+  },
+  {
+    name: "duplicate node names",
+    stack: () => twoHaproxy(twoNodes({}, { name: "node-1" })),
+    shows: [`${NS}:nodes[1]`, "duplicate name node-1", "already used by node-1"],
+  },
+  {
+    name: "duplicate SSH addresses",
+    stack: () => twoHaproxy(twoNodes({}, { address: "10.0.0.1", healthUrl: "http://10.0.0.9:9292/h" })),
+    shows: [`${NS}:nodes[1]`, "duplicate address 10.0.0.1:22", "already used by node-1"],
+  },
+  {
+    name: "duplicate health URLs",
+    stack: () =>
+      twoHaproxy(
+        twoNodes(
+          { healthUrl: "http://lb.internal:9292/healthcheck" },
+          { healthUrl: "http://lb.internal:9292/healthcheck" },
+        ),
+      ),
+    shows: [`${NS}:nodes[1]`, "duplicate health URL http://lb.internal:9292/healthcheck"],
+  },
+  {
+    name: "duplicate health URLs after {address} is resolved (two local nodes on one host)",
+    stack: () =>
+      twoHaproxy(
+        twoNodes({ address: "127.0.0.1", transport: "local" }, { address: "127.0.0.1", transport: "local" }),
+      ),
+    shows: [`${NS}:nodes[1]`, "duplicate health URL http://127.0.0.1:9292/healthcheck"],
+  },
+  {
+    name: "duplicate EC2 instance ids",
+    stack: () =>
+      albStack(2, {
+        nodes: [
+          { name: "node-1", address: "10.0.1.1", instanceId: "i-0123456789abcdef0" },
+          { name: "node-2", address: "10.0.1.2", instanceId: "i-0123456789abcdef0" },
+        ],
+      }),
+    shows: [`${NS}:nodes[1]`, "duplicate instance i-0123456789abcdef0"],
+  },
+  {
+    name: "duplicate HAProxy server names",
+    stack: () => twoHaproxy(twoNodes({ haproxyServer: "glance" }, { haproxyServer: "glance" })),
+    shows: [`${NS}:nodes[1]`, "duplicate HAProxy server glance"],
+  },
+  {
+    name: "newNode.existing names an unknown node",
+    stack: () => twoHaproxy({ newNode: { existing: "node-9" } }),
+    shows: [`${NS}:newNode.existing = "node-9"`, "no such node", "node-1, node-2"],
+  },
+  {
+    name: "newNode not set",
+    stack: () => twoHaproxy({ newNode: undefined }),
+    shows: [`${NS}:newNode = (not set)`, "set either {existing: <node name>} or {provision:"],
+  },
+  {
+    name: "newNode with both existing and provision",
+    stack: () => albProvisionedStack(2, { newNode: { existing: "node-1" } }),
+    shows: [`${NS}:newNode = {"provision":`, "set either {existing: <node name>} or {provision:"],
+  },
+  {
+    name: "provision with both ami and launchTemplateId",
+    stack: () =>
+      albProvisionedStack(1, { newNode: { provision: { launchTemplateId: "lt-0123456789abcdef0" } } }),
+    shows: [`${NS}:newNode.provision`, "set exactly one of 'ami' or 'launchTemplateId'"],
+  },
+  {
+    name: "provision with neither ami nor launchTemplateId",
+    stack: () => albProvisionedStack(1, { newNode: { provision: { ami: undefined } } }),
+    shows: [`${NS}:newNode.provision`, "set exactly one of 'ami' or 'launchTemplateId'"],
+  },
+  {
+    name: "provision with a malformed AMI id",
+    stack: () => albProvisionedStack(1, { newNode: { provision: { ami: "ami-xyz" } } }),
+    shows: [`${NS}:newNode.provision.ami = "ami-xyz"`, "AMI id"],
+  },
+  {
+    name: "provision behind HAProxy",
+    stack: () => ({
+      ...twoHaproxy({}),
+      raw: { ...twoHaproxy({}).raw, newNode: albProvisionedStack(1).raw.newNode },
+    }),
+    shows: [`${NS}:newNode.provision`, "joins an ALB target group", "use newNode.existing"],
+  },
+  {
+    name: "provisioned NEW NODE named like an existing node",
+    stack: () => albProvisionedStack(2, { newNode: { provision: { name: "node-2" } } }),
+    shows: [`${NS}:newNode.provision.name = "node-2"`, "clashes with an existing node's name"],
+  },
+  {
+    name: "provisioned NEW NODE with the command executor and no ssh settings",
+    stack: () =>
+      albProvisionedStack(1, {
+        ssh: undefined,
+        nodes: [
+          { name: "node-1", address: "10.0.1.1", instanceId: "i-0123456789abcdef0", transport: "local" },
+        ],
+      }),
+    shows: [`${NS}:ssh`, "provisioned NEW NODE is reached over SSH"],
+  },
+  {
+    name: "unknown top-level key (typo)",
+    stack: () => twoHaproxy({ loadBalancr: { type: "haproxy" } }),
+    shows: [`${NS}:loadBalancr: unknown key`, "fix the spelling"],
+  },
+  {
+    name: "unknown nested key (typo)",
+    stack: () => twoHaproxy({ loadBalancer: { maxUnavailble: 1 } }),
+    shows: [`${NS}:loadBalancer.maxUnavailble: unknown key`],
+  },
+  {
+    name: "unknown key in a node",
+    stack: () => twoHaproxy(twoNodes({}, { adress: "10.0.0.3" })),
+    shows: [`${NS}:nodes[1].adress: unknown key`],
+  },
+  {
+    name: "database port out of range",
+    stack: () => twoHaproxy({ database: { port: 70000 } }),
+    shows: [`${NS}:database.port = 70000`, "<=65535"],
+  },
+  {
+    name: "node sshPort 0",
+    stack: () => twoHaproxy(twoNodes({ sshPort: 0 }, {})),
+    shows: [`${NS}:nodes[0].sshPort = 0`, ">=1"],
+  },
+  {
+    name: "ssh port given as a string",
+    stack: () => twoHaproxy({ ssh: { port: "22" } }),
+    shows: [`${NS}:ssh.port = "22"`, "expected number"],
+  },
+  {
+    name: "negative drain timeout",
+    stack: () => twoHaproxy({ loadBalancer: { drainTimeoutSeconds: -5 } }),
+    shows: [`${NS}:loadBalancer.drainTimeoutSeconds = -5`, ">=1"],
+  },
+  {
+    name: "fractional health timeout",
+    stack: () => twoHaproxy({ loadBalancer: { healthTimeoutSeconds: 1.5 } }),
+    shows: [`${NS}:loadBalancer.healthTimeoutSeconds = 1.5`, "expected int"],
+  },
+  {
+    name: "bad exec value",
+    stack: () => twoHaproxy({ exec: "remote" }),
+    shows: [`${NS}:exec = "remote"`, '"native"|"command"'],
+  },
+  {
+    name: "bad transport",
+    stack: () => twoHaproxy(twoNodes({ transport: "telnet" }, {})),
+    shows: [`${NS}:nodes[0].transport = "telnet"`, '"ssh"|"local"'],
+  },
+  {
+    name: "ssh nodes without ssh settings",
+    stack: () => twoHaproxy({ ssh: undefined }),
+    shows: [`${NS}:nodes[1].transport = "ssh"`, `set ${NS}:ssh`],
+  },
+  {
+    name: "ssh user with shell characters",
+    stack: () => twoHaproxy({ ssh: { user: "root; id" } }),
+    shows: [`${NS}:ssh.user = "root; id"`, "POSIX user name"],
+  },
+  {
+    name: "unknown host key policy",
+    stack: () => twoHaproxy({ ssh: { hostKeyPolicy: "yes" } }),
+    shows: [`${NS}:ssh.hostKeyPolicy = "yes"`],
+  },
+  {
+    name: "ALB node with a DNS address and no instanceId",
+    stack: () =>
+      albStack(2, {
+        nodes: [
+          { name: "node-1", address: "10.0.1.1", instanceId: "i-0123456789abcdef0" },
+          { name: "node-2", address: "glance-2.internal" },
+        ],
+      }),
+    shows: [`${NS}:nodes[1].instanceId`, "EC2 instance id"],
+  },
+  {
+    name: "malformed instanceId",
+    stack: () =>
+      albStack(2, {
+        nodes: [
+          { name: "node-1", address: "10.0.1.1", instanceId: "i-XYZ" },
+          { name: "node-2", address: "10.0.1.2" },
+        ],
+      }),
+    shows: [`${NS}:nodes[0].instanceId = "i-XYZ"`, "EC2 instance id"],
+  },
+  {
+    name: "bad target group ARN",
+    stack: () =>
+      albStack(2, { loadBalancer: { targetGroupArn: "arn:aws:ec2:eu-west-1:123:targetgroup/x/1" } }),
+    shows: [
+      `${NS}:loadBalancer.targetGroupArn = "arn:aws:ec2:eu-west-1:123:targetgroup/x/1"`,
+      "target group ARN",
+    ],
+  },
+  {
+    name: "unknown load balancer type",
+    stack: () => twoHaproxy({ loadBalancer: { type: "nginx" } }),
+    shows: [`${NS}:loadBalancer.type = "nginx"`, "'alb' | 'haproxy'"],
+  },
+  {
+    name: "HAProxy runtimeApi without unix: prefix",
+    stack: () => twoHaproxy({ loadBalancer: { runtimeApi: "/run/haproxy/admin.sock" } }),
+    shows: [
+      `${NS}:loadBalancer.runtimeApi = "/run/haproxy/admin.sock"`,
+      "unix:/path/to/admin.sock or HOST:PORT",
+    ],
+  },
+  {
+    name: "HAProxy runtimeApi host without port",
+    stack: () => twoHaproxy({ loadBalancer: { runtimeApi: "127.0.0.1" } }),
+    shows: [`${NS}:loadBalancer.runtimeApi = "127.0.0.1"`],
+  },
+  {
+    name: "HAProxy backend with a space",
+    stack: () => twoHaproxy({ loadBalancer: { backend: "glance api" } }),
+    shows: [`${NS}:loadBalancer.backend = "glance api"`],
+  },
+  {
+    name: "dbPassword missing",
+    stack: () => withSecrets(haproxyStack(2), { dbPassword: absent }),
+    shows: [`${NS}:dbPassword is required`, "pulumi config set --secret dbPassword"],
+  },
+  {
+    name: "dbPassword stored in plaintext",
+    stack: () => withSecrets(haproxyStack(2), { dbPassword: plaintext }),
+    shows: [`${NS}:dbPassword is stored in plaintext`, "--secret dbPassword", "rotate"],
+  },
+  {
+    name: "sshPrivateKey stored in plaintext",
+    stack: () => withSecrets(haproxyStack(2), { sshPrivateKey: plaintext }),
+    shows: [`${NS}:sshPrivateKey is stored in plaintext`],
+  },
+  {
+    name: "adminUser without dbAdminPassword",
+    stack: () => withSecrets(albStack(2), { dbAdminPassword: absent }),
+    shows: [`${NS}:dbAdminPassword is required when database.adminUser is set`],
+  },
+  {
+    name: "dbAdminPassword without adminUser",
+    stack: () => withSecrets(haproxyStack(2), { dbAdminPassword: secret }),
+    shows: [`${NS}:dbAdminPassword is set but database.adminUser is not`],
+  },
+  {
+    name: "command with a newline (injection)",
+    stack: () => twoHaproxy({ nodeCommands: { stopCommand: "systemctl stop glance-api\nrm -rf /" } }),
+    shows: [`${NS}:nodeCommands.stopCommand = "systemctl stop glance-api\\nrm -rf /"`, "one line"],
+  },
+  {
+    name: "command with a carriage return",
+    stack: () => twoHaproxy({ nodeCommands: { upgradeCommand: "apt-get install -y glance\rreboot" } }),
+    shows: [`${NS}:nodeCommands.upgradeCommand = "apt-get install -y glance\\rreboot"`, "control characters"],
+  },
+  {
+    name: "empty command",
+    stack: () => twoHaproxy({ nodeCommands: { startCommand: "" } }),
+    shows: [`${NS}:nodeCommands.startCommand = ""`, "must not be empty"],
+  },
+  {
+    name: "node name with ';'",
+    stack: () => twoHaproxy(twoNodes({ name: "node-1;reboot" }, {})),
+    shows: [`${NS}:nodes[0].name = "node-1;reboot"`, "lower-case letters"],
+  },
+  {
+    name: "node name with '$('",
+    stack: () => twoHaproxy(twoNodes({}, { name: "$(reboot)" })),
+    shows: [`${NS}:nodes[1].name = "$(reboot)"`, "lower-case letters"],
+  },
+  {
+    name: "node address that would be an ssh option",
+    stack: () => twoHaproxy(twoNodes({}, { address: "-oProxyCommand=touch" })),
+    shows: [`${NS}:nodes[1].address = "-oProxyCommand=touch"`, "host name or an IP address"],
+  },
+  {
+    name: "health URL with a space",
+    stack: () => twoHaproxy(twoNodes({ healthUrl: "http://10.0.0.1:9292/health check" }, {})),
+    shows: [`${NS}:nodes[0].healthUrl = "http://10.0.0.1:9292/health check"`, "http(s) URL"],
+  },
+  {
+    name: "health URL with a quote",
+    stack: () => twoHaproxy(twoNodes({}, { healthUrl: "http://10.0.0.2:9292/'x" })),
+    shows: [`${NS}:nodes[1].healthUrl = "http://10.0.0.2:9292/'x"`, "http(s) URL"],
+  },
+  {
+    name: "default health URL with '$('",
+    stack: () => twoHaproxy({ nodeCommands: { healthUrl: "http://{address}:9292/$(id)" } }),
+    shows: [`${NS}:nodeCommands.healthUrl = "http://{address}:9292/$(id)"`, "http(s) URL"],
+  },
+  {
+    name: "relative backup path",
+    stack: () => twoHaproxy({ backup: { path: "backups/glance.sql" } }),
+    shows: [`${NS}:backup.path = "backups/glance.sql"`, "absolute path"],
+  },
+  {
+    name: "backup path with ';'",
+    stack: () => twoHaproxy({ backup: { path: "/var/backups/glance.sql;rm -rf /" } }),
+    shows: [`${NS}:backup.path = "/var/backups/glance.sql;rm -rf /"`, "absolute path"],
+  },
+  {
+    name: "unknown backup type",
+    stack: () => twoHaproxy({ backup: { type: "tar" } }),
+    shows: [`${NS}:backup.type = "tar"`, "'mysqldump' | 'rds-snapshot'"],
+  },
+  {
+    name: "bad RDS instance identifier",
+    stack: () => albStack(2, { backup: { dbInstanceIdentifier: "1glance_db" } }),
+    shows: [`${NS}:backup.dbInstanceIdentifier = "1glance_db"`, "RDS DB instance identifier"],
+  },
+];
+
+describe("parseStackConfig rejects bad configs with one ConfigError naming the key", () => {
+  it("has at least 30 distinct bad configs", () => {
+    expect(new Set(badConfigs.map((c) => c.name)).size).toBe(badConfigs.length);
+    expect(badConfigs.length).toBeGreaterThanOrEqual(30);
+  });
+
+  it.each(badConfigs)("$name", ({ stack, shows }) => {
+    const { problems, message } = problemsOf(stack());
+    const line = problems.find((problem) => shows.every((fragment) => problem.includes(fragment)));
+    expect(
+      line,
+      `no problem line shows all of ${JSON.stringify(shows)} in:\n${problems.join("\n")}`,
+    ).toBeDefined();
+    expect(message).toMatch(/^Invalid stack config \(\d+ problems?\); nothing was changed:\n/);
+    expect(message).toContain(`  - ${line}`);
+  });
+});
+
+describe("several problems at once", () => {
+  it("lists every schema problem in ONE error", () => {
+    const { problems, message } = problemsOf(
+      haproxyStack(2, {
+        targetRelease: "bad release",
+        exec: "remote",
+        database: { port: 0 },
+        loadBalancr: {},
+        nodes: [
+          { name: "node-1", address: "10.0.0.1", transport: "telnet" },
+          { name: "node-2", address: "10.0.0.2" },
+        ],
+      }),
+    );
+    expect(problems).toHaveLength(5);
+    expect(message).toContain("(5 problems)");
+    for (const fragment of [
+      `${NS}:targetRelease = "bad release"`,
+      `${NS}:exec = "remote"`,
+      `${NS}:database.port = 0`,
+      `${NS}:loadBalancr: unknown key`,
+      `${NS}:nodes[0].transport = "telnet"`,
+    ]) {
+      expect(message).toContain(fragment);
+    }
+  });
+
+  it("lists every cross-check problem in ONE error", () => {
+    const stack = withSecrets(
+      haproxyStack(3, {
+        newNode: { existing: "node-9" },
+        loadBalancer: { maxUnavailable: 3 },
+        nodes: [
+          { name: "node-1", address: "10.0.0.1" },
+          { name: "node-1", address: "10.0.0.1" },
+          { name: "node-3", address: "10.0.0.3" },
+        ],
+      }),
+      { dbPassword: absent, dbAdminPassword: secret },
+    );
+    const { problems } = problemsOf(stack);
+    const expected = [
+      `${NS}:newNode.existing = "node-9"`,
+      `${NS}:loadBalancer.maxUnavailable = 3`,
+      "duplicate name node-1",
+      "duplicate health URL http://10.0.0.1:9292/healthcheck",
+      "duplicate address 10.0.0.1:22",
+      "duplicate HAProxy server node-1",
+      `${NS}:dbPassword is required`,
+      `${NS}:dbAdminPassword is set but database.adminUser is not`,
+    ];
+    for (const fragment of expected)
+      expect(
+        problems.some((p) => p.includes(fragment)),
+        fragment,
+      ).toBe(true);
+    expect(problems).toHaveLength(expected.length);
+  });
+
+  it("reports a plaintext secret together with schema problems", () => {
+    const { problems } = problemsOf(
+      withSecrets(haproxyStack(2, { targetRelease: undefined }), { dbPassword: plaintext }),
+    );
+    expect(problems).toHaveLength(2);
+    expect(problems[0]).toContain(`${NS}:dbPassword is stored in plaintext`);
+    expect(problems[1]).toContain(`${NS}:targetRelease = (not set)`);
+  });
+});
+
+describe("valid configs", () => {
+  it("applies the defaults to a minimal HAProxy stack", () => {
+    const config = parsed(haproxyStack(2));
+    expect(config.exec).toBe("command");
+    expect(config.newNodeName).toBe("node-1");
+    expect(config.loadBalancer).toEqual({
+      type: "haproxy",
+      runtimeApi: "unix:/run/haproxy/admin.sock",
+      backend: "glance_api",
+      drainTimeoutSeconds: 300,
+      healthTimeoutSeconds: 120,
+      maxUnavailable: 1,
+      minHealthy: 1,
+    });
+    expect(config.ssh).toEqual({
+      user: "ubuntu",
+      port: 22,
+      hostKeyPolicy: "strict",
+      connectTimeoutSeconds: 10,
+    });
+    expect(config.database).toEqual({
+      host: "db.internal",
+      port: 3306,
+      user: "glance",
+      name: "glance",
+      tls: false,
+    });
+    expect(config.nodeCommands).toEqual({
+      stopCommand: "systemctl stop glance-api",
+      stoppedCheckCommand: "! systemctl is-active --quiet glance-api",
+      upgradeCommand:
+        "DEBIAN_FRONTEND=noninteractive apt-get install -y --only-upgrade glance-api glance-common python3-glance",
+      startCommand: "systemctl start glance-api",
+      versionCommand: "dpkg-query -W -f='${Version}' glance-common | sed 's/^[0-9]*://'",
+      glanceManageCommand: "glance-manage",
+      healthUrl: "http://{address}:9292/healthcheck",
+      scriptTimeoutSeconds: 1800,
+    });
+    expect(config.nodes).toEqual([
+      {
+        name: "node-1",
+        address: "10.0.0.1",
+        transport: "ssh",
+        instanceId: undefined,
+        haproxyServer: "node-1",
+        sshPort: 22,
+        healthUrl: "http://10.0.0.1:9292/healthcheck",
+        provisioned: false,
+      },
+      {
+        name: "node-2",
+        address: "10.0.0.2",
+        transport: "ssh",
+        instanceId: undefined,
+        haproxyServer: "node-2",
+        sshPort: 22,
+        healthUrl: "http://10.0.0.2:9292/healthcheck",
+        provisioned: false,
+      },
+    ]);
+    expect(config.secrets).toEqual({ dbPassword: true, dbAdminPassword: false, sshPrivateKey: false });
+  });
+
+  it("applies partial nodeCommands overrides on top of the defaults", () => {
+    const config = parsed(haproxyStack(2, { nodeCommands: { startCommand: "docker start glance-api" } }));
+    expect(config.nodeCommands.startCommand).toBe("docker start glance-api");
+    expect(config.nodeCommands.stopCommand).toBe("systemctl stop glance-api");
+    expect(config.nodeCommands.scriptTimeoutSeconds).toBe(1800);
+  });
+
+  it("parses an ALB stack with RDS snapshots and an admin user", () => {
+    const config = parsed(albStack(3));
+    expect(config.loadBalancer).toMatchObject({
+      type: "alb",
+      port: 9292,
+      region: "eu-west-1",
+      maxUnavailable: 1,
+    });
+    expect(config.backup).toEqual({
+      type: "rds-snapshot",
+      dbInstanceIdentifier: "glance-db",
+      region: "eu-west-1",
+      timeoutSeconds: 1800,
+    });
+    expect(config.nodes.map((n) => n.instanceId)).toEqual([
+      "i-00000000000000001",
+      "i-00000000000000002",
+      "i-00000000000000003",
+    ]);
+    expect(config.secrets).toEqual({ dbPassword: true, dbAdminPassword: true, sshPrivateKey: true });
+  });
+
+  it("parses a provisioned NEW NODE with one existing node", () => {
+    const config = parsed(albProvisionedStack(1));
+    expect(config.newNodeName).toBe("glance-new");
+    expect(config.nodes.map((n) => n.name)).toEqual(["node-1"]);
+    expect(config.newNode).toEqual({
+      provision: {
+        name: "glance-new",
+        ami: "ami-0123456789abcdef0",
+        instanceType: "m6i.large",
+        subnetId: "subnet-0123456789abcdef0",
+        securityGroupIds: ["sg-0123456789abcdef0"],
+        keyName: "ops-key",
+        tags: { team: "images" },
+      },
+    });
+  });
+
+  it("accepts a launch template instead of an AMI", () => {
+    const config = parsed(
+      albProvisionedStack(2, {
+        newNode: { provision: { ami: undefined, launchTemplateId: "lt-0123456789abcdef0" } },
+      }),
+    );
+    expect(config.newNode).toMatchObject({ provision: { launchTemplateId: "lt-0123456789abcdef0" } });
+  });
+
+  it("resolves {address} in node and default health URLs", () => {
+    const config = parsed(
+      haproxyStack(3, {
+        nodeCommands: { healthUrl: "https://{address}:8443/healthcheck" },
+        nodes: [
+          { name: "node-1", address: "10.0.0.1" },
+          { name: "node-2", address: "glance-2.internal", healthUrl: "http://{address}:19292/{address}" },
+          { name: "node-3", address: "10.0.0.3", healthUrl: "http://127.0.0.1:18003/healthcheck" },
+        ],
+      }),
+    );
+    expect(config.nodes.map((n) => n.healthUrl)).toEqual([
+      "https://10.0.0.1:8443/healthcheck",
+      "http://glance-2.internal:19292/glance-2.internal",
+      "http://127.0.0.1:18003/healthcheck",
+    ]);
+  });
+
+  it("takes the SSH port from the node, else from ssh.port, and the HAProxy server name from the node", () => {
+    const config = parsed(
+      haproxyStack(2, {
+        ssh: { port: 2200 },
+        nodes: [
+          { name: "node-1", address: "10.0.0.1", sshPort: 2222, haproxyServer: "glance-a" },
+          { name: "node-2", address: "10.0.0.1", healthUrl: "http://10.0.0.1:9293/healthcheck" },
+        ],
+      }),
+    );
+    expect(config.nodes.map((n) => [n.sshPort, n.haproxyServer])).toEqual([
+      [2222, "glance-a"],
+      [2200, "node-2"],
+    ]);
+  });
+
+  it("accepts the boundaries: maxUnavailable = fleet - 1 and minHealthy = fleet - maxUnavailable", () => {
+    const config = parsed(haproxyStack(5, { loadBalancer: { maxUnavailable: 4, minHealthy: 1 } }));
+    expect(config.loadBalancer.maxUnavailable).toBe(4);
+    const config2 = parsed(haproxyStack(5, { loadBalancer: { maxUnavailable: 2, minHealthy: 3 } }));
+    expect(config2.loadBalancer.minHealthy).toBe(3);
+  });
+
+  it("accepts local nodes on one host with distinct health URLs, and ALB IP targets without instance ids", () => {
+    const local = parsed(
+      haproxyStack(2, {
+        ssh: undefined,
+        exec: "native",
+        nodes: [
+          {
+            name: "node-1",
+            address: "127.0.0.1",
+            transport: "local",
+            healthUrl: "http://127.0.0.1:18001/healthcheck",
+          },
+          {
+            name: "node-2",
+            address: "127.0.0.1",
+            transport: "local",
+            healthUrl: "http://127.0.0.1:18002/healthcheck",
+          },
+        ],
+      }),
+    );
+    expect(local.exec).toBe("native");
+    expect(local.ssh).toBeUndefined();
+    const ipTargets = parsed(
+      albStack(2, {
+        nodes: [
+          { name: "node-1", address: "10.0.1.1" },
+          { name: "node-2", address: "10.0.1.2" },
+        ],
+      }),
+    );
+    expect(ipTargets.nodes.map((n) => n.instanceId)).toEqual([undefined, undefined]);
+  });
+
+  it("accepts one-line operator commands with shell syntax", () => {
+    const config = parsed(
+      haproxyStack(2, {
+        nodeCommands: { versionCommand: "docker exec glance glance-manage --version | cut -d' ' -f1" },
+      }),
+    );
+    expect(config.nodeCommands.versionCommand).toBe(
+      "docker exec glance glance-manage --version | cut -d' ' -f1",
+    );
+  });
+
+  // BUG (reported): the native executor also reaches a provisioned NEW NODE over SSH
+  // (components/exec/native.ts throws "uses ssh but the stack has no ssh settings" at program time),
+  // but parse.ts only requires `ssh` for exec "command". Flip to `it` once parse.ts checks both.
+  it("rejects a provisioned NEW NODE without ssh settings for the native executor too", () => {
+    const { problems } = problemsOf(
+      albProvisionedStack(1, {
+        exec: "native",
+        ssh: undefined,
+        nodes: [
+          { name: "node-1", address: "10.0.1.1", instanceId: "i-0123456789abcdef0", transport: "local" },
+        ],
+      }),
+    );
+    expect(problems.some((p) => p.includes(`${NS}:ssh`))).toBe(true);
+  });
+});
+
+describe("parseConfigEntries", () => {
+  it("keeps targetRelease and targetVersion strings that look like numbers", () => {
+    const stack = haproxyStack(2, { targetRelease: "2024.10", targetVersion: "28.0" });
+    const config = parseConfigEntries(toEntries(stack.raw, stack.secretValues));
+    expect(config.targetRelease).toBe("2024.10");
+    expect(typeof config.targetRelease).toBe("string");
+    expect(config.targetVersion).toBe("28.0");
+  });
+
+  it("keeps targetRelease 2024.1 a string, not the number 2024.1", () => {
+    const stack = haproxyStack(2);
+    const entries = toEntries(stack.raw, stack.secretValues);
+    expect(entries.find((e) => e.key === `${NS}:targetRelease`)?.value).toBe("2024.1");
+    expect(parseConfigEntries(entries).targetRelease).toBe("2024.1");
+  });
+
+  it("parses objects and lists from JSON text and keeps their numbers numbers", () => {
+    const stack = albStack(3, { database: { port: 3307 }, loadBalancer: { maxUnavailable: 2 } });
+    const config = parseConfigEntries(toEntries(stack.raw, stack.secretValues));
+    expect(config).toEqual(parsed(stack));
+    expect(config.database.port).toBe(3307);
+    expect(config.loadBalancer.maxUnavailable).toBe(2);
+    expect(config.nodes).toHaveLength(3);
+  });
+
+  it("ignores keys of other namespaces", () => {
+    const stack = haproxyStack(2);
+    const entries = [
+      ...toEntries(stack.raw, stack.secretValues),
+      { key: "aws:region", value: "eu-west-1", secret: false },
+      { key: "other:targetRelease", value: "bad release", secret: false },
+    ];
+    expect(parseConfigEntries(entries).targetRelease).toBe("2024.1");
+  });
+
+  it("records secret presence without the values", () => {
+    const stack = albStack(2);
+    const config = parseConfigEntries(toEntries(stack.raw, stack.secretValues));
+    expect(config.secrets).toEqual({ dbPassword: true, dbAdminPassword: true, sshPrivateKey: true });
+    const text = JSON.stringify(config);
+    for (const value of [DB_PASSWORD, DB_ADMIN_PASSWORD, SSH_PRIVATE_KEY]) expect(text).not.toContain(value);
+  });
+
+  it("rejects a plaintext secret without printing its value", () => {
+    const stack = haproxyStack(2);
+    let error: unknown;
+    try {
+      parseConfigEntries(toEntries(stack.raw, stack.secretValues, ["dbPassword"]));
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).problems).toEqual([
+      `${NS}:dbPassword is stored in plaintext: run \`pulumi config set --secret dbPassword <value>\` (and rotate it)`,
+    ]);
+    expect((error as ConfigError).message).not.toContain(DB_PASSWORD);
+  });
+
+  it("reports text that is not JSON where an object is expected, with the key", () => {
+    const stack = haproxyStack(2);
+    const entries = toEntries(stack.raw, stack.secretValues).map((e) =>
+      e.key === `${NS}:database` ? { ...e, value: "{host: db.internal" } : e,
+    );
+    expect(() => parseConfigEntries(entries)).toThrow(`${NS}:database = "{host: db.internal": Invalid input`);
+  });
+
+  it("matches the default nodeCommands schema output", () => {
+    expect(parsed(haproxyStack(2)).nodeCommands).toEqual(nodeCommandsSchema.parse({}));
+  });
+});

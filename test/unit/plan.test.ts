@@ -1,0 +1,348 @@
+import { describe, expect, it } from "vitest";
+import { backupTarget, buildPlan, Plan, renderRunbook, wavesAfterNewNode } from "../../components/plan";
+import { albProvisionedStack, albStack, haproxyStack, parsed } from "./fixtures";
+
+/** `id <- after, after` per step, the plan's shape at a glance. */
+function shape(plan: Plan): string[] {
+  return plan.steps.map((s) => `${s.id} <- ${s.after.join(", ")}`);
+}
+
+describe("buildPlan: exact order", () => {
+  it("2 nodes: NEW NODE, migrations, the other node, verification, contract", () => {
+    const plan = buildPlan(parsed(haproxyStack(2)));
+    expect(shape(plan)).toEqual([
+      "preflight <- ",
+      "db/backup <- preflight",
+      "node-1/drain <- db/backup",
+      "node-1/stop <- node-1/drain",
+      "node-1/upgrade <- node-1/stop",
+      "db/allow-functions <- node-1/upgrade",
+      "db/expand <- db/allow-functions",
+      "db/migrate <- db/expand",
+      "db/verify <- db/migrate",
+      "node-1/start <- db/verify",
+      "node-1/health <- node-1/start",
+      "node-1/admit <- node-1/health",
+      "node-2/drain <- node-1/admit",
+      "node-2/stop <- node-2/drain",
+      "node-2/upgrade <- node-2/stop",
+      "node-2/start <- node-2/upgrade",
+      "node-2/health <- node-2/start",
+      "node-2/admit <- node-2/health",
+      "node-1/version <- node-1/admit, node-2/admit",
+      "node-2/version <- node-1/admit, node-2/admit",
+      "fleet/verify <- node-1/version, node-2/version",
+      "db/contract <- fleet/verify",
+      "db/restore-setting <- db/contract",
+    ]);
+    expect(plan.steps.map((s) => s.kind)).toEqual([
+      "preflight",
+      "backup",
+      "drain",
+      "stop",
+      "upgrade",
+      "allow-functions",
+      "expand",
+      "migrate",
+      "verify-migrations",
+      "start",
+      "health",
+      "admit",
+      "drain",
+      "stop",
+      "upgrade",
+      "start",
+      "health",
+      "admit",
+      "report-version",
+      "report-version",
+      "fleet-verify",
+      "contract",
+      "restore-setting",
+    ]);
+    expect(plan.waves).toEqual([
+      { index: 0, nodes: ["node-1"] },
+      { index: 1, nodes: ["node-2"] },
+    ]);
+  });
+
+  it("3 nodes: one wave per node, each draining after the previous admit", () => {
+    const plan = buildPlan(parsed(haproxyStack(3)));
+    expect(shape(plan).slice(12)).toEqual([
+      "node-2/drain <- node-1/admit",
+      "node-2/stop <- node-2/drain",
+      "node-2/upgrade <- node-2/stop",
+      "node-2/start <- node-2/upgrade",
+      "node-2/health <- node-2/start",
+      "node-2/admit <- node-2/health",
+      "node-3/drain <- node-2/admit",
+      "node-3/stop <- node-3/drain",
+      "node-3/upgrade <- node-3/stop",
+      "node-3/start <- node-3/upgrade",
+      "node-3/health <- node-3/start",
+      "node-3/admit <- node-3/health",
+      "node-1/version <- node-1/admit, node-2/admit, node-3/admit",
+      "node-2/version <- node-1/admit, node-2/admit, node-3/admit",
+      "node-3/version <- node-1/admit, node-2/admit, node-3/admit",
+      "fleet/verify <- node-1/version, node-2/version, node-3/version",
+      "db/contract <- fleet/verify",
+      "db/restore-setting <- db/contract",
+    ]);
+    expect(plan.waves.map((w) => w.nodes)).toEqual([["node-1"], ["node-2"], ["node-3"]]);
+    expect(
+      plan.steps.filter((s) => s.node === "node-3").every((s) => s.wave === 2 || s.kind === "report-version"),
+    ).toBe(true);
+    expect(plan.steps.find((s) => s.id === "node-3/drain")?.wave).toBe(2);
+    expect(plan.steps.find((s) => s.id === "db/expand")?.wave).toBeUndefined();
+  });
+
+  it("a NEW NODE that is not first in the list goes first; the rest keep config order", () => {
+    const plan = buildPlan(parsed(haproxyStack(3, { newNode: { existing: "node-2" } })));
+    expect(plan.newNode).toEqual({ name: "node-2", provisioned: false });
+    expect(plan.waves.map((w) => w.nodes)).toEqual([["node-2"], ["node-1"], ["node-3"]]);
+    expect(shape(plan).slice(2, 12)).toEqual([
+      "node-2/drain <- db/backup",
+      "node-2/stop <- node-2/drain",
+      "node-2/upgrade <- node-2/stop",
+      "db/allow-functions <- node-2/upgrade",
+      "db/expand <- db/allow-functions",
+      "db/migrate <- db/expand",
+      "db/verify <- db/migrate",
+      "node-2/start <- db/verify",
+      "node-2/health <- node-2/start",
+      "node-2/admit <- node-2/health",
+    ]);
+    expect(plan.steps.find((s) => s.id === "node-1/drain")?.after).toEqual(["node-2/admit"]);
+    expect(plan.steps.find((s) => s.id === "node-3/drain")?.after).toEqual(["node-1/admit"]);
+    expect(plan.steps.filter((s) => s.kind === "report-version").map((s) => s.node)).toEqual([
+      "node-2",
+      "node-1",
+      "node-3",
+    ]);
+    expect(plan.steps.find((s) => s.id === "db/expand")?.description).toContain("from node-2");
+  });
+
+  it("maxUnavailable 2 with 5 nodes: waves [new], [a, b], [c, d]", () => {
+    const plan = buildPlan(parsed(haproxyStack(5, { loadBalancer: { maxUnavailable: 2 } })));
+    expect(plan.waves).toEqual([
+      { index: 0, nodes: ["node-1"] },
+      { index: 1, nodes: ["node-2", "node-3"] },
+      { index: 2, nodes: ["node-4", "node-5"] },
+    ]);
+    const after = (id: string): string[] | undefined => plan.steps.find((s) => s.id === id)?.after;
+    expect(after("node-2/drain")).toEqual(["node-1/admit"]);
+    expect(after("node-3/drain")).toEqual(["node-1/admit"]);
+    expect(after("node-4/drain")).toEqual(["node-2/admit", "node-3/admit"]);
+    expect(after("node-5/drain")).toEqual(["node-2/admit", "node-3/admit"]);
+    expect(after("node-5/stop")).toEqual(["node-5/drain"]);
+    expect(plan.steps.filter((s) => s.wave === 2).map((s) => s.node)).toEqual([
+      ...Array<string>(6).fill("node-4"),
+      ...Array<string>(6).fill("node-5"),
+    ]);
+    expect(plan.maxUnavailable).toBe(2);
+  });
+
+  it("a last wave smaller than maxUnavailable", () => {
+    expect(wavesAfterNewNode(["a", "b", "c", "d"], "c", 2)).toEqual([["a", "b"], ["d"]]);
+    expect(wavesAfterNewNode(["a", "b", "c", "d"], "a", 3)).toEqual([["b", "c", "d"]]);
+    expect(wavesAfterNewNode(["a"], "a", 1)).toEqual([]);
+  });
+
+  it("provisioned NEW NODE: provision after backup, no drain or stop for it", () => {
+    const plan = buildPlan(parsed(albProvisionedStack(2)));
+    expect(plan.newNode).toEqual({ name: "glance-new", provisioned: true });
+    expect(shape(plan).slice(0, 11)).toEqual([
+      "preflight <- ",
+      "db/backup <- preflight",
+      "glance-new/provision <- db/backup",
+      "glance-new/upgrade <- glance-new/provision",
+      "db/allow-functions <- glance-new/upgrade",
+      "db/expand <- db/allow-functions",
+      "db/migrate <- db/expand",
+      "db/verify <- db/migrate",
+      "glance-new/start <- db/verify",
+      "glance-new/health <- glance-new/start",
+      "glance-new/admit <- glance-new/health",
+    ]);
+    expect(plan.steps.filter((s) => s.node === "glance-new").map((s) => s.kind)).toEqual([
+      "provision",
+      "upgrade",
+      "start",
+      "health",
+      "admit",
+      "report-version",
+    ]);
+    expect(plan.waves.map((w) => w.nodes)).toEqual([["glance-new"], ["node-1"], ["node-2"]]);
+    expect(plan.steps.find((s) => s.id === "node-1/drain")?.after).toEqual(["glance-new/admit"]);
+    expect(plan.steps.find((s) => s.id === "fleet/verify")?.after).toEqual([
+      "glance-new/version",
+      "node-1/version",
+      "node-2/version",
+    ]);
+    expect(plan.backup).toBe("rds-snapshot:glance-db");
+    expect(plan.loadBalancer).toContain("ALB target group arn:aws:elasticloadbalancing:");
+  });
+});
+
+describe("buildPlan: structure for any fleet", () => {
+  const configs = {
+    "haproxy 2": () => parsed(haproxyStack(2)),
+    "haproxy 3": () => parsed(haproxyStack(3)),
+    "haproxy 5, maxUnavailable 2": () => parsed(haproxyStack(5, { loadBalancer: { maxUnavailable: 2 } })),
+    "alb 50": () => parsed(albStack(50)),
+    "alb 50, maxUnavailable 7": () => parsed(albStack(50, { loadBalancer: { maxUnavailable: 7 } })),
+    "alb provisioned 1": () => parsed(albProvisionedStack(1)),
+    "alb provisioned 50": () => parsed(albProvisionedStack(50)),
+  };
+
+  it.each(Object.entries(configs))(
+    "%s: every `after` names an EARLIER step and ids are unique",
+    (_, config) => {
+      const plan = buildPlan(config());
+      const seen = new Set<string>();
+      for (const step of plan.steps) {
+        expect(seen.has(step.id), `duplicate id ${step.id}`).toBe(false);
+        for (const dependency of step.after) {
+          expect(seen.has(dependency), `${step.id} waits for ${dependency}, which is not before it`).toBe(
+            true,
+          );
+        }
+        seen.add(step.id);
+      }
+      expect(plan.steps[0].after).toEqual([]);
+      expect(plan.steps.filter((s) => s.after.length === 0)).toHaveLength(1);
+    },
+  );
+
+  it.each(Object.entries(configs))(
+    "%s: contract waits (transitively) for every node's admit",
+    (_, config) => {
+      const plan = buildPlan(config());
+      const byId = new Map(plan.steps.map((s) => [s.id, s]));
+      const ancestors = new Set<string>();
+      const stack = ["db/contract"];
+      while (stack.length > 0) {
+        for (const dependency of byId.get(stack.pop() as string)?.after ?? []) {
+          if (!ancestors.has(dependency)) {
+            ancestors.add(dependency);
+            stack.push(dependency);
+          }
+        }
+      }
+      const admits = plan.steps.filter((s) => s.kind === "admit").map((s) => s.id);
+      expect(admits.length).toBe(plan.waves.flatMap((w) => w.nodes).length);
+      for (const id of [...admits, "db/backup", "db/verify", "fleet/verify"])
+        expect(ancestors.has(id), id).toBe(true);
+    },
+  );
+
+  it("50 nodes: step count and every node once per kind", () => {
+    const plan = buildPlan(parsed(albStack(50)));
+    // 2 head + 3 NEW NODE down + 4 db + 3 NEW NODE up + 49 x 6 + 50 versions + 3 tail
+    expect(plan.steps).toHaveLength(2 + 3 + 4 + 3 + 49 * 6 + 50 + 3);
+    expect(plan.waves).toHaveLength(50);
+    const nodes = Array.from({ length: 50 }, (_, i) => `node-${i + 1}`);
+    for (const kind of ["drain", "stop", "upgrade", "start", "health", "admit", "report-version"] as const) {
+      const ofKind = plan.steps.filter((s) => s.kind === kind).map((s) => s.node);
+      expect(ofKind, kind).toHaveLength(50);
+      expect([...ofKind].sort(), kind).toEqual([...nodes].sort());
+    }
+    for (const kind of [
+      "preflight",
+      "backup",
+      "expand",
+      "migrate",
+      "verify-migrations",
+      "contract",
+    ] as const) {
+      expect(
+        plan.steps.filter((s) => s.kind === kind),
+        kind,
+      ).toHaveLength(1);
+    }
+    expect(plan.steps.find((s) => s.id === "node-50/drain")?.after).toEqual(["node-49/admit"]);
+  });
+
+  it("50 nodes with a provisioned NEW NODE: one provision, no drain/stop for it", () => {
+    const plan = buildPlan(parsed(albProvisionedStack(50)));
+    expect(plan.steps).toHaveLength(2 + 2 + 4 + 3 + 50 * 6 + 51 + 3);
+    expect(plan.steps.filter((s) => s.kind === "provision").map((s) => s.id)).toEqual([
+      "glance-new/provision",
+    ]);
+    expect(
+      plan.steps.filter((s) => s.node === "glance-new" && (s.kind === "drain" || s.kind === "stop")),
+    ).toEqual([]);
+    expect(plan.steps.filter((s) => s.kind === "drain")).toHaveLength(50);
+  });
+});
+
+describe("backupTarget", () => {
+  it("substitutes {release} in a mysqldump path", () => {
+    const config = parsed(haproxyStack(2, { backup: { path: "/srv/{release}/glance-{release}.sql" } }));
+    expect(backupTarget(config)).toBe("/srv/2024.1/glance-2024.1.sql");
+  });
+
+  it("names the RDS instance for a snapshot", () => {
+    expect(backupTarget(parsed(albStack(2)))).toBe("rds-snapshot:glance-db");
+  });
+});
+
+describe("renderRunbook", () => {
+  const config = parsed(
+    haproxyStack(3, {
+      loadBalancer: { drainTimeoutSeconds: 420 },
+      targetRelease: "2024.2",
+      targetVersion: "29.0.1",
+    }),
+  );
+  const plan = buildPlan(config);
+  const runbook = renderRunbook(plan);
+
+  it("shows release, NEW NODE, load balancer, backup, drain timeout and waves", () => {
+    const lines = runbook.split("\n");
+    expect(lines[0]).toBe("Glance rolling upgrade to 2024.2 (nodes must report 29.0.1)");
+    expect(runbook).toContain("NEW NODE:        node-1 (existing)");
+    expect(runbook).toContain("load balancer:   HAProxy unix:/run/haproxy/admin.sock backend glance_api");
+    expect(runbook).toContain("backup:          /var/backups/glance-2024.2.sql");
+    expect(runbook).toContain("drain timeout:   420 s; maxUnavailable 1; minHealthy 1");
+    expect(runbook).toContain("executor:        command");
+    expect(runbook).toContain("waves:           0: node-1 | 1: node-2 | 2: node-3");
+  });
+
+  it("lists every step id once, numbered, in plan order", () => {
+    const listed = runbook
+      .split("\n")
+      .map((line) => /^ {2}\s*(\d+)\. (\S+) /.exec(line))
+      .filter((match): match is RegExpExecArray => match !== null);
+    expect(listed.map((m) => m[2])).toEqual(plan.steps.map((s) => s.id));
+    expect(listed.map((m) => Number(m[1]))).toEqual(plan.steps.map((_, i) => i + 1));
+    expect(runbook).toContain("node-3/drain");
+    expect(runbook).toMatch(/node-3\/drain +take out of rotation; wait for in-flight requests \[wave 2\]/);
+    expect(runbook).toMatch(/db\/expand +glance-manage db expand \(from node-1\)\n/);
+  });
+
+  it("marks a provisioned NEW NODE", () => {
+    const text = renderRunbook(buildPlan(parsed(albProvisionedStack(2))));
+    expect(text).toContain("NEW NODE:        glance-new (provisioned)");
+    expect(text).toContain("backup:          rds-snapshot:glance-db");
+  });
+});
+
+describe("determinism", () => {
+  it("the same config gives a deep-equal plan and the same runbook", () => {
+    const a = buildPlan(parsed(albStack(7, { loadBalancer: { maxUnavailable: 3 } })));
+    const b = buildPlan(parsed(albStack(7, { loadBalancer: { maxUnavailable: 3 } })));
+    expect(a).toEqual(b);
+    expect(renderRunbook(a)).toBe(renderRunbook(b));
+  });
+
+  it("a new release changes the runbook and the backup target, not the step ids", () => {
+    const before = buildPlan(parsed(haproxyStack(3)));
+    const after = buildPlan(parsed(haproxyStack(3, { targetRelease: "2024.2" })));
+    expect(renderRunbook(after)).not.toBe(renderRunbook(before));
+    expect(renderRunbook(after)).toContain("upgrade to 2024.2");
+    expect(after.backup).toBe("/var/backups/glance-2024.2.sql");
+    expect(after.steps.map((s) => s.id)).toEqual(before.steps.map((s) => s.id));
+    expect(after.steps.find((s) => s.id === "node-2/upgrade")?.description).toBe("install release 2024.2");
+  });
+});
