@@ -50,7 +50,13 @@ export class DbMigration extends pulumi.ComponentResource {
     const name = kind === "verify-migrations" ? "db/verify" : `db/${kind}`;
     const node = this.args.newNode;
     const script = buildNodeScript(kind, config, node);
-    return executor.run({ name, kind, node, script, parent: this, dependsOn: after }).resource;
+    const db = config.database;
+    const secrets = db.passConnectionToGlanceManage
+      ? this.args.context.secrets.dbPassword.apply((password) => ({
+          OS_DATABASE__CONNECTION: `mysql+pymysql://${encodeURIComponent(db.user)}:${encodeURIComponent(password)}@${db.host}:${db.port}/${db.name}`,
+        }))
+      : undefined;
+    return executor.run({ name, kind, node, script, secrets, parent: this, dependsOn: after }).resource;
   }
 
   restoreSetting(after: pulumi.Resource[]): pulumi.Resource {

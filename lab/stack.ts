@@ -74,6 +74,7 @@ export function labStackConfig(lab: LabLayout, opts: LabStackOptions): Record<st
       user: LAB_CREDENTIALS.glance.user,
       name: LAB_CREDENTIALS.database,
       adminUser: LAB_CREDENTIALS.admin.user,
+      passConnectionToGlanceManage: true,
     },
     backup: { type: "mysqldump", path: path.join(lab.dir, "backups", "glance-before-{release}.sql") },
     nodeCommands: {

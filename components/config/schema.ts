@@ -143,6 +143,12 @@ export const databaseSchema = z.strictObject({
     .string()
     .regex(/^[A-Za-z0-9_.-]{1,80}$/, "use the admin user's name")
     .optional(),
+  /**
+   * Give glance-manage the database connection as the secret environment variable
+   * OS_DATABASE__CONNECTION (oslo.config reads it over the node's config file), for nodes whose own
+   * config lacks a connection allowed to change the schema.
+   */
+  passConnectionToGlanceManage: z.boolean().default(false),
   /** On RDS, log_bin_trust_function_creators is a DB parameter group setting; the preflight names it. */
   rdsParameterGroup: z
     .string()
