@@ -1,0 +1,81 @@
+/**
+ * The local rehearsal (`npm run rehearse`): a fresh lab on release A, then the driver's `up` on the
+ * committed `local` stack to release B under continuous client load, then the summary. The lab is
+ * left up for inspection.
+ */
+import { spawn } from "node:child_process";
+import * as path from "node:path";
+import { labDown, labUp, readLabState, resolveLabDir, runGlanceNode } from "./lab";
+import { LoadReport, startLoad } from "./load/client";
+
+const PROJECT_ROOT = path.resolve(__dirname, "..", "..");
+const DRIVER = path.join(PROJECT_ROOT, "dist", "driver", "cli.js");
+const STACK = "local";
+const LOAD_MARGIN_MS = 3_000;
+
+const say = (line: string) => process.stdout.write(`[rehearse] ${line}\n`);
+
+function driver(command: string): Promise<number> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [DRIVER, command, "--stack", STACK], {
+      stdio: "inherit",
+      cwd: PROJECT_ROOT,
+    });
+    child.on("close", (code) => resolve(code ?? 1));
+  });
+}
+
+function renderLoad(report: LoadReport): string {
+  const kinds = Object.entries(report.byKind)
+    .map(([kind, counts]) => `${kind} ${counts.requests} (${counts.failures} failed)`)
+    .join(", ");
+  return [
+    `load: ${report.requests} requests in ${(report.durationMs / 1000).toFixed(1)} s (${report.requestsPerSecond.toFixed(0)}/s), ` +
+      `${report.failures} failed, ${report.cutDownloads} cut downloads, up to ${report.maxDownloadsInFlight} downloads in flight`,
+    `      ${kinds}`,
+    ...report.failureSamples.map((sample) => `      failure: ${sample}`),
+  ].join("\n");
+}
+
+async function main(): Promise<number> {
+  const dir = resolveLabDir();
+  const existing = readLabState(dir);
+  if (existing) {
+    const versions = await Promise.all(existing.nodes.map((n) => runGlanceNode(dir, ["release", n.name])));
+    if (versions.some((v) => v.stdout.trim() !== existing.fromRelease)) {
+      say(`the lab at ${dir} was already upgraded: rebuilding it on ${existing.fromRelease}`);
+      await labDown(dir, { purge: true });
+    }
+  }
+  const started = Date.now();
+  const lab = await labUp({ dir, outliveProcess: true });
+  say(`lab up: ${lab.nodes.length} nodes on ${lab.fromRelease} behind ${lab.haproxy.frontendUrl}`);
+
+  say("clearing the local stack's records of any earlier rehearsal (touches nothing in the lab)");
+  if ((await driver("destroy")) !== 0) return 1;
+
+  say(`starting the load client (list, upload, download through HAProxy)`);
+  const load = startLoad({ baseUrl: lab.haproxy.frontendUrl, seedImages: lab.seedImages });
+  await new Promise((resolve) => setTimeout(resolve, LOAD_MARGIN_MS));
+  const code = await driver("up");
+  await new Promise((resolve) => setTimeout(resolve, LOAD_MARGIN_MS));
+  const report = await load.stop();
+
+  say(renderLoad(report));
+  say(
+    `total rehearsal time ${((Date.now() - started) / 1000).toFixed(1)} s; upgrade ${code === 0 ? "succeeded" : "FAILED"}`,
+  );
+  say(
+    `the lab is still up: ${lab.haproxy.frontendUrl}; \`node dist/driver/cli.js report --stack local\` prints the summary again`,
+  );
+  say("tear it down with: node dist/lab/cli.js down   (add --purge to delete its data)");
+  return code === 0 && report.failures === 0 ? 0 : 1;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(`rehearse: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(1);
+  },
+);

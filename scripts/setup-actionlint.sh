@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Makes actionlint available to lint .github/workflows (the workflows cannot run here, so CI checks
+# them statically): builds the pinned version from its Go module into a cache dir, once.
+# Prints the binary's path on its last line. Idempotent; instant when cached.
+set -euo pipefail
+
+ACTIONLINT_VERSION="${ACTIONLINT_VERSION:-1.7.12}"
+CACHE_ROOT="${GRU_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/glance-rolling-upgrade}"
+BIN_DIR="$CACHE_ROOT/actionlint-$ACTIONLINT_VERSION"
+BIN="$BIN_DIR/actionlint"
+log() { printf '[setup-actionlint] %s\n' "$*" >&2; }
+
+if [ -x "$BIN" ] && "$BIN" -version 2>/dev/null | head -n1 | grep -qx "v\?$ACTIONLINT_VERSION"; then
+  log "using cached actionlint v$ACTIONLINT_VERSION"
+  echo "$BIN"
+  exit 0
+fi
+
+if ! command -v go >/dev/null 2>&1; then
+  for candidate in /usr/local/go/bin/go /usr/lib/go/bin/go; do
+    [ -x "$candidate" ] && PATH="$(dirname "$candidate"):$PATH" && break
+  done
+fi
+if ! command -v go >/dev/null 2>&1; then
+  log "ERROR: no Go toolchain is available to build actionlint v$ACTIONLINT_VERSION."
+  log "Fix: install Go >= 1.24 (https://go.dev/doc/install), then rerun this script."
+  exit 1
+fi
+
+start=$(date +%s)
+mkdir -p "$BIN_DIR"
+log "building actionlint v$ACTIONLINT_VERSION from its Go module"
+GOBIN="$BIN_DIR" GOTOOLCHAIN=local GOFLAGS="-buildvcs=false" \
+  go install -trimpath -ldflags "-s -w -X github.com/rhysd/actionlint.version=v$ACTIONLINT_VERSION" \
+  "github.com/rhysd/actionlint/cmd/actionlint@v$ACTIONLINT_VERSION" >&2
+log "built $("$BIN" -version | head -n1) in $(( $(date +%s) - start )) s at $BIN"
+echo "$BIN"
