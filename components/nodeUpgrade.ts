@@ -9,6 +9,8 @@ import type { LbTarget } from "../steps/dispatch";
 export interface NodeUpgradeArgs {
   context: UpgradeContext;
   node: ResolvedNode;
+  /** Prefix of every step name (`rollback/` for a rollback); empty for the upgrade. */
+  stepPrefix?: string;
 }
 
 /**
@@ -17,6 +19,8 @@ export interface NodeUpgradeArgs {
  */
 export class NodeUpgrade extends pulumi.ComponentResource {
   readonly nodeName: string;
+  /** Step names start with this: `node-2` or `rollback/node-2`. */
+  protected readonly stepName: string;
   protected readonly context: UpgradeContext;
   protected endpoint: NodeEndpoint;
 
@@ -28,6 +32,7 @@ export class NodeUpgrade extends pulumi.ComponentResource {
   ) {
     super(type, name, {}, opts);
     this.nodeName = args.node.name;
+    this.stepName = `${args.stepPrefix ?? ""}${args.node.name}`;
     this.context = args.context;
     this.endpoint = {
       name: args.node.name,
@@ -55,7 +60,7 @@ export class NodeUpgrade extends pulumi.ComponentResource {
   private script(kind: NodeScriptKind, after: pulumi.Resource[]): ScriptStep {
     const { config, executor } = this.context;
     return executor.run({
-      name: `${this.nodeName}/${kind}`,
+      name: `${this.stepName}/${kind}`,
       kind,
       node: this.endpoint,
       script: buildNodeScript(kind, config, this.endpoint),
@@ -68,7 +73,7 @@ export class NodeUpgrade extends pulumi.ComponentResource {
     const lb = this.context.config.loadBalancer;
     return typedStep(
       this.context,
-      `${this.nodeName}/drain`,
+      `${this.stepName}/drain`,
       {
         kind: "drain",
         node: this.nodeName,
@@ -99,7 +104,7 @@ export class NodeUpgrade extends pulumi.ComponentResource {
     const { config } = this.context;
     return typedStep(
       this.context,
-      `${this.nodeName}/health`,
+      `${this.stepName}/health`,
       {
         kind: "health",
         node: this.nodeName,
@@ -117,7 +122,7 @@ export class NodeUpgrade extends pulumi.ComponentResource {
     const lb = this.context.config.loadBalancer;
     return typedStep(
       this.context,
-      `${this.nodeName}/admit`,
+      `${this.stepName}/admit`,
       {
         kind: "admit",
         node: this.nodeName,

@@ -2,17 +2,21 @@ import * as pulumi from "@pulumi/pulumi";
 import { ConfigError } from "./config";
 import { readStackConfig } from "./config/read";
 import { RollingUpgrade } from "./rollingUpgrade";
+import { RollingRollback } from "./rollback";
 
-/** The program both `index.ts` (plain `pulumi up`) and the driver's inline run execute. */
-export function upgradeProgram(): Record<string, unknown> {
-  let stack: ReturnType<typeof readStackConfig>;
+function validatedStack(): ReturnType<typeof readStackConfig> {
   try {
-    stack = readStackConfig();
+    return readStackConfig();
   } catch (error) {
     // A config error is the operator's to fix: show the message, not a stack trace.
     if (error instanceof ConfigError) throw new pulumi.RunError(error.message);
     throw error;
   }
+}
+
+/** The program both `index.ts` (plain `pulumi up`) and the driver's inline run execute. */
+export function upgradeProgram(): Record<string, unknown> {
+  const stack = validatedStack();
   const upgrade = new RollingUpgrade("glance-upgrade", stack);
   return {
     targetRelease: stack.config.targetRelease,
@@ -20,4 +24,11 @@ export function upgradeProgram(): Record<string, unknown> {
     runbook: upgrade.runbook,
     summary: upgrade.summary,
   };
+}
+
+/** The driver's rollback: the given upgraded nodes back to `rollbackTo`, one at a time. */
+export function rollbackProgram(nodes: string[]): Record<string, unknown> {
+  const stack = validatedStack();
+  const rollback = new RollingRollback("glance-rollback", { ...stack, nodes });
+  return { rolledBack: nodes, release: stack.config.rollbackTo?.release, steps: rollback.steps };
 }

@@ -12,8 +12,11 @@ import { followProgress } from "./progress";
 import { configEntries, defaultLocation, missingPlugins, openStack, OpenedStack, readConfig } from "./stack";
 import { renderSummary, Summary } from "./summary";
 import { reapplyBeforeResume, restoreAfterFailure, settingRecord } from "./mysqlSetting";
+import { contractDone, startsToRepeat, upgradedNodes } from "./resume";
+import { clearPendingOperations, fileBackendLocks, releaseStaleLocks } from "./recover";
+import { rollbackProgram } from "../components/program";
 
-const COMMANDS = ["plan", "preview", "up", "refresh", "destroy", "report"] as const;
+const COMMANDS = ["plan", "preview", "up", "refresh", "destroy", "report", "recover", "rollback"] as const;
 type Command = (typeof COMMANDS)[number];
 
 interface Options {
@@ -105,12 +108,19 @@ async function run(options: Options): Promise<number> {
       const config = await readConfig(stack);
       say(renderRunbook(plan));
       say(`\nrun records: ${files.dir}`);
-      const record = settingRecord(await stack.exportStack());
+      const state = await stack.exportStack();
+      const record = settingRecord(state);
       const reapplied = await reapplyBeforeResume(record, config, await adminPassword(opened), log);
       if (reapplied) say(`[driver] ${reapplied}`);
+      const replace = startsToRepeat(state, config.targetRelease);
+      if (replace.length > 0) {
+        say(
+          `[driver] resuming: ${replace.map((urn) => urn.split("::").at(-1)).join(", ")} run again (their health gate did not pass)`,
+        );
+      }
       const progress = followProgress(files.progress, (line) => say(`  ${line}`));
       try {
-        const result = await stack.up({ onOutput: engineOutputPrinter(), color: "never" });
+        const result = await stack.up({ onOutput: engineOutputPrinter(), color: "never", replace });
         progress.stop();
         say(`\nup: ${result.summary.result}; ${JSON.stringify(result.summary.resourceChanges ?? {})}`);
         say(renderSummary((result.outputs.summary?.value ?? {}) as Summary));
@@ -126,6 +136,74 @@ async function run(options: Options): Promise<number> {
         );
         return EXIT_FAILED;
       }
+    }
+    case "recover": {
+      const backend = opened.env.PULUMI_BACKEND_URL;
+      const { released, blocking } = releaseStaleLocks(
+        fileBackendLocks(backend, "glance-rolling-upgrade", options.stack),
+      );
+      for (const lock of released)
+        say(`[driver] released the lock of pid ${lock.pid} (gone) from ${lock.timestamp}`);
+      if (blocking.length > 0) {
+        for (const reason of blocking) say(`[driver] ${reason}`);
+        return EXIT_FAILED;
+      }
+      if (!backend.startsWith("file://"))
+        say(`[driver] ${backend} is not a file backend: check its lock with your backend's tools`);
+      const { cleaned, cleared } = clearPendingOperations(await stack.exportStack());
+      if (cleared.length > 0) {
+        await stack.importStack(cleaned);
+        for (const op of cleared)
+          say(
+            `[driver] cleared pending ${op.type} of ${op.resource.urn.split("::").at(-1)}: it runs again on the next up`,
+          );
+      }
+      const config = await readConfig(stack);
+      say(
+        `[driver] ${await restoreAfterFailure(settingRecord(cleaned), config, await adminPassword(opened), log)}`,
+      );
+      say("[driver] recovered: run `up` to finish the upgrade; finished steps are not repeated");
+      return 0;
+    }
+    case "rollback": {
+      const config = await readConfig(stack);
+      if (!config.rollbackTo) {
+        throw new ConfigError([
+          `stack ${options.stack}: set glance-rolling-upgrade:rollbackTo (release, version) to roll back`,
+        ]);
+      }
+      const state = await stack.exportStack();
+      if (contractDone(state, config.targetRelease)) {
+        say(
+          `[driver] refused: db contract has run for ${config.targetRelease}, so release ${config.rollbackTo.release} ` +
+            "cannot run on this schema. Restore the pre-upgrade backup instead (README: recovery).",
+        );
+        return EXIT_FAILED;
+      }
+      const nodes = upgradedNodes(state, config.targetRelease);
+      if (nodes.length === 0) {
+        say(`[driver] no node was upgraded to ${config.targetRelease}: nothing to roll back`);
+        return 0;
+      }
+      say(
+        `[driver] rolling back ${nodes.join(", ")} to ${config.rollbackTo.release}, one at a time; no database step runs`,
+      );
+      say(
+        `[driver] ${await restoreAfterFailure(settingRecord(state), config, await adminPassword(opened), log)}`,
+      );
+      const rollback = await openStack(defaultLocation(options.stack, options.workDir), files, () =>
+        rollbackProgram(nodes),
+      );
+      const progress = followProgress(files.progress, (line) => say(`  ${line}`));
+      try {
+        await rollback.stack.up({ onOutput: engineOutputPrinter(), color: "never" });
+      } finally {
+        progress.stop();
+      }
+      say(
+        `[driver] rolled back: ${nodes.join(", ")} run ${config.rollbackTo.release}; the schema stays expanded, not contracted`,
+      );
+      return 0;
     }
     case "refresh": {
       await stack.refresh({ onOutput: engineOutputPrinter(), color: "never" });

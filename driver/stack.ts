@@ -21,7 +21,11 @@ export function defaultLocation(stackName: string, workDir?: string): StackLocat
 }
 
 /** Opens (creating if needed) the stack with the program inline and the offline engine settings. */
-export async function openStack(location: StackLocation, files: RunFiles): Promise<OpenedStack> {
+export async function openStack(
+  location: StackLocation,
+  files: RunFiles,
+  program: () => Record<string, unknown> = upgradeProgram,
+): Promise<OpenedStack> {
   const root = engineRoot();
   const env = engineEnvironment(root, location.stackName, files);
   const pulumiCommand = await PulumiCommand.get({ root, skipVersionCheck: true });
@@ -29,7 +33,7 @@ export async function openStack(location: StackLocation, files: RunFiles): Promi
     {
       stackName: location.stackName,
       projectName: "glance-rolling-upgrade",
-      program: async () => upgradeProgram(),
+      program: async () => program(),
     },
     { workDir: location.workDir, pulumiCommand, envVars: env },
   );

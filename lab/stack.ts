@@ -3,16 +3,17 @@ import { DEFAULT_LAB_DIR, DEFAULT_PORTS, HAPROXY_BACKEND, LAB_CREDENTIALS, LabSt
 import { releaseInfo } from "./releases";
 
 /** The parts of a lab a stack config needs. */
-export type LabLayout = Pick<LabState, "dir" | "toRelease" | "glanceNodeBin" | "ports"> & {
+export type LabLayout = Pick<LabState, "dir" | "fromRelease" | "toRelease" | "glanceNodeBin" | "ports"> & {
   nodes: Array<Pick<LabState["nodes"][number], "name" | "healthUrl">>;
   haproxy: Pick<LabState["haproxy"], "runtimeApi">;
 };
 
 /** The default lab's layout, as `lab up` with no options builds it: what Pulumi.local.yaml describes. */
-export function defaultLabLayout(nodeCount = 3, toRelease = "2024.1"): LabLayout {
+export function defaultLabLayout(nodeCount = 3, fromRelease = "2023.2", toRelease = "2024.1"): LabLayout {
   const dir = DEFAULT_LAB_DIR;
   return {
     dir,
+    fromRelease,
     toRelease,
     glanceNodeBin: path.join(dir, "bin", "glance-node"),
     ports: DEFAULT_PORTS,
@@ -77,6 +78,7 @@ export function labStackConfig(lab: LabLayout, opts: LabStackOptions): Record<st
       passConnectionToGlanceManage: true,
     },
     backup: { type: "mysqldump", path: path.join(lab.dir, "backups", "glance-before-{release}.sql") },
+    rollbackTo: { release: lab.fromRelease, version: releaseInfo(lab.fromRelease).glanceVersion },
     nodeCommands: {
       stopCommand: node("stop"),
       stoppedCheckCommand: `[ "$(${node("status")})" = stopped ]`,

@@ -200,6 +200,15 @@ export const stackSchema = z.strictObject({
   database: databaseSchema,
   backup: backupSchema,
   nodeCommands: nodeCommandsSchema.default(nodeCommandsSchema.parse({})),
+  /** The release nodes return to with the driver's `rollback` (allowed until db contract has run). */
+  rollbackTo: z
+    .strictObject({
+      release,
+      version: z
+        .string()
+        .regex(/^[A-Za-z0-9][A-Za-z0-9.+~:_-]{0,63}$/, "use the package version, e.g. 27.1.1"),
+    })
+    .optional(),
 });
 
 export type StackInput = z.input<typeof stackSchema>;

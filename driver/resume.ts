@@ -1,0 +1,45 @@
+import type { Deployment } from "@pulumi/pulumi/automation";
+
+interface StateResource {
+  urn: string;
+  outputs?: { release?: string; step?: string };
+}
+
+function stepsAt(deployment: Deployment, release: string): Map<string, string> {
+  const resources = ((deployment.deployment as { resources?: StateResource[] }).resources ??
+    []) as StateResource[];
+  const steps = new Map<string, string>();
+  for (const resource of resources) {
+    const step = resource.outputs?.step;
+    if (step && resource.outputs?.release === release) steps.set(step, resource.urn);
+  }
+  return steps;
+}
+
+/**
+ * A node's start and its health gate are one unit: a start whose health gate did not pass for this
+ * release (the node came up and died, or never answered) must run again on resume, so its resource
+ * is replaced. Returns the URNs to pass as `replace`.
+ */
+export function startsToRepeat(deployment: Deployment, release: string): string[] {
+  const done = stepsAt(deployment, release);
+  const repeat: string[] = [];
+  for (const [step, urn] of done) {
+    if (!step.endsWith("/start")) continue;
+    const node = step.slice(0, -"/start".length);
+    if (!done.has(`${node}/health`)) repeat.push(urn);
+  }
+  return repeat;
+}
+
+/** Has db contract finished for this release? Then the old release can no longer run. */
+export function contractDone(deployment: Deployment, release: string): boolean {
+  return stepsAt(deployment, release).has("db/contract");
+}
+
+/** Nodes whose upgrade step finished for this release, in state order. */
+export function upgradedNodes(deployment: Deployment, release: string): string[] {
+  return [...stepsAt(deployment, release).keys()]
+    .filter((step) => step.endsWith("/upgrade") && !step.startsWith("rollback/"))
+    .map((step) => step.slice(0, -"/upgrade".length));
+}

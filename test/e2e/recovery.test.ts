@@ -1,0 +1,247 @@
+/**
+ * Failures that must leave the fleet serving and be recoverable, in a lab under continuous load:
+ * the NEW NODE's new release does not start; a later node fails its health gate; the rollback after
+ * that; and the driver killed in the middle of a node's upgrade, then `recover` and `up`.
+ */
+import { spawn, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { LAB_CREDENTIALS, LabState, runGlanceNode } from "../../lab/lab";
+import { LoadReport, RunningLoad, startLoad } from "../../lab/load/client";
+import { labStackConfig, LAB_SECRETS } from "../../lab/stack";
+import { readBackendServers } from "../../steps/lb/haproxyRuntime";
+import { readTrustFunctionCreators } from "../../steps/db/privileges";
+import type { TimelineEvent } from "../../steps/record";
+import { readTimeline, TestStack } from "../support/driverFixture";
+import { freshLab, removeLab } from "../support/labFixture";
+import { spans } from "../support/invariants";
+import { PROJECT_ROOT } from "../../driver/environment";
+
+const HEALTH_TIMEOUT_SECONDS = 12;
+
+function stackFor(lab: LabState, prefix: string): TestStack {
+  return TestStack.unique(
+    prefix,
+    labStackConfig(lab, { transport: "local", healthTimeoutSeconds: HEALTH_TIMEOUT_SECONDS }),
+    LAB_SECRETS,
+  );
+}
+
+/** Breaks (or mends) a node's config for the target release, so its new glance-api dies at start. */
+function breakRelease(lab: LabState, node: string, broken: boolean): void {
+  const conf = path.join(lab.dir, "nodes", node, lab.toRelease, "glance-api.conf");
+  const text = fs.readFileSync(conf, "utf8");
+  const marker = "\n[DEFAULT]\nbind_port = not-a-port\n";
+  fs.writeFileSync(conf, broken ? text + marker : text.replace(marker, ""));
+}
+
+async function releases(lab: LabState): Promise<Record<string, string>> {
+  const entries = await Promise.all(
+    lab.nodes.map(
+      async (n) => [n.name, (await runGlanceNode(lab.dir, ["release", n.name])).stdout.trim()] as const,
+    ),
+  );
+  return Object.fromEntries(entries);
+}
+
+/** `glance-manage db check` with the NEW release's code (the old code misreads a newer schema). */
+function dbCheck(lab: LabState): number {
+  const glanceManage = path.join(lab.releases[lab.toRelease].venv, "bin", "glance-manage");
+  const conf = path.join(lab.dir, "nodes", lab.nodes[0].name, lab.toRelease, "glance-api.conf");
+  return spawnSync(glanceManage, ["--config-file", conf, "db", "check"], { stdio: "ignore" }).status ?? -1;
+}
+
+async function trust(lab: LabState): Promise<boolean> {
+  return readTrustFunctionCreators({
+    host: "127.0.0.1",
+    port: lab.ports.mariadb,
+    user: LAB_CREDENTIALS.admin.user,
+    password: LAB_CREDENTIALS.admin.password,
+    database: LAB_CREDENTIALS.database,
+  });
+}
+
+function stepsThatRan(timeline: TimelineEvent[]): string[] {
+  return timeline.filter((e) => e.event === "start").map((e) => e.step);
+}
+
+function stepsThatFinished(timeline: TimelineEvent[]): string[] {
+  return timeline.filter((e) => e.event === "end").map((e) => e.step);
+}
+
+function expectNoFailures(report: LoadReport): void {
+  expect(report.failureSamples).toEqual([]);
+  expect(report.failures).toBe(0);
+  expect(report.cutDownloads).toBe(0);
+  expect(report.requests).toBeGreaterThan(100);
+}
+
+async function haproxyStatus(lab: LabState, node: string): Promise<string> {
+  const servers = await readBackendServers(lab.haproxy.runtimeApi, "glance");
+  return servers.find((s) => s.server === node)?.status ?? "missing";
+}
+
+describe("a NEW NODE whose new release does not start (fault 1)", () => {
+  let lab: LabState;
+  let stack: TestStack;
+  let load: RunningLoad;
+
+  beforeAll(async () => {
+    lab = await freshLab(3);
+    stack = stackFor(lab, "e2e-fault1");
+    load = startLoad({ baseUrl: lab.haproxy.frontendUrl, seedImages: lab.seedImages });
+  });
+  afterAll(async () => {
+    await load?.stop();
+    stack?.remove();
+    await removeLab(lab);
+  });
+
+  it("halts at its health gate with the fleet serving, the NEW NODE out, the DB expanded but not contracted; a rerun resumes", async () => {
+    const trustBefore = await trust(lab);
+    breakRelease(lab, "node-1", true);
+    const failed = await stack.driver("up");
+    expect(failed.code, failed.stdout).toBe(1);
+    expect(failed.stdout).toMatch(/node-1\/health[\s\S]*timed out/);
+    const ran = stepsThatRan(failed.timeline);
+    expect(ran).toContain("db/verify");
+    expect(ran.filter((s) => /^node-[23]\//.test(s))).toEqual([]);
+    expect(ran).not.toContain("db/contract");
+    expect(await haproxyStatus(lab, "node-1")).toMatch(/^MAINT/);
+    expect(await releases(lab)).toEqual({ "node-1": "2024.1", "node-2": "2023.2", "node-3": "2023.2" });
+    expect(dbCheck(lab)).toBe(5); // expanded and migrated; contract pending
+    expect(await trust(lab)).toBe(trustBefore);
+
+    breakRelease(lab, "node-1", false);
+    const resumed = await stack.driver("up");
+    expect(resumed.code, resumed.stdout).toBe(0);
+    expect(resumed.stdout).toContain("resuming: node-1/start run again");
+    const again = stepsThatRan(resumed.timeline);
+    for (const finished of stepsThatFinished(failed.timeline).filter((s) => s !== "node-1/start")) {
+      expect(again, `${finished} finished in the failed run and must not run again`).not.toContain(finished);
+    }
+    expect(dbCheck(lab)).toBe(0);
+    expect(await trust(lab)).toBe(trustBefore);
+    expectNoFailures(await load.stop());
+  });
+});
+
+describe("a later node failing its health gate (fault 2), then a rollback (fault 3)", () => {
+  let lab: LabState;
+  let stack: TestStack;
+  let load: RunningLoad;
+  let failed: Awaited<ReturnType<TestStack["driver"]>>;
+
+  beforeAll(async () => {
+    lab = await freshLab(3);
+    stack = stackFor(lab, "e2e-fault2");
+    load = startLoad({ baseUrl: lab.haproxy.frontendUrl, seedImages: lab.seedImages });
+    breakRelease(lab, "node-2", true);
+    failed = await stack.driver("up");
+  });
+  afterAll(async () => {
+    await load?.stop();
+    stack?.remove();
+    await removeLab(lab);
+  });
+
+  it("halts at node-2's health gate: nothing after it runs and contract does not run", async () => {
+    expect(failed.code, failed.stdout).toBe(1);
+    const ran = stepsThatRan(failed.timeline);
+    expect(ran).toContain("node-1/admit");
+    expect(ran.filter((s) => s.startsWith("node-3/"))).toEqual([]);
+    expect(ran).not.toContain("fleet/verify");
+    expect(ran).not.toContain("db/contract");
+    expect(await haproxyStatus(lab, "node-2")).toMatch(/^MAINT/);
+  });
+
+  it("rolls back the upgraded nodes one at a time to release A, touching no database step", async () => {
+    const rollback = await stack.driver("rollback");
+    expect(rollback.code, rollback.stdout + rollback.stderr).toBe(0);
+    const ran = stepsThatRan(rollback.timeline);
+    expect(ran.filter((s) => s.startsWith("db/"))).toEqual([]);
+    expect(ran).toEqual([
+      ...["drain", "stop", "upgrade", "start", "health", "admit"].map((k) => `rollback/node-1/${k}`),
+      ...["drain", "stop", "upgrade", "start", "health", "admit"].map((k) => `rollback/node-2/${k}`),
+    ]);
+    const byStep = spans(rollback.timeline);
+    const node1Admitted = byStep.get("rollback/node-1/admit")?.[0]?.end ?? Infinity;
+    expect(byStep.get("rollback/node-2/drain")?.[0]?.start).toBeGreaterThanOrEqual(node1Admitted);
+    expect(await releases(lab)).toEqual({ "node-1": "2023.2", "node-2": "2023.2", "node-3": "2023.2" });
+    for (const node of lab.nodes) expect(await haproxyStatus(lab, node.name)).toMatch(/^UP/);
+    // expanded but not contracted: the new code's check still reports contract pending
+    expect(dbCheck(lab)).toBe(5);
+    expectNoFailures(await load.stop());
+  });
+
+  it("is refused once contract has run", async () => {
+    breakRelease(lab, "node-2", false);
+    const done = await stack.driver("up");
+    expect(done.code, done.stdout).toBe(0);
+    const refused = await stack.driver("rollback");
+    expect(refused.code).toBe(1);
+    expect(refused.stdout).toContain("refused: db contract has run");
+    expect(refused.timeline).toEqual([]);
+    expect(await releases(lab)).toEqual({ "node-1": "2024.1", "node-2": "2024.1", "node-3": "2024.1" });
+  });
+});
+
+describe("the driver killed in the middle of a node's upgrade (fault 6)", () => {
+  let lab: LabState;
+  let stack: TestStack;
+
+  beforeAll(async () => {
+    lab = await freshLab(3);
+    stack = stackFor(lab, "e2e-fault6");
+  });
+  afterAll(async () => {
+    stack?.remove();
+    await removeLab(lab);
+  });
+
+  it("recover releases the lock and clears pending operations; up then completes without repeating a finished step", async () => {
+    const load = startLoad({ baseUrl: lab.haproxy.frontendUrl, seedImages: lab.seedImages });
+    const runDir = path.join(stack.folder, "runs", "killed");
+    fs.mkdirSync(runDir, { recursive: true });
+    const child = spawn(
+      process.execPath,
+      [
+        path.join(PROJECT_ROOT, "dist", "driver", "cli.js"),
+        "up",
+        "--stack",
+        stack.name,
+        "--work-dir",
+        stack.folder,
+      ],
+      { env: { ...stack.env, GRU_RUN_DIR: runDir }, stdio: "ignore", detached: true },
+    );
+    const timelineFile = path.join(runDir, "timeline.jsonl");
+    const deadline = Date.now() + 120_000;
+    while (!readTimeline(timelineFile).some((e) => e.event === "start" && e.step === "node-2/stop")) {
+      if (Date.now() > deadline) throw new Error("node-2/stop never started");
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    process.kill(-(child.pid ?? 0), "SIGKILL");
+    await new Promise((resolve) => child.on("close", resolve));
+    const killed = readTimeline(timelineFile);
+
+    const blocked = await stack.driver("up");
+    expect(blocked.code).toBe(1);
+    expect(blocked.stdout + blocked.stderr).toMatch(/locked/);
+
+    const recover = await stack.driver("recover");
+    expect(recover.code, recover.stdout + recover.stderr).toBe(0);
+    expect(recover.stdout).toMatch(/released the lock of pid \d+/);
+
+    const resumed = await stack.driver("up");
+    expect(resumed.code, resumed.stdout + resumed.stderr).toBe(0);
+    const again = stepsThatRan(resumed.timeline);
+    for (const finished of stepsThatFinished(killed)) {
+      expect(again, `${finished} finished before the kill and must not run again`).not.toContain(finished);
+    }
+    expect(again).toContain("db/contract");
+    expect(await releases(lab)).toEqual({ "node-1": "2024.1", "node-2": "2024.1", "node-3": "2024.1" });
+    expectNoFailures(await load.stop());
+  });
+});

@@ -1,0 +1,276 @@
+import { describe, expect, it } from "vitest";
+import { StackResource, toRunbookView } from "../../policy/resources";
+import {
+  checkRunbook,
+  contractAfterEveryAdmission,
+  drainAfterPreviousWave,
+  expandWithNewNodeCode,
+  RUNBOOK_RULES,
+  RunbookResource,
+  upgradeAfterStopAndDrain,
+  Violation,
+} from "../../policy/rules";
+import { runMockProgram, stackConfig } from "./support/mockProgram";
+
+const withAdmin = { dbPassword: "secret", dbAdminPassword: "secret", sshPrivateKey: "secret" } as const;
+
+/** The program's registrations under Pulumi mocks, as the rules see them. */
+async function captured(config: Record<string, unknown>): Promise<RunbookResource[]> {
+  const { registrations } = await runMockProgram(config, withAdmin);
+  return registrations.map(({ name, type, dependsOn }) => ({ name, type, dependsOn: [...dependsOn] }));
+}
+
+/** A copy with `from` no longer depending on `to`; fails if the program never had that edge. */
+function withoutEdge(resources: RunbookResource[], from: string, to: string): RunbookResource[] {
+  let removed = 0;
+  const result = resources.map((r) => {
+    if (r.name !== from || !r.dependsOn.includes(to)) return r;
+    removed++;
+    return { ...r, dependsOn: r.dependsOn.filter((d) => d !== to) };
+  });
+  expect(removed, `the program has the edge ${from} -> ${to}`).toBe(1);
+  return result;
+}
+
+/** A copy with `to` removed from the dependsOn of every resource whose name matches `from`. */
+function withoutEdges(resources: RunbookResource[], from: RegExp, to: string): RunbookResource[] {
+  return resources
+    .filter((r) => from.test(r.name) && r.dependsOn.includes(to))
+    .reduce((acc, r) => withoutEdge(acc, r.name, to), resources);
+}
+
+const provisionedConfig = stackConfig(
+  2,
+  {
+    newNode: {
+      provision: {
+        name: "node-new",
+        ami: "ami-0123456789abcdef0",
+        subnetId: "subnet-0123456789abcdef0",
+        securityGroupIds: ["sg-0123456789abcdef0"],
+        keyName: "glance-ops",
+      },
+    },
+  },
+  "alb",
+);
+
+const goodPrograms: Array<{ title: string; config: Record<string, unknown> }> = [
+  { title: "3 nodes", config: stackConfig(3) },
+  {
+    title: "a NEW NODE that is not first in the list",
+    config: stackConfig(3, { newNode: { existing: "node-3" } }),
+  },
+  {
+    title: "maxUnavailable 2 with 5 nodes",
+    config: stackConfig(5, {
+      loadBalancer: { type: "haproxy", runtimeApi: "127.0.0.1:9999", backend: "glance", maxUnavailable: 2 },
+    }),
+  },
+  { title: "the command executor", config: stackConfig(3, { exec: "command" }) },
+  { title: "a provisioned NEW NODE on an ALB", config: provisionedConfig },
+];
+
+function only(violations: Violation[], rule: string): Violation[] {
+  expect(
+    violations.map((v) => v.rule),
+    violations.map((v) => v.message).join("\n"),
+  ).toEqual(violations.map(() => rule));
+  expect(violations.length).toBeGreaterThan(0);
+  return violations;
+}
+
+describe("the runbook policy rules", () => {
+  it.each(goodPrograms)("accept the program for $title", async ({ config }) => {
+    const resources = await captured(config);
+    expect(resources.some((r) => r.name === "db/contract")).toBe(true);
+    expect(checkRunbook(resources)).toEqual([]);
+  });
+
+  it("have distinct names and descriptions, and ignore a stack with no runbook in it", () => {
+    expect(new Set(RUNBOOK_RULES.map((r) => r.name)).size).toBe(4);
+    for (const rule of RUNBOOK_RULES) expect(rule.description.length).toBeGreaterThan(20);
+    expect(checkRunbook([{ name: "bucket", type: "aws:s3/bucket:Bucket", dependsOn: [] }])).toEqual([]);
+  });
+
+  describe("refuse a program in which", () => {
+    it("contract no longer depends on node-3/admit", async () => {
+      const broken = withoutEdges(await captured(stackConfig(3)), /\/version$/, "node-3/admit");
+      const [violation] = only(checkRunbook(broken), contractAfterEveryAdmission.name);
+      expect(violation.resource).toBe("db/contract");
+      expect(violation.message).toContain("db/contract does not depend on node-3/admit");
+    });
+
+    it("a node has no admit step at all", async () => {
+      const broken = (await captured(stackConfig(3)))
+        .filter((r) => r.name !== "node-3/admit")
+        .map((r) => ({ ...r, dependsOn: r.dependsOn.filter((d) => d !== "node-3/admit") }));
+      const violations = contractAfterEveryAdmission.check(broken);
+      expect(violations).toHaveLength(1);
+      expect(violations[0].message).toContain("node-3 has no node-3/admit step");
+    });
+
+    it("node-3/drain does not depend on node-2/admit", async () => {
+      const broken = withoutEdge(await captured(stackConfig(3)), "node-3/drain", "node-2/admit");
+      const [violation, ...rest] = only(checkRunbook(broken), drainAfterPreviousWave.name);
+      expect(rest).toEqual([]);
+      expect(violation.resource).toBe("node-3/drain");
+      expect(violation.message).toContain("node-3/drain depends on no node's admit");
+      expect(violation.message).toContain("NEW NODE (node-1)");
+    });
+
+    it("a later wave's drain skips the previous wave (maxUnavailable 2: node-4/drain without node-2 and node-3's admits)", async () => {
+      const config = stackConfig(5, {
+        loadBalancer: { type: "haproxy", runtimeApi: "127.0.0.1:9999", backend: "glance", maxUnavailable: 2 },
+      });
+      let broken = withoutEdge(await captured(config), "node-4/drain", "node-2/admit");
+      broken = withoutEdge(broken, "node-4/drain", "node-3/admit");
+      const violations = only(checkRunbook(broken), drainAfterPreviousWave.name);
+      expect(violations.map((v) => v.resource)).toEqual(["node-4/drain"]);
+    });
+
+    it("the first wave after a provisioned NEW NODE drains before the NEW NODE is admitted", async () => {
+      const broken = withoutEdge(await captured(provisionedConfig), "node-1/drain", "node-new/admit");
+      const [violation] = only(checkRunbook(broken), drainAfterPreviousWave.name);
+      expect(violation.message).toContain("node-1/drain depends on no node's admit");
+    });
+
+    it("a second node leaves rotation before any admission", async () => {
+      const broken = (await captured(stackConfig(3))).map((r) =>
+        r.name === "node-2/drain" ? { ...r, dependsOn: ["db/backup"] } : r,
+      );
+      // node-1 is still the NEW NODE (its upgrade feeds db/expand), so node-2/drain is the offender,
+      // and node-3/drain, which follows node-2 only, no longer waits for node-1 either.
+      const violations = only(checkRunbook(broken), drainAfterPreviousWave.name);
+      expect(violations.map((v) => v.message)).toEqual([
+        expect.stringContaining("node-2/drain depends on no node's admit"),
+        expect.stringContaining("node-3/drain does not depend on node-1/admit"),
+      ]);
+    });
+
+    it("a drain waits for an admission, but not for the NEW NODE's", async () => {
+      // node-3 drains right after the backup, node-2 after node-3 is back: node-2 never waits for node-1.
+      const broken = (await captured(stackConfig(3))).map((r) =>
+        r.name === "node-3/drain"
+          ? { ...r, dependsOn: ["db/backup"] }
+          : r.name === "node-2/drain"
+            ? { ...r, dependsOn: ["node-3/admit"] }
+            : r,
+      );
+      const violations = only(checkRunbook(broken), drainAfterPreviousWave.name);
+      expect(violations.map((v) => v.message)).toEqual([
+        expect.stringContaining("node-2/drain does not depend on node-1/admit"),
+        expect.stringContaining("node-3/drain depends on no node's admit"),
+      ]);
+    });
+
+    it("node-2/upgrade does not depend on its stop and drain", async () => {
+      const broken = withoutEdge(await captured(stackConfig(3)), "node-2/upgrade", "node-2/stop");
+      const all = checkRunbook(broken);
+      // node-2 can now be back in rotation before node-1, so node-3 may drain before node-1 is back.
+      expect(all.filter((v) => v.rule === drainAfterPreviousWave.name).map((v) => v.resource)).toEqual([
+        "node-3/drain",
+      ]);
+      const violations = only(
+        all.filter((v) => v.rule !== drainAfterPreviousWave.name),
+        upgradeAfterStopAndDrain.name,
+      );
+      expect(violations.map((v) => v.message)).toEqual([
+        "node-2/upgrade does not depend on node-2/drain: node-2 could be upgraded while it still serves traffic.",
+        "node-2/upgrade does not depend on node-2/stop: node-2 could be upgraded while its old services still run.",
+      ]);
+      expect(violations.every((v) => v.resource === "node-2/upgrade")).toBe(true);
+    });
+
+    it("node-2/upgrade depends on its drain but skips the verified stop", async () => {
+      const resources = await captured(stackConfig(3));
+      const broken = resources.map((r) =>
+        r.name === "node-2/upgrade" ? { ...r, dependsOn: ["node-2/drain"] } : r,
+      );
+      const [violation, ...rest] = only(checkRunbook(broken), upgradeAfterStopAndDrain.name);
+      expect(rest).toEqual([]);
+      expect(violation.message).toContain("node-2/upgrade does not depend on node-2/stop");
+    });
+
+    it("a provisioned NEW NODE is upgraded without waiting for its instance", async () => {
+      const broken = withoutEdge(await captured(provisionedConfig), "node-new/upgrade", "node-new/provision");
+      const violations = checkRunbook(broken).filter((v) => v.rule === upgradeAfterStopAndDrain.name);
+      expect(violations.map((v) => v.message)).toEqual([
+        "node-new/upgrade does not depend on node-new/provision: node-new could be upgraded before its instance exists.",
+      ]);
+    });
+
+    it("db/expand does not depend on the NEW NODE's upgrade", async () => {
+      const broken = withoutEdge(await captured(stackConfig(3)), "db/allow-functions", "node-1/upgrade");
+      const [violation, ...rest] = only(checkRunbook(broken), expandWithNewNodeCode.name);
+      expect(rest).toEqual([]);
+      expect(violation.resource).toBe("db/expand");
+      expect(violation.message).toContain("db/expand does not depend on node-1/upgrade");
+    });
+
+    it("db/expand does not depend on the NEW NODE's upgrade, with node-3 as the NEW NODE", async () => {
+      const config = stackConfig(3, { newNode: { existing: "node-3" } });
+      const broken = withoutEdge(await captured(config), "db/allow-functions", "node-3/upgrade");
+      const [violation] = only(checkRunbook(broken), expandWithNewNodeCode.name);
+      expect(violation.message).toContain("db/expand does not depend on node-3/upgrade");
+      expect(violation.message).toContain("NEW NODE (node-3)");
+    });
+
+    it("two nodes leave rotation first and neither feeds db/expand (no NEW NODE can be told)", async () => {
+      let broken = withoutEdge(await captured(stackConfig(3)), "db/allow-functions", "node-1/upgrade");
+      broken = withoutEdge(broken, "node-2/drain", "node-1/admit");
+      const violations = checkRunbook(broken);
+      const drain = violations.find((v) => v.rule === drainAfterPreviousWave.name);
+      expect(drain?.message).toContain(
+        "node-1/drain, node-2/drain all leave rotation before any node is admitted back",
+      );
+      const expand = violations.find((v) => v.rule === expandWithNewNodeCode.name);
+      expect(expand?.message).toContain(
+        "cannot tell which node is the NEW NODE (candidates: node-1, node-2)",
+      );
+    });
+  });
+});
+
+describe("the policy pack's view of the stack (PolicyResource -> rules)", () => {
+  /** The captured registrations as CrossGuard hands them to a stack policy: linked objects with URNs. */
+  function asStackResources(
+    resources: RunbookResource[],
+    asPropertyDependency: Set<string>,
+  ): StackResource[] {
+    const urn = (r: RunbookResource, i: number) =>
+      `urn:pulumi:prod::glance-rolling-upgrade::${r.type}::${r.name}#${i}`;
+    const stack: StackResource[] = resources.map((r, i) => ({
+      name: r.name,
+      type: r.type,
+      urn: urn(r, i),
+      dependencies: [],
+      propertyDependencies: {},
+    }));
+    // The program's names are unique among steps; the last registration of a name is its step.
+    const byName = new Map(stack.map((s) => [s.name, s]));
+    resources.forEach((r, i) => {
+      const deps = r.dependsOn.map((d) => byName.get(d) as StackResource);
+      if (asPropertyDependency.has(r.name)) stack[i].propertyDependencies = { request: deps };
+      else stack[i].dependencies = deps;
+    });
+    return stack;
+  }
+
+  it("keeps every ordering edge, from dependsOn and from property dependencies, and finds the URN to report", async () => {
+    const resources = await captured(stackConfig(3));
+    const view = toRunbookView(asStackResources(resources, new Set(["fleet/verify", "db/contract"])));
+    const byName = new Map(view.resources.map((r) => [r.name, r.dependsOn]));
+    expect(byName.get("db/contract")).toEqual(["fleet/verify"]);
+    expect(byName.get("node-3/drain")).toEqual(["node-2/admit"]);
+    expect(checkRunbook(view.resources)).toEqual([]);
+    expect(view.urnOf("db/contract")).toMatch(/::db\/contract#\d+$/);
+  });
+
+  it("a broken program seen through CrossGuard is refused the same way", async () => {
+    const broken = withoutEdges(await captured(stackConfig(3)), /\/version$/, "node-3/admit");
+    const view = toRunbookView(asStackResources(broken, new Set()));
+    const [violation] = only(checkRunbook(view.resources), contractAfterEveryAdmission.name);
+    expect(view.urnOf(violation.resource ?? "")).toContain("db/contract");
+  });
+});
