@@ -44,6 +44,8 @@ export interface Plan {
   executor: string;
   waves: Array<{ index: number; nodes: string[] }>;
   steps: PlanStep[];
+  /** A checkpoint: the chain stops after `afterStep` until the target release is approved. */
+  pause?: { afterStep: string; active: boolean };
 }
 
 /** Splits the nodes after the NEW NODE into waves of at most `maxUnavailable`, in config order. */
@@ -183,6 +185,7 @@ export function buildPlan(config: UpgradeConfig): Plan {
   });
 
   const fleetNodes = config.nodes.map((n) => n.name);
+  const pause = pausePoint(config, steps);
   return {
     targetRelease: release,
     targetVersion: config.targetVersion,
@@ -204,7 +207,24 @@ export function buildPlan(config: UpgradeConfig): Plan {
       })),
     ],
     steps,
+    ...(pause ? { pause } : {}),
   };
+}
+
+/** Where a `pauseAfter` checkpoint stops the chain: after the last admission of that wave. */
+function pausePoint(config: UpgradeConfig, steps: PlanStep[]): Plan["pause"] {
+  if (config.pauseAfter === undefined) return undefined;
+  const wave = config.pauseAfter === "newNode" ? 0 : config.pauseAfter;
+  const afterStep = steps.filter((s) => s.kind === "admit" && s.wave === wave).at(-1)?.id;
+  if (!afterStep) return undefined;
+  return { afterStep, active: config.approvedRelease !== config.targetRelease };
+}
+
+/** The steps a run registers: all of them, or those up to an active checkpoint. */
+export function stepsToRun(plan: Plan): PlanStep[] {
+  if (!plan.pause?.active) return plan.steps;
+  const index = plan.steps.findIndex((s) => s.id === plan.pause?.afterStep);
+  return plan.steps.slice(0, index + 1);
 }
 
 function nodeStep(
@@ -253,6 +273,13 @@ export function renderRunbook(plan: Plan): string {
   plan.steps.forEach((step, index) => {
     const where = step.wave === undefined ? "" : ` [wave ${step.wave}]`;
     lines.push(`  ${String(index + 1).padStart(3)}. ${step.id.padEnd(24)} ${step.description}${where}`);
+    if (plan.pause?.afterStep === step.id) {
+      lines.push(
+        plan.pause.active
+          ? `       --- PAUSE: the chain stops here until ${plan.targetRelease} is approved (driver approve, or approvedRelease: ${plan.targetRelease})`
+          : `       --- checkpoint (approved: ${plan.targetRelease})`,
+      );
+    }
   });
   return lines.join("\n");
 }

@@ -3,7 +3,7 @@ import { StackSecrets } from "./config/read";
 import { UpgradeConfig } from "./config";
 import { UpgradeContext } from "./context";
 import { createExecutor } from "./exec";
-import { buildPlan, Plan, PlanStep, renderRunbook } from "./plan";
+import { buildPlan, Plan, PlanStep, renderRunbook, stepsToRun } from "./plan";
 import { Preflight } from "./preflight";
 import { DatabaseBackup } from "./databaseBackup";
 import { DbMigration } from "./dbMigration";
@@ -83,7 +83,7 @@ export class RollingUpgrade extends pulumi.ComponentResource {
       return db;
     };
 
-    for (const step of this.plan.steps) {
+    for (const step of stepsToRun(this.plan)) {
       const deps = after(step);
       const nodeName = step.node ?? "";
       let resource: pulumi.Resource;

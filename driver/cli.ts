@@ -16,7 +16,17 @@ import { contractDone, startsToRepeat, upgradedNodes } from "./resume";
 import { clearPendingOperations, fileBackendLocks, releaseStaleLocks } from "./recover";
 import { rollbackProgram } from "../components/program";
 
-const COMMANDS = ["plan", "preview", "up", "refresh", "destroy", "report", "recover", "rollback"] as const;
+const COMMANDS = [
+  "plan",
+  "preview",
+  "up",
+  "refresh",
+  "destroy",
+  "report",
+  "recover",
+  "rollback",
+  "approve",
+] as const;
 type Command = (typeof COMMANDS)[number];
 
 interface Options {
@@ -124,6 +134,15 @@ async function run(options: Options): Promise<number> {
         progress.stop();
         say(`\nup: ${result.summary.result}; ${JSON.stringify(result.summary.resourceChanges ?? {})}`);
         say(renderSummary((result.outputs.summary?.value ?? {}) as Summary));
+        if (plan.pause?.active) {
+          const paused = settingRecord(await stack.exportStack());
+          say(`[driver] ${await restoreAfterFailure(paused, config, await adminPassword(opened), log)}`);
+          say(
+            `[driver] PAUSED after ${plan.pause.afterStep}: the fleet serves, no later node was touched and db contract has not run.\n` +
+              `[driver] Check the upgraded nodes, then approve ${config.targetRelease} with ` +
+              `\`node dist/driver/cli.js approve --stack ${options.stack}\` and run \`up\` again.`,
+          );
+        }
         return 0;
       } catch (error) {
         progress.stop();
@@ -202,6 +221,14 @@ async function run(options: Options): Promise<number> {
       }
       say(
         `[driver] rolled back: ${nodes.join(", ")} run ${config.rollbackTo.release}; the schema stays expanded, not contracted`,
+      );
+      return 0;
+    }
+    case "approve": {
+      const config = await readConfig(stack);
+      await stack.setConfig("glance-rolling-upgrade:approvedRelease", { value: config.targetRelease });
+      say(
+        `[driver] approved ${config.targetRelease} past the checkpoint: the next \`up\` continues the upgrade`,
       );
       return 0;
     }

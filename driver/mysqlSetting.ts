@@ -69,7 +69,7 @@ export async function restoreAfterFailure(
   const admin = adminEndpoint(config, adminPassword);
   if (!admin) return "log_bin_trust_function_creators: changed, but no admin credential to restore it";
   const restored = await restoreTrustFunctionCreators({ admin, previous: record.previous }, ctx);
-  return `log_bin_trust_function_creators restored to ${restored.restoredTo ? 1 : 0} after the failure`;
+  return `log_bin_trust_function_creators restored to ${restored.restoredTo ? 1 : 0} while the upgrade is unfinished (set again when it resumes)`;
 }
 
 /** Before resuming the same chain: re-apply the setting the driver restored after the failure. */

@@ -191,6 +191,13 @@ export function parseStackConfig(
     }
   });
 
+  const waveCount = Math.ceil((fleetSize - 1) / Math.max(1, lb.maxUnavailable));
+  if (typeof stack.pauseAfter === "number" && stack.pauseAfter >= waveCount) {
+    problems.push(
+      `${key(["pauseAfter"])} = ${stack.pauseAfter}: there ${waveCount === 1 ? "is 1 wave" : `are ${waveCount} waves`} after the NEW NODE; pause after "newNode"${waveCount > 1 ? ` or a wave from 1 to ${waveCount - 1}` : ""}`,
+    );
+  }
+
   if (!secrets.dbPassword.present) {
     problems.push(
       `${CONFIG_NAMESPACE}:dbPassword is required: run \`pulumi config set --secret dbPassword <the Glance DB password>\``,
@@ -231,7 +238,7 @@ export interface ConfigEntry {
 }
 
 /** Keys whose values are plain strings even when they look like numbers (e.g. targetRelease 2024.1). */
-const STRING_KEYS = new Set(["targetRelease", "targetVersion", "exec"]);
+const STRING_KEYS = new Set(["targetRelease", "targetVersion", "exec", "approvedRelease"]);
 
 /** Parses the stack's config entries (as the engine or `pulumi config --json` gives them). */
 export function parseConfigEntries(entries: ConfigEntry[]): UpgradeConfig {

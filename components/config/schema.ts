@@ -200,6 +200,13 @@ export const stackSchema = z.strictObject({
   database: databaseSchema,
   backup: backupSchema,
   nodeCommands: nodeCommandsSchema.default(nodeCommandsSchema.parse({})),
+  /**
+   * A checkpoint: stop after the NEW NODE ("newNode") or after wave N, with the fleet serving, until
+   * the operator approves by setting approvedRelease to the target release.
+   */
+  pauseAfter: z.union([z.literal("newNode"), z.number().int().min(1)]).optional(),
+  /** The release the operator approved past the checkpoint (`driver approve` sets it). */
+  approvedRelease: release.optional(),
   /** The release nodes return to with the driver's `rollback` (allowed until db contract has run). */
   rollbackTo: z
     .strictObject({
