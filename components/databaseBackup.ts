@@ -33,7 +33,7 @@ export class DatabaseBackup extends pulumi.ComponentResource {
             request: {
               kind: "backup-rds",
               dbInstanceIdentifier: backup.dbInstanceIdentifier,
-              snapshotIdentifier: `glance-before-${config.targetRelease.replaceAll(/[^A-Za-z0-9]/g, "-")}`,
+              snapshotIdentifier: `${backup.dbInstanceIdentifier}-before-${config.targetRelease.replaceAll(/[^A-Za-z0-9]/g, "-")}`,
               timeoutSeconds: backup.timeoutSeconds,
               ...(backup.region ? { region: backup.region } : {}),
               ...(backup.endpoint ? { endpoint: backup.endpoint } : {}),

@@ -199,7 +199,14 @@ async function run(options: Options): Promise<number> {
         );
         return EXIT_FAILED;
       }
-      const nodes = upgradedNodes(state, config.targetRelease);
+      const fleet = new Set(config.nodes.map((n) => n.name));
+      const upgraded = upgradedNodes(state, config.targetRelease);
+      const nodes = upgraded.filter((n) => fleet.has(n));
+      for (const provisioned of upgraded.filter((n) => !fleet.has(n))) {
+        say(
+          `[driver] ${provisioned} is a provisioned NEW NODE: rollback leaves it as it is; detach it from the target group by hand if needed`,
+        );
+      }
       if (nodes.length === 0) {
         say(`[driver] no node was upgraded to ${config.targetRelease}: nothing to roll back`);
         return 0;

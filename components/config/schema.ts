@@ -176,10 +176,12 @@ export const backupSchema = z.discriminatedUnion("type", [
 export const nodeCommandsSchema = z.strictObject({
   stopCommand: command.default("systemctl stop glance-api"),
   stoppedCheckCommand: command.default("! systemctl is-active --quiet glance-api"),
+  // Masked for the runtime while packages change, so their maintainer scripts cannot restart the
+  // service on new code before the schema steps (I2); start unmasks it.
   upgradeCommand: command.default(
-    "DEBIAN_FRONTEND=noninteractive apt-get install -y --only-upgrade glance-api glance-common python3-glance",
+    "systemctl mask --runtime glance-api && DEBIAN_FRONTEND=noninteractive apt-get install -y --only-upgrade glance-api glance-common python3-glance",
   ),
-  startCommand: command.default("systemctl start glance-api"),
+  startCommand: command.default("systemctl unmask --runtime glance-api && systemctl start glance-api"),
   versionCommand: command.default("dpkg-query -W -f='${Version}' glance-common | sed 's/^[0-9]*://'"),
   glanceManageCommand: command.default("glance-manage"),
   healthUrl: url.default("http://{address}:9292/healthcheck"),

@@ -542,13 +542,14 @@ describe("valid configs", () => {
       user: "glance",
       name: "glance",
       tls: false,
+      passConnectionToGlanceManage: false,
     });
     expect(config.nodeCommands).toEqual({
       stopCommand: "systemctl stop glance-api",
       stoppedCheckCommand: "! systemctl is-active --quiet glance-api",
       upgradeCommand:
-        "DEBIAN_FRONTEND=noninteractive apt-get install -y --only-upgrade glance-api glance-common python3-glance",
-      startCommand: "systemctl start glance-api",
+        "systemctl mask --runtime glance-api && DEBIAN_FRONTEND=noninteractive apt-get install -y --only-upgrade glance-api glance-common python3-glance",
+      startCommand: "systemctl unmask --runtime glance-api && systemctl start glance-api",
       versionCommand: "dpkg-query -W -f='${Version}' glance-common | sed 's/^[0-9]*://'",
       glanceManageCommand: "glance-manage",
       healthUrl: "http://{address}:9292/healthcheck",

@@ -165,7 +165,7 @@ describe("buildNodeScript: exact text with the default commands", () => {
   it("upgrade", () => {
     expect(script("upgrade")).toBe(
       expected(
-        "DEBIAN_FRONTEND=noninteractive apt-get install -y --only-upgrade glance-api glance-common python3-glance",
+        "systemctl mask --runtime glance-api && DEBIAN_FRONTEND=noninteractive apt-get install -y --only-upgrade glance-api glance-common python3-glance",
         `version="$(dpkg-query -W -f='\${Version}' glance-common | sed 's/^[0-9]*://')" || { echo "could not read the version on $GLANCE_NODE: versionCommand failed" >&2; exit 1; }`,
         'case "$version" in',
         '  "$GLANCE_TARGET_VERSION"*) echo "$GLANCE_NODE now has glance $version (release $GLANCE_RELEASE)" ;;',
@@ -176,7 +176,9 @@ describe("buildNodeScript: exact text with the default commands", () => {
   });
 
   it("start and version run the one command", () => {
-    expect(script("start")).toBe(expected("systemctl start glance-api"));
+    expect(script("start")).toBe(
+      expected("systemctl unmask --runtime glance-api && systemctl start glance-api"),
+    );
     expect(script("version")).toBe(
       expected("dpkg-query -W -f='${Version}' glance-common | sed 's/^[0-9]*://'"),
     );

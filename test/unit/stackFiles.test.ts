@@ -1,0 +1,138 @@
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { parse } from "yaml";
+import { describe, expect, it } from "vitest";
+import {
+  CONFIG_NAMESPACE,
+  ConfigEntry,
+  ConfigError,
+  nodeCommandsSchema,
+  parseConfigEntries,
+  SECRET_KEYS,
+  UpgradeConfig,
+} from "../../components/config";
+import { buildPlan } from "../../components/plan";
+
+/**
+ * The committed example stacks for real environments. Their secrets are set by operators with
+ * `pulumi config set --secret`, so the tests stand in dummy secret entries for them.
+ */
+
+interface StackFile {
+  text: string;
+  secretsprovider?: string;
+  config: Record<string, unknown>;
+}
+
+function readStackFile(stack: string): StackFile {
+  const text = fs.readFileSync(path.join(__dirname, "..", "..", `Pulumi.${stack}.yaml`), "utf8");
+  const parsed = parse(text) as Omit<StackFile, "text">;
+  return { ...parsed, text };
+}
+
+/** The file's entries as Pulumi gives them to the program (objects as JSON text). */
+function entriesOf(file: StackFile): ConfigEntry[] {
+  return Object.entries(file.config).map(([key, value]) => ({
+    key,
+    value: typeof value === "string" ? value : JSON.stringify(value),
+    secret: false,
+  }));
+}
+
+const DUMMY_SECRETS: ConfigEntry[] = SECRET_KEYS.map((name) => ({
+  key: `${CONFIG_NAMESPACE}:${name}`,
+  value: `dummy-${name}`,
+  secret: true,
+}));
+
+describe.each(["prod", "staging"])("the example stack Pulumi.%s.yaml", (stack) => {
+  const file = readStackFile(stack);
+
+  it("encrypts its secrets with its own AWS KMS key", () => {
+    expect(file.secretsprovider).toBe(`awskms://alias/glance-rolling-upgrade-${stack}?region=eu-west-1`);
+    expect(file.text.indexOf("secretsprovider:")).toBeLessThan(file.text.indexOf("config:"));
+  });
+
+  it("holds no secret value, and shows each secret being set from stdin", () => {
+    for (const name of SECRET_KEYS) {
+      expect(Object.keys(file.config)).not.toContain(`${CONFIG_NAMESPACE}:${name}`);
+      const fromStdin = new RegExp(
+        `^#.*(\\| pulumi config set --secret ${name} --stack ${stack}|` +
+          `pulumi config set --secret ${name} --stack ${stack} < \\S+)$`,
+        "m",
+      );
+      expect(file.text).toMatch(fromStdin);
+    }
+    expect(file.text).not.toMatch(/secure:/);
+  });
+
+  it("is rejected without its secrets, naming dbPassword", () => {
+    expect(() => parseConfigEntries(entriesOf(file))).toThrow(ConfigError);
+    expect(() => parseConfigEntries(entriesOf(file))).toThrow(
+      /glance-rolling-upgrade:dbPassword is required/,
+    );
+  });
+
+  it("is a valid stack config once its secrets are set", () => {
+    const config = validConfig(stack);
+    expect(config.targetRelease).toBe("2024.1");
+    expect(config.exec).toBe("command");
+    expect(config.loadBalancer).toMatchObject({
+      type: "alb",
+      port: 9292,
+      drainTimeoutSeconds: 300,
+      healthTimeoutSeconds: 180,
+      maxUnavailable: 1,
+    });
+    expect(config.database).toMatchObject({ tls: true, user: "glance", name: "glance" });
+    expect(config.database.host).toMatch(/\.eu-west-1\.rds\.amazonaws\.com$/);
+    expect(config.rollbackTo).toEqual({ release: "2023.2", version: "27.1.1" });
+    expect(config.nodes.every((n) => n.transport === "ssh" && n.instanceId !== undefined)).toBe(true);
+    expect(config.ssh).toMatchObject({ hostKeyPolicy: "strict", port: 22 });
+  });
+
+  it("names targetVersion as the default versionCommand prints it: without the Debian epoch", () => {
+    const config = validConfig(stack);
+    expect(config.nodeCommands.versionCommand).toBe(nodeCommandsSchema.parse({}).versionCommand);
+    expect(config.nodeCommands.versionCommand).toContain("sed 's/^[0-9]*://'");
+    expect(config.targetVersion).toBe("28.2.0");
+    expect(config.nodeCommands.upgradeCommand).toContain('"glance-api=2:${GLANCE_TARGET_VERSION}*"');
+  });
+});
+
+/** The stack's validated config, its secrets stood in by dummies. */
+function validConfig(stack: string): UpgradeConfig {
+  return parseConfigEntries([...entriesOf(readStackFile(stack)), ...DUMMY_SECRETS]);
+}
+
+describe("what differs between the example stacks", () => {
+  it("prod: an existing NEW NODE among 4 nodes, minHealthy 2, an RDS snapshot as the backup", () => {
+    const prod = validConfig("prod");
+    expect(prod.nodes.map((n) => n.name)).toEqual(["glance-1", "glance-2", "glance-3", "glance-4"]);
+    expect(prod.newNode).toEqual({ existing: "glance-1" });
+    expect(prod.loadBalancer.minHealthy).toBe(2);
+    expect(prod.backup).toMatchObject({ type: "rds-snapshot", dbInstanceIdentifier: "glance-prod" });
+    const plan = buildPlan(prod);
+    expect(plan.steps.slice(0, 3).map((s) => s.id)).toEqual(["preflight", "db/backup", "glance-1/drain"]);
+    expect(plan.waves.map((w) => w.nodes)).toEqual([["glance-1"], ["glance-2"], ["glance-3"], ["glance-4"]]);
+  });
+
+  it("staging: a provisioned NEW NODE beside 2 nodes, minHealthy 1, a mysqldump as the backup", () => {
+    const staging = validConfig("staging");
+    expect(staging.nodes.map((n) => n.name)).toEqual(["glance-stg-1", "glance-stg-2"]);
+    expect(staging.newNode).toMatchObject({
+      provision: { name: "glance-stg-3", instanceType: "m6i.large", keyName: "glance-staging" },
+    });
+    expect(staging.newNodeName).toBe("glance-stg-3");
+    expect(staging.loadBalancer.minHealthy).toBe(1);
+    expect(staging.backup).toMatchObject({ type: "mysqldump" });
+    const plan = buildPlan(staging);
+    expect(plan.newNode).toEqual({ name: "glance-stg-3", provisioned: true });
+    expect(plan.steps.slice(0, 4).map((s) => s.id)).toEqual([
+      "preflight",
+      "db/backup",
+      "glance-stg-3/provision",
+      "glance-stg-3/upgrade",
+    ]);
+  });
+});
