@@ -136,6 +136,26 @@ export class NodeUpgrade extends pulumi.ComponentResource {
     );
   }
 
+  /** Watches the admitted node's real traffic for the bake window before the next wave drains. */
+  bake(after: pulumi.Resource[]): pulumi.Resource {
+    const bake = this.context.config.bake;
+    return typedStep(
+      this.context,
+      `${this.stepName}/bake`,
+      {
+        kind: "bake",
+        node: this.nodeName,
+        request: pulumi.output(this.lbTarget()).apply((target) => ({
+          kind: "bake" as const,
+          lb: target,
+          windowSeconds: bake.windowSeconds,
+          errorBudget: bake.errorBudget,
+        })),
+      },
+      { parent: this, dependsOn: after },
+    );
+  }
+
   version(after: pulumi.Resource[]): ScriptStep {
     return this.script("version", after);
   }

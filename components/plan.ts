@@ -14,6 +14,7 @@ export type StepKind =
   | "start"
   | "health"
   | "admit"
+  | "bake"
   | "report-version"
   | "fleet-verify"
   | "contract"
@@ -128,7 +129,9 @@ export function buildPlan(config: UpgradeConfig): Plan {
     after: [migrate],
     description: "glance-manage db check: no expand or data migration pending",
   });
-  let previousAdmits = [addStartHealthAdmit(steps, newNode, 0, verify)];
+  const bakeSeconds = config.bake.windowSeconds;
+  let previousAdmits = [addStartHealthAdmit(steps, newNode, 0, verify, bakeSeconds)];
+  const gates = [...previousAdmits];
 
   wavesAfterNewNode(
     config.nodes.map((n) => n.name),
@@ -149,12 +152,13 @@ export function buildPlan(config: UpgradeConfig): Plan {
         nodeStep(node, waveIndex + 1, "stop", [drain], "stop Glance gracefully and verify it is down"),
       );
       const upgrade = add(nodeStep(node, waveIndex + 1, "upgrade", [stop], `install release ${release}`));
-      return addStartHealthAdmit(steps, node, waveIndex + 1, upgrade);
+      return addStartHealthAdmit(steps, node, waveIndex + 1, upgrade, bakeSeconds);
     });
     previousAdmits = admits;
+    gates.push(...admits);
   });
 
-  const allAdmits = steps.filter((s) => s.kind === "admit").map((s) => s.id);
+  const allAdmits = gates;
   const versionReports = [newNode, ...config.nodes.map((n) => n.name).filter((n) => n !== newNode)].map(
     (node) =>
       add({
@@ -215,7 +219,8 @@ export function buildPlan(config: UpgradeConfig): Plan {
 function pausePoint(config: UpgradeConfig, steps: PlanStep[]): Plan["pause"] {
   if (config.pauseAfter === undefined) return undefined;
   const wave = config.pauseAfter === "newNode" ? 0 : config.pauseAfter;
-  const afterStep = steps.filter((s) => s.kind === "admit" && s.wave === wave).at(-1)?.id;
+  const gate = config.bake.windowSeconds > 0 ? "bake" : "admit";
+  const afterStep = steps.filter((s) => s.kind === gate && s.wave === wave).at(-1)?.id;
   if (!afterStep) return undefined;
   return { afterStep, active: config.approvedRelease !== config.targetRelease };
 }
@@ -237,7 +242,13 @@ function nodeStep(
   return { id: `${node}/${kind}`, kind, node, wave, after, description };
 }
 
-function addStartHealthAdmit(steps: PlanStep[], node: string, wave: number, after: string): string {
+function addStartHealthAdmit(
+  steps: PlanStep[],
+  node: string,
+  wave: number,
+  after: string,
+  bakeSeconds = 0,
+): string {
   const start = nodeStep(node, wave, "start", [after], "start Glance on the new release");
   const health = nodeStep(node, wave, "health", [start.id], "wait until its health check answers 200");
   const admit = nodeStep(
@@ -248,7 +259,16 @@ function addStartHealthAdmit(steps: PlanStep[], node: string, wave: number, afte
     "put back in rotation; wait until the load balancer sees it healthy",
   );
   steps.push(start, health, admit);
-  return admit.id;
+  if (bakeSeconds <= 0) return admit.id;
+  const bake = nodeStep(
+    node,
+    wave,
+    "bake",
+    [admit.id],
+    `watch it serve for ${bakeSeconds} s within the error budget before the next wave`,
+  );
+  steps.push(bake);
+  return bake.id;
 }
 
 export function backupTarget(config: UpgradeConfig): string {

@@ -105,6 +105,7 @@ export class RollingUpgrade extends pulumi.ComponentResource {
         case "start":
         case "health":
         case "admit":
+        case "bake":
           resource = nodeOf(nodeName)[step.kind](deps);
           break;
         case "report-version": {

@@ -15,6 +15,7 @@ import { reapplyBeforeResume, restoreAfterFailure, settingRecord } from "./mysql
 import { contractDone, startsToRepeat, upgradedNodes } from "./resume";
 import { clearPendingOperations, fileBackendLocks, releaseStaleLocks } from "./recover";
 import { rollbackProgram } from "../components/program";
+import { ConcurrentUpdateError } from "@pulumi/pulumi/automation";
 
 const COMMANDS = [
   "plan",
@@ -122,10 +123,10 @@ async function run(options: Options): Promise<number> {
       const record = settingRecord(state);
       const reapplied = await reapplyBeforeResume(record, config, await adminPassword(opened), log);
       if (reapplied) say(`[driver] ${reapplied}`);
-      const replace = startsToRepeat(state, config.targetRelease);
+      const replace = startsToRepeat(state, config.targetRelease, config.bake.windowSeconds > 0);
       if (replace.length > 0) {
         say(
-          `[driver] resuming: ${replace.map((urn) => urn.split("::").at(-1)).join(", ")} run again (their health gate did not pass)`,
+          `[driver] resuming: ${replace.map((urn) => urn.split("::").at(-1)).join(", ")} run again (their health gate or bake did not pass)`,
         );
       }
       const progress = followProgress(files.progress, (line) => say(`  ${line}`));
@@ -146,6 +147,15 @@ async function run(options: Options): Promise<number> {
         return 0;
       } catch (error) {
         progress.stop();
+        if (error instanceof ConcurrentUpdateError) {
+          say(`\nup REFUSED: ${lockHolders(error)}`);
+          say(
+            "[driver] Another run holds this stack's lock, so this one changed nothing (no step ran, no setting was touched).\n" +
+              "[driver] Wait for that run to finish, then run `up` again: finished steps are not repeated. " +
+              "Do not remove the lock (`pulumi cancel`) while that run is alive; for a run that died, see README: recovery.",
+          );
+          return EXIT_FAILED;
+        }
         say(`\nup FAILED: ${firstLines(error)}`);
         const after = settingRecord(await stack.exportStack());
         say(`[driver] ${await restoreAfterFailure(after, config, await adminPassword(opened), log)}`);
@@ -259,6 +269,21 @@ async function run(options: Options): Promise<number> {
       return 0;
     }
   }
+}
+
+/** The engine's lock refusal: "the stack is currently locked by N lock(s)" and who holds each. */
+function lockHolders(error: ConcurrentUpdateError): string {
+  const lines = error.message.split("\n");
+  const start = lines.findIndex((l) => l.includes("the stack is currently locked by"));
+  if (start < 0) return "the stack is locked by another run";
+  const count = /locked by (\d+) lock/.exec(lines[start])?.[1] ?? "1";
+  const holders = new Set(
+    lines
+      .slice(start + 1)
+      .filter((l) => /created by /.test(l))
+      .map((l) => `  ${l.replace(/^.*: created by /, "held by ")}`),
+  );
+  return [`the stack is locked by ${count} other run(s)`, ...holders].join("\n");
 }
 
 function firstLines(error: unknown): string {

@@ -68,8 +68,17 @@ export async function restoreAfterFailure(
     return "log_bin_trust_function_creators: not changed by this upgrade";
   const admin = adminEndpoint(config, adminPassword);
   if (!admin) return "log_bin_trust_function_creators: changed, but no admin credential to restore it";
-  const restored = await restoreTrustFunctionCreators({ admin, previous: record.previous }, ctx);
-  return `log_bin_trust_function_creators restored to ${restored.restoredTo ? 1 : 0} while the upgrade is unfinished (set again when it resumes)`;
+  try {
+    const restored = await restoreTrustFunctionCreators({ admin, previous: record.previous }, ctx);
+    return `log_bin_trust_function_creators restored to ${restored.restoredTo ? 1 : 0} while the upgrade is unfinished (set again when it resumes)`;
+  } catch (error) {
+    const why = error instanceof Error ? error.message : String(error);
+    return (
+      `log_bin_trust_function_creators could not be restored to ${record.previous ? 1 : 0} ` +
+      `(database at ${admin.host}:${admin.port}: ${why}); it stays 1 until the next up completes, ` +
+      `or set it back by hand: SET GLOBAL log_bin_trust_function_creators=${record.previous ? 1 : 0}`
+    );
+  }
 }
 
 /** Before resuming the same chain: re-apply the setting the driver restored after the failure. */

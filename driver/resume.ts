@@ -17,17 +17,23 @@ function stepsAt(deployment: Deployment, release: string): Map<string, string> {
 }
 
 /**
- * A node's start and its health gate are one unit: a start whose health gate did not pass for this
- * release (the node came up and died, or never answered) must run again on resume, so its resource
- * is replaced. Returns the URNs to pass as `replace`.
+ * A node's start, health gate, admission and bake are one unit: if its health gate (or, with a bake,
+ * its bake) did not pass for this release, the node's start, health and admission run again on
+ * resume, so their resources are replaced. Returns the URNs to pass as `replace`.
  */
-export function startsToRepeat(deployment: Deployment, release: string): string[] {
+export function startsToRepeat(deployment: Deployment, release: string, baking = false): string[] {
   const done = stepsAt(deployment, release);
   const repeat: string[] = [];
-  for (const [step, urn] of done) {
+  for (const step of done.keys()) {
     if (!step.endsWith("/start")) continue;
     const node = step.slice(0, -"/start".length);
-    if (!done.has(`${node}/health`)) repeat.push(urn);
+    const gatePassed =
+      done.has(`${node}/health`) && (!baking || done.has(`${node}/bake`) || !done.has(`${node}/admit`));
+    if (gatePassed) continue;
+    for (const kind of ["start", "health", "admit"]) {
+      const urn = done.get(`${node}/${kind}`);
+      if (urn) repeat.push(urn);
+    }
   }
   return repeat;
 }

@@ -13,6 +13,7 @@ import { waitHealthy } from "./health";
 import { runScript } from "./exec/run";
 import { ScriptRun, SshTarget } from "./exec/types";
 import { runPreflight, PreflightRequest } from "./preflight";
+import { bakeNode, BakeRequest } from "./bake";
 
 export type LbTarget =
   | { type: "haproxy"; runtimeApi: string; backend: string; server: string }
@@ -50,6 +51,7 @@ export type StepRequest =
   | { kind: "drain"; lb: LbTarget; minHealthy: number; drainTimeoutSeconds: number }
   | { kind: "admit"; lb: LbTarget; healthTimeoutSeconds: number }
   | { kind: "health"; url: string; timeoutSeconds: number }
+  | ({ kind: "bake" } & BakeRequest)
   | { kind: "allow-functions"; db: DbRef; adminUser?: string; rdsParameterGroup?: string }
   | { kind: "fleet-verify"; lb: LbFleet; targetVersion: string; reported: Record<string, string> }
   | { kind: "restore-setting"; db: DbRef; adminUser?: string; previous: boolean; changed: boolean };
@@ -136,6 +138,10 @@ export async function runStep(
     case "health": {
       const healthy = await waitHealthy({ url: request.url, timeoutSeconds: request.timeoutSeconds }, ctx);
       return { healthySeconds: healthy.seconds };
+    }
+    case "bake": {
+      const baked = await bakeNode(request, ctx);
+      return { bakeErrors: baked.errors, bakeSeconds: baked.seconds };
     }
     case "allow-functions": {
       const glance = endpoint(request.db, secrets.dbPassword);

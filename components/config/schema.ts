@@ -203,6 +203,17 @@ export const stackSchema = z.strictObject({
   backup: backupSchema,
   nodeCommands: nodeCommandsSchema.default(nodeCommandsSchema.parse({})),
   /**
+   * Bake: after each admission, watch the admitted node for windowSeconds before the next wave drains
+   * (HAProxy: its 5xx responses and connection/response errors must stay within errorBudget; ALB: the
+   * target must stay healthy). Off with 0; over budget, the node is drained back out and the chain halts.
+   */
+  bake: z
+    .strictObject({
+      windowSeconds: z.number().int().min(0).max(3600).default(0),
+      errorBudget: z.number().int().min(0).default(0),
+    })
+    .default({ windowSeconds: 0, errorBudget: 0 }),
+  /**
    * A checkpoint: stop after the NEW NODE ("newNode") or after wave N, with the fleet serving, until
    * the operator approves by setting approvedRelease to the target release.
    */

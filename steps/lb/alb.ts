@@ -398,3 +398,9 @@ export async function albFleetCheck(
     client.destroy();
   }
 }
+
+/** The target's current health as the target group reports it (for the bake watch). */
+export async function albTargetHealth(ref: AlbTargetRef): Promise<{ healthy: boolean; health: string }> {
+  const view = await describeTarget(elbv2Client(ref), ref);
+  return { healthy: view.healthy, health: view.health };
+}
