@@ -2,7 +2,6 @@ import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import { UpgradeContext } from "./context";
 import { NodeUpgrade } from "./nodeUpgrade";
-import { typedStep } from "./typedStep";
 import type { LbTarget } from "../steps/dispatch";
 
 export interface ProvisionedNodeArgs {
@@ -88,19 +87,6 @@ export class ProvisionedNode extends NodeUpgrade {
       { targetGroupArn: lb.targetGroupArn, targetId: this.instance.id, port: lb.port },
       { parent: this, dependsOn: after, retainOnDelete: true },
     );
-    return typedStep(
-      this.context,
-      `${this.nodeName}/admit`,
-      {
-        kind: "admit",
-        node: this.nodeName,
-        request: pulumi.output(this.lbTarget()).apply((target) => ({
-          kind: "admit" as const,
-          lb: target,
-          healthTimeoutSeconds: lb.healthTimeoutSeconds,
-        })),
-      },
-      { parent: this, dependsOn: [attachment] },
-    );
+    return super.admit([attachment]);
   }
 }

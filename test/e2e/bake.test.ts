@@ -6,11 +6,11 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LAB_CREDENTIALS, LabState, runGlanceNode } from "../../lab/lab";
+import { LabState, runGlanceNode } from "../../lab/lab";
 import { startLoad } from "../../lab/load/client";
 import { labStackConfig, LAB_SECRETS } from "../../lab/stack";
 import { readBackendServers } from "../../steps/lb/haproxyRuntime";
-import { readTrustFunctionCreators } from "../../steps/db/privileges";
+import { labTrustSetting } from "../support/faultTools";
 import { TestStack } from "../support/driverFixture";
 import { freshLab, removeLab } from "../support/labFixture";
 import { spans } from "../support/invariants";
@@ -48,14 +48,7 @@ describe("bake catches a release that passes /healthcheck but fails real request
   });
 
   it("drains the node back out, halts before contract, restores the MySQL setting; only the bake window's requests fail", async () => {
-    const admin = {
-      host: "127.0.0.1",
-      port: lab.ports.mariadb,
-      user: LAB_CREDENTIALS.admin.user,
-      password: LAB_CREDENTIALS.admin.password,
-      database: "glance",
-    };
-    const trustBefore = await readTrustFunctionCreators(admin);
+    const trustBefore = await labTrustSetting(lab);
     breakDatabase(lab, "node-2", true);
     const loadStarted = Date.now();
     const load = startLoad({ baseUrl: lab.haproxy.frontendUrl, seedImages: lab.seedImages });
@@ -71,7 +64,7 @@ describe("bake catches a release that passes /healthcheck but fails real request
     expect(ran.filter((s) => s.startsWith("node-3/") || s === "db/contract")).toEqual([]);
     const servers = await readBackendServers(lab.haproxy.runtimeApi, "glance");
     expect(servers.find((s) => s.server === "node-2")?.status).toMatch(/^MAINT/);
-    expect(await readTrustFunctionCreators(admin)).toBe(trustBefore);
+    expect(await labTrustSetting(lab)).toBe(trustBefore);
 
     // client failures only inside node-2's bake window (from its admission to the end of its bake)
     const byStep = spans(failed.timeline);
@@ -97,6 +90,6 @@ describe("bake catches a release that passes /healthcheck but fails real request
     expect(again.filter((s) => s.startsWith("node-1/") && s !== "node-1/version")).toEqual([]);
     expect(again).toContain("db/contract");
     expect(resumeReport.failures).toBe(0);
-    expect(await readTrustFunctionCreators(admin)).toBe(trustBefore);
+    expect(await labTrustSetting(lab)).toBe(trustBefore);
   });
 });

@@ -3,10 +3,10 @@
  * untouched; the operator approves with the driver, and the next run finishes without repeating a step.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LAB_CREDENTIALS, LabState, runGlanceNode } from "../../lab/lab";
+import { LabState, runGlanceNode } from "../../lab/lab";
 import { startLoad } from "../../lab/load/client";
 import { labStackConfig, LAB_SECRETS } from "../../lab/stack";
-import { readTrustFunctionCreators } from "../../steps/db/privileges";
+import { labTrustSetting } from "../support/faultTools";
 import { TestStack } from "../support/driverFixture";
 import { freshLab, removeLab } from "../support/labFixture";
 
@@ -28,14 +28,7 @@ describe("pauseAfter: newNode, then approve", () => {
   });
 
   it("pauses with the NEW NODE admitted and the rest untouched; approval and a second run complete it", async () => {
-    const admin = {
-      host: "127.0.0.1",
-      port: lab.ports.mariadb,
-      user: LAB_CREDENTIALS.admin.user,
-      password: LAB_CREDENTIALS.admin.password,
-      database: "glance",
-    };
-    const trustBefore = await readTrustFunctionCreators(admin);
+    const trustBefore = await labTrustSetting(lab);
     const load = startLoad({ baseUrl: lab.haproxy.frontendUrl, seedImages: lab.seedImages });
 
     const plan = await stack.driver("plan");
@@ -54,7 +47,7 @@ describe("pauseAfter: newNode, then approve", () => {
         lab.nodes.map(async (n) => (await runGlanceNode(lab.dir, ["release", n.name])).stdout.trim()),
       );
     expect(await releases()).toEqual(["2024.1", "2023.2", "2023.2"]);
-    expect(await readTrustFunctionCreators(admin)).toBe(trustBefore);
+    expect(await labTrustSetting(lab)).toBe(trustBefore);
 
     const approve = await stack.driver("approve");
     expect(approve.code, approve.stdout + approve.stderr).toBe(0);
@@ -64,7 +57,7 @@ describe("pauseAfter: newNode, then approve", () => {
     for (const step of firstSteps) expect(secondSteps, `${step} must not run twice`).not.toContain(step);
     expect(secondSteps).toContain("db/contract");
     expect(await releases()).toEqual(["2024.1", "2024.1", "2024.1"]);
-    expect(await readTrustFunctionCreators(admin)).toBe(trustBefore);
+    expect(await labTrustSetting(lab)).toBe(trustBefore);
 
     const report = await load.stop();
     expect(report.failureSamples).toEqual([]);

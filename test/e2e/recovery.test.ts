@@ -7,11 +7,11 @@ import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LAB_CREDENTIALS, LabState, runGlanceNode } from "../../lab/lab";
+import { LabState, runGlanceNode } from "../../lab/lab";
 import { LoadReport, RunningLoad, startLoad } from "../../lab/load/client";
 import { labStackConfig, LAB_SECRETS } from "../../lab/stack";
 import { readBackendServers } from "../../steps/lb/haproxyRuntime";
-import { readTrustFunctionCreators } from "../../steps/db/privileges";
+import { labTrustSetting } from "../support/faultTools";
 import type { TimelineEvent } from "../../steps/record";
 import { readTimeline, TestStack } from "../support/driverFixture";
 import { freshLab, removeLab } from "../support/labFixture";
@@ -52,16 +52,6 @@ function dbCheck(lab: LabState): number {
   return spawnSync(glanceManage, ["--config-file", conf, "db", "check"], { stdio: "ignore" }).status ?? -1;
 }
 
-async function trust(lab: LabState): Promise<boolean> {
-  return readTrustFunctionCreators({
-    host: "127.0.0.1",
-    port: lab.ports.mariadb,
-    user: LAB_CREDENTIALS.admin.user,
-    password: LAB_CREDENTIALS.admin.password,
-    database: LAB_CREDENTIALS.database,
-  });
-}
-
 function stepsThatRan(timeline: TimelineEvent[]): string[] {
   return timeline.filter((e) => e.event === "start").map((e) => e.step);
 }
@@ -99,7 +89,7 @@ describe("a NEW NODE whose new release does not start (fault 1)", () => {
   });
 
   it("halts at its health gate with the fleet serving, the NEW NODE out, the DB expanded but not contracted; a rerun resumes", async () => {
-    const trustBefore = await trust(lab);
+    const trustBefore = await labTrustSetting(lab);
     breakRelease(lab, "node-1", true);
     const failed = await stack.driver("up");
     expect(failed.code, failed.stdout).toBe(1);
@@ -111,7 +101,7 @@ describe("a NEW NODE whose new release does not start (fault 1)", () => {
     expect(await haproxyStatus(lab, "node-1")).toMatch(/^MAINT/);
     expect(await releases(lab)).toEqual({ "node-1": "2024.1", "node-2": "2023.2", "node-3": "2023.2" });
     expect(dbCheck(lab)).toBe(5); // expanded and migrated; contract pending
-    expect(await trust(lab)).toBe(trustBefore);
+    expect(await labTrustSetting(lab)).toBe(trustBefore);
 
     breakRelease(lab, "node-1", false);
     const resumed = await stack.driver("up");
@@ -122,7 +112,7 @@ describe("a NEW NODE whose new release does not start (fault 1)", () => {
       expect(again, `${finished} finished in the failed run and must not run again`).not.toContain(finished);
     }
     expect(dbCheck(lab)).toBe(0);
-    expect(await trust(lab)).toBe(trustBefore);
+    expect(await labTrustSetting(lab)).toBe(trustBefore);
     expectNoFailures(await load.stop());
   });
 });

@@ -7,11 +7,11 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LAB_CREDENTIALS, LabState, runGlanceNode } from "../../lab/lab";
+import { LabState, runGlanceNode } from "../../lab/lab";
 import { startLoad, LoadReport } from "../../lab/load/client";
 import { labStackConfig, LAB_SECRETS, sshAddress } from "../../lab/stack";
 import { RunningSshd, startSshd } from "../../lab/services/sshd";
-import { readTrustFunctionCreators } from "../../steps/db/privileges";
+import { labTrustSetting } from "../support/faultTools";
 import { DriverRun, previewSummary, TestStack } from "../support/driverFixture";
 import { freshLab, removeLab, sha256Of } from "../support/labFixture";
 import { invariantViolations } from "../support/invariants";
@@ -19,16 +19,6 @@ import { invariantViolations } from "../support/invariants";
 const NODES = 3;
 const STEPS = 30; // the plan's steps for 3 existing nodes
 const LOAD_WARMUP_MS = 3_000;
-
-async function trustSetting(lab: LabState): Promise<boolean> {
-  return readTrustFunctionCreators({
-    host: "127.0.0.1",
-    port: lab.ports.mariadb,
-    user: LAB_CREDENTIALS.admin.user,
-    password: LAB_CREDENTIALS.admin.password,
-    database: LAB_CREDENTIALS.database,
-  });
-}
 
 /** Runs `up` with the load client running from before the first step to after the last. */
 async function upUnderLoad(stack: TestStack, lab: LabState): Promise<{ run: DriverRun; load: LoadReport }> {
@@ -66,7 +56,7 @@ describe("rehearsal through the driver, nodes as local commands", () => {
 
   beforeAll(async () => {
     lab = await freshLab(NODES);
-    trustBefore = await trustSetting(lab);
+    trustBefore = await labTrustSetting(lab);
     stack = TestStack.unique("e2e-local", labStackConfig(lab, { transport: "local" }), LAB_SECRETS);
     first = await upUnderLoad(stack, lab);
   });
@@ -92,7 +82,7 @@ describe("rehearsal through the driver, nodes as local commands", () => {
         minHealthyInRotation: 2,
       }),
     ).toEqual([]);
-    expect(await trustSetting(lab)).toBe(trustBefore);
+    expect(await labTrustSetting(lab)).toBe(trustBefore);
   });
 
   it("a second up with the same config changes nothing and runs no command (I8)", async () => {

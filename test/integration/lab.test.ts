@@ -4,10 +4,7 @@
  * the same commands the stack runs (HAProxy runtime API drain, glance-node stop/switch/start,
  * glance-manage db expand/migrate/check/contract), which must cost the clients nothing.
  */
-import { createHash } from "node:crypto";
 import * as fs from "node:fs";
-import * as http from "node:http";
-import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -25,45 +22,10 @@ import {
 import { startLoad } from "../../lab/load/client";
 import { releaseInfo } from "../../lab/releases";
 import { findFreePort } from "../../lab/services/ports";
+import { findFreePortRun, sha256Of } from "../support/labFixture";
 
 const FROM = "2023.2";
 const TO = "2024.1";
-
-function portIsFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = net.createServer();
-    server.once("error", () => resolve(false));
-    server.listen({ host: "127.0.0.1", port, exclusive: true }, () => server.close(() => resolve(true)));
-  });
-}
-
-/** A free port whose next `count - 1` ports are free too (the nodes take consecutive ports). */
-async function findFreePortRun(count: number): Promise<number> {
-  for (;;) {
-    const first = await findFreePort();
-    if (first + count > 65535) continue;
-    const rest = await Promise.all(Array.from({ length: count - 1 }, (_, i) => portIsFree(first + 1 + i)));
-    if (rest.every(Boolean)) return first;
-  }
-}
-
-function sha256Of(url: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    http
-      .get(url, { agent: false }, (res) => {
-        if (res.statusCode !== 200) {
-          res.resume();
-          reject(new Error(`GET ${url}: HTTP ${res.statusCode}`));
-          return;
-        }
-        const hash = createHash("sha256");
-        res.on("data", (chunk: Buffer) => hash.update(chunk));
-        res.on("end", () => resolve(hash.digest("hex")));
-        res.on("error", reject);
-      })
-      .on("error", reject);
-  });
-}
 
 async function serverStat(state: LabState, node: string): Promise<{ status: string; scur: number }> {
   const servers = serverStatsOf(
