@@ -5,11 +5,11 @@
  *
  *   node dist/driver/cli.js <plan|preview|up|refresh|destroy|report> --stack <name> [--work-dir DIR]
  */
-import { ConfigError } from "../components/config";
+import { ConfigEntry, ConfigError, parseConfigEntries, UpgradeConfig } from "../components/config";
 import { buildPlan, renderRunbook } from "../components/plan";
 import { runFiles } from "./environment";
 import { followProgress } from "./progress";
-import { configEntries, defaultLocation, missingPlugins, openStack, OpenedStack, readConfig } from "./stack";
+import { configEntries, defaultLocation, missingPlugins, openStack, OpenedStack } from "./stack";
 import { renderSummary, Summary } from "./summary";
 import { reapplyBeforeResume, restoreAfterFailure, settingRecord } from "./mysqlSetting";
 import { contractDone, startsToRepeat, upgradedNodes } from "./resume";
@@ -81,8 +81,18 @@ function engineOutputPrinter(): (text: string) => void {
   };
 }
 
-async function validated(opened: OpenedStack): Promise<ReturnType<typeof buildPlan>> {
-  const config = await readConfig(opened.stack);
+/** The stack's config, read from the CLI once per run (each read is a `pulumi config` process). */
+function stackConfigOnce(opened: OpenedStack) {
+  let entries: Promise<ConfigEntry[]> | undefined;
+  const load = () => (entries ??= configEntries(opened.stack));
+  return {
+    config: async (): Promise<UpgradeConfig> => parseConfigEntries(await load()),
+    adminPassword: async (): Promise<string | undefined> =>
+      (await load()).find((e) => e.key === "glance-rolling-upgrade:dbAdminPassword")?.value,
+  };
+}
+
+async function validated(opened: OpenedStack, config: UpgradeConfig): Promise<ReturnType<typeof buildPlan>> {
   const missing = await missingPlugins(opened.workspace, config);
   if (missing.length > 0) {
     throw new ConfigError(missing.map((m) => `stack ${opened.stack.name}: ${m}`));
@@ -90,24 +100,21 @@ async function validated(opened: OpenedStack): Promise<ReturnType<typeof buildPl
   return buildPlan(config);
 }
 
-async function adminPassword(opened: OpenedStack): Promise<string | undefined> {
-  const entries = await configEntries(opened.stack);
-  return entries.find((e) => e.key === "glance-rolling-upgrade:dbAdminPassword")?.value;
-}
-
 async function run(options: Options): Promise<number> {
   const files = runFiles(options.stack, options.command);
   const opened = await openStack(defaultLocation(options.stack, options.workDir), files);
   const { stack } = opened;
   const log = { log: (message: string) => say(`[driver] ${message}`) };
+  const stackConfig = stackConfigOnce(opened);
+  const adminPassword = () => stackConfig.adminPassword();
 
   switch (options.command) {
     case "plan": {
-      say(renderRunbook(await validated(opened)));
+      say(renderRunbook(await validated(opened, await stackConfig.config())));
       return 0;
     }
     case "preview": {
-      const plan = await validated(opened);
+      const plan = await validated(opened, await stackConfig.config());
       say(renderRunbook(plan));
       say("");
       const result = await stack.preview({ diff: true, onOutput: engineOutputPrinter(), color: "never" });
@@ -115,13 +122,13 @@ async function run(options: Options): Promise<number> {
       return 0;
     }
     case "up": {
-      const plan = await validated(opened);
-      const config = await readConfig(stack);
+      const plan = await validated(opened, await stackConfig.config());
+      const config = await stackConfig.config();
       say(renderRunbook(plan));
       say(`\nrun records: ${files.dir}`);
       const state = await stack.exportStack();
       const record = settingRecord(state);
-      const reapplied = await reapplyBeforeResume(record, config, await adminPassword(opened), log);
+      const reapplied = await reapplyBeforeResume(record, config, await adminPassword(), log);
       if (reapplied) say(`[driver] ${reapplied}`);
       const replace = startsToRepeat(state, config.targetRelease, config.bake.windowSeconds > 0);
       if (replace.length > 0) {
@@ -137,7 +144,7 @@ async function run(options: Options): Promise<number> {
         say(renderSummary((result.outputs.summary?.value ?? {}) as Summary));
         if (plan.pause?.active) {
           const paused = settingRecord(await stack.exportStack());
-          say(`[driver] ${await restoreAfterFailure(paused, config, await adminPassword(opened), log)}`);
+          say(`[driver] ${await restoreAfterFailure(paused, config, await adminPassword(), log)}`);
           say(
             `[driver] PAUSED after ${plan.pause.afterStep}: the fleet serves, no later node was touched and db contract has not run.\n` +
               `[driver] Check the upgraded nodes, then approve ${config.targetRelease} with ` +
@@ -158,7 +165,7 @@ async function run(options: Options): Promise<number> {
         }
         say(`\nup FAILED: ${firstLines(error)}`);
         const after = settingRecord(await stack.exportStack());
-        say(`[driver] ${await restoreAfterFailure(after, config, await adminPassword(opened), log)}`);
+        say(`[driver] ${await restoreAfterFailure(after, config, await adminPassword(), log)}`);
         say(
           "[driver] The fleet keeps serving: the failed node stays out of rotation and db contract did not run.\n" +
             "[driver] Fix the cause shown above, then run `up` again: finished steps are not repeated.",
@@ -187,15 +194,15 @@ async function run(options: Options): Promise<number> {
             `[driver] cleared pending ${op.type} of ${op.resource.urn.split("::").at(-1)}: it runs again on the next up`,
           );
       }
-      const config = await readConfig(stack);
+      const config = await stackConfig.config();
       say(
-        `[driver] ${await restoreAfterFailure(settingRecord(cleaned), config, await adminPassword(opened), log)}`,
+        `[driver] ${await restoreAfterFailure(settingRecord(cleaned), config, await adminPassword(), log)}`,
       );
       say("[driver] recovered: run `up` to finish the upgrade; finished steps are not repeated");
       return 0;
     }
     case "rollback": {
-      const config = await readConfig(stack);
+      const config = await stackConfig.config();
       if (!config.rollbackTo) {
         throw new ConfigError([
           `stack ${options.stack}: set glance-rolling-upgrade:rollbackTo (release, version) to roll back`,
@@ -224,9 +231,7 @@ async function run(options: Options): Promise<number> {
       say(
         `[driver] rolling back ${nodes.join(", ")} to ${config.rollbackTo.release}, one at a time; no database step runs`,
       );
-      say(
-        `[driver] ${await restoreAfterFailure(settingRecord(state), config, await adminPassword(opened), log)}`,
-      );
+      say(`[driver] ${await restoreAfterFailure(settingRecord(state), config, await adminPassword(), log)}`);
       const rollback = await openStack(defaultLocation(options.stack, options.workDir), files, () =>
         rollbackProgram(nodes),
       );
@@ -242,7 +247,7 @@ async function run(options: Options): Promise<number> {
       return 0;
     }
     case "approve": {
-      const config = await readConfig(stack);
+      const config = await stackConfig.config();
       await stack.setConfig("glance-rolling-upgrade:approvedRelease", { value: config.targetRelease });
       say(
         `[driver] approved ${config.targetRelease} past the checkpoint: the next \`up\` continues the upgrade`,

@@ -1,6 +1,6 @@
 import * as path from "node:path";
 import { LocalWorkspace, PulumiCommand, Stack } from "@pulumi/pulumi/automation";
-import { ConfigEntry, parseConfigEntries, UpgradeConfig } from "../components/config";
+import { ConfigEntry, UpgradeConfig } from "../components/config";
 import { upgradeProgram } from "../components/program";
 import { engineEnvironment, engineRoot, PROJECT_ROOT, RunFiles } from "./environment";
 
@@ -44,10 +44,6 @@ export async function openStack(
 export async function configEntries(stack: Stack): Promise<ConfigEntry[]> {
   const map = await stack.getAllConfig();
   return Object.entries(map).map(([key, item]) => ({ key, value: item.value, secret: item.secret ?? false }));
-}
-
-export async function readConfig(stack: Stack): Promise<UpgradeConfig> {
-  return parseConfigEntries(await configEntries(stack));
 }
 
 /** Plugins a stack needs beyond the dynamic-provider launcher, with what to do when one is missing. */

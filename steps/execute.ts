@@ -11,6 +11,9 @@ export interface StepInputs {
   secrets?: StepSecrets;
 }
 
+/** The inputs that identify a step run; a change to any of them runs the step again (an update). */
+const IDENTITY_KEYS = ["step", "kind", "node", "release", "request"] as const;
+
 /** Runs a step with progress and timeline records; returns its outputs (never its secrets). */
 export async function executeStep(inputs: StepInputs): Promise<Record<string, unknown>> {
   const { secrets, ...identity } = inputs;
@@ -26,3 +29,24 @@ export async function executeStep(inputs: StepInputs): Promise<Record<string, un
     seconds: run.seconds,
   };
 }
+
+/**
+ * The dynamic provider's methods. The provider Pulumi serializes into every step's state only
+ * delegates here, so each checkpoint carries a few bytes of code instead of the whole provider.
+ * A step is an event: create runs it, a changed identity runs it again as an update (cheaper than a
+ * replacement, DESIGN.md §5), and delete does nothing.
+ */
+export const stepProviderMethods = {
+  async diff(_id: string, olds: StepInputs, news: StepInputs) {
+    const changed = IDENTITY_KEYS.filter(
+      (key) => JSON.stringify(olds[key] ?? null) !== JSON.stringify(news[key] ?? null),
+    );
+    return { changes: changed.length > 0, replaces: [], deleteBeforeReplace: false };
+  },
+  async create(inputs: StepInputs) {
+    return { id: inputs.step, outs: await executeStep(inputs) };
+  },
+  async update(_id: string, _olds: StepInputs, news: StepInputs) {
+    return { outs: await executeStep(news) };
+  },
+};

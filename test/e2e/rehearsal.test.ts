@@ -136,6 +136,24 @@ describe("rehearsal through the driver, nodes as local commands", () => {
     }
   });
 
+  it("says before the run that exec: command needs the Command plugin, naming exec: native, and runs nothing", async () => {
+    const needsPlugin = TestStack.unique(
+      "e2e-plugin",
+      { ...labStackConfig(lab, { transport: "local" }), exec: "command" },
+      LAB_SECRETS,
+    );
+    try {
+      const run = await needsPlugin.driver("up");
+      expect(run.code).toBe(3);
+      expect(run.stderr).toContain("the Pulumi 'command' resource plugin is not installed");
+      expect(run.stderr).toContain("set `exec: native`");
+      expect(run.timeline).toEqual([]);
+      expect(needsPlugin.exportState()).toEqual([]);
+    } finally {
+      needsPlugin.remove();
+    }
+  });
+
   it("destroy removes the step records and touches nothing in the fleet", async () => {
     const run = await stack.driver("destroy");
     expect(run.code, run.stdout + run.stderr).toBe(0);
