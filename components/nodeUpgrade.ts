@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { UpgradeContext } from "./context";
 import { buildNodeScript, NodeEndpoint, NodeScriptKind, ScriptStep } from "./exec";
 import { ResolvedNode } from "./config";
-import { lbTargetFor } from "./membership";
+import { lbStepSecrets, lbTargetFor } from "./membership";
 import { typedStep } from "./typedStep";
 import type { LbTarget } from "../steps/dispatch";
 
@@ -77,6 +77,7 @@ export class NodeUpgrade extends pulumi.ComponentResource {
       {
         kind: "drain",
         node: this.nodeName,
+        secrets: lbStepSecrets(this.context.config),
         request: pulumi.output(this.lbTarget()).apply((target) => ({
           kind: "drain" as const,
           lb: target,
@@ -126,6 +127,7 @@ export class NodeUpgrade extends pulumi.ComponentResource {
       {
         kind: "admit",
         node: this.nodeName,
+        secrets: lbStepSecrets(this.context.config),
         request: pulumi.output(this.lbTarget()).apply((target) => ({
           kind: "admit" as const,
           lb: target,
@@ -145,6 +147,7 @@ export class NodeUpgrade extends pulumi.ComponentResource {
       {
         kind: "bake",
         node: this.nodeName,
+        secrets: lbStepSecrets(this.context.config),
         request: pulumi.output(this.lbTarget()).apply((target) => ({
           kind: "bake" as const,
           lb: target,

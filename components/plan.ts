@@ -1,4 +1,5 @@
 import { UpgradeConfig } from "./config";
+import { haproxyRuntimeSummary } from "./membership/targets";
 
 export type StepKind =
   | "preflight"
@@ -158,14 +159,15 @@ export function buildPlan(config: UpgradeConfig): Plan {
     gates.push(...admits);
   });
 
-  const allAdmits = gates;
+  // Every node's last gate (its admission, or its bake), so I6 reads directly off the graph.
+  const allGates = gates;
   const versionReports = [newNode, ...config.nodes.map((n) => n.name).filter((n) => n !== newNode)].map(
     (node) =>
       add({
         id: `${node}/version`,
         kind: "report-version",
         node,
-        after: allAdmits,
+        after: allGates,
         description: "read the release the node runs, once every node is back in rotation",
       }),
   );
@@ -197,7 +199,7 @@ export function buildPlan(config: UpgradeConfig): Plan {
     loadBalancer:
       lb.type === "alb"
         ? `ALB target group ${lb.targetGroupArn}`
-        : `HAProxy ${lb.runtimeApi} backend ${lb.backend}`,
+        : `HAProxy ${haproxyRuntimeSummary(config)} backend ${lb.backend}`,
     backup: backupTarget(config),
     drainTimeoutSeconds: lb.drainTimeoutSeconds,
     maxUnavailable: lb.maxUnavailable,

@@ -9,7 +9,7 @@ import { DatabaseBackup } from "./databaseBackup";
 import { DbMigration } from "./dbMigration";
 import { NodeUpgrade } from "./nodeUpgrade";
 import { ProvisionedNode } from "./newNode";
-import { dbRef, lbFleet } from "./membership";
+import { dbRef, lbFleet, lbStepSecrets } from "./membership";
 import { typedStep } from "./typedStep";
 
 export interface RollingUpgradeArgs {
@@ -132,6 +132,7 @@ export class RollingUpgrade extends pulumi.ComponentResource {
             step.id,
             {
               kind: "fleet-verify",
+              secrets: lbStepSecrets(config),
               request: pulumi
                 .all([pulumi.all(versions), provisioned ? provisioned.instanceId : undefined])
                 .apply(([reported, provisionedTarget]) => ({

@@ -7,7 +7,8 @@ import { DbEndpoint } from "./db/connection";
 import { privilegePreflight, restoreTrustFunctionCreators, setTrustFunctionCreators } from "./db/privileges";
 import { mysqldumpBackup } from "./backup/mysqldump";
 import { rdsSnapshotBackup } from "./backup/rdsSnapshot";
-import { haproxyAdmit, haproxyDrain, haproxyFleetCheck } from "./lb/haproxy";
+import { admitToHaproxy, checkHaproxyFleet, drainFromHaproxy } from "./lb/haproxyInstances";
+import type { RuntimeEndpoint } from "./lb/haproxyEndpoints";
 import { albAdmit, albDrain, albFleetCheck } from "./lb/alb";
 import { waitHealthy } from "./health";
 import { runScript } from "./exec/run";
@@ -16,7 +17,7 @@ import { runPreflight, PreflightRequest } from "./preflight";
 import { bakeNode, BakeRequest } from "./bake";
 
 export type LbTarget =
-  | { type: "haproxy"; runtimeApi: string; backend: string; server: string }
+  | { type: "haproxy"; runtimeApis: RuntimeEndpoint[]; backend: string; server: string }
   | {
       type: "alb";
       targetGroupArn: string;
@@ -27,7 +28,7 @@ export type LbTarget =
     };
 
 export type LbFleet =
-  | { type: "haproxy"; runtimeApi: string; backend: string; expected: string[] }
+  | { type: "haproxy"; runtimeApis: RuntimeEndpoint[]; backend: string; expected: string[] }
   | { type: "alb"; targetGroupArn: string; expected: string[]; region?: string; endpoint?: string };
 
 /** A database endpoint without its password (that travels as a secret). */
@@ -117,8 +118,9 @@ export async function runStep(
       const lb = request.lb;
       const drained =
         lb.type === "haproxy"
-          ? await haproxyDrain(
+          ? await drainFromHaproxy(
               { ...lb, minHealthy: request.minHealthy, drainTimeoutSeconds: request.drainTimeoutSeconds },
+              secrets.sshPrivateKey,
               ctx,
             )
           : await albDrain(
@@ -131,7 +133,11 @@ export async function runStep(
       const lb = request.lb;
       const admitted =
         lb.type === "haproxy"
-          ? await haproxyAdmit({ ...lb, healthTimeoutSeconds: request.healthTimeoutSeconds }, ctx)
+          ? await admitToHaproxy(
+              { ...lb, healthTimeoutSeconds: request.healthTimeoutSeconds },
+              secrets.sshPrivateKey,
+              ctx,
+            )
           : await albAdmit({ ...lb, healthTimeoutSeconds: request.healthTimeoutSeconds }, ctx);
       return { admitSeconds: admitted.admitSeconds };
     }
@@ -140,7 +146,7 @@ export async function runStep(
       return { healthySeconds: healthy.seconds };
     }
     case "bake": {
-      const baked = await bakeNode(request, ctx);
+      const baked = await bakeNode(request, secrets, ctx);
       return { bakeErrors: baked.errors, bakeSeconds: baked.seconds };
     }
     case "allow-functions": {
@@ -187,8 +193,9 @@ export async function runStep(
       const members =
         lb.type === "haproxy"
           ? (
-              await haproxyFleetCheck(
-                { runtimeApi: lb.runtimeApi, backend: lb.backend, expectedServers: lb.expected },
+              await checkHaproxyFleet(
+                { runtimeApis: lb.runtimeApis, backend: lb.backend, expectedServers: lb.expected },
+                secrets.sshPrivateKey,
                 ctx,
               )
             ).servers

@@ -6,7 +6,7 @@ import type { DbRef, LbFleet, ScriptSpec, StepResult, StepSecrets } from "./disp
 import { StepContext, StepError } from "./context";
 import { checkConnection } from "./db/connection";
 import { privilegePreflight } from "./db/privileges";
-import { haproxyFleetCheck } from "./lb/haproxy";
+import { checkHaproxyFleet } from "./lb/haproxyInstances";
 import { albFleetCheck } from "./lb/alb";
 import { waitHealthy } from "./health";
 import { runScript } from "./exec/run";
@@ -62,8 +62,9 @@ export async function runPreflight(
   await check(problems, "load balancer", async () => {
     const lb = request.lb;
     if (lb.type === "haproxy") {
-      await haproxyFleetCheck(
-        { runtimeApi: lb.runtimeApi, backend: lb.backend, expectedServers: lb.expected },
+      await checkHaproxyFleet(
+        { runtimeApis: lb.runtimeApis, backend: lb.backend, expectedServers: lb.expected },
+        secrets.sshPrivateKey,
         ctx,
       );
     } else {

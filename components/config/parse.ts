@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { ParsedStack, stackSchema } from "./schema";
+import { ParsedStack, RUNTIME_API_FORMS, stackSchema } from "./schema";
 
 /** The project's config namespace: keys are `glance-rolling-upgrade:<key>`. */
 export const CONFIG_NAMESPACE = "glance-rolling-upgrade";
@@ -83,6 +83,49 @@ function describeIssue(raw: unknown, issue: z.core.$ZodIssue): string {
 }
 
 /**
+ * A runtime API entry is a string or an object; when neither fits, the branch of the right type
+ * knows what is wrong (e.g. `ssh.user` missing). Anything less specific gets the list of forms.
+ */
+function runtimeApiIssue(issue: z.core.$ZodIssue): z.core.$ZodIssue {
+  if (issue.code !== "invalid_union") return issue;
+  const typed = issue.errors
+    .flat()
+    .filter((inner) => !(inner.code === "invalid_type" && inner.path.length === 0));
+  if (typed.length === 0) return { ...issue, message: RUNTIME_API_FORMS };
+  const inner = typed[0];
+  return runtimeApiIssue({ ...inner, path: [...issue.path, ...inner.path] } as z.core.$ZodIssue);
+}
+
+/** Problems with the list of HAProxy runtime APIs: an SSH entry without `ssh` settings, duplicates. */
+function runtimeApiProblems(stack: ParsedStack): string[] {
+  const lb = stack.loadBalancer;
+  if (lb.type !== "haproxy" || !Array.isArray(lb.runtimeApi)) return [];
+  const problems: string[] = [];
+  const seen = new Map<string, number>();
+  lb.runtimeApi.forEach((entry, index) => {
+    const path = ["loadBalancer", "runtimeApi", index];
+    let identity: string;
+    if (typeof entry === "string") {
+      identity = entry;
+    } else {
+      identity = `${entry.ssh.host}:${entry.ssh.port ?? stack.ssh?.port ?? 22}:${entry.socket}`;
+      if (!stack.ssh) {
+        problems.push(
+          `${key(path)}: a runtime API reached over SSH uses the stack's ssh settings (hostKeyPolicy, knownHostsFile) and sshPrivateKey; set ${key(["ssh"])}`,
+        );
+      }
+    }
+    const first = seen.get(identity);
+    if (first === undefined) seen.set(identity, index);
+    else
+      problems.push(
+        `${key(path)} = ${show(entry)}: duplicate of ${key(["loadBalancer", "runtimeApi", first])}; list each HAProxy instance once`,
+      );
+  });
+  return problems;
+}
+
+/**
  * Parses raw stack config (key without namespace -> parsed YAML value) into a typed, cross-checked
  * config. Throws one ConfigError listing every problem; pure, so a preview fails before any resource.
  */
@@ -107,7 +150,9 @@ export function parseStackConfig(
 
   const parsed = stackSchema.safeParse(plain);
   if (!parsed.success) {
-    for (const issue of parsed.error.issues) problems.push(describeIssue(plain, issue));
+    for (const issue of parsed.error.issues) {
+      problems.push(describeIssue(plain, issue.path.includes("runtimeApi") ? runtimeApiIssue(issue) : issue));
+    }
     throw new ConfigError(problems);
   }
   const stack = parsed.data;
@@ -164,6 +209,8 @@ export function parseStackConfig(
       `${key(["loadBalancer", "minHealthy"])} = ${lb.minHealthy}: with ${fleetSize} nodes and maxUnavailable ${lb.maxUnavailable} at most ${fleetSize - lb.maxUnavailable} stay in rotation; lower minHealthy or maxUnavailable`,
     );
   }
+
+  problems.push(...runtimeApiProblems(stack));
 
   const seen = new Map<string, string>();
   nodes.forEach((node, index) => {

@@ -83,13 +83,40 @@ export const newNodeSchema = z.union([
   z.strictObject({ provision: provisionSchema }),
 ]);
 
+const posixUser = z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, "use a POSIX user name such as ubuntu");
+
 export const sshSchema = z.strictObject({
-  user: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, "use a POSIX user name such as ubuntu"),
+  user: posixUser,
   port: port.default(22),
   hostKeyPolicy: z.enum(["strict", "accept-new", "insecure"]).default("strict"),
   knownHostsFile: absolutePath.optional(),
   connectTimeoutSeconds: positiveSeconds(300).default(10),
 });
+
+const runtimeAddress = z
+  .string()
+  .regex(/^unix:\/[A-Za-z0-9._/-]+$|^[A-Za-z0-9.-]+:\d{1,5}$/, "use unix:/path/to/admin.sock or HOST:PORT");
+
+/**
+ * A runtime API on another host, reached by OpenSSH forwarding its unix socket: the admin socket is
+ * never opened to the network. The stack's ssh settings (host-key policy, known_hosts) and the
+ * sshPrivateKey secret apply.
+ */
+export const runtimeApiOverSshSchema = z.strictObject({
+  ssh: z.strictObject({ host: hostOrIp, user: posixUser, port: port.optional() }),
+  socket: z
+    .string()
+    .regex(
+      /^\/[A-Za-z0-9._/-]+$/,
+      "use the absolute path of HAProxy's admin socket on that host, e.g. /run/haproxy/admin.sock",
+    ),
+});
+
+const runtimeApiEntry = z.union([runtimeAddress, runtimeApiOverSshSchema]);
+
+/** What every HAProxy runtime API entry may be, for messages. */
+export const RUNTIME_API_FORMS =
+  "use unix:/path/to/admin.sock or HOST:PORT, or a list of those and {ssh: {host, user, port?}, socket: /path/to/admin.sock}";
 
 const rolloutFields = {
   drainTimeoutSeconds: positiveSeconds(3600).default(300),
@@ -117,12 +144,11 @@ export const loadBalancerSchema = z.discriminatedUnion("type", [
   }),
   z.strictObject({
     type: z.literal("haproxy"),
-    runtimeApi: z
-      .string()
-      .regex(
-        /^unix:\/[A-Za-z0-9._/-]+$|^[A-Za-z0-9.-]+:\d{1,5}$/,
-        "use unix:/path/to/admin.sock or HOST:PORT",
-      ),
+    /** One instance's runtime API, or every instance's (an active/standby pair or more). */
+    runtimeApi: z.union([
+      runtimeAddress,
+      z.array(runtimeApiEntry).min(1, "list at least one runtime API (one per HAProxy instance)"),
+    ]),
     backend: z
       .string()
       .regex(/^[A-Za-z0-9_.-]{1,64}$/, "use the HAProxy backend's name (letters, digits, '_', '.', '-')"),

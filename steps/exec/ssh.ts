@@ -209,15 +209,7 @@ async function connectionTo(target: SshTarget, ctx: StepContext): Promise<Connec
   let keyFile: string | undefined;
   if (target.privateKey !== undefined) {
     keyFile = path.join(dir, `key-${id}`);
-    fs.rmSync(keyFile, { force: true });
-    fs.writeFileSync(
-      keyFile,
-      target.privateKey.endsWith("\n") ? target.privateKey : `${target.privateKey}\n`,
-      {
-        mode: 0o600,
-        flag: "wx",
-      },
-    );
+    writePrivateKeyFile(keyFile, target.privateKey);
   }
   const connection: Connection = {
     label: sshLabel(target),
@@ -277,7 +269,7 @@ async function openMaster(target: SshTarget, connection: Connection, ctx: StepCo
 }
 
 function sshOptions(target: SshTarget, connection: Connection): string[] {
-  const options: string[] = [
+  return [
     "-T",
     "-o",
     "BatchMode=yes",
@@ -287,6 +279,17 @@ function sshOptions(target: SshTarget, connection: Connection): string[] {
     `ControlPath=${optionValue(connection.controlPath)}`,
     "-o",
     `ControlPersist=${CONTROL_PERSIST}`,
+    ...sshClientOptions(target, connection.keyFile),
+  ];
+}
+
+/**
+ * The client options every connection to `target` uses besides multiplexing: timeouts, the
+ * host-key policy, the key file (`keyFile`, written with writePrivateKeyFile) and the login.
+ * Callers add `-o BatchMode=yes` (or rely on a master that was opened with it).
+ */
+export function sshClientOptions(target: SshTarget, keyFile: string | undefined): string[] {
+  const options: string[] = [
     "-o",
     `ConnectTimeout=${target.connectTimeoutSeconds ?? DEFAULT_CONNECT_TIMEOUT_SECONDS}`,
     "-o",
@@ -311,14 +314,15 @@ function sshOptions(target: SshTarget, connection: Connection): string[] {
   if (target.hostKeyPolicy !== "insecure" && target.knownHostsFile !== undefined) {
     options.push("-o", `UserKnownHostsFile=${optionValue(target.knownHostsFile)}`);
   }
-  if (connection.keyFile !== undefined) {
-    options.push("-i", connection.keyFile, "-o", "IdentitiesOnly=yes");
+  if (keyFile !== undefined) {
+    options.push("-i", keyFile, "-o", "IdentitiesOnly=yes");
   }
   options.push("-p", String(target.port), "-l", target.user);
   return options;
 }
 
-function validateTarget(target: SshTarget): void {
+/** Refuses a target whose host, user, port or key could be misread by the ssh client. */
+export function validateTarget(target: SshTarget): void {
   const label = sshLabel(target);
   if (!/^[A-Za-z0-9._:[\]-]+$/.test(target.host) || target.host.startsWith("-")) {
     throw new StepError(`ssh target ${label}: host must be a hostname or IP address`);
@@ -332,6 +336,15 @@ function validateTarget(target: SshTarget): void {
   if (target.privateKey !== undefined && !target.privateKey.includes("PRIVATE KEY")) {
     throw new StepError(`ssh target ${label}: privateKey does not look like an OpenSSH/PEM private key`);
   }
+}
+
+/** Writes a private key for `ssh -i`: a fresh 0600 file (its directory should be 0700 and private). */
+export function writePrivateKeyFile(file: string, privateKey: string): void {
+  fs.rmSync(file, { force: true });
+  fs.writeFileSync(file, privateKey.endsWith("\n") ? privateKey : `${privateKey}\n`, {
+    mode: 0o600,
+    flag: "wx",
+  });
 }
 
 /** A value for `ssh -o NAME=VALUE`, which ssh splits on whitespace unless double-quoted. */

@@ -25,7 +25,10 @@ function isInMaint(stat: ServerStat): boolean {
 /** Raised by a probe when the runtime API fails mid-wait, so it is not mistaken for a timeout. */
 class RuntimeLostError extends StepError {}
 
-function findServer(ref: HaproxyServerRef, servers: ServerStat[]): ServerStat {
+export function findServer(
+  ref: Pick<HaproxyServerRef, "backend" | "server">,
+  servers: ServerStat[],
+): ServerStat {
   const stat = servers.find((s) => s.server === ref.server);
   if (stat === undefined) {
     throw new StepError(
@@ -94,7 +97,8 @@ async function watchServer<T>(
   }
 }
 
-function describe(stat: ServerStat): string {
+/** "DRAIN with 1 session(s) open, check L7OK": a server's state as messages show it. */
+export function describe(stat: ServerStat): string {
   const check = stat.checkStatus ? `, check ${stat.checkStatus}` : "";
   return `${stat.status} with ${stat.scur} session(s) open${check}`;
 }
@@ -231,18 +235,24 @@ export async function haproxyAdmit(
   return { admitSeconds };
 }
 
-export async function haproxyFleetCheck(
-  args: { runtimeApi: string; backend: string; expectedServers: string[] },
-  ctx: StepContext,
-): Promise<{ servers: string[] }> {
-  const servers = await readBackendServers(args.runtimeApi, args.backend);
-  const unexpected = servers.filter((s) => !args.expectedServers.includes(s.server));
-  const problems = args.expectedServers.flatMap((expected) => {
+/** How a backend differs from "exactly the expected servers, all UP"; empty when it does not. */
+export function fleetProblems(servers: ServerStat[], expectedServers: string[]): string[] {
+  const unexpected = servers.filter((s) => !expectedServers.includes(s.server));
+  const problems = expectedServers.flatMap((expected) => {
     const stat = servers.find((s) => s.server === expected);
     if (stat === undefined) return [`${expected} is missing`];
     return stat.status === "UP" ? [] : [`${expected} is ${stat.status}`];
   });
   problems.push(...unexpected.map((s) => `${s.server} (${s.status}) is not in the upgraded set`));
+  return problems;
+}
+
+export async function haproxyFleetCheck(
+  args: { runtimeApi: string; backend: string; expectedServers: string[] },
+  ctx: StepContext,
+): Promise<{ servers: string[] }> {
+  const servers = await readBackendServers(args.runtimeApi, args.backend);
+  const problems = fleetProblems(servers, args.expectedServers);
   if (problems.length > 0) {
     throw new StepError(
       `HAProxy backend "${args.backend}" is not exactly the upgraded fleet, all UP: ${problems.join("; ")}. ` +

@@ -48,7 +48,7 @@ describe("preflight (real MariaDB, HAProxy and nodes)", () => {
     adminUser: "admin",
     lb: {
       type: "haproxy",
-      runtimeApi: lb.runtimeApi,
+      runtimeApis: [lb.runtimeApi],
       backend: lb.backendName,
       expected: nodes.map((n) => n.name),
     },
@@ -117,7 +117,7 @@ describe("preflight (real MariaDB, HAProxy and nodes)", () => {
       change: () => ({
         lb: {
           type: "haproxy" as const,
-          runtimeApi: lb.runtimeApi,
+          runtimeApis: [lb.runtimeApi],
           backend: lb.backendName,
           expected: ["node-1", "node-2", "node-3"],
         },
@@ -129,7 +129,7 @@ describe("preflight (real MariaDB, HAProxy and nodes)", () => {
       change: () => ({
         lb: {
           type: "haproxy" as const,
-          runtimeApi: lb.runtimeApi,
+          runtimeApis: [lb.runtimeApi],
           backend: lb.backendName,
           expected: ["node-1"],
         },
@@ -141,7 +141,7 @@ describe("preflight (real MariaDB, HAProxy and nodes)", () => {
       change: () => ({
         lb: {
           type: "haproxy" as const,
-          runtimeApi: "127.0.0.1:1",
+          runtimeApis: ["127.0.0.1:1"],
           backend: lb.backendName,
           expected: ["node-1", "node-2"],
         },

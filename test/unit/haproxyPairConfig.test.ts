@@ -1,0 +1,165 @@
+/**
+ * `loadBalancer.runtimeApi` as a list of HAProxy instances, some reached over SSH: what the config
+ * accepts, what it refuses (with the key and the fix), and what the steps receive.
+ */
+import { describe, expect, it } from "vitest";
+import { ConfigError, parseStackConfig } from "../../components/config";
+import { lbFleet, lbStepSecrets, lbTargetFor } from "../../components/membership";
+import { buildPlan } from "../../components/plan";
+import { haproxyStack, Overrides, parsed } from "./fixtures";
+
+const NS = "glance-rolling-upgrade";
+const REMOTE = { ssh: { host: "lb-b.internal", user: "haproxy-ops" }, socket: "/run/haproxy/admin.sock" };
+
+function problemsOf(overrides: Overrides): string[] {
+  const stack = haproxyStack(2, overrides);
+  try {
+    parseStackConfig(stack.raw, stack.secrets);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return (error as ConfigError).problems;
+  }
+  throw new Error("expected a ConfigError, but the config parsed");
+}
+
+describe("loadBalancer.runtimeApi: one or several HAProxy instances", () => {
+  it("a single string still works and reaches the steps as a one-entry list", () => {
+    const config = parsed(haproxyStack(2));
+    expect(lbTargetFor(config, config.nodes[1])).toEqual({
+      type: "haproxy",
+      runtimeApis: ["unix:/run/haproxy/admin.sock"],
+      backend: "glance_api",
+      server: "node-2",
+    });
+    expect(lbStepSecrets(config)).toEqual([]);
+  });
+
+  it("a list of addresses and SSH-forwarded sockets, with the stack's ssh settings applied", () => {
+    const config = parsed(
+      haproxyStack(2, {
+        ssh: {
+          user: "ubuntu",
+          port: 2222,
+          hostKeyPolicy: "accept-new",
+          knownHostsFile: "/etc/gru/known_hosts",
+        },
+        loadBalancer: { runtimeApi: ["unix:/run/haproxy/admin.sock", "10.0.9.2:9999", REMOTE] },
+      }),
+    );
+    const expected = [
+      "unix:/run/haproxy/admin.sock",
+      "10.0.9.2:9999",
+      {
+        ssh: {
+          host: "lb-b.internal",
+          user: "haproxy-ops",
+          port: 2222,
+          hostKeyPolicy: "accept-new",
+          knownHostsFile: "/etc/gru/known_hosts",
+          connectTimeoutSeconds: 10,
+        },
+        socket: "/run/haproxy/admin.sock",
+      },
+    ];
+    expect(lbTargetFor(config, config.nodes[0])).toMatchObject({ runtimeApis: expected, server: "node-1" });
+    expect(lbFleet(config, config.nodes)).toMatchObject({
+      runtimeApis: expected,
+      expected: ["node-1", "node-2"],
+    });
+    // The forward needs the SSH key; the plan names every instance.
+    expect(lbStepSecrets(config)).toEqual(["sshPrivateKey"]);
+    expect(buildPlan(config).loadBalancer).toBe(
+      "HAProxy unix:/run/haproxy/admin.sock, 10.0.9.2:9999, ssh://haproxy-ops@lb-b.internal:2222/run/haproxy/admin.sock backend glance_api",
+    );
+  });
+
+  it("an SSH entry's own port wins over the stack's", () => {
+    const config = parsed(
+      haproxyStack(2, { loadBalancer: { runtimeApi: [{ ...REMOTE, ssh: { ...REMOTE.ssh, port: 2200 } }] } }),
+    );
+    expect(lbTargetFor(config, config.nodes[0])).toMatchObject({
+      runtimeApis: [{ ssh: { port: 2200, hostKeyPolicy: "strict" }, socket: "/run/haproxy/admin.sock" }],
+    });
+  });
+
+  const bad: Array<{ name: string; overrides: Overrides; shows: string[] }> = [
+    {
+      name: "an empty list",
+      overrides: { loadBalancer: { runtimeApi: [] } },
+      shows: [`${NS}:loadBalancer.runtimeApi = []`, "list at least one runtime API"],
+    },
+    {
+      name: "a bad address in the list",
+      overrides: { loadBalancer: { runtimeApi: ["unix:/a.sock", "/run/haproxy/admin.sock"] } },
+      shows: [
+        `${NS}:loadBalancer.runtimeApi[1] = "/run/haproxy/admin.sock"`,
+        "unix:/path/to/admin.sock or HOST:PORT",
+      ],
+    },
+    {
+      name: "a relative remote socket",
+      overrides: { loadBalancer: { runtimeApi: [{ ...REMOTE, socket: "admin.sock" }] } },
+      shows: [`${NS}:loadBalancer.runtimeApi[0].socket = "admin.sock"`, "absolute path"],
+    },
+    {
+      name: "an SSH entry without a user",
+      overrides: {
+        loadBalancer: { runtimeApi: [{ ssh: { host: "lb-b" }, socket: "/run/haproxy/admin.sock" }] },
+      },
+      shows: [`${NS}:loadBalancer.runtimeApi[0].ssh.user = (not set)`, "is required"],
+    },
+    {
+      name: "a number",
+      overrides: { loadBalancer: { runtimeApi: 9999 } },
+      shows: [`${NS}:loadBalancer.runtimeApi = 9999`, "or a list of those"],
+    },
+    {
+      name: "the same address twice",
+      overrides: { loadBalancer: { runtimeApi: ["10.0.9.2:9999", "unix:/a.sock", "10.0.9.2:9999"] } },
+      shows: [
+        `${NS}:loadBalancer.runtimeApi[2] = "10.0.9.2:9999"`,
+        `duplicate of ${NS}:loadBalancer.runtimeApi[0]`,
+      ],
+    },
+    {
+      name: "the same remote socket twice (default port and port 22 spelled out)",
+      overrides: {
+        ssh: { user: "ubuntu" },
+        loadBalancer: { runtimeApi: [REMOTE, { ...REMOTE, ssh: { ...REMOTE.ssh, port: 22 } }] },
+      },
+      shows: [`${NS}:loadBalancer.runtimeApi[1]`, `duplicate of ${NS}:loadBalancer.runtimeApi[0]`],
+    },
+    {
+      name: "an SSH entry without the stack's ssh settings",
+      overrides: {
+        ssh: undefined,
+        nodes: [
+          {
+            name: "node-1",
+            address: "127.0.0.1",
+            transport: "local",
+            healthUrl: "http://127.0.0.1:9292/healthcheck",
+          },
+          {
+            name: "node-2",
+            address: "127.0.0.1",
+            transport: "local",
+            healthUrl: "http://127.0.0.1:9293/healthcheck",
+          },
+        ],
+        loadBalancer: { runtimeApi: ["unix:/a.sock", REMOTE] },
+      },
+      shows: [`${NS}:loadBalancer.runtimeApi[1]`, `set ${NS}:ssh`],
+    },
+  ];
+  for (const { name, overrides, shows } of bad) {
+    it(`refuses ${name}, naming the key and the fix`, () => {
+      const problems = problemsOf(overrides);
+      const line = problems.find((p) => shows.every((s) => p.includes(s)));
+      expect(
+        line,
+        `no single problem shows ${JSON.stringify(shows)} in:\n${problems.join("\n")}`,
+      ).toBeDefined();
+    });
+  }
+});
