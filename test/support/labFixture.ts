@@ -62,8 +62,23 @@ export async function freshLab(
   });
 }
 
+/** Glance logs with errors other than the known harmless ones are kept in .work/lab-logs/ for diagnosis. */
+function keepErrorLogs(lab: LabState): void {
+  const harmless = /os_brick|stevedore\.extension/;
+  for (const node of lab.nodes) {
+    const log = path.join(node.dir, "glance-api.log");
+    if (!fs.existsSync(log)) continue;
+    const text = fs.readFileSync(log, "utf8");
+    if (!text.split("\n").some((line) => / (ERROR|CRITICAL) /.test(line) && !harmless.test(line))) continue;
+    const keep = path.join(__dirname, "..", "..", ".work", "lab-logs", path.basename(lab.dir));
+    fs.mkdirSync(keep, { recursive: true });
+    fs.copyFileSync(log, path.join(keep, `${node.name}-glance-api.log`));
+  }
+}
+
 export async function removeLab(lab: LabState | undefined): Promise<void> {
   if (!lab) return;
+  keepErrorLogs(lab);
   await labDown(lab.dir, { purge: true });
   fs.rmSync(lab.dir, { recursive: true, force: true });
 }
