@@ -8,6 +8,9 @@ export type LabLayout = Pick<LabState, "dir" | "fromRelease" | "toRelease" | "gl
   haproxy: Pick<LabState["haproxy"], "runtimeApi">;
 };
 
+/** The bake window of the committed local stack: a few seconds per node, so a rehearsal shows it. */
+export const LOCAL_STACK_BAKE_SECONDS = 3;
+
 /** The default lab's layout, as `lab up` with no options builds it: what Pulumi.local.yaml describes. */
 export function defaultLabLayout(nodeCount = 3, fromRelease = "2023.2", toRelease = "2024.1"): LabLayout {
   const dir = DEFAULT_LAB_DIR;
@@ -32,6 +35,8 @@ export interface LabStackOptions {
   targetRelease?: string;
   drainTimeoutSeconds?: number;
   healthTimeoutSeconds?: number;
+  /** A bake window after each admission (the committed local stack uses a few seconds). */
+  bakeSeconds?: number;
 }
 
 /** The stack config (without secrets) that upgrades a lab: what Pulumi.local.yaml holds for the default lab. */
@@ -78,6 +83,7 @@ export function labStackConfig(lab: LabLayout, opts: LabStackOptions): Record<st
       passConnectionToGlanceManage: true,
     },
     backup: { type: "mysqldump", path: path.join(lab.dir, "backups", "glance-before-{release}.sql") },
+    ...(opts.bakeSeconds ? { bake: { windowSeconds: opts.bakeSeconds, errorBudget: 0 } } : {}),
     rollbackTo: { release: lab.fromRelease, version: releaseInfo(lab.fromRelease).glanceVersion },
     nodeCommands: {
       stopCommand: node("stop"),

@@ -2,7 +2,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
 import { describe, expect, it } from "vitest";
-import { defaultLabLayout, labStackConfig } from "../../lab/stack";
+import { defaultLabLayout, labStackConfig, LOCAL_STACK_BAKE_SECONDS } from "../../lab/stack";
 import { parseConfigEntries } from "../../components/config";
 
 const committed = parse(fs.readFileSync(path.join(__dirname, "..", "..", "Pulumi.local.yaml"), "utf8")) as {
@@ -18,7 +18,7 @@ describe("the committed local stack (Pulumi.local.yaml)", () => {
         .map(([key, value]) => [key.replace("glance-rolling-upgrade:", ""), value]),
     );
     expect({ ...plain, targetVersion: String(plain.targetVersion) }).toEqual(
-      labStackConfig(defaultLabLayout(), { transport: "local" }),
+      labStackConfig(defaultLabLayout(), { transport: "local", bakeSeconds: LOCAL_STACK_BAKE_SECONDS }),
     );
   });
 
