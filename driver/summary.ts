@@ -14,6 +14,7 @@ const SHOWN_RESULT_KEYS = [
   "drainSeconds",
   "admitSeconds",
   "healthySeconds",
+  "bakeErrors",
   "bytes",
   "sha256",
   "snapshotArn",
