@@ -138,7 +138,10 @@ export class NodeUpgrade extends pulumi.ComponentResource {
     );
   }
 
-  /** Watches the admitted node's real traffic for the bake window before the next wave drains. */
+  /**
+   * Watches the admitted node's real traffic (and the named CloudWatch alarms, read in the ALB's
+   * region and endpoint) for the bake window before the next wave drains.
+   */
   bake(after: pulumi.Resource[]): pulumi.Resource {
     const bake = this.context.config.bake;
     return typedStep(
@@ -153,6 +156,8 @@ export class NodeUpgrade extends pulumi.ComponentResource {
           lb: target,
           windowSeconds: bake.windowSeconds,
           errorBudget: bake.errorBudget,
+          // Left out when empty, so stacks without alarms keep their bake steps' inputs unchanged.
+          ...(bake.alarmNames.length > 0 ? { alarmNames: bake.alarmNames } : {}),
         })),
       },
       { parent: this, dependsOn: after },

@@ -214,6 +214,30 @@ export const nodeCommandsSchema = z.strictObject({
   scriptTimeoutSeconds: positiveSeconds(7200).default(1800),
 });
 
+/** CloudWatch's own rule for alarm names; one DescribeAlarms call reads up to 100 of them. */
+const alarmNames = z
+  .array(
+    z
+      .string()
+      .min(1, "must not be empty")
+      .max(255, "use at most 255 characters (CloudWatch's limit)")
+      // eslint-disable-next-line no-control-regex
+      .regex(/^[^\u0000-\u001f\u007f]*$/, "use the CloudWatch alarm's name: no control characters"),
+  )
+  .max(100, "list at most 100 alarms (one DescribeAlarms call)")
+  .superRefine((names, ctx) => {
+    names.forEach((name, index) => {
+      const first = names.indexOf(name);
+      if (first !== index) {
+        ctx.addIssue({
+          code: "custom",
+          path: [index],
+          message: `duplicate of bake.alarmNames[${first}]; list each alarm once`,
+        });
+      }
+    });
+  });
+
 export const stackSchema = z.strictObject({
   targetRelease: release,
   /** What `versionCommand` prints on a node running the target release (prefix match), e.g. 28.2.0. */
@@ -231,14 +255,21 @@ export const stackSchema = z.strictObject({
   /**
    * Bake: after each admission, watch the admitted node for windowSeconds before the next wave drains
    * (HAProxy: its 5xx responses and connection/response errors must stay within errorBudget; ALB: the
-   * target must stay healthy). Off with 0; over budget, the node is drained back out and the chain halts.
+   * target must stay healthy). Any CloudWatch alarm in alarmNames must stay out of ALARM too, with
+   * either load balancer. Off with 0; over budget, the node is drained back out and the chain halts.
    */
   bake: z
     .strictObject({
       windowSeconds: z.number().int().min(0).max(3600).default(0),
       errorBudget: z.number().int().min(0).default(0),
+      alarmNames: alarmNames.default([]),
     })
-    .default({ windowSeconds: 0, errorBudget: 0 }),
+    .refine((bake) => bake.alarmNames.length === 0 || bake.windowSeconds > 0, {
+      path: ["windowSeconds"],
+      message:
+        "alarmNames is set but the bake is off (windowSeconds 0), so no alarm would be watched: set windowSeconds (e.g. 60) or remove alarmNames",
+    })
+    .default({ windowSeconds: 0, errorBudget: 0, alarmNames: [] }),
   /**
    * A checkpoint: stop after the NEW NODE ("newNode") or after wave N, with the fleet serving, until
    * the operator approves by setting approvedRelease to the target release.

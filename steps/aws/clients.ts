@@ -1,8 +1,9 @@
 /**
- * AWS SDK v3 clients for the load-balancer and backup steps. Credentials come from the SDK's standard
+ * AWS SDK v3 clients for the load-balancer, bake and backup steps. Credentials come from the SDK's standard
  * chain (environment, shared config/SSO, instance or task role), never from step arguments, so they
  * stay out of Pulumi state and argv.
  */
+import { CloudWatchClient } from "@aws-sdk/client-cloudwatch";
 import { ElasticLoadBalancingV2Client } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { RDSClient } from "@aws-sdk/client-rds";
 
@@ -33,6 +34,10 @@ function clientConfig(target: AwsTarget): {
 
 export function elbv2Client(target: AwsTarget): ElasticLoadBalancingV2Client {
   return new ElasticLoadBalancingV2Client(clientConfig(target));
+}
+
+export function cloudWatchClient(target: AwsTarget): CloudWatchClient {
+  return new CloudWatchClient(clientConfig(target));
 }
 
 export function rdsClient(target: AwsTarget): RDSClient {

@@ -91,6 +91,21 @@ describe.each(["prod", "staging"])("the example stack Pulumi.%s.yaml", (stack) =
     expect(config.ssh).toMatchObject({ hostKeyPolicy: "strict", port: 22 });
   });
 
+  it("bakes each admitted node for 60 s with no errors allowed, watching its own CloudWatch alarms", () => {
+    const config = validConfig(stack);
+    expect(config.bake).toEqual({
+      windowSeconds: 60,
+      errorBudget: 0,
+      alarmNames: [`glance-api-5xx-${stack}`, `glance-api-target-response-time-${stack}`],
+    });
+    // Every node of the fleet, the NEW NODE included, gets a bake after its admission.
+    const fleet = config.nodes
+      .map((n) => n.name)
+      .concat("provision" in config.newNode ? [config.newNodeName] : []);
+    const bakes = buildPlan(config).steps.filter((step) => step.id.endsWith("/bake"));
+    expect(new Set(bakes.map((step) => step.id))).toEqual(new Set(fleet.map((name) => `${name}/bake`)));
+  });
+
   it("names targetVersion as the default versionCommand prints it: without the Debian epoch", () => {
     const config = validConfig(stack);
     expect(config.nodeCommands.versionCommand).toBe(nodeCommandsSchema.parse({}).versionCommand);

@@ -1,0 +1,330 @@
+/**
+ * The ALB bake with CloudWatch alarms, through the real AWS SDK v3 against moto server (run
+ * scripts/setup-moto.sh first). moto 5.2.5 serves PutMetricAlarm, SetAlarmState and DescribeAlarms
+ * (AlarmNames) on the same endpoint as ELBv2; its new alarms start OK (AWS: INSUFFICIENT_DATA), and
+ * an alarm stays in the state SetAlarmState gave it, since moto evaluates no metrics.
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { CloudWatchClient, PutMetricAlarmCommand, SetAlarmStateCommand } from "@aws-sdk/client-cloudwatch";
+import {
+  CreateListenerCommand,
+  CreateLoadBalancerCommand,
+  CreateTargetGroupCommand,
+  DescribeTargetHealthCommand,
+  ElasticLoadBalancingV2Client,
+  RegisterTargetsCommand,
+} from "@aws-sdk/client-elastic-load-balancing-v2";
+import { startMoto, RunningMoto } from "../../lab/services/moto";
+import { StepContext, StepError } from "../../steps/context";
+import { bakeNode, BakeRequest } from "../../steps/bake";
+
+const region = "us-east-1";
+const savedEnv = { ...process.env };
+let moto: RunningMoto;
+let elbv2: ElasticLoadBalancingV2Client;
+let cloudwatch: CloudWatchClient;
+let vpcId: string;
+let subnetIds: string[];
+let albArn: string;
+let groupCount = 0;
+/** A setup failure (moto not installed, say) fails every test with its message instead of skipping them. */
+let setupError: unknown;
+
+function recordingContext(): StepContext & { lines: string[] } {
+  const lines: string[] = [];
+  return { lines, log: (message) => lines.push(message) };
+}
+
+/** EC2 Query API by hand: @aws-sdk/client-ec2 is not a dependency, and moto does not check signatures. */
+async function ec2(action: string, params: Record<string, string>): Promise<string> {
+  const res = await fetch(`${moto.endpoint}/`, {
+    method: "POST",
+    headers: {
+      "content-type": "application/x-www-form-urlencoded",
+      authorization: `AWS4-HMAC-SHA256 Credential=test/20260101/${region}/ec2/aws4_request, SignedHeaders=host, Signature=0`,
+    },
+    body: new URLSearchParams({ Action: action, Version: "2016-11-15", ...params }),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`EC2 ${action} failed: HTTP ${res.status}: ${text.slice(0, 500)}`);
+  return text;
+}
+
+function xmlValues(xml: string, tag: string): string[] {
+  return [...xml.matchAll(new RegExp(`<${tag}>([^<]+)</${tag}>`, "g"))].map((m) => m[1]);
+}
+
+/** A fresh target group behind the ALB with two running instances registered; returns the group and the first. */
+async function newTargetGroup(): Promise<{ targetGroupArn: string; targetId: string; other: string }> {
+  groupCount += 1;
+  const ids = xmlValues(
+    await ec2("RunInstances", {
+      ImageId: "ami-12c6146b",
+      MinCount: "2",
+      MaxCount: "2",
+      InstanceType: "t3.micro",
+      SubnetId: subnetIds[0],
+    }),
+    "instanceId",
+  );
+  expect(ids).toHaveLength(2);
+  const created = await elbv2.send(
+    new CreateTargetGroupCommand({
+      Name: `glance-bake-${groupCount}`,
+      Protocol: "HTTP",
+      Port: 9292,
+      VpcId: vpcId,
+      TargetType: "instance",
+    }),
+  );
+  const targetGroupArn = created.TargetGroups?.[0]?.TargetGroupArn;
+  if (!targetGroupArn) throw new Error("moto returned no target group ARN");
+  await elbv2.send(
+    new CreateListenerCommand({
+      LoadBalancerArn: albArn,
+      Protocol: "HTTP",
+      Port: 8000 + groupCount,
+      DefaultActions: [{ Type: "forward", TargetGroupArn: targetGroupArn }],
+    }),
+  );
+  await elbv2.send(
+    new RegisterTargetsCommand({ TargetGroupArn: targetGroupArn, Targets: ids.map((Id) => ({ Id })) }),
+  );
+  return { targetGroupArn, targetId: ids[0], other: ids[1] };
+}
+
+async function targetStates(targetGroupArn: string): Promise<Record<string, string>> {
+  const out = await elbv2.send(new DescribeTargetHealthCommand({ TargetGroupArn: targetGroupArn }));
+  return Object.fromEntries(
+    (out.TargetHealthDescriptions ?? []).map((d) => [d.Target?.Id ?? "?", d.TargetHealth?.State ?? "?"]),
+  );
+}
+
+async function putAlarm(name: string): Promise<void> {
+  await cloudwatch.send(
+    new PutMetricAlarmCommand({
+      AlarmName: name,
+      Namespace: "AWS/ApplicationELB",
+      MetricName: "HTTPCode_Target_5XX_Count",
+      Statistic: "Sum",
+      Period: 60,
+      EvaluationPeriods: 1,
+      Threshold: 1,
+      ComparisonOperator: "GreaterThanOrEqualToThreshold",
+    }),
+  );
+}
+
+async function setAlarm(name: string, state: "OK" | "ALARM" | "INSUFFICIENT_DATA", reason: string) {
+  await cloudwatch.send(
+    new SetAlarmStateCommand({ AlarmName: name, StateValue: state, StateReason: reason }),
+  );
+}
+
+function bakeRequest(
+  group: { targetGroupArn: string; targetId: string },
+  windowSeconds: number,
+  alarmNames: string[],
+): BakeRequest {
+  return {
+    lb: {
+      type: "alb",
+      targetGroupArn: group.targetGroupArn,
+      targetId: group.targetId,
+      port: 9292,
+      region,
+      endpoint: moto.endpoint,
+    },
+    windowSeconds,
+    errorBudget: 0,
+    alarmNames,
+    pollIntervalMs: 250,
+  };
+}
+
+async function stepError(promise: Promise<unknown>): Promise<StepError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(StepError);
+  return error as StepError;
+}
+
+beforeAll(async () => {
+  try {
+    process.env.AWS_ACCESS_KEY_ID = "test";
+    process.env.AWS_SECRET_ACCESS_KEY = "test";
+    delete process.env.AWS_SESSION_TOKEN;
+    delete process.env.AWS_PROFILE;
+    moto = await startMoto();
+    elbv2 = new ElasticLoadBalancingV2Client({ region, endpoint: moto.endpoint });
+    cloudwatch = new CloudWatchClient({ region, endpoint: moto.endpoint });
+    vpcId = xmlValues(await ec2("CreateVpc", { CidrBlock: "10.0.0.0/16" }), "vpcId")[0];
+    subnetIds = [];
+    for (const [cidr, az] of [
+      ["10.0.1.0/24", "us-east-1a"],
+      ["10.0.2.0/24", "us-east-1b"],
+    ]) {
+      const xml = await ec2("CreateSubnet", { VpcId: vpcId, CidrBlock: cidr, AvailabilityZone: az });
+      subnetIds.push(xmlValues(xml, "subnetId")[0]);
+    }
+    const lb = await elbv2.send(
+      new CreateLoadBalancerCommand({ Name: "glance-alb", Subnets: subnetIds, Type: "application" }),
+    );
+    albArn = lb.LoadBalancers?.[0]?.LoadBalancerArn ?? "";
+    expect(albArn).toMatch(/^arn:aws:elasticloadbalancing:us-east-1:/);
+  } catch (error) {
+    setupError = error;
+  }
+}, 60_000);
+
+beforeEach(() => {
+  if (setupError) throw setupError;
+});
+
+afterAll(async () => {
+  elbv2?.destroy();
+  cloudwatch?.destroy();
+  await moto?.stop();
+  process.env = savedEnv;
+});
+
+describe("bakeNode with CloudWatch alarms", () => {
+  it("passes when the alarms stay OK, counting INSUFFICIENT_DATA as OK", async () => {
+    const group = await newTargetGroup();
+    await putAlarm("glance-api-5xx-pass");
+    await putAlarm("glance-api-latency-pass");
+    await setAlarm("glance-api-latency-pass", "INSUFFICIENT_DATA", "no datapoints yet");
+
+    const ctx = recordingContext();
+    const started = Date.now();
+    const result = await bakeNode(
+      bakeRequest(group, 3, ["glance-api-5xx-pass", "glance-api-latency-pass"]),
+      {},
+      ctx,
+    );
+    const seconds = (Date.now() - started) / 1000;
+    console.log(`bake with 2 alarms, 3 s window: ${seconds.toFixed(2)} s wall`);
+
+    expect(result.errors).toBe(0);
+    expect(seconds).toBeGreaterThanOrEqual(3);
+    expect(seconds).toBeLessThan(6);
+    const log = ctx.lines.join("\n");
+    expect(log).toContain(
+      "watching CloudWatch alarms: glance-api-5xx-pass OK, glance-api-latency-pass INSUFFICIENT_DATA (counted as OK)",
+    );
+    expect(log).toMatch(/bake passed: .* stayed healthy; no alarm in ALARM/);
+    expect(await targetStates(group.targetGroupArn)).toEqual({
+      [group.targetId]: "healthy",
+      [group.other]: "healthy",
+    });
+  });
+
+  it("fails within the window when an alarm turns ALARM, names it with its reason, and deregisters the target", async () => {
+    const group = await newTargetGroup();
+    await putAlarm("glance-api-5xx-trip");
+    await putAlarm("glance-api-latency-trip");
+
+    const ctx = recordingContext();
+    const started = Date.now();
+    const baking = bakeNode(
+      bakeRequest(group, 20, ["glance-api-5xx-trip", "glance-api-latency-trip"]),
+      {},
+      ctx,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    await setAlarm("glance-api-5xx-trip", "ALARM", "Threshold Crossed: 1 datapoint [7.0] >= 1.0");
+    const tripped = Date.now();
+    const error = await stepError(baking);
+    const detectSeconds = (Date.now() - tripped) / 1000;
+    const totalSeconds = (Date.now() - started) / 1000;
+    console.log(
+      `alarm tripped: bake failed ${detectSeconds.toFixed(2)} s after SetAlarmState (${totalSeconds.toFixed(2)} s into a 20 s window)`,
+    );
+
+    console.log(error.message);
+    expect(detectSeconds).toBeLessThan(3);
+    expect(totalSeconds).toBeLessThan(20);
+    expect(error.message).toContain(`bake of ${group.targetId} failed after`);
+    expect(error.message).toContain('CloudWatch alarm "glance-api-5xx-trip" is in ALARM');
+    expect(error.message).toContain("Threshold Crossed: 1 datapoint [7.0] >= 1.0");
+    expect(error.message).toContain(`${group.targetId} is deregistered`);
+    expect(error.message).not.toContain("glance-api-latency-trip");
+    expect(error.leftChanged).toBe(`${group.targetId} is deregistered`);
+    expect(ctx.lines.join("\n")).toMatch(/CloudWatch alarm glance-api-5xx-trip: OK -> ALARM/);
+    expect(await targetStates(group.targetGroupArn)).toEqual({ [group.other]: "healthy" });
+  });
+
+  it("fails at the start when an alarm is already in ALARM, taking the target out", async () => {
+    const group = await newTargetGroup();
+    await putAlarm("glance-api-5xx-already");
+    await setAlarm("glance-api-5xx-already", "ALARM", "Threshold Crossed: already firing");
+
+    const started = Date.now();
+    const error = await stepError(
+      bakeNode(bakeRequest(group, 20, ["glance-api-5xx-already"]), {}, recordingContext()),
+    );
+    expect((Date.now() - started) / 1000).toBeLessThan(3);
+    expect(error.message).toContain('CloudWatch alarm "glance-api-5xx-already" is in ALARM');
+    expect(error.message).toContain("already firing");
+    expect(await targetStates(group.targetGroupArn)).toEqual({ [group.other]: "healthy" });
+  });
+
+  it("fails clearly at the start on an unknown alarm name, leaving the target registered", async () => {
+    const group = await newTargetGroup();
+    await putAlarm("glance-api-5xx-known");
+
+    const ctx = recordingContext();
+    const started = Date.now();
+    const error = await stepError(
+      bakeNode(bakeRequest(group, 20, ["glance-api-5xx-known", "glance-api-5XX-typo"]), {}, ctx),
+    );
+    const seconds = (Date.now() - started) / 1000;
+    console.log(`unknown alarm name: bake refused after ${seconds.toFixed(2)} s: ${error.message}`);
+
+    expect(seconds).toBeLessThan(3);
+    expect(error.message).toContain(`bake of ${group.targetId} did not start`);
+    expect(error.message).toContain(`CloudWatch has no alarm named "glance-api-5XX-typo" in ${region}`);
+    expect(error.message).not.toContain('"glance-api-5xx-known"');
+    expect(error.message).toContain("fix bake.alarmNames");
+    expect(error.message).toContain(`${group.targetId} stays admitted (the bake changed nothing)`);
+    expect(error.leftChanged).toBeUndefined();
+    expect(ctx.lines.some((line) => line.startsWith("baking"))).toBe(false);
+    expect(await targetStates(group.targetGroupArn)).toEqual({
+      [group.targetId]: "healthy",
+      [group.other]: "healthy",
+    });
+  });
+
+  it("with HAProxy, reads the alarms in the SDK's region and checks the names before touching HAProxy", async () => {
+    // An HAProxy load balancer has no region or endpoint in config: the SDK's own settings apply.
+    process.env.AWS_REGION = region;
+    process.env.AWS_ENDPOINT_URL_CLOUDWATCH = moto.endpoint;
+    try {
+      await putAlarm("glance-api-5xx-haproxy");
+      const request: BakeRequest = {
+        // No HAProxy listens here: reaching it would fail with a connection error instead.
+        lb: { type: "haproxy", runtimeApis: ["127.0.0.1:1"], backend: "glance_api", server: "node-2" },
+        windowSeconds: 20,
+        errorBudget: 0,
+        alarmNames: ["glance-api-5xx-haproxy", "glance-api-missing"],
+      };
+      const error = await stepError(bakeNode(request, {}, recordingContext()));
+      expect(error.message).toContain("bake of node-2 did not start");
+      expect(error.message).toContain(`CloudWatch has no alarm named "glance-api-missing" in ${region}`);
+      expect(error.message).toContain("node-2 stays admitted");
+    } finally {
+      delete process.env.AWS_REGION;
+      delete process.env.AWS_ENDPOINT_URL_CLOUDWATCH;
+    }
+  });
+
+  it("a bake without alarmNames never calls CloudWatch", async () => {
+    const group = await newTargetGroup();
+    const ctx = recordingContext();
+    await bakeNode(bakeRequest(group, 1, []), {}, ctx);
+    expect(ctx.lines.join("\n")).not.toContain("CloudWatch");
+    expect(ctx.lines.join("\n")).toMatch(/bake passed: .* stayed healthy$/m);
+  });
+});
