@@ -4,6 +4,7 @@ import { buildNodeScript, scriptSpec } from "./exec";
 import { dbRef, lbFleet } from "./membership";
 import { typedStep } from "./typedStep";
 import { StepResource } from "../resources/step";
+import type { PreflightRequest } from "../steps/preflight";
 
 /** Reads everything the upgrade depends on (DB, privileges, load balancer, every node) and changes nothing. */
 export class Preflight extends pulumi.ComponentResource {
@@ -30,6 +31,7 @@ export class Preflight extends pulumi.ComponentResource {
           adminUser: db.adminUser,
           rdsParameterGroup: db.rdsParameterGroup,
           lb: lbFleet(config, config.nodes),
+          ...alarmsOf(config),
           nodes: config.nodes.map((node) => ({
             name: node.name,
             healthUrl: node.healthUrl,
@@ -42,4 +44,16 @@ export class Preflight extends pulumi.ComponentResource {
     this.versionsBefore = this.step.result.apply((r) => String(r?.versionsBefore ?? "{}"));
     this.registerOutputs({ versionsBefore: this.versionsBefore });
   }
+}
+
+/** The bake's CloudWatch alarms for the preflight to check (absent when there are none). */
+function alarmsOf(config: UpgradeContext["config"]): { alarms?: PreflightRequest["alarms"] } {
+  const names = config.bake.alarmNames;
+  if (names.length === 0) return {};
+  const lb = config.loadBalancer;
+  const aws =
+    lb.type === "alb"
+      ? { ...(lb.region ? { region: lb.region } : {}), ...(lb.endpoint ? { endpoint: lb.endpoint } : {}) }
+      : {};
+  return { alarms: { names, ...aws } };
 }

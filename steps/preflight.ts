@@ -10,6 +10,8 @@ import { checkHaproxyFleet } from "./lb/haproxyInstances";
 import { albFleetCheck } from "./lb/alb";
 import { waitHealthy } from "./health";
 import { runScript } from "./exec/run";
+import { openAlarmWatch } from "./aws/alarms";
+import { AwsTarget } from "./aws/clients";
 
 export interface PreflightRequest {
   db: DbRef;
@@ -18,6 +20,8 @@ export interface PreflightRequest {
   /** The load balancer with every existing node expected in rotation. */
   lb: LbFleet;
   nodes: Array<{ name: string; healthUrl: string; version: ScriptSpec }>;
+  /** CloudWatch alarms the bake will watch: they must exist, and none may be in ALARM already. */
+  alarms?: AwsTarget & { names: string[] };
 }
 
 const NODE_HEALTH_TIMEOUT_SECONDS = 5;
@@ -71,6 +75,21 @@ export async function runPreflight(
       await albFleetCheck({ ...lb, expectedTargetIds: lb.expected }, ctx);
     }
   });
+  const alarms = request.alarms;
+  if (alarms && alarms.names.length > 0) {
+    await check(problems, "bake alarms", async () => {
+      const watch = await openAlarmWatch({ ...alarms, alarmNames: alarms.names }, ctx);
+      try {
+        const firing = await watch.check(true);
+        if (firing)
+          throw new StepError(
+            `CloudWatch alarm ${firing.name} is in ALARM (${firing.reason}): the fleet is not healthy`,
+          );
+      } finally {
+        watch.close();
+      }
+    });
+  }
   const versions: Record<string, string> = {};
   for (const node of request.nodes) {
     await check(problems, `node ${node.name} health`, async () => {

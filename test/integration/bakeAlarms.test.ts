@@ -4,6 +4,7 @@
  * (AlarmNames) on the same endpoint as ELBv2; its new alarms start OK (AWS: INSUFFICIENT_DATA), and
  * an alarm stays in the state SetAlarmState gave it, since moto evaluates no metrics.
  */
+import { PreflightRequest, runPreflight } from "../../steps/preflight";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { CloudWatchClient, PutMetricAlarmCommand, SetAlarmStateCommand } from "@aws-sdk/client-cloudwatch";
 import {
@@ -326,5 +327,36 @@ describe("bakeNode with CloudWatch alarms", () => {
     await bakeNode(bakeRequest(group, 1, []), {}, ctx);
     expect(ctx.lines.join("\n")).not.toContain("CloudWatch");
     expect(ctx.lines.join("\n")).toMatch(/bake passed: .* stayed healthy$/m);
+  });
+});
+
+describe("the preflight checks the bake's CloudWatch alarms before anything changes", () => {
+  const preflightWith = (names: string[]): PreflightRequest => ({
+    db: { host: "127.0.0.1", port: 1, user: "glance", database: "glance" },
+    lb: {
+      type: "alb",
+      targetGroupArn: "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/none/0",
+      expected: [],
+      region,
+      endpoint: moto.endpoint,
+    },
+    nodes: [],
+    alarms: { names, region, endpoint: moto.endpoint },
+  });
+  const alarmProblem = async (names: string[]) => {
+    const error = await stepError(runPreflight(preflightWith(names), {}, recordingContext()));
+    return error.message.split("\n").find((line) => line.includes("bake alarms:"));
+  };
+
+  it("reports an unknown alarm name and an alarm already in ALARM; passes the alarms check when they are OK", async () => {
+    await putAlarm("glance-api-5xx-preflight");
+    expect(await alarmProblem(["glance-api-5xx-preflight", "glance-api-nope"])).toContain(
+      'CloudWatch has no alarm named "glance-api-nope"',
+    );
+    expect(await alarmProblem(["glance-api-5xx-preflight"])).toBeUndefined();
+    await setAlarm("glance-api-5xx-preflight", "ALARM", "5xx above threshold");
+    expect(await alarmProblem(["glance-api-5xx-preflight"])).toContain(
+      "CloudWatch alarm glance-api-5xx-preflight is in ALARM (5xx above threshold)",
+    );
   });
 });
