@@ -114,6 +114,21 @@ async function trippedAlarm(
   }
 }
 
+/** The bake window's clock, shared by both load balancers' watch loops. */
+function bakeWindow(request: BakeRequest) {
+  const interval = request.pollIntervalMs ?? 500;
+  const started = Date.now();
+  const deadline = started + request.windowSeconds * 1000;
+  return {
+    elapsed: () => ((Date.now() - started) / 1000).toFixed(1),
+    seconds: () => (Date.now() - started) / 1000,
+    isFinal: () => Date.now() >= deadline,
+    /** Sleeps until the next poll, never past the end of the window. */
+    nap: () =>
+      new Promise((resolve) => setTimeout(resolve, Math.min(interval, Math.max(0, deadline - Date.now())))),
+  };
+}
+
 async function bakeOnHaproxy(
   request: BakeRequest,
   lb: Extract<LbTarget, { type: "haproxy" }>,
@@ -121,15 +136,12 @@ async function bakeOnHaproxy(
   alarms: AlarmWatch | undefined,
   ctx: StepContext,
 ): Promise<BakeResult> {
-  const interval = request.pollIntervalMs ?? 500;
-  const started = Date.now();
-  const deadline = started + request.windowSeconds * 1000;
-  const elapsed = () => ((Date.now() - started) / 1000).toFixed(1);
+  const { elapsed, isFinal, seconds, nap } = bakeWindow(request);
   const pool = { instances, backend: lb.backend, server: lb.server };
   const base = errorCounters(await readServerEverywhere(pool));
   ctx.log(`baking ${lb.server} for ${request.windowSeconds} s (budget ${request.errorBudget} errors)`);
   for (;;) {
-    const final = Date.now() >= deadline;
+    const final = isFinal();
     const stats = await readServerEverywhere(pool);
     const now = errorCounters(stats);
     const delta = {
@@ -158,11 +170,9 @@ async function bakeOnHaproxy(
     }
     if (final) {
       ctx.log(`bake passed: ${counters}${alarms ? "; no alarm in ALARM" : ""}`);
-      return { errors, seconds: (Date.now() - started) / 1000 };
+      return { errors, seconds: seconds() };
     }
-    await new Promise((resolve) =>
-      setTimeout(resolve, Math.min(interval, Math.max(0, deadline - Date.now()))),
-    );
+    await nap();
   }
 }
 
@@ -172,14 +182,11 @@ async function bakeOnAlb(
   alarms: AlarmWatch | undefined,
   ctx: StepContext,
 ): Promise<BakeResult> {
-  const interval = request.pollIntervalMs ?? 500;
-  const started = Date.now();
-  const deadline = started + request.windowSeconds * 1000;
-  const elapsed = () => ((Date.now() - started) / 1000).toFixed(1);
+  const { elapsed, isFinal, seconds, nap } = bakeWindow(request);
   const alarmsToo = alarms ? " and its CloudWatch alarms out of ALARM" : "";
   ctx.log(`baking ${lb.targetId} for ${request.windowSeconds} s: it must stay healthy${alarmsToo}`);
   for (;;) {
-    const final = Date.now() >= deadline;
+    const final = isFinal();
     const health = await albTargetHealth(lb);
     const alarm = health.healthy ? await trippedAlarm(alarms, final, lb, elapsed) : undefined;
     if (!health.healthy || alarm) {
@@ -192,11 +199,9 @@ async function bakeOnAlb(
     }
     if (final) {
       ctx.log(`bake passed: ${lb.targetId} stayed healthy${alarms ? "; no alarm in ALARM" : ""}`);
-      return { errors: 0, seconds: (Date.now() - started) / 1000 };
+      return { errors: 0, seconds: seconds() };
     }
-    await new Promise((resolve) =>
-      setTimeout(resolve, Math.min(interval, Math.max(0, deadline - Date.now()))),
-    );
+    await nap();
   }
 }
 
