@@ -9,6 +9,8 @@ CACHE_ROOT="${GRU_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/glance-rolling-upgr
 BIN_DIR="$CACHE_ROOT/actionlint-$ACTIONLINT_VERSION"
 BIN="$BIN_DIR/actionlint"
 log() { printf '[setup-actionlint] %s\n' "$*" >&2; }
+# shellcheck source-path=SCRIPTDIR source=lib/go-build.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/go-build.sh"
 
 if [ -x "$BIN" ] && "$BIN" -version 2>/dev/null | head -n1 | grep -qx "v\?$ACTIONLINT_VERSION"; then
   log "using cached actionlint v$ACTIONLINT_VERSION"
@@ -16,16 +18,9 @@ if [ -x "$BIN" ] && "$BIN" -version 2>/dev/null | head -n1 | grep -qx "v\?$ACTIO
   exit 0
 fi
 
-if ! command -v go >/dev/null 2>&1; then
-  for candidate in /usr/local/go/bin/go /usr/lib/go/bin/go; do
-    [ -x "$candidate" ] && PATH="$(dirname "$candidate"):$PATH" && break
-  done
-fi
-if ! command -v go >/dev/null 2>&1; then
-  log "ERROR: no Go toolchain is available to build actionlint v$ACTIONLINT_VERSION."
-  log "Fix: install Go >= 1.24 (https://go.dev/doc/install), then rerun this script."
-  exit 1
-fi
+require_go \
+  "ERROR: no Go toolchain is available to build actionlint v$ACTIONLINT_VERSION." \
+  "Fix: install Go >= 1.24 (https://go.dev/doc/install), then rerun this script."
 
 start=$(date +%s)
 mkdir -p "$BIN_DIR"

@@ -11,6 +11,8 @@ CACHE_ROOT="${GRU_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/glance-rolling-upgr
 ENGINE_ROOT="$CACHE_ROOT/pulumi-v$PULUMI_VERSION"
 ENGINE_DIR="$ENGINE_ROOT/bin"
 log() { printf '[setup-engine] %s\n' "$*" >&2; }
+# shellcheck source-path=SCRIPTDIR source=lib/go-build.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/go-build.sh"
 
 version_ge() { # $1 >= $2, dotted numbers
   [ "$(printf '%s\n%s\n' "$1" "$2" | sort -V | head -n1)" = "$2" ]
@@ -47,16 +49,9 @@ if installed_ok "$ENGINE_DIR/pulumi" && [ -x "$ENGINE_DIR/pulumi-resource-pulumi
 fi
 
 # 3. Build it.
-if ! command -v go >/dev/null 2>&1; then
-  for candidate in /usr/local/go/bin/go /usr/lib/go/bin/go; do
-    [ -x "$candidate" ] && PATH="$(dirname "$candidate"):$PATH" && break
-  done
-fi
-if ! command -v go >/dev/null 2>&1; then
-  log "ERROR: no 'pulumi' >= v$PULUMI_VERSION is installed and no Go toolchain is available to build one."
-  log "Fix: install the Pulumi CLI (https://www.pulumi.com/docs/install/) or Go >= 1.24, then rerun."
-  exit 1
-fi
+require_go \
+  "ERROR: no 'pulumi' >= v$PULUMI_VERSION is installed and no Go toolchain is available to build one." \
+  "Fix: install the Pulumi CLI (https://www.pulumi.com/docs/install/) or Go >= 1.24, then rerun."
 
 start=$(date +%s)
 build_dir="$CACHE_ROOT/build-v$PULUMI_VERSION"

@@ -12,9 +12,15 @@ BINARIES=(mariadbd haproxy sshd mysqldump)
 PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"
 
 missing=()
-for bin in "${BINARIES[@]}"; do
-  command -v "$bin" >/dev/null 2>&1 || missing+=("$bin")
-done
+find_missing() { # sets missing to the BINARIES not on PATH
+  local bin
+  missing=()
+  for bin in "${BINARIES[@]}"; do
+    command -v "$bin" >/dev/null 2>&1 || missing+=("$bin")
+  done
+}
+
+find_missing
 if [ "${#missing[@]}" -eq 0 ]; then
   log "all present: ${BINARIES[*]}"
   exit 0
@@ -56,12 +62,9 @@ if ! apt_install; then
   apt_install || { log "ERROR: apt-get install failed; see the output above."; exit 1; }
 fi
 
-still_missing=()
-for bin in "${BINARIES[@]}"; do
-  command -v "$bin" >/dev/null 2>&1 || still_missing+=("$bin")
-done
-if [ "${#still_missing[@]}" -ne 0 ]; then
-  log "ERROR: still missing after install: ${still_missing[*]}"
+find_missing
+if [ "${#missing[@]}" -ne 0 ]; then
+  log "ERROR: still missing after install: ${missing[*]}"
   exit 1
 fi
 log "installed; all present: ${BINARIES[*]}"

@@ -10,6 +10,7 @@ import * as path from "node:path";
 import { engineRoot, PROJECT_ROOT } from "../../driver/environment";
 import { setSecrets, writeStackFolder } from "../../lab/stackFile";
 import type { TimelineEvent } from "../../steps/record";
+import { readTimeline } from "../../test/support/driverFixture";
 import { peakByName, sampleDescendants } from "./processTree";
 
 const PASSPHRASE = "bench-only-passphrase";
@@ -164,15 +165,6 @@ export class BenchStack {
     }
     fs.rmSync(this.folder, { recursive: true, force: true });
   }
-}
-
-function readTimeline(file: string): TimelineEvent[] {
-  if (!fs.existsSync(file)) return [];
-  return fs
-    .readFileSync(file, "utf8")
-    .split("\n")
-    .filter((line) => line.trim())
-    .map((line) => JSON.parse(line) as TimelineEvent);
 }
 
 /** `preview: {"create":31}` or `up: succeeded; {"create":30}` as numbers. */

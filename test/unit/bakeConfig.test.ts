@@ -1,22 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, parseStackConfig } from "../../components/config";
-import { albStack, haproxyStack, parsed, StackFixture } from "./fixtures";
+import { albStack, configErrorOf, haproxyStack, parsed, StackFixture } from "./fixtures";
 import { runMockProgram, stackConfig } from "./support/mockProgram";
 
 const NS = "glance-rolling-upgrade";
 
-function problemsOf(stack: StackFixture): string[] {
-  try {
-    parseStackConfig(stack.raw, stack.secrets);
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return (error as ConfigError).problems;
-  }
-  throw new Error("expected a ConfigError, but the config parsed");
-}
-
 function expectProblem(stack: StackFixture, fragments: string[]): void {
-  const problems = problemsOf(stack);
+  const { problems } = configErrorOf(stack);
   expect(
     problems.some((problem) => fragments.every((fragment) => problem.includes(fragment))),
     `one problem line with ${JSON.stringify(fragments)} in:\n${problems.join("\n")}`,

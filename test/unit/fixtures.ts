@@ -1,6 +1,8 @@
+import { expect } from "vitest";
 import {
   CONFIG_NAMESPACE,
   ConfigEntry,
+  ConfigError,
   parseStackConfig,
   SECRET_KEYS,
   SecretKey,
@@ -134,6 +136,17 @@ export function albProvisionedStack(nodeCount: number, overrides: Overrides = {}
 /** Parses a fixture, for tests that need the typed config. */
 export function parsed(stack: StackFixture): UpgradeConfig {
   return parseStackConfig(stack.raw, stack.secrets);
+}
+
+/** The ConfigError parsing a broken fixture throws; fails the test if the config parses. */
+export function configErrorOf(stack: StackFixture): ConfigError {
+  try {
+    parseStackConfig(stack.raw, stack.secrets);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return error as ConfigError;
+  }
+  throw new Error("expected a ConfigError, but the config parsed");
 }
 
 /**

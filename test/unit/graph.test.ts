@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { ancestors, Registration, runMockProgram, stackConfig } from "./support/mockProgram";
+import {
+  ancestors,
+  provisionedStackConfig,
+  Registration,
+  runMockProgram,
+  stackConfig,
+} from "./support/mockProgram";
 
 const withAdmin = { dbPassword: "secret", dbAdminPassword: "secret", sshPrivateKey: "secret" } as const;
 const STEP_TYPES = new Set([
@@ -60,21 +66,7 @@ const cases: Case[] = [
   {
     title:
       "1 existing node plus a provisioned NEW NODE on an ALB (mock-level: the AWS plugin cannot run here)",
-    config: stackConfig(
-      1,
-      {
-        newNode: {
-          provision: {
-            name: "node-new",
-            ami: "ami-0123456789abcdef0",
-            subnetId: "subnet-0123456789abcdef0",
-            securityGroupIds: ["sg-0123456789abcdef0"],
-            keyName: "glance-ops",
-          },
-        },
-      },
-      "alb",
-    ),
+    config: provisionedStackConfig(1),
     newNode: "node-new",
     waves: [["node-new"], ["node-1"]],
     provisioned: true,

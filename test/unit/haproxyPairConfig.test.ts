@@ -3,24 +3,12 @@
  * accepts, what it refuses (with the key and the fix), and what the steps receive.
  */
 import { describe, expect, it } from "vitest";
-import { ConfigError, parseStackConfig } from "../../components/config";
 import { lbFleet, lbStepSecrets, lbTargetFor } from "../../components/membership";
 import { buildPlan } from "../../components/plan";
-import { haproxyStack, Overrides, parsed } from "./fixtures";
+import { configErrorOf, haproxyStack, Overrides, parsed } from "./fixtures";
 
 const NS = "glance-rolling-upgrade";
 const REMOTE = { ssh: { host: "lb-b.internal", user: "haproxy-ops" }, socket: "/run/haproxy/admin.sock" };
-
-function problemsOf(overrides: Overrides): string[] {
-  const stack = haproxyStack(2, overrides);
-  try {
-    parseStackConfig(stack.raw, stack.secrets);
-  } catch (error) {
-    expect(error).toBeInstanceOf(ConfigError);
-    return (error as ConfigError).problems;
-  }
-  throw new Error("expected a ConfigError, but the config parsed");
-}
 
 describe("loadBalancer.runtimeApi: one or several HAProxy instances", () => {
   it("a single string still works and reaches the steps as a one-entry list", () => {
@@ -154,7 +142,7 @@ describe("loadBalancer.runtimeApi: one or several HAProxy instances", () => {
   ];
   for (const { name, overrides, shows } of bad) {
     it(`refuses ${name}, naming the key and the fix`, () => {
-      const problems = problemsOf(overrides);
+      const { problems } = configErrorOf(haproxyStack(2, overrides));
       const line = problems.find((p) => shows.every((s) => p.includes(s)));
       expect(
         line,

@@ -168,3 +168,22 @@ export function stackConfig(
     ...overrides,
   };
 }
+
+/** `stackConfig(count, …, "alb")` plus a NEW NODE (`node-new`) the stack provisions from an AMI. */
+export function provisionedStackConfig(count: number): Record<string, unknown> {
+  return stackConfig(
+    count,
+    {
+      newNode: {
+        provision: {
+          name: "node-new",
+          ami: "ami-0123456789abcdef0",
+          subnetId: "subnet-0123456789abcdef0",
+          securityGroupIds: ["sg-0123456789abcdef0"],
+          keyName: "glance-ops",
+        },
+      },
+    },
+    "alb",
+  );
+}
