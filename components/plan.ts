@@ -132,7 +132,6 @@ export function buildPlan(config: UpgradeConfig): Plan {
   });
   const bakeSeconds = config.bake.windowSeconds;
   let previousAdmits = [addStartHealthAdmit(steps, newNode, 0, verify, bakeSeconds)];
-  const gates = [...previousAdmits];
 
   wavesAfterNewNode(
     config.nodes.map((n) => n.name),
@@ -156,18 +155,19 @@ export function buildPlan(config: UpgradeConfig): Plan {
       return addStartHealthAdmit(steps, node, waveIndex + 1, upgrade, bakeSeconds);
     });
     previousAdmits = admits;
-    gates.push(...admits);
   });
 
-  // Every node's last gate (its admission, or its bake), so I6 reads directly off the graph.
-  const allGates = gates;
+  // Each wave's drains wait for every gate of the wave before, so the last wave's gates already come
+  // after every node's gate. Listing every gate on every version report would cost N² edges (253,507
+  // at 500 nodes), which the engine pays for on every preview and every checkpoint.
+  const lastGates = previousAdmits;
   const versionReports = [newNode, ...config.nodes.map((n) => n.name).filter((n) => n !== newNode)].map(
     (node) =>
       add({
         id: `${node}/version`,
         kind: "report-version",
         node,
-        after: allGates,
+        after: lastGates,
         description: "read the release the node runs, once every node is back in rotation",
       }),
   );

@@ -29,8 +29,8 @@ describe("buildPlan: exact order", () => {
       "node-2/start <- node-2/upgrade",
       "node-2/health <- node-2/start",
       "node-2/admit <- node-2/health",
-      "node-1/version <- node-1/admit, node-2/admit",
-      "node-2/version <- node-1/admit, node-2/admit",
+      "node-1/version <- node-2/admit",
+      "node-2/version <- node-2/admit",
       "fleet/verify <- node-1/version, node-2/version",
       "db/contract <- fleet/verify",
       "db/restore-setting <- db/contract",
@@ -81,9 +81,9 @@ describe("buildPlan: exact order", () => {
       "node-3/start <- node-3/upgrade",
       "node-3/health <- node-3/start",
       "node-3/admit <- node-3/health",
-      "node-1/version <- node-1/admit, node-2/admit, node-3/admit",
-      "node-2/version <- node-1/admit, node-2/admit, node-3/admit",
-      "node-3/version <- node-1/admit, node-2/admit, node-3/admit",
+      "node-1/version <- node-3/admit",
+      "node-2/version <- node-3/admit",
+      "node-3/version <- node-3/admit",
       "fleet/verify <- node-1/version, node-2/version, node-3/version",
       "db/contract <- fleet/verify",
       "db/restore-setting <- db/contract",
@@ -94,6 +94,25 @@ describe("buildPlan: exact order", () => {
     ).toBe(true);
     expect(plan.steps.find((s) => s.id === "node-3/drain")?.wave).toBe(2);
     expect(plan.steps.find((s) => s.id === "db/expand")?.wave).toBeUndefined();
+  });
+
+  it("keeps the graph linear: version reports wait for the last wave, which comes after every other", () => {
+    // Listing every node's gate on every version report cost N² edges (253,507 at 500 nodes).
+    const edges = (nodes: number, maxUnavailable: number) =>
+      buildPlan(parsed(haproxyStack(nodes, { loadBalancer: { maxUnavailable } }))).steps.reduce(
+        (sum, step) => sum + step.after.length,
+        0,
+      );
+    for (const nodes of [2, 10, 100, 500]) expect(edges(nodes, 1)).toBe(8 * nodes + 7);
+    // Wider waves add the wave-to-wave edges (maxUnavailable² per wave), still linear in the nodes.
+    expect(edges(301, 3)).toBeLessThanOrEqual(12 * 301);
+    const plan = buildPlan(parsed(haproxyStack(5)));
+    expect(plan.steps.find((s) => s.id === "node-1/version")?.after).toEqual(["node-5/admit"]);
+    const wide = buildPlan(parsed(haproxyStack(7, { loadBalancer: { maxUnavailable: 2 } })));
+    expect(wide.steps.find((s) => s.id === "node-1/version")?.after).toEqual([
+      "node-6/admit",
+      "node-7/admit",
+    ]);
   });
 
   it("a NEW NODE that is not first in the list goes first; the rest keep config order", () => {

@@ -10,7 +10,7 @@ import {
   upgradeAfterStopAndDrain,
   Violation,
 } from "../../policy/rules";
-import { runMockProgram, stackConfig } from "./support/mockProgram";
+import { provisionedStackConfig, runMockProgram, stackConfig } from "./support/mockProgram";
 
 const withAdmin = { dbPassword: "secret", dbAdminPassword: "secret", sshPrivateKey: "secret" } as const;
 
@@ -32,28 +32,25 @@ function withoutEdge(resources: RunbookResource[], from: string, to: string): Ru
   return result;
 }
 
-/** A copy with `to` removed from the dependsOn of every resource whose name matches `from`. */
-function withoutEdges(resources: RunbookResource[], from: RegExp, to: string): RunbookResource[] {
-  return resources
-    .filter((r) => from.test(r.name) && r.dependsOn.includes(to))
-    .reduce((acc, r) => withoutEdge(acc, r.name, to), resources);
+/** A copy in which every resource matching `from` waits for `replacement` instead of `to`. */
+function rewired(
+  resources: RunbookResource[],
+  from: RegExp,
+  to: string,
+  replacement: string,
+): RunbookResource[] {
+  let changed = 0;
+  const result = resources.map((r) => {
+    if (!from.test(r.name) || !r.dependsOn.includes(to)) return r;
+    changed++;
+    return { ...r, dependsOn: r.dependsOn.map((d) => (d === to ? replacement : d)) };
+  });
+  expect(changed, `some resource matching ${from} depends on ${to}`).toBeGreaterThan(0);
+  return result;
 }
 
-const provisionedConfig = stackConfig(
-  2,
-  {
-    newNode: {
-      provision: {
-        name: "node-new",
-        ami: "ami-0123456789abcdef0",
-        subnetId: "subnet-0123456789abcdef0",
-        securityGroupIds: ["sg-0123456789abcdef0"],
-        keyName: "glance-ops",
-      },
-    },
-  },
-  "alb",
-);
+/** `rule resource` per violation, in the order the rules report them. */
+const offenders = (violations: Violation[]) => violations.map((v) => `${v.rule} ${v.resource ?? ""}`);
 
 const goodPrograms: Array<{ title: string; config: Record<string, unknown> }> = [
   { title: "3 nodes", config: stackConfig(3) },
@@ -68,7 +65,7 @@ const goodPrograms: Array<{ title: string; config: Record<string, unknown> }> = 
     }),
   },
   { title: "the command executor", config: stackConfig(3, { exec: "command" }) },
-  { title: "a provisioned NEW NODE on an ALB", config: provisionedConfig },
+  { title: "a provisioned NEW NODE on an ALB", config: provisionedStackConfig(2) },
 ];
 
 function only(violations: Violation[], rule: string): Violation[] {
@@ -95,16 +92,21 @@ describe("the runbook policy rules", () => {
 
   describe("refuse a program in which", () => {
     it("contract no longer depends on node-3/admit", async () => {
-      const broken = withoutEdges(await captured(stackConfig(3)), /\/version$/, "node-3/admit");
+      // The versions are read once node-2 is back, before the last wave (node-3) is.
+      const broken = rewired(await captured(stackConfig(3)), /\/version$/, "node-3/admit", "node-2/admit");
       const [violation] = only(checkRunbook(broken), contractAfterEveryAdmission.name);
       expect(violation.resource).toBe("db/contract");
       expect(violation.message).toContain("db/contract does not depend on node-3/admit");
     });
 
     it("a node has no admit step at all", async () => {
-      const broken = (await captured(stackConfig(3)))
-        .filter((r) => r.name !== "node-3/admit")
-        .map((r) => ({ ...r, dependsOn: r.dependsOn.filter((d) => d !== "node-3/admit") }));
+      // What waited for node-3/admit now waits for its health check.
+      const broken = rewired(
+        (await captured(stackConfig(3))).filter((r) => r.name !== "node-3/admit"),
+        /./,
+        "node-3/admit",
+        "node-3/health",
+      );
       const violations = contractAfterEveryAdmission.check(broken);
       expect(violations).toHaveLength(1);
       expect(violations[0].message).toContain("node-3 has no node-3/admit step");
@@ -112,9 +114,16 @@ describe("the runbook policy rules", () => {
 
     it("node-3/drain does not depend on node-2/admit", async () => {
       const broken = withoutEdge(await captured(stackConfig(3)), "node-3/drain", "node-2/admit");
-      const [violation, ...rest] = only(checkRunbook(broken), drainAfterPreviousWave.name);
-      expect(rest).toEqual([]);
-      expect(violation.resource).toBe("node-3/drain");
+      const violations = checkRunbook(broken);
+      // node-3's chain was contract's only path to the earlier admissions, so contract is unsafe too.
+      expect(offenders(violations)).toEqual([
+        `${contractAfterEveryAdmission.name} db/contract`,
+        `${contractAfterEveryAdmission.name} db/contract`,
+        `${drainAfterPreviousWave.name} node-3/drain`,
+      ]);
+      expect(violations[0].message).toContain("db/contract does not depend on node-1/admit");
+      expect(violations[1].message).toContain("db/contract does not depend on node-2/admit");
+      const violation = violations[2];
       expect(violation.message).toContain("node-3/drain depends on no node's admit");
       expect(violation.message).toContain("NEW NODE (node-1)");
     });
@@ -130,9 +139,17 @@ describe("the runbook policy rules", () => {
     });
 
     it("the first wave after a provisioned NEW NODE drains before the NEW NODE is admitted", async () => {
-      const broken = withoutEdge(await captured(provisionedConfig), "node-1/drain", "node-new/admit");
-      const [violation] = only(checkRunbook(broken), drainAfterPreviousWave.name);
-      expect(violation.message).toContain("node-1/drain depends on no node's admit");
+      const broken = withoutEdge(await captured(provisionedStackConfig(2)), "node-1/drain", "node-new/admit");
+      const violations = checkRunbook(broken);
+      // Nothing after node-1/drain waits for node-new any more: not node-2's drain, not contract.
+      expect(offenders(violations)).toEqual([
+        `${contractAfterEveryAdmission.name} db/contract`,
+        `${drainAfterPreviousWave.name} node-1/drain`,
+        `${drainAfterPreviousWave.name} node-2/drain`,
+      ]);
+      expect(violations[0].message).toContain("db/contract does not depend on node-new/admit");
+      expect(violations[1].message).toContain("node-1/drain depends on no node's admit");
+      expect(violations[2].message).toContain("node-2/drain does not depend on node-new/admit");
     });
 
     it("a second node leaves rotation before any admission", async () => {
@@ -140,8 +157,11 @@ describe("the runbook policy rules", () => {
         r.name === "node-2/drain" ? { ...r, dependsOn: ["db/backup"] } : r,
       );
       // node-1 is still the NEW NODE (its upgrade feeds db/expand), so node-2/drain is the offender,
-      // and node-3/drain, which follows node-2 only, no longer waits for node-1 either.
-      const violations = only(checkRunbook(broken), drainAfterPreviousWave.name);
+      // and node-3/drain, which follows node-2 only, no longer waits for node-1 either; nor does contract.
+      const all = checkRunbook(broken);
+      expect(offenders(all)[0]).toBe(`${contractAfterEveryAdmission.name} db/contract`);
+      expect(all[0].message).toContain("db/contract does not depend on node-1/admit");
+      const violations = only(all.slice(1), drainAfterPreviousWave.name);
       expect(violations.map((v) => v.message)).toEqual([
         expect.stringContaining("node-2/drain depends on no node's admit"),
         expect.stringContaining("node-3/drain does not depend on node-1/admit"),
@@ -157,7 +177,13 @@ describe("the runbook policy rules", () => {
             ? { ...r, dependsOn: ["node-3/admit"] }
             : r,
       );
-      const violations = only(checkRunbook(broken), drainAfterPreviousWave.name);
+      const all = checkRunbook(broken);
+      // The versions still wait for node-3/admit only, which no longer follows node-1 or node-2.
+      expect(all.slice(0, 2).map((v) => v.message)).toEqual([
+        expect.stringContaining("db/contract does not depend on node-1/admit"),
+        expect.stringContaining("db/contract does not depend on node-2/admit"),
+      ]);
+      const violations = only(all.slice(2), drainAfterPreviousWave.name);
       expect(violations.map((v) => v.message)).toEqual([
         expect.stringContaining("node-2/drain does not depend on node-1/admit"),
         expect.stringContaining("node-3/drain depends on no node's admit"),
@@ -167,12 +193,14 @@ describe("the runbook policy rules", () => {
     it("node-2/upgrade does not depend on its stop and drain", async () => {
       const broken = withoutEdge(await captured(stackConfig(3)), "node-2/upgrade", "node-2/stop");
       const all = checkRunbook(broken);
-      // node-2 can now be back in rotation before node-1, so node-3 may drain before node-1 is back.
-      expect(all.filter((v) => v.rule === drainAfterPreviousWave.name).map((v) => v.resource)).toEqual([
-        "node-3/drain",
+      // node-2 can now be back in rotation before node-1, so node-3 may drain before node-1 is back,
+      // and contract, which reaches node-1 only through node-2's chain, may run before it too.
+      expect(offenders(all.filter((v) => v.rule !== upgradeAfterStopAndDrain.name))).toEqual([
+        `${contractAfterEveryAdmission.name} db/contract`,
+        `${drainAfterPreviousWave.name} node-3/drain`,
       ]);
       const violations = only(
-        all.filter((v) => v.rule !== drainAfterPreviousWave.name),
+        all.filter((v) => v.rule === upgradeAfterStopAndDrain.name),
         upgradeAfterStopAndDrain.name,
       );
       expect(violations.map((v) => v.message)).toEqual([
@@ -193,7 +221,11 @@ describe("the runbook policy rules", () => {
     });
 
     it("a provisioned NEW NODE is upgraded without waiting for its instance", async () => {
-      const broken = withoutEdge(await captured(provisionedConfig), "node-new/upgrade", "node-new/provision");
+      const broken = withoutEdge(
+        await captured(provisionedStackConfig(2)),
+        "node-new/upgrade",
+        "node-new/provision",
+      );
       const violations = checkRunbook(broken).filter((v) => v.rule === upgradeAfterStopAndDrain.name);
       expect(violations.map((v) => v.message)).toEqual([
         "node-new/upgrade does not depend on node-new/provision: node-new could be upgraded before its instance exists.",
@@ -268,7 +300,7 @@ describe("the policy pack's view of the stack (PolicyResource -> rules)", () => 
   });
 
   it("a broken program seen through CrossGuard is refused the same way", async () => {
-    const broken = withoutEdges(await captured(stackConfig(3)), /\/version$/, "node-3/admit");
+    const broken = rewired(await captured(stackConfig(3)), /\/version$/, "node-3/admit", "node-2/admit");
     const view = toRunbookView(asStackResources(broken, new Set()));
     const [violation] = only(checkRunbook(view.resources), contractAfterEveryAdmission.name);
     expect(view.urnOf(violation.resource ?? "")).toContain("db/contract");
