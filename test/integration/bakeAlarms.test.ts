@@ -5,100 +5,27 @@
  * an alarm stays in the state SetAlarmState gave it, since moto evaluates no metrics.
  */
 import { PreflightRequest, runPreflight } from "../../steps/preflight";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CloudWatchClient, PutMetricAlarmCommand, SetAlarmStateCommand } from "@aws-sdk/client-cloudwatch";
-import {
-  CreateListenerCommand,
-  CreateLoadBalancerCommand,
-  CreateTargetGroupCommand,
-  DescribeTargetHealthCommand,
-  ElasticLoadBalancingV2Client,
-  RegisterTargetsCommand,
-} from "@aws-sdk/client-elastic-load-balancing-v2";
-import { startMoto, RunningMoto } from "../../lab/services/moto";
-import { StepContext, StepError } from "../../steps/context";
 import { bakeNode, BakeRequest } from "../../steps/bake";
+import { MOTO_REGION as region, motoAlbForThisFile } from "../support/motoAlb";
+import { recordingContext, stepFailure } from "../support/stepHarness";
 
-const region = "us-east-1";
-const savedEnv = { ...process.env };
-let moto: RunningMoto;
-let elbv2: ElasticLoadBalancingV2Client;
+const alb = motoAlbForThisFile();
 let cloudwatch: CloudWatchClient;
-let vpcId: string;
-let subnetIds: string[];
-let albArn: string;
-let groupCount = 0;
-/** A setup failure (moto not installed, say) fails every test with its message instead of skipping them. */
-let setupError: unknown;
 
-function recordingContext(): StepContext & { lines: string[] } {
-  const lines: string[] = [];
-  return { lines, log: (message) => lines.push(message) };
-}
+beforeAll(() => {
+  cloudwatch = new CloudWatchClient({ region, endpoint: alb.endpoint });
+});
 
-/** EC2 Query API by hand: @aws-sdk/client-ec2 is not a dependency, and moto does not check signatures. */
-async function ec2(action: string, params: Record<string, string>): Promise<string> {
-  const res = await fetch(`${moto.endpoint}/`, {
-    method: "POST",
-    headers: {
-      "content-type": "application/x-www-form-urlencoded",
-      authorization: `AWS4-HMAC-SHA256 Credential=test/20260101/${region}/ec2/aws4_request, SignedHeaders=host, Signature=0`,
-    },
-    body: new URLSearchParams({ Action: action, Version: "2016-11-15", ...params }),
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`EC2 ${action} failed: HTTP ${res.status}: ${text.slice(0, 500)}`);
-  return text;
-}
-
-function xmlValues(xml: string, tag: string): string[] {
-  return [...xml.matchAll(new RegExp(`<${tag}>([^<]+)</${tag}>`, "g"))].map((m) => m[1]);
-}
+afterAll(() => {
+  cloudwatch?.destroy();
+});
 
 /** A fresh target group behind the ALB with two running instances registered; returns the group and the first. */
 async function newTargetGroup(): Promise<{ targetGroupArn: string; targetId: string; other: string }> {
-  groupCount += 1;
-  const ids = xmlValues(
-    await ec2("RunInstances", {
-      ImageId: "ami-12c6146b",
-      MinCount: "2",
-      MaxCount: "2",
-      InstanceType: "t3.micro",
-      SubnetId: subnetIds[0],
-    }),
-    "instanceId",
-  );
-  expect(ids).toHaveLength(2);
-  const created = await elbv2.send(
-    new CreateTargetGroupCommand({
-      Name: `glance-bake-${groupCount}`,
-      Protocol: "HTTP",
-      Port: 9292,
-      VpcId: vpcId,
-      TargetType: "instance",
-    }),
-  );
-  const targetGroupArn = created.TargetGroups?.[0]?.TargetGroupArn;
-  if (!targetGroupArn) throw new Error("moto returned no target group ARN");
-  await elbv2.send(
-    new CreateListenerCommand({
-      LoadBalancerArn: albArn,
-      Protocol: "HTTP",
-      Port: 8000 + groupCount,
-      DefaultActions: [{ Type: "forward", TargetGroupArn: targetGroupArn }],
-    }),
-  );
-  await elbv2.send(
-    new RegisterTargetsCommand({ TargetGroupArn: targetGroupArn, Targets: ids.map((Id) => ({ Id })) }),
-  );
-  return { targetGroupArn, targetId: ids[0], other: ids[1] };
-}
-
-async function targetStates(targetGroupArn: string): Promise<Record<string, string>> {
-  const out = await elbv2.send(new DescribeTargetHealthCommand({ TargetGroupArn: targetGroupArn }));
-  return Object.fromEntries(
-    (out.TargetHealthDescriptions ?? []).map((d) => [d.Target?.Id ?? "?", d.TargetHealth?.State ?? "?"]),
-  );
+  const [targetId, other] = await alb.runInstances(2);
+  return { targetGroupArn: await alb.newTargetGroup([targetId, other]), targetId, other };
 }
 
 async function putAlarm(name: string): Promise<void> {
@@ -134,7 +61,7 @@ function bakeRequest(
       targetId: group.targetId,
       port: 9292,
       region,
-      endpoint: moto.endpoint,
+      endpoint: alb.endpoint,
     },
     windowSeconds,
     errorBudget: 0,
@@ -142,54 +69,6 @@ function bakeRequest(
     pollIntervalMs: 250,
   };
 }
-
-async function stepError(promise: Promise<unknown>): Promise<StepError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(StepError);
-  return error as StepError;
-}
-
-beforeAll(async () => {
-  try {
-    process.env.AWS_ACCESS_KEY_ID = "test";
-    process.env.AWS_SECRET_ACCESS_KEY = "test";
-    delete process.env.AWS_SESSION_TOKEN;
-    delete process.env.AWS_PROFILE;
-    moto = await startMoto();
-    elbv2 = new ElasticLoadBalancingV2Client({ region, endpoint: moto.endpoint });
-    cloudwatch = new CloudWatchClient({ region, endpoint: moto.endpoint });
-    vpcId = xmlValues(await ec2("CreateVpc", { CidrBlock: "10.0.0.0/16" }), "vpcId")[0];
-    subnetIds = [];
-    for (const [cidr, az] of [
-      ["10.0.1.0/24", "us-east-1a"],
-      ["10.0.2.0/24", "us-east-1b"],
-    ]) {
-      const xml = await ec2("CreateSubnet", { VpcId: vpcId, CidrBlock: cidr, AvailabilityZone: az });
-      subnetIds.push(xmlValues(xml, "subnetId")[0]);
-    }
-    const lb = await elbv2.send(
-      new CreateLoadBalancerCommand({ Name: "glance-alb", Subnets: subnetIds, Type: "application" }),
-    );
-    albArn = lb.LoadBalancers?.[0]?.LoadBalancerArn ?? "";
-    expect(albArn).toMatch(/^arn:aws:elasticloadbalancing:us-east-1:/);
-  } catch (error) {
-    setupError = error;
-  }
-}, 60_000);
-
-beforeEach(() => {
-  if (setupError) throw setupError;
-});
-
-afterAll(async () => {
-  elbv2?.destroy();
-  cloudwatch?.destroy();
-  await moto?.stop();
-  process.env = savedEnv;
-});
 
 describe("bakeNode with CloudWatch alarms", () => {
   it("passes when the alarms stay OK, counting INSUFFICIENT_DATA as OK", async () => {
@@ -216,7 +95,7 @@ describe("bakeNode with CloudWatch alarms", () => {
       "watching CloudWatch alarms: glance-api-5xx-pass OK, glance-api-latency-pass INSUFFICIENT_DATA (counted as OK)",
     );
     expect(log).toMatch(/bake passed: .* stayed healthy; no alarm in ALARM/);
-    expect(await targetStates(group.targetGroupArn)).toEqual({
+    expect(await alb.targetStates(group.targetGroupArn)).toEqual({
       [group.targetId]: "healthy",
       [group.other]: "healthy",
     });
@@ -237,7 +116,7 @@ describe("bakeNode with CloudWatch alarms", () => {
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     await setAlarm("glance-api-5xx-trip", "ALARM", "Threshold Crossed: 1 datapoint [7.0] >= 1.0");
     const tripped = Date.now();
-    const error = await stepError(baking);
+    const error = await stepFailure(baking);
     const detectSeconds = (Date.now() - tripped) / 1000;
     const totalSeconds = (Date.now() - started) / 1000;
     console.log(
@@ -254,7 +133,7 @@ describe("bakeNode with CloudWatch alarms", () => {
     expect(error.message).not.toContain("glance-api-latency-trip");
     expect(error.leftChanged).toBe(`${group.targetId} is deregistered`);
     expect(ctx.lines.join("\n")).toMatch(/CloudWatch alarm glance-api-5xx-trip: OK -> ALARM/);
-    expect(await targetStates(group.targetGroupArn)).toEqual({ [group.other]: "healthy" });
+    expect(await alb.targetStates(group.targetGroupArn)).toEqual({ [group.other]: "healthy" });
   });
 
   it("fails at the start when an alarm is already in ALARM, taking the target out", async () => {
@@ -263,13 +142,13 @@ describe("bakeNode with CloudWatch alarms", () => {
     await setAlarm("glance-api-5xx-already", "ALARM", "Threshold Crossed: already firing");
 
     const started = Date.now();
-    const error = await stepError(
+    const error = await stepFailure(
       bakeNode(bakeRequest(group, 20, ["glance-api-5xx-already"]), {}, recordingContext()),
     );
     expect((Date.now() - started) / 1000).toBeLessThan(3);
     expect(error.message).toContain('CloudWatch alarm "glance-api-5xx-already" is in ALARM');
     expect(error.message).toContain("already firing");
-    expect(await targetStates(group.targetGroupArn)).toEqual({ [group.other]: "healthy" });
+    expect(await alb.targetStates(group.targetGroupArn)).toEqual({ [group.other]: "healthy" });
   });
 
   it("fails clearly at the start on an unknown alarm name, leaving the target registered", async () => {
@@ -278,7 +157,7 @@ describe("bakeNode with CloudWatch alarms", () => {
 
     const ctx = recordingContext();
     const started = Date.now();
-    const error = await stepError(
+    const error = await stepFailure(
       bakeNode(bakeRequest(group, 20, ["glance-api-5xx-known", "glance-api-5XX-typo"]), {}, ctx),
     );
     const seconds = (Date.now() - started) / 1000;
@@ -292,7 +171,7 @@ describe("bakeNode with CloudWatch alarms", () => {
     expect(error.message).toContain(`${group.targetId} stays admitted (the bake changed nothing)`);
     expect(error.leftChanged).toBeUndefined();
     expect(ctx.lines.some((line) => line.startsWith("baking"))).toBe(false);
-    expect(await targetStates(group.targetGroupArn)).toEqual({
+    expect(await alb.targetStates(group.targetGroupArn)).toEqual({
       [group.targetId]: "healthy",
       [group.other]: "healthy",
     });
@@ -301,7 +180,7 @@ describe("bakeNode with CloudWatch alarms", () => {
   it("with HAProxy, reads the alarms in the SDK's region and checks the names before touching HAProxy", async () => {
     // An HAProxy load balancer has no region or endpoint in config: the SDK's own settings apply.
     process.env.AWS_REGION = region;
-    process.env.AWS_ENDPOINT_URL_CLOUDWATCH = moto.endpoint;
+    process.env.AWS_ENDPOINT_URL_CLOUDWATCH = alb.endpoint;
     try {
       await putAlarm("glance-api-5xx-haproxy");
       const request: BakeRequest = {
@@ -311,7 +190,7 @@ describe("bakeNode with CloudWatch alarms", () => {
         errorBudget: 0,
         alarmNames: ["glance-api-5xx-haproxy", "glance-api-missing"],
       };
-      const error = await stepError(bakeNode(request, {}, recordingContext()));
+      const error = await stepFailure(bakeNode(request, {}, recordingContext()));
       expect(error.message).toContain("bake of node-2 did not start");
       expect(error.message).toContain(`CloudWatch has no alarm named "glance-api-missing" in ${region}`);
       expect(error.message).toContain("node-2 stays admitted");
@@ -338,13 +217,13 @@ describe("the preflight checks the bake's CloudWatch alarms before anything chan
       targetGroupArn: "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/none/0",
       expected: [],
       region,
-      endpoint: moto.endpoint,
+      endpoint: alb.endpoint,
     },
     nodes: [],
-    alarms: { names, region, endpoint: moto.endpoint },
+    alarms: { names, region, endpoint: alb.endpoint },
   });
   const alarmProblem = async (names: string[]) => {
-    const error = await stepError(runPreflight(preflightWith(names), {}, recordingContext()));
+    const error = await stepFailure(runPreflight(preflightWith(names), {}, recordingContext()));
     return error.message.split("\n").find((line) => line.includes("bake alarms:"));
   };
 

@@ -6,6 +6,7 @@ import mysql from "mysql2/promise";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RunningMariadb, startMariadb } from "../../lab/services/mariadb";
 import { findFreePort } from "../../lab/services/ports";
+import { stepFailure } from "../support/stepHarness";
 import { mysqldumpBackup } from "../../steps/backup/mysqldump";
 import { StepContext, StepError } from "../../steps/context";
 import { DbEndpoint, checkConnection } from "../../steps/db/connection";
@@ -38,15 +39,6 @@ let admin: DbEndpoint;
 
 function endpoint(user: string, password: string): DbEndpoint {
   return { host: "127.0.0.1", port: server.port, user, password, database: "glance" };
-}
-
-async function failureOf(promise: Promise<unknown>): Promise<StepError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(StepError);
-  return err as StepError;
 }
 
 function expectNoSecret(text: string): void {
@@ -107,7 +99,7 @@ describe("connection", () => {
 
   it("names host:port and user, and what to check, when nothing listens (never the password)", async () => {
     const closedPort = await findFreePort();
-    const err = await failureOf(checkConnection({ ...glance, port: closedPort }, ctx));
+    const err = await stepFailure(checkConnection({ ...glance, port: closedPort }, ctx));
     expect(err.message).toContain(`127.0.0.1:${closedPort}`);
     expect(err.message).toContain("user 'glance'");
     expect(err.message).toContain("check that the server is running and reachable");
@@ -116,7 +108,7 @@ describe("connection", () => {
 
   it("says to check the credentials on a wrong password, without quoting either password", async () => {
     const wrong = nastyPassword();
-    const err = await failureOf(checkConnection({ ...glance, password: wrong }, ctx));
+    const err = await stepFailure(checkConnection({ ...glance, password: wrong }, ctx));
     expect(err.message).toContain("Access denied");
     expect(err.message).toContain("check the user name and password");
     expect(err.message).not.toContain(wrong);
@@ -126,7 +118,7 @@ describe("connection", () => {
 
 describe("privilege preflight", () => {
   it("without an admin: refuses with the exact fix", async () => {
-    const err = await failureOf(privilegePreflight({ glance }, ctx));
+    const err = await stepFailure(privilegePreflight({ glance }, ctx));
     expect(err.message).toContain("binary logging is on, log_bin_trust_function_creators is 0");
     expect(err.message).toContain('"SET GLOBAL log_bin_trust_function_creators = 1;" as an administrator');
     expect(err.message).toContain("database.adminUser and database.adminPassword");
@@ -137,7 +129,7 @@ describe("privilege preflight", () => {
   });
 
   it("on RDS: names the parameter group to change", async () => {
-    const err = await failureOf(
+    const err = await stepFailure(
       privilegePreflight({ glance, rds: { parameterGroup: "glance-prod-params" } }, ctx),
     );
     expect(err.message).toContain(
@@ -158,7 +150,7 @@ describe("privilege preflight", () => {
 
   it("with an admin that holds neither SUPER nor BINLOG ADMIN: refuses, naming it", async () => {
     const weak = endpoint("weakadmin", passwords.weak);
-    const err = await failureOf(privilegePreflight({ glance, admin: weak }, ctx));
+    const err = await stepFailure(privilegePreflight({ glance, admin: weak }, ctx));
     expect(err.message).toContain("admin user 'weakadmin' cannot set it either");
     expect(err.message).toContain("USAGE");
     expectNoSecret(err.message);
@@ -318,7 +310,9 @@ describe("mysqldump backup", () => {
     const closedPort = await findFreePort();
     const dir = path.join(workDir, "backups-unreachable");
     const target = path.join(dir, "glance.sql");
-    const err = await failureOf(mysqldumpBackup({ db: { ...glance, port: closedPort }, path: target }, ctx));
+    const err = await stepFailure(
+      mysqldumpBackup({ db: { ...glance, port: closedPort }, path: target }, ctx),
+    );
     expect(err.message).toContain(`127.0.0.1:${closedPort}`);
     expect(err.message).toContain("user 'glance'");
     expect(err.message).toMatch(/Can't connect/);
@@ -329,7 +323,7 @@ describe("mysqldump backup", () => {
   it("a refused login quotes mysqldump's error, without the password", async () => {
     const wrong = nastyPassword();
     const target = path.join(workDir, "backups-denied", "glance.sql");
-    const err = await failureOf(mysqldumpBackup({ db: { ...glance, password: wrong }, path: target }, ctx));
+    const err = await stepFailure(mysqldumpBackup({ db: { ...glance, password: wrong }, path: target }, ctx));
     expect(err.message).toContain("Access denied for user 'glance'");
     expect(err.message).not.toContain(wrong);
     expectNoSecret(err.message);

@@ -6,18 +6,13 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { findFreePort } from "../../lab/services/ports";
 import { startSshd, type RunningSshd } from "../../lab/services/sshd";
-import { StepError, type StepContext } from "../../steps/context";
 import { runScript } from "../../steps/exec/run";
 import { closeSshConnections, sshPrivateDirectory } from "../../steps/exec/ssh";
 import type { ScriptRun, SshTarget } from "../../steps/exec/types";
+import { recordingContext, stepFailure } from "../support/stepHarness";
 
 const SECRET = `pa'ss "w$rd" \\ with spaces ${Date.now()}`;
 const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
-
-function recorder(): { lines: string[]; ctx: StepContext } {
-  const lines: string[] = [];
-  return { lines, ctx: { log: (message) => lines.push(message) } };
-}
 
 async function waitFor<T>(probe: () => T | undefined, what: string, timeoutMs = 10_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -27,16 +22,6 @@ async function waitFor<T>(probe: () => T | undefined, what: string, timeoutMs = 
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-}
-
-async function failureOf(promise: Promise<unknown>): Promise<StepError> {
-  try {
-    await promise;
-  } catch (err) {
-    expect(err).toBeInstanceOf(StepError);
-    return err as StepError;
-  }
-  throw new Error("expected the step to fail, but it succeeded");
 }
 
 /** The pid a script printed as "pid=N" in the log. */
@@ -85,12 +70,12 @@ describe("runScript over local bash", () => {
   });
 
   it("returns exact stdout and stderr and streams every line to the log", async () => {
-    const { lines, ctx } = recorder();
+    const ctx = recordingContext();
     const result = await runScript(local("printf 'a\\nb b\\n'\necho oops >&2\nprintf 'no newline'"), ctx);
     expect(result.exitCode).toBe(0);
     expect(result.stdout).toBe("a\nb b\nno newline");
     expect(result.stderr).toBe("oops\n");
-    expect(lines).toEqual(expect.arrayContaining(["| a", "| b b", "| oops", "| no newline"]));
+    expect(ctx.lines).toEqual(expect.arrayContaining(["| a", "| b b", "| oops", "| no newline"]));
     expect(result.seconds).toBeGreaterThan(0);
   });
 
@@ -100,16 +85,16 @@ describe("runScript over local bash", () => {
         env: { GREETING: "hello there" },
         secrets: { DB_PASSWORD: SECRET },
       }),
-      recorder().ctx,
+      recordingContext(),
     );
     expect(result.stdout).toBe(`hello there\n${sha256(SECRET)}\n`);
   });
 
   it("fails a non-zero exit with the exit code and the last 20 lines of output", async () => {
-    const err = await failureOf(
+    const err = await stepFailure(
       runScript(
         local("for i in $(seq 1 30); do echo line-$i; done\necho bad-thing >&2\nexit 7"),
-        recorder().ctx,
+        recordingContext(),
       ),
     );
     expect(err.message).toContain("exit code 7");
@@ -120,22 +105,22 @@ describe("runScript over local bash", () => {
   });
 
   it("accepts the exit codes listed in okExitCodes", async () => {
-    const result = await runScript(local("exit 3", { okExitCodes: [0, 3] }), recorder().ctx);
+    const result = await runScript(local("exit 3", { okExitCodes: [0, 3] }), recordingContext());
     expect(result.exitCode).toBe(3);
-    await expect(runScript(local("exit 4", { okExitCodes: [0, 3] }), recorder().ctx)).rejects.toThrow(
+    await expect(runScript(local("exit 4", { okExitCodes: [0, 3] }), recordingContext())).rejects.toThrow(
       "exit code 4 (expected 0 or 3)",
     );
   });
 
   it("kills the whole process group on timeout", async () => {
-    const { lines, ctx } = recorder();
+    const ctx = recordingContext();
     const started = Date.now();
-    const err = await failureOf(
+    const err = await stepFailure(
       runScript(local('sleep 30 &\necho "pid=$!"\nwait', { timeoutSeconds: 1 }), ctx),
     );
     expect(Date.now() - started).toBeLessThan(5_000);
     expect(err.message).toContain("timed out after 1 s");
-    const backgroundSleep = pidFromLog(lines);
+    const backgroundSleep = pidFromLog(ctx.lines);
     expect(backgroundSleep).toBeDefined();
     await waitFor(
       () => (isGoneOrZombie(backgroundSleep!) ? true : undefined),
@@ -145,18 +130,18 @@ describe("runScript over local bash", () => {
   });
 
   it("redacts secrets from logged lines, the error tail and the returned output", async () => {
-    const { lines, ctx } = recorder();
+    const ctx = recordingContext();
     const result = await runScript(
       local('echo "the password is $DB_PASSWORD!"\necho "$DB_PASSWORD" >&2', {
         secrets: { DB_PASSWORD: SECRET },
       }),
       ctx,
     );
-    expect(lines).toContain("| the password is [secret]!");
-    expect(lines.join("\n")).not.toContain(SECRET);
+    expect(ctx.lines).toContain("| the password is [secret]!");
+    expect(ctx.lines.join("\n")).not.toContain(SECRET);
     expect(result.stdout).toBe("the password is [secret]!\n");
     expect(result.stderr).toBe("[secret]\n");
-    const err = await failureOf(
+    const err = await stepFailure(
       runScript(local('echo "leak: $DB_PASSWORD"\nexit 1', { secrets: { DB_PASSWORD: SECRET } }), ctx),
     );
     expect(err.message).toContain("leak: [secret]");
@@ -164,13 +149,13 @@ describe("runScript over local bash", () => {
   });
 
   it("keeps secrets out of the child's argv (read from /proc while it runs)", async () => {
-    const { lines, ctx } = recorder();
+    const ctx = recordingContext();
     const goFile = path.join(tmp, "go-local");
     const running = runScript(
       local(waitForGoScript, { env: { GO_FILE: goFile }, secrets: { DB_PASSWORD: SECRET } }),
       ctx,
     );
-    const pid = await waitFor(() => pidFromLog(lines), "the script to print its pid");
+    const pid = await waitFor(() => pidFromLog(ctx.lines), "the script to print its pid");
     const argv = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
     const environ = fs.readFileSync(`/proc/${pid}/environ`, "utf8").split("\0");
     fs.writeFileSync(goFile, "");
@@ -181,33 +166,33 @@ describe("runScript over local bash", () => {
   });
 
   it("returns when the script exits even if a background child keeps its output open", async () => {
-    const { lines, ctx } = recorder();
+    const ctx = recordingContext();
     const started = Date.now();
     const result = await runScript(local('sleep 30 &\necho "pid=$!"\necho started'), ctx);
     const elapsedMs = Date.now() - started;
-    const straySleep = pidFromLog(lines);
+    const straySleep = pidFromLog(ctx.lines);
     if (straySleep !== undefined) process.kill(straySleep, "SIGKILL");
     expect(result.stdout).toContain("started\n");
     expect(elapsedMs).toBeLessThan(3_000);
   });
 
   it("does not let a command that reads stdin swallow the rest of the script", async () => {
-    const result = await runScript(local("cat\necho after"), recorder().ctx);
+    const result = await runScript(local("cat\necho after"), recordingContext());
     expect(result.stdout).toBe("after\n");
   });
 
   it("runs nothing of a script with a syntax error", async () => {
-    const err = await failureOf(runScript(local("echo first-line\nif then fi"), recorder().ctx));
+    const err = await stepFailure(runScript(local("echo first-line\nif then fi"), recordingContext()));
     expect(err.message).toContain("exit code 2");
     expect(err.message).not.toContain("| first-line");
     expect(err.message).not.toMatch(/^first-line$/m);
   });
 
   it("rejects an environment name that is not a plain variable name", async () => {
-    await expect(runScript(local("true", { env: { "BAD-NAME": "x" } }), recorder().ctx)).rejects.toThrow(
+    await expect(runScript(local("true", { env: { "BAD-NAME": "x" } }), recordingContext())).rejects.toThrow(
       'env name "BAD-NAME" is not a valid variable name',
     );
-    await expect(runScript(local("true", { secrets: { lower: "x" } }), recorder().ctx)).rejects.toThrow(
+    await expect(runScript(local("true", { secrets: { lower: "x" } }), recordingContext())).rejects.toThrow(
       'secrets name "lower"',
     );
   });
@@ -242,14 +227,14 @@ describe("runScript over ssh (real sshd on loopback)", () => {
   });
 
   it("runs a script on the node and returns its exact output", async () => {
-    const { lines, ctx } = recorder();
+    const ctx = recordingContext();
     const result = await runScript(
       ssh('echo "user=$(id -un)"\necho "$GREETING"', { env: { GREETING: "hi" } }),
       ctx,
     );
     expect(result.stdout).toBe(`user=${sshd.user}\nhi\n`);
     expect(result.exitCode).toBe(0);
-    const opened = lines.find((l) =>
+    const opened = ctx.lines.find((l) =>
       l.startsWith(`ssh connection to ${sshd.user}@127.0.0.1:${sshd.port} open`),
     );
     console.log(opened);
@@ -257,7 +242,7 @@ describe("runScript over ssh (real sshd on loopback)", () => {
   });
 
   it("delivers a secret to the remote script through stdin, redacted in the log", async () => {
-    const { lines, ctx } = recorder();
+    const ctx = recordingContext();
     const result = await runScript(
       ssh('printf %s "$DB_PASSWORD" | sha256sum | cut -d" " -f1\necho "pw=$DB_PASSWORD"', {
         secrets: { DB_PASSWORD: SECRET },
@@ -265,11 +250,11 @@ describe("runScript over ssh (real sshd on loopback)", () => {
       ctx,
     );
     expect(result.stdout).toBe(`${sha256(SECRET)}\npw=[secret]\n`);
-    expect(lines.join("\n")).not.toContain(SECRET);
+    expect(ctx.lines.join("\n")).not.toContain(SECRET);
   });
 
   it("keeps the secret and the private key out of every process's argv", async () => {
-    const { lines, ctx } = recorder();
+    const ctx = recordingContext();
     const goFile = path.join(tmp, "go-ssh");
     const keyLine = sshd.privateKey.split("\n")[1];
     expect(keyLine.length).toBeGreaterThan(20);
@@ -277,7 +262,7 @@ describe("runScript over ssh (real sshd on loopback)", () => {
       ssh(waitForGoScript, { env: { GO_FILE: goFile }, secrets: { DB_PASSWORD: SECRET } }),
       ctx,
     );
-    const remotePid = await waitFor(() => pidFromLog(lines), "the remote script to print its pid");
+    const remotePid = await waitFor(() => pidFromLog(ctx.lines), "the remote script to print its pid");
     const argvs = allArgv();
     fs.writeFileSync(goFile, "");
     await running;
@@ -290,14 +275,14 @@ describe("runScript over ssh (real sshd on loopback)", () => {
   });
 
   it("reuses one multiplexed connection per node", async () => {
-    await runScript(ssh("true"), recorder().ctx);
+    await runScript(ssh("true"), recordingContext());
     const before = acceptedConnections();
     const dir = sshPrivateDirectory();
     expect(dir).toBeDefined();
     const sockets = fs.readdirSync(dir!).filter((name) => fs.statSync(path.join(dir!, name)).isSocket());
     expect(sockets).toHaveLength(1);
     const started = performance.now();
-    for (let i = 0; i < 5; i++) await runScript(ssh(`echo run-${i}`), recorder().ctx);
+    for (let i = 0; i < 5; i++) await runScript(ssh(`echo run-${i}`), recordingContext());
     const perRunMs = (performance.now() - started) / 5;
     expect(acceptedConnections()).toBe(before);
     console.log(`ssh step over the shared connection: ${perRunMs.toFixed(0)} ms per run`);
@@ -308,30 +293,34 @@ describe("runScript over ssh (real sshd on loopback)", () => {
   });
 
   it("fails a non-zero remote exit with its code and output tail, including exit 255 from the script", async () => {
-    const err = await failureOf(runScript(ssh("echo about-to-fail\nexit 9"), recorder().ctx));
+    const err = await stepFailure(runScript(ssh("echo about-to-fail\nexit 9"), recordingContext()));
     expect(err.message).toContain("exit code 9");
     expect(err.message).toContain("about-to-fail");
-    const err255 = await failureOf(runScript(ssh("echo script-says-255 >&2\nexit 255"), recorder().ctx));
+    const err255 = await stepFailure(
+      runScript(ssh("echo script-says-255 >&2\nexit 255"), recordingContext()),
+    );
     expect(err255.message).toContain("exit code 255");
     expect(err255.message).toContain("script-says-255");
   });
 
   it("stops the remote script on timeout", async () => {
-    const { lines, ctx } = recorder();
+    const ctx = recordingContext();
     const started = Date.now();
-    const err = await failureOf(
+    const err = await stepFailure(
       runScript(ssh('sleep 30 &\necho "pid=$!"\nwait', { timeoutSeconds: 1 }), ctx),
     );
     expect(err.message).toContain("timed out after 1 s");
     expect(Date.now() - started).toBeLessThan(8_000);
-    const remoteSleep = pidFromLog(lines);
+    const remoteSleep = pidFromLog(ctx.lines);
     expect(remoteSleep).toBeDefined();
     await waitFor(() => (isGoneOrZombie(remoteSleep!) ? true : undefined), "the remote sleep to die", 8_000);
   });
 
   it("says the host is unreachable when nothing listens on the port", async () => {
     const closedPort = await findFreePort();
-    const err = await failureOf(runScript(ssh("true", {}, { ...target, port: closedPort }), recorder().ctx));
+    const err = await stepFailure(
+      runScript(ssh("true", {}, { ...target, port: closedPort }), recordingContext()),
+    );
     expect(err.message).toContain(`cannot reach ${sshd.user}@127.0.0.1:${closedPort}`);
     expect(err.message).toContain("Connection refused");
   });
@@ -340,10 +329,10 @@ describe("runScript over ssh (real sshd on loopback)", () => {
     const otherKey = path.join(tmp, "other_key");
     const keygen = spawnSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", otherKey]);
     expect(keygen.status).toBe(0);
-    const err = await failureOf(
+    const err = await stepFailure(
       runScript(
         ssh("true", {}, { ...target, privateKey: fs.readFileSync(otherKey, "utf8") }),
-        recorder().ctx,
+        recordingContext(),
       ),
     );
     expect(err.message).toContain(
@@ -358,8 +347,8 @@ describe("runScript over ssh (real sshd on loopback)", () => {
     const wrongKnownHosts = path.join(tmp, "wrong_known_hosts");
     const wrongKey = fs.readFileSync(`${otherHostKey}.pub`, "utf8").split(" ").slice(0, 2).join(" ");
     fs.writeFileSync(wrongKnownHosts, `[127.0.0.1]:${sshd.port} ${wrongKey}\n`);
-    const err = await failureOf(
-      runScript(ssh("true", {}, { ...target, knownHostsFile: wrongKnownHosts }), recorder().ctx),
+    const err = await stepFailure(
+      runScript(ssh("true", {}, { ...target, knownHostsFile: wrongKnownHosts }), recordingContext()),
     );
     expect(err.message).toContain(`host key mismatch for ${sshd.user}@127.0.0.1:${sshd.port}`);
     expect(err.message).toContain(`ssh-keygen -R '[127.0.0.1]:${sshd.port}' -f ${wrongKnownHosts}`);
@@ -369,7 +358,7 @@ describe("runScript over ssh (real sshd on loopback)", () => {
     const emptyKnownHosts = path.join(tmp, "empty_known_hosts");
     fs.writeFileSync(emptyKnownHosts, "");
     const unknown = { ...target, knownHostsFile: emptyKnownHosts };
-    const err = await failureOf(runScript(ssh("true", {}, unknown), recorder().ctx));
+    const err = await stepFailure(runScript(ssh("true", {}, unknown), recordingContext()));
     expect(err.message).toContain(
       `host key of ${sshd.user}@127.0.0.1:${sshd.port} is not in ${emptyKnownHosts}`,
     );
@@ -377,14 +366,14 @@ describe("runScript over ssh (real sshd on loopback)", () => {
 
     const result = await runScript(
       ssh("echo ok", {}, { ...unknown, hostKeyPolicy: "accept-new" }),
-      recorder().ctx,
+      recordingContext(),
     );
     expect(result.stdout).toBe("ok\n");
     expect(fs.readFileSync(emptyKnownHosts, "utf8")).toContain(sshd.hostPublicKey.split(" ")[1]);
 
     const insecure = await runScript(
       ssh("echo ok", {}, { ...target, knownHostsFile: undefined, hostKeyPolicy: "insecure" }),
-      recorder().ctx,
+      recordingContext(),
     );
     expect(insecure.stdout).toBe("ok\n");
   });
@@ -398,14 +387,14 @@ describe("runScript over ssh (real sshd on loopback)", () => {
       privateKey: second.privateKey,
       knownHostsFile: second.knownHostsFile,
     };
-    await runScript(ssh("true", {}, secondTarget), recorder().ctx);
+    await runScript(ssh("true", {}, secondTarget), recordingContext());
     await second.stop();
-    const err = await failureOf(runScript(ssh("true", {}, secondTarget), recorder().ctx));
+    const err = await stepFailure(runScript(ssh("true", {}, secondTarget), recordingContext()));
     expect(err.message).toContain(`cannot reach ${sshd.user}@127.0.0.1:${second.port}`);
   });
 
   it("closeSshConnections closes the masters and removes the key files", async () => {
-    await runScript(ssh("true"), recorder().ctx);
+    await runScript(ssh("true"), recordingContext());
     const dir = sshPrivateDirectory();
     expect(dir).toBeDefined();
     const masters = () => allArgv().filter((p) => p.argv.startsWith("ssh ") && p.argv.includes(dir!));
@@ -414,7 +403,7 @@ describe("runScript over ssh (real sshd on loopback)", () => {
     expect(fs.existsSync(dir!)).toBe(false);
     await waitFor(() => (masters().length === 0 ? true : undefined), "the ssh masters to exit", 5_000);
     const before = acceptedConnections();
-    await runScript(ssh("true"), recorder().ctx);
+    await runScript(ssh("true"), recordingContext());
     expect(acceptedConnections()).toBe(before + 1);
   });
 });

@@ -3,13 +3,12 @@
  * Node HTTP backends on loopback.
  */
 import * as fs from "node:fs";
-import * as http from "node:http";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { startHaproxy, RunningHaproxy } from "../../lab/services/haproxy";
 import { findFreePort } from "../../lab/services/ports";
-import { pollUntil, StepContext, StepError } from "../../steps/context";
+import { pollUntil } from "../../steps/context";
 import {
   haproxyAdmit,
   haproxyDrain,
@@ -18,101 +17,22 @@ import {
   HaproxyServerRef,
 } from "../../steps/lb/haproxy";
 import { readBackendServers, runtimeCommand, ServerStat } from "../../steps/lb/haproxyRuntime";
-
-interface Backend {
-  name: string;
-  healthy: boolean;
-  server: http.Server;
-  port: number;
-}
-
-/** Answers /healthcheck (200 or 503), /slow?ms=N (streams small chunks for N ms) and anything else. */
-async function startBackend(name: string): Promise<Backend> {
-  const backend: Backend = { name, healthy: true, server: http.createServer(), port: 0 };
-  backend.server.on("request", (req, res) => {
-    const url = new URL(req.url ?? "/", "http://x");
-    res.setHeader("x-node", name);
-    if (url.pathname === "/healthcheck") {
-      res.statusCode = backend.healthy ? 200 : 503;
-      res.end(backend.healthy ? "OK" : "disabled");
-      return;
-    }
-    if (url.pathname === "/slow") {
-      const until = Date.now() + Number(url.searchParams.get("ms") ?? "2000");
-      res.writeHead(200, { "content-type": "text/plain" });
-      res.flushHeaders();
-      const timer = setInterval(() => {
-        if (Date.now() >= until) {
-          clearInterval(timer);
-          res.end("end\n");
-        } else res.write("chunk\n");
-      }, 100);
-      res.on("close", () => clearInterval(timer));
-      return;
-    }
-    res.end(`hello from ${name}\n`);
-  });
-  await new Promise<void>((resolve) => backend.server.listen(0, "127.0.0.1", resolve));
-  backend.port = (backend.server.address() as { port: number }).port;
-  return backend;
-}
-
-interface SlowRequest {
-  node: string;
-  /** Resolves when the body has fully arrived. */
-  done: Promise<{ status: number; body: string; finishedAt: number }>;
-}
-
-/** Starts a /slow request through HAProxy and resolves once its headers say which node serves it. */
-function startSlowRequest(frontendUrl: string, ms: number): Promise<SlowRequest> {
-  return new Promise((resolve, reject) => {
-    const req = http.get(`${frontendUrl}/slow?ms=${ms}`, { agent: false }, (res) => {
-      let body = "";
-      res.setEncoding("utf8");
-      res.on("data", (chunk: string) => (body += chunk));
-      const done = new Promise<{ status: number; body: string; finishedAt: number }>((ok, fail) => {
-        res.on("end", () => ok({ status: res.statusCode ?? 0, body, finishedAt: Date.now() }));
-        res.on("error", fail);
-        res.on("aborted", () => fail(new Error("response aborted")));
-      });
-      done.catch(() => undefined); // observed by the test that awaits it
-      resolve({ node: String(res.headers["x-node"]), done });
-    });
-    req.on("error", reject);
-  });
-}
-
-function getNode(frontendUrl: string): Promise<{ status: number; node: string }> {
-  return new Promise((resolve, reject) => {
-    http
-      .get(frontendUrl, { agent: false }, (res) => {
-        res.resume();
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, node: String(res.headers["x-node"]) }));
-      })
-      .on("error", reject);
-  });
-}
-
-function recordingContext(): StepContext & { lines: string[] } {
-  const lines: string[] = [];
-  return { lines, log: (line) => lines.push(line) };
-}
-
-async function rejectionOf(promise: Promise<unknown>): Promise<StepError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(StepError);
-  return err as StepError;
-}
+import {
+  HttpBackend,
+  nodeAnswering,
+  resetToAllUpAndIdle,
+  startHttpBackend,
+  startSlowRequest,
+  stopHttpBackends,
+} from "../support/haproxyBackends";
+import { recordingContext, stepFailure } from "../support/stepHarness";
 
 const statusesOf = (servers: ServerStat[]) => servers.map((s) => [s.server, s.status, s.weight]);
 
 describe("HAProxy membership steps (real HAProxy)", () => {
   let tmp: string;
   let lb: RunningHaproxy;
-  const backends: Backend[] = [];
+  const backends: HttpBackend[] = [];
   const ref = (server: string): HaproxyServerRef => ({
     runtimeApi: lb.runtimeApi,
     backend: lb.backendName,
@@ -121,36 +41,18 @@ describe("HAProxy membership steps (real HAProxy)", () => {
 
   beforeAll(async () => {
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), "gru-haproxy-"));
-    for (const name of ["n1", "n2", "n3"]) backends.push(await startBackend(name));
-    lb = await startHaproxy({
-      dir: tmp,
-      backends: backends.map((b) => ({ name: b.name, address: `127.0.0.1:${b.port}` })),
-      checkIntervalMs: 200,
-    });
+    for (const name of ["n1", "n2", "n3"]) backends.push(await startHttpBackend(name));
+    lb = await startHaproxy({ dir: tmp, backends, checkIntervalMs: 200 });
   });
 
   afterAll(async () => {
     await lb?.stop();
-    for (const b of backends) b.server.closeAllConnections();
-    await Promise.all(backends.map((b) => new Promise((resolve) => b.server.close(resolve))));
+    await stopHttpBackends(backends);
     if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
   });
 
   // Every test starts from all three servers healthy, READY and UP, with nothing in flight.
-  beforeEach(async () => {
-    for (const b of backends) b.healthy = true;
-    for (const s of await readBackendServers(lb.runtimeApi, lb.backendName)) {
-      if (s.status !== "UP")
-        await runtimeCommand(lb.runtimeApi, `set server ${lb.backendName}/${s.server} state ready`);
-    }
-    await pollUntil(
-      async () => {
-        const servers = await readBackendServers(lb.runtimeApi, lb.backendName);
-        return servers.every((s) => s.status === "UP" && s.scur === 0) ? true : undefined;
-      },
-      { timeoutMs: 10_000, intervalMs: 100, describe: () => "all servers UP and idle" },
-    );
-  });
+  beforeEach(() => resetToAllUpAndIdle(backends, [lb]));
 
   it("the harness wrote the config it promises and both runtime API addresses answer", async () => {
     const cfg = fs.readFileSync(lb.configPath, "utf8");
@@ -164,7 +66,7 @@ describe("HAProxy membership steps (real HAProxy)", () => {
       ["n2", "UP", "L7OK"],
       ["n3", "UP", "L7OK"],
     ]);
-    expect((await getNode(lb.frontendUrl)).status).toBe(200);
+    expect((await nodeAnswering(lb.frontendUrl)).status).toBe(200);
   });
 
   it("drains an idle server at once, ends in MAINT, and a rerun is a no-op", async () => {
@@ -175,7 +77,7 @@ describe("HAProxy membership steps (real HAProxy)", () => {
     expect(result.drainSeconds).toBeLessThan(3);
     expect((await haproxyServerState(ref("n1"))).status).toBe("MAINT");
     expect(ctx.lines.join("\n")).toMatch(/glance\/n1 set to DRAIN[\s\S]*glance\/n1 drained in .* MAINT/);
-    for (let i = 0; i < 6; i++) expect((await getNode(lb.frontendUrl)).node).not.toBe("n1");
+    for (let i = 0; i < 6; i++) expect((await nodeAnswering(lb.frontendUrl)).node).not.toBe("n1");
 
     const rerun = await haproxyDrain({ ...ref("n1"), minHealthy: 1, drainTimeoutSeconds: 10 }, ctx);
     expect(rerun).toEqual({ drainSeconds: 0, sessionsAtStart: 0, alreadyOut: true });
@@ -197,7 +99,7 @@ describe("HAProxy membership steps (real HAProxy)", () => {
       },
     );
     for (let i = 0; i < 6; i++) {
-      const answer = await getNode(lb.frontendUrl);
+      const answer = await nodeAnswering(lb.frontendUrl);
       expect(answer.status).toBe(200);
       expect(answer.node).not.toBe(slow.node);
     }
@@ -216,7 +118,7 @@ describe("HAProxy membership steps (real HAProxy)", () => {
 
   it("refuses to drain below minHealthy and changes nothing", async () => {
     const before = statusesOf(await readBackendServers(lb.runtimeApi, lb.backendName));
-    const err = await rejectionOf(
+    const err = await stepFailure(
       haproxyDrain({ ...ref("n1"), minHealthy: 3, drainTimeoutSeconds: 5 }, recordingContext()),
     );
     expect(err.message).toMatch(
@@ -228,7 +130,7 @@ describe("HAProxy membership steps (real HAProxy)", () => {
 
     // A server in MAINT does not count as healthy.
     await runtimeCommand(lb.runtimeApi, "set server glance/n2 state maint");
-    const err2 = await rejectionOf(
+    const err2 = await stepFailure(
       haproxyDrain({ ...ref("n1"), minHealthy: 2, drainTimeoutSeconds: 5 }, recordingContext()),
     );
     expect(err2.message).toMatch(/only 1 other healthy servers \(n3\)/);
@@ -238,7 +140,7 @@ describe("HAProxy membership steps (real HAProxy)", () => {
   it("fails a drain that times out, naming the server it left in DRAIN and the open session", async () => {
     const slow = await startSlowRequest(lb.frontendUrl, 4000);
     const started = Date.now();
-    const err = await rejectionOf(
+    const err = await stepFailure(
       haproxyDrain({ ...ref(slow.node), minHealthy: 1, drainTimeoutSeconds: 1 }, recordingContext()),
     );
     const failedAfterMs = Date.now() - started;
@@ -256,13 +158,13 @@ describe("HAProxy membership steps (real HAProxy)", () => {
 
   it("rejects an unknown server or backend, listing what exists, and changes nothing", async () => {
     const before = statusesOf(await readBackendServers(lb.runtimeApi, lb.backendName));
-    const err = await rejectionOf(
+    const err = await stepFailure(
       haproxyDrain({ ...ref("nope"), minHealthy: 1, drainTimeoutSeconds: 5 }, recordingContext()),
     );
     expect(err.message).toMatch(
       /backend "glance" has no server "nope" \(servers: n1, n2, n3\); nothing was changed/,
     );
-    const err2 = await rejectionOf(
+    const err2 = await stepFailure(
       haproxyAdmit({ ...ref("n1"), backend: "glnce", healthTimeoutSeconds: 5 }, recordingContext()),
     );
     expect(err2.message).toMatch(/has no backend "glnce" \(backends: glance\)/);
@@ -281,7 +183,7 @@ describe("HAProxy membership steps (real HAProxy)", () => {
     expect(result.admitSeconds).toBeLessThan(5);
     expect(ctx.lines.join("\n")).toMatch(/glance\/n2 passed its health checks and is UP/);
     const seen = new Set<string>();
-    for (let i = 0; i < 9; i++) seen.add((await getNode(lb.frontendUrl)).node);
+    for (let i = 0; i < 9; i++) seen.add((await nodeAnswering(lb.frontendUrl)).node);
     expect(seen.has("n2")).toBe(true);
 
     expect(await haproxyAdmit({ ...ref("n2"), healthTimeoutSeconds: 10 }, recordingContext())).toEqual({
@@ -301,7 +203,7 @@ describe("HAProxy membership steps (real HAProxy)", () => {
       }
     })();
     const started = Date.now();
-    const err = await rejectionOf(
+    const err = await stepFailure(
       haproxyAdmit({ ...ref("n3"), healthTimeoutSeconds: 1.5 }, recordingContext()),
     );
     const failedAfterMs = Date.now() - started;
@@ -316,7 +218,7 @@ describe("HAProxy membership steps (real HAProxy)", () => {
     expect((await haproxyServerState(ref("n3"))).status).toBe("MAINT");
     // Never in rotation on the way: never UP (not even "UP 1/2"), never READY on stale health.
     expect([...seenStatuses].filter((s) => s.startsWith("UP"))).toEqual([]);
-    for (let i = 0; i < 6; i++) expect((await getNode(lb.frontendUrl)).node).not.toBe("n3");
+    for (let i = 0; i < 6; i++) expect((await nodeAnswering(lb.frontendUrl)).node).not.toBe("n3");
   });
 
   it("fleet check passes on the exact set, all UP, and fails on an unexpected or a non-UP server", async () => {
@@ -325,20 +227,20 @@ describe("HAProxy membership steps (real HAProxy)", () => {
     expect(await haproxyFleetCheck({ ...api, expectedServers: ["n1", "n2", "n3"] }, ctx)).toEqual({
       servers: ["n1", "n2", "n3"],
     });
-    const unexpected = await rejectionOf(haproxyFleetCheck({ ...api, expectedServers: ["n1", "n2"] }, ctx));
+    const unexpected = await stepFailure(haproxyFleetCheck({ ...api, expectedServers: ["n1", "n2"] }, ctx));
     expect(unexpected.message).toMatch(/n3 \(UP\) is not in the upgraded set/);
-    const missing = await rejectionOf(
+    const missing = await stepFailure(
       haproxyFleetCheck({ ...api, expectedServers: ["n1", "n2", "n3", "n4"] }, ctx),
     );
     expect(missing.message).toMatch(/n4 is missing/);
     await runtimeCommand(lb.runtimeApi, "set server glance/n2 state maint");
-    const down = await rejectionOf(haproxyFleetCheck({ ...api, expectedServers: ["n1", "n2", "n3"] }, ctx));
+    const down = await stepFailure(haproxyFleetCheck({ ...api, expectedServers: ["n1", "n2", "n3"] }, ctx));
     expect(down.message).toMatch(/n2 is MAINT/);
   });
 
   it("reports an unreachable runtime API with its address and the stats socket line to check", async () => {
     const port = await findFreePort();
-    const tcp = await rejectionOf(
+    const tcp = await stepFailure(
       haproxyDrain(
         {
           runtimeApi: `127.0.0.1:${port}`,
@@ -356,7 +258,7 @@ describe("HAProxy membership steps (real HAProxy)", () => {
       ),
     );
     const sock = path.join(tmp, "missing.sock");
-    const unix = await rejectionOf(
+    const unix = await stepFailure(
       haproxyFleetCheck(
         { runtimeApi: `unix:${sock}`, backend: "glance", expectedServers: ["n1"] },
         recordingContext(),
@@ -371,12 +273,8 @@ describe("HAProxy membership steps (real HAProxy)", () => {
 describe("HAProxy runtime API lost mid-drain", () => {
   it("says which state the server was last seen in", async () => {
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "gru-haproxy-lost-"));
-    const nodes = [await startBackend("a1"), await startBackend("a2")];
-    const lb = await startHaproxy({
-      dir: tmp,
-      backends: nodes.map((b) => ({ name: b.name, address: `127.0.0.1:${b.port}` })),
-      checkIntervalMs: 200,
-    });
+    const nodes = [await startHttpBackend("a1"), await startHttpBackend("a2")];
+    const lb = await startHaproxy({ dir: tmp, backends: nodes, checkIntervalMs: 200 });
     try {
       const slow = await startSlowRequest(lb.frontendUrl, 10_000);
       slow.done.catch(() => undefined); // cut when HAProxy stops
@@ -398,7 +296,7 @@ describe("HAProxy runtime API lost mid-drain", () => {
         { timeoutMs: 5_000, intervalMs: 50, describe: () => "server in DRAIN" },
       );
       await lb.stop();
-      const err = await rejectionOf(draining);
+      const err = await stepFailure(draining);
       expect(err.message).toMatch(
         new RegExp(
           `lost the HAProxy runtime API while watching glance/${slow.node} \\(last seen DRAIN with 1 session\\(s\\) open`,
@@ -408,8 +306,7 @@ describe("HAProxy runtime API lost mid-drain", () => {
       expect(err.leftChanged).toBe(`server glance/${slow.node} left in DRAIN`);
     } finally {
       await lb.stop();
-      for (const b of nodes) b.server.closeAllConnections();
-      await Promise.all(nodes.map((b) => new Promise((resolve) => b.server.close(resolve))));
+      await stopHttpBackends(nodes);
       fs.rmSync(tmp, { recursive: true, force: true });
     }
   });

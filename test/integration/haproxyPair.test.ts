@@ -6,83 +6,30 @@
  */
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
-import * as http from "node:http";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { RunningHaproxy, startHaproxy } from "../../lab/services/haproxy";
 import { RunningSshd, startSshd } from "../../lab/services/sshd";
 import { bakeNode } from "../../steps/bake";
-import { pollUntil, StepContext, StepError } from "../../steps/context";
+import { pollUntil } from "../../steps/context";
 import { RuntimeEndpoint } from "../../steps/lb/haproxyEndpoints";
 import { admitToHaproxy, checkHaproxyFleet, drainFromHaproxy } from "../../steps/lb/haproxyInstances";
 import { readBackendServers, runtimeCommand } from "../../steps/lb/haproxyRuntime";
 import { TcpProxy } from "../support/faultTools";
+import {
+  HttpBackend,
+  nodeAnswering,
+  resetToAllUpAndIdle,
+  SlowRequest,
+  startHttpBackend,
+  startSlowRequest,
+  stopHttpBackends,
+} from "../support/haproxyBackends";
+import { recordingContext, stepFailure } from "../support/stepHarness";
 
 const BACKEND = "glance";
 const SERVERS = ["n1", "n2", "n3"];
-
-interface Backend {
-  name: string;
-  healthy: boolean;
-  server: http.Server;
-  port: number;
-}
-
-/** Answers /healthcheck (200 or 503), /slow?ms=N (streams for N ms) and anything else at once. */
-async function startBackend(name: string): Promise<Backend> {
-  const backend: Backend = { name, healthy: true, server: http.createServer(), port: 0 };
-  backend.server.on("request", (req, res) => {
-    const url = new URL(req.url ?? "/", "http://x");
-    res.setHeader("x-node", name);
-    if (url.pathname === "/healthcheck") {
-      res.statusCode = backend.healthy ? 200 : 503;
-      res.end(backend.healthy ? "OK" : "disabled");
-      return;
-    }
-    if (url.pathname === "/slow") {
-      const until = Date.now() + Number(url.searchParams.get("ms") ?? "2000");
-      res.writeHead(200, { "content-type": "text/plain" });
-      res.flushHeaders();
-      const timer = setInterval(() => {
-        if (Date.now() >= until) {
-          clearInterval(timer);
-          res.end("end\n");
-        } else res.write("chunk\n");
-      }, 100);
-      res.on("close", () => clearInterval(timer));
-      return;
-    }
-    res.end(`hello from ${name}\n`);
-  });
-  await new Promise<void>((resolve) => backend.server.listen(0, "127.0.0.1", resolve));
-  backend.port = (backend.server.address() as { port: number }).port;
-  return backend;
-}
-
-interface SlowRequest {
-  node: string;
-  abort(): void;
-  done: Promise<{ status: number; body: string; finishedAt: number }>;
-}
-
-function startSlowRequest(frontendUrl: string, ms: number): Promise<SlowRequest> {
-  return new Promise((resolve, reject) => {
-    const req = http.get(`${frontendUrl}/slow?ms=${ms}`, { agent: false }, (res) => {
-      let body = "";
-      res.setEncoding("utf8");
-      res.on("data", (chunk: string) => (body += chunk));
-      const done = new Promise<{ status: number; body: string; finishedAt: number }>((ok, fail) => {
-        res.on("end", () => ok({ status: res.statusCode ?? 0, body, finishedAt: Date.now() }));
-        res.on("error", fail);
-        res.on("aborted", () => fail(new Error("response aborted")));
-      });
-      done.catch(() => undefined); // observed by the test that awaits it
-      resolve({ node: String(res.headers["x-node"]), abort: () => req.destroy(), done });
-    });
-    req.on("error", reject);
-  });
-}
 
 /** A slow request through `frontendUrl` that lands on `node` (others are aborted). */
 async function slowRequestOn(frontendUrl: string, node: string, ms: number): Promise<SlowRequest> {
@@ -92,31 +39,6 @@ async function slowRequestOn(frontendUrl: string, node: string, ms: number): Pro
     slow.abort();
   }
   throw new Error(`no slow request landed on ${node} through ${frontendUrl}`);
-}
-
-function nodeAnswering(frontendUrl: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    http
-      .get(frontendUrl, { agent: false }, (res) => {
-        res.resume();
-        res.on("end", () => resolve(String(res.headers["x-node"])));
-      })
-      .on("error", reject);
-  });
-}
-
-function recordingContext(): StepContext & { lines: string[] } {
-  const lines: string[] = [];
-  return { lines, log: (line) => lines.push(line) };
-}
-
-async function rejectionOf(promise: Promise<unknown>): Promise<StepError> {
-  const err = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(StepError);
-  return err as StepError;
 }
 
 async function statusOn(runtimeApi: string, server: string): Promise<string> {
@@ -149,22 +71,27 @@ describe("HAProxy pair: membership steps on every instance (real HAProxy x2)", (
   let a: RunningHaproxy;
   let b: RunningHaproxy;
   let pair: RuntimeEndpoint[];
-  const backends: Backend[] = [];
+  const backends: HttpBackend[] = [];
 
-  const drain = (server: string, minHealthy = 1, runtimeApis = pair, drainTimeoutSeconds = 20) =>
+  const drain = (
+    server: string,
+    minHealthy = 1,
+    runtimeApis = pair,
+    drainTimeoutSeconds = 20,
+    sshPrivateKey?: string,
+  ) =>
     drainFromHaproxy(
       { runtimeApis, backend: BACKEND, server, minHealthy, drainTimeoutSeconds },
-      undefined,
+      sshPrivateKey,
       recordingContext(),
     );
 
   beforeAll(async () => {
     tmp = fs.mkdtempSync(path.join(os.tmpdir(), "gru-pair-"));
-    for (const name of SERVERS) backends.push(await startBackend(name));
-    const servers = backends.map((s) => ({ name: s.name, address: `127.0.0.1:${s.port}` }));
+    for (const name of SERVERS) backends.push(await startHttpBackend(name));
     [a, b] = await Promise.all([
-      startHaproxy({ dir: path.join(tmp, "a"), backends: servers, checkIntervalMs: 200 }),
-      startHaproxy({ dir: path.join(tmp, "b"), backends: servers, checkIntervalMs: 200 }),
+      startHaproxy({ dir: path.join(tmp, "a"), backends, checkIntervalMs: 200 }),
+      startHaproxy({ dir: path.join(tmp, "b"), backends, checkIntervalMs: 200 }),
     ]);
     pair = [a.runtimeApi, b.runtimeApi];
   });
@@ -172,31 +99,12 @@ describe("HAProxy pair: membership steps on every instance (real HAProxy x2)", (
   afterAll(async () => {
     await a?.stop();
     await b?.stop();
-    for (const s of backends) s.server.closeAllConnections();
-    await Promise.all(backends.map((s) => new Promise((resolve) => s.server.close(resolve))));
+    await stopHttpBackends(backends);
     if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
   });
 
   // Every test starts with every server healthy, READY and UP on both instances, nothing in flight.
-  beforeEach(async () => {
-    for (const s of backends) s.healthy = true;
-    for (const lb of [a, b]) {
-      for (const s of await readBackendServers(lb.runtimeApi, BACKEND)) {
-        if (s.status !== "UP")
-          await runtimeCommand(lb.runtimeApi, `set server ${BACKEND}/${s.server} state ready`);
-      }
-    }
-    await pollUntil(
-      async () => {
-        const all = [
-          ...(await readBackendServers(a.runtimeApi, BACKEND)),
-          ...(await readBackendServers(b.runtimeApi, BACKEND)),
-        ];
-        return all.every((s) => s.status === "UP" && s.scur === 0) ? true : undefined;
-      },
-      { timeoutMs: 10_000, intervalMs: 100, describe: () => "every server UP and idle on both instances" },
-    );
-  });
+  beforeEach(() => resetToAllUpAndIdle(backends, [a, b]));
 
   it("drains on both instances, waiting for a slow request on each, then admits on both", async () => {
     const viaA = await startSlowRequest(a.frontendUrl, 1500);
@@ -221,7 +129,7 @@ describe("HAProxy pair: membership steps on every instance (real HAProxy x2)", (
     expect(ctx.lines.join("\n")).toMatch(/set to DRAIN on 2 HAProxy instances with 2 session\(s\) in flight/);
     expect(ctx.lines.join("\n")).toMatch(/drained in .* and set to MAINT on 2 HAProxy instances/);
     for (const lb of [a, b]) {
-      for (let i = 0; i < 6; i++) expect(await nodeAnswering(lb.frontendUrl)).not.toBe(viaA.node);
+      for (let i = 0; i < 6; i++) expect((await nodeAnswering(lb.frontendUrl)).node).not.toBe(viaA.node);
     }
     await checkHaproxyFleet(
       { runtimeApis: pair, backend: BACKEND, expectedServers: SERVERS.filter((s) => s !== viaA.node) },
@@ -257,7 +165,7 @@ describe("HAProxy pair: membership steps on every instance (real HAProxy x2)", (
   it("the capacity guard counts the worst instance: a server DOWN on one instance only refuses the drain", async () => {
     await runtimeCommand(b.runtimeApi, `set server ${BACKEND}/n2 state maint`);
     const before = [await statusesOn(a.runtimeApi), await statusesOn(b.runtimeApi)];
-    const err = await rejectionOf(drain("n1", 2));
+    const err = await stepFailure(drain("n1", 2));
     expect(err.message).toMatch(
       new RegExp(
         `refusing to drain glance/n1: HAProxy ${b.runtimeApi} has only 1 other healthy servers \\(n3\\)`,
@@ -275,7 +183,7 @@ describe("HAProxy pair: membership steps on every instance (real HAProxy x2)", (
   it("an admit whose health check fails on the pair puts the server back in MAINT on both", async () => {
     await drain("n3");
     backends[2].healthy = false;
-    const err = await rejectionOf(
+    const err = await stepFailure(
       admitToHaproxy(
         { runtimeApis: pair, backend: BACKEND, server: "n3", healthTimeoutSeconds: 1.5 },
         undefined,
@@ -306,7 +214,7 @@ describe("HAProxy pair: membership steps on every instance (real HAProxy x2)", (
       recordingContext(),
     );
     await runtimeCommand(b.runtimeApi, `set server ${BACKEND}/n2 state maint`);
-    const err = await rejectionOf(baking);
+    const err = await stepFailure(baking);
     expect(err.message).toMatch(
       new RegExp(`bake of n2 failed after .* its status turned MAINT on HAProxy ${b.runtimeApi}`),
     );
@@ -329,7 +237,7 @@ describe("HAProxy pair: membership steps on every instance (real HAProxy x2)", (
         },
       );
       await proxy.kill();
-      const err = await rejectionOf(draining);
+      const err = await stepFailure(draining);
       expect(err.message).toContain(
         `lost the HAProxy runtime API of ${proxy.address} while draining glance/${slow.node}`,
       );
@@ -413,19 +321,7 @@ describe("HAProxy pair: membership steps on every instance (real HAProxy x2)", (
     it("a remote socket that does not exist is named with its host, before anything changes", async () => {
       const before = [await statusesOn(a.runtimeApi), await statusesOn(b.runtimeApi)];
       const missing = { ...(remote as Exclude<RuntimeEndpoint, string>), socket: "/nonexistent/admin.sock" };
-      const err = await rejectionOf(
-        drainFromHaproxy(
-          {
-            runtimeApis: [a.runtimeApi, missing],
-            backend: BACKEND,
-            server: "n1",
-            minHealthy: 1,
-            drainTimeoutSeconds: 5,
-          },
-          sshd.privateKey,
-          recordingContext(),
-        ),
-      );
+      const err = await stepFailure(drain("n1", 1, [a.runtimeApi, missing], 5, sshd.privateKey));
       expect(err.message).toContain(
         `HAProxy runtime API ssh://${sshd.user}@127.0.0.1:${sshd.port}/nonexistent/admin.sock did not answer through its ssh forward`,
       );
@@ -441,18 +337,8 @@ describe("HAProxy pair: membership steps on every instance (real HAProxy x2)", (
       });
       expect(keygen.status, keygen.stderr).toBe(0);
       const before = [await statusesOn(a.runtimeApi), await statusesOn(b.runtimeApi)];
-      const err = await rejectionOf(
-        drainFromHaproxy(
-          {
-            runtimeApis: [a.runtimeApi, remote],
-            backend: BACKEND,
-            server: "n1",
-            minHealthy: 1,
-            drainTimeoutSeconds: 5,
-          },
-          fs.readFileSync(keyPath, "utf8"),
-          recordingContext(),
-        ),
+      const err = await stepFailure(
+        drain("n1", 1, [a.runtimeApi, remote], 5, fs.readFileSync(keyPath, "utf8")),
       );
       expect(err.message).toContain(
         `cannot forward HAProxy's runtime API ssh://${sshd.user}@127.0.0.1:${sshd.port}`,

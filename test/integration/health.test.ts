@@ -2,23 +2,8 @@ import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { findFreePort } from "../../lab/services/ports";
-import { StepError, type StepContext } from "../../steps/context";
 import { readRelease, waitHealthy } from "../../steps/health";
-
-function recorder(): { lines: string[]; ctx: StepContext } {
-  const lines: string[] = [];
-  return { lines, ctx: { log: (message) => lines.push(message) } };
-}
-
-async function failureOf(promise: Promise<unknown>): Promise<StepError> {
-  try {
-    await promise;
-  } catch (err) {
-    expect(err).toBeInstanceOf(StepError);
-    return err as StepError;
-  }
-  throw new Error("expected the step to fail, but it succeeded");
-}
+import { recordingContext, stepFailure } from "../support/stepHarness";
 
 describe("waitHealthy", () => {
   let server: http.Server;
@@ -47,7 +32,7 @@ describe("waitHealthy", () => {
   });
 
   it("returns as soon as the URL turns 200", async () => {
-    const { lines, ctx } = recorder();
+    const ctx = recordingContext();
     healthyAt = Date.now() + 700;
     const { seconds } = await waitHealthy(
       { url: `${base}/delayed`, timeoutSeconds: 10, intervalMs: 100 },
@@ -55,14 +40,14 @@ describe("waitHealthy", () => {
     );
     expect(seconds).toBeGreaterThanOrEqual(0.6);
     expect(seconds).toBeLessThan(1.5);
-    expect(lines).toContain(`${base}/delayed: HTTP 503`);
-    expect(lines.at(-1)).toMatch(/healthy after \d+\.\d\d s/);
+    expect(ctx.lines).toContain(`${base}/delayed: HTTP 503`);
+    expect(ctx.lines.at(-1)).toMatch(/healthy after \d+\.\d\d s/);
   });
 
   it("times out with the last status in the message", async () => {
     const started = Date.now();
-    const err = await failureOf(
-      waitHealthy({ url: `${base}/always-503`, timeoutSeconds: 0.6 }, recorder().ctx),
+    const err = await stepFailure(
+      waitHealthy({ url: `${base}/always-503`, timeoutSeconds: 0.6 }, recordingContext()),
     );
     expect(Date.now() - started).toBeLessThan(2_000);
     expect(err.message).toContain("timed out after 0.6 s");
@@ -71,15 +56,20 @@ describe("waitHealthy", () => {
 
   it("reports a refused connection as the last error", async () => {
     const closedPort = await findFreePort();
-    const err = await failureOf(
-      waitHealthy({ url: `http://127.0.0.1:${closedPort}/healthcheck`, timeoutSeconds: 0.5 }, recorder().ctx),
+    const err = await stepFailure(
+      waitHealthy(
+        { url: `http://127.0.0.1:${closedPort}/healthcheck`, timeoutSeconds: 0.5 },
+        recordingContext(),
+      ),
     );
     expect(err.message).toContain("last: ECONNREFUSED");
   });
 
   it("bounds a request that never answers by the overall timeout", async () => {
     const started = Date.now();
-    const err = await failureOf(waitHealthy({ url: `${base}/hang`, timeoutSeconds: 1 }, recorder().ctx));
+    const err = await stepFailure(
+      waitHealthy({ url: `${base}/hang`, timeoutSeconds: 1 }, recordingContext()),
+    );
     expect(Date.now() - started).toBeLessThan(2_500);
     expect(err.message).toMatch(/last: no response within \d+ ms/);
   });
@@ -88,7 +78,7 @@ describe("waitHealthy", () => {
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 300);
     const started = Date.now();
-    const err = await failureOf(
+    const err = await stepFailure(
       waitHealthy(
         { url: `${base}/always-503`, timeoutSeconds: 30 },
         { log: () => undefined, signal: controller.signal },
@@ -101,27 +91,27 @@ describe("waitHealthy", () => {
 
 describe("readRelease", () => {
   it("returns the trimmed last non-empty stdout line", async () => {
-    const { lines, ctx } = recorder();
+    const ctx = recordingContext();
     const { version } = await readRelease(
       { run: { script: "echo noise\necho 'warning' >&2\necho '  28.2.0  '\necho", transport: "local" } },
       ctx,
     );
     expect(version).toBe("28.2.0");
-    expect(lines).toContain("reports release 28.2.0");
+    expect(ctx.lines).toContain("reports release 28.2.0");
   });
 
   it("fails when the version command prints nothing", async () => {
-    const err = await failureOf(
-      readRelease({ run: { script: "echo only-stderr >&2", transport: "local" } }, recorder().ctx),
+    const err = await stepFailure(
+      readRelease({ run: { script: "echo only-stderr >&2", transport: "local" } }, recordingContext()),
     );
     expect(err.message).toContain("printed nothing");
   });
 
   it("fails with the command's exit code when it fails", async () => {
-    const err = await failureOf(
+    const err = await stepFailure(
       readRelease(
         { run: { script: "echo 'glance-api: not found' >&2\nexit 127", transport: "local" } },
-        recorder().ctx,
+        recordingContext(),
       ),
     );
     expect(err.message).toContain("exit code 127");
