@@ -9,7 +9,7 @@ import { ConfigEntry, ConfigError, parseConfigEntries, UpgradeConfig } from "../
 import { buildPlan, renderRunbook } from "../components/plan";
 import { runFiles } from "./environment";
 import { followProgress } from "./progress";
-import { configEntries, defaultLocation, missingPlugins, openStack, OpenedStack } from "./stack";
+import { configEntries, defaultLocation, missingPlugins, openStack, OpenedStack, secretValue } from "./stack";
 import { renderSummary, Summary } from "./summary";
 import { reapplyBeforeResume, restoreAfterFailure, settingRecord } from "./mysqlSetting";
 import { contractDone, startsToRepeat, upgradedNodes } from "./resume";
@@ -65,6 +65,7 @@ export function parseArgs(argv: string[]): Options {
 }
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
+const ADMIN_PASSWORD_KEY = "glance-rolling-upgrade:dbAdminPassword";
 
 /**
  * Prints the engine's own output lines, skipping blank ones and the stack outputs block (the plan
@@ -81,14 +82,19 @@ function engineOutputPrinter(): (text: string) => void {
   };
 }
 
-/** The stack's config, read from the CLI once per run (each read is a `pulumi config` process). */
+/**
+ * The stack's config, read from the CLI once per run with secrets masked: validation needs only to
+ * know a secret is set, and decrypting costs the secrets provider's key derivation (or a KMS call).
+ * The admin password is decrypted only on the paths that touch the MySQL setting.
+ */
 function stackConfigOnce(opened: OpenedStack) {
   let entries: Promise<ConfigEntry[]> | undefined;
-  const load = () => (entries ??= configEntries(opened.stack));
+  let adminPassword: Promise<string | undefined> | undefined;
+  const load = () => (entries ??= configEntries(opened));
   return {
     config: async (): Promise<UpgradeConfig> => parseConfigEntries(await load()),
-    adminPassword: async (): Promise<string | undefined> =>
-      (await load()).find((e) => e.key === "glance-rolling-upgrade:dbAdminPassword")?.value,
+    adminPassword: (): Promise<string | undefined> =>
+      (adminPassword ??= secretValue(opened, ADMIN_PASSWORD_KEY)),
   };
 }
 
@@ -106,7 +112,6 @@ async function run(options: Options): Promise<number> {
   const { stack } = opened;
   const log = { log: (message: string) => say(`[driver] ${message}`) };
   const stackConfig = stackConfigOnce(opened);
-  const adminPassword = () => stackConfig.adminPassword();
 
   switch (options.command) {
     case "plan": {
@@ -122,13 +127,16 @@ async function run(options: Options): Promise<number> {
       return 0;
     }
     case "up": {
-      const plan = await validated(opened, await stackConfig.config());
+      // Two read-only CLI processes, each loading the backend: together they cost one's latency.
+      const [plan, state] = await Promise.all([
+        stackConfig.config().then((config) => validated(opened, config)),
+        stack.exportStack(),
+      ]);
       const config = await stackConfig.config();
       say(renderRunbook(plan));
       say(`\nrun records: ${files.dir}`);
-      const state = await stack.exportStack();
       const record = settingRecord(state);
-      const reapplied = await reapplyBeforeResume(record, config, await adminPassword(), log);
+      const reapplied = await reapplyBeforeResume(record, config, stackConfig.adminPassword, log);
       if (reapplied) say(`[driver] ${reapplied}`);
       const replace = startsToRepeat(state, config.targetRelease, config.bake.windowSeconds > 0);
       if (replace.length > 0) {
@@ -144,7 +152,7 @@ async function run(options: Options): Promise<number> {
         say(renderSummary((result.outputs.summary?.value ?? {}) as Summary));
         if (plan.pause?.active) {
           const paused = settingRecord(await stack.exportStack());
-          say(`[driver] ${await restoreAfterFailure(paused, config, await adminPassword(), log)}`);
+          say(`[driver] ${await restoreAfterFailure(paused, config, stackConfig.adminPassword, log)}`);
           say(
             `[driver] PAUSED after ${plan.pause.afterStep}: the fleet serves, no later node was touched and db contract has not run.\n` +
               `[driver] Check the upgraded nodes, then approve ${config.targetRelease} with ` +
@@ -165,7 +173,7 @@ async function run(options: Options): Promise<number> {
         }
         say(`\nup FAILED: ${firstLines(error)}`);
         const after = settingRecord(await stack.exportStack());
-        say(`[driver] ${await restoreAfterFailure(after, config, await adminPassword(), log)}`);
+        say(`[driver] ${await restoreAfterFailure(after, config, stackConfig.adminPassword, log)}`);
         say(
           "[driver] The fleet keeps serving: the failed node stays out of rotation and db contract did not run.\n" +
             "[driver] Fix the cause shown above, then run `up` again: finished steps are not repeated.",
@@ -196,7 +204,7 @@ async function run(options: Options): Promise<number> {
       }
       const config = await stackConfig.config();
       say(
-        `[driver] ${await restoreAfterFailure(settingRecord(cleaned), config, await adminPassword(), log)}`,
+        `[driver] ${await restoreAfterFailure(settingRecord(cleaned), config, stackConfig.adminPassword, log)}`,
       );
       say("[driver] recovered: run `up` to finish the upgrade; finished steps are not repeated");
       return 0;
@@ -231,7 +239,9 @@ async function run(options: Options): Promise<number> {
       say(
         `[driver] rolling back ${nodes.join(", ")} to ${config.rollbackTo.release}, one at a time; no database step runs`,
       );
-      say(`[driver] ${await restoreAfterFailure(settingRecord(state), config, await adminPassword(), log)}`);
+      say(
+        `[driver] ${await restoreAfterFailure(settingRecord(state), config, stackConfig.adminPassword, log)}`,
+      );
       const rollback = await openStack(defaultLocation(options.stack, options.workDir), files, () =>
         rollbackProgram(nodes),
       );

@@ -44,9 +44,17 @@ export function settingRecord(deployment: Deployment): SettingRecord | undefined
   };
 }
 
-function adminEndpoint(config: UpgradeConfig, adminPassword: string | undefined): DbEndpoint | undefined {
+/** The admin credential, read (and decrypted) only by the paths that need it. */
+export type AdminPassword = () => Promise<string | undefined>;
+
+async function adminEndpoint(
+  config: UpgradeConfig,
+  password: AdminPassword,
+): Promise<DbEndpoint | undefined> {
   const db = config.database;
-  if (!db.adminUser || adminPassword === undefined) return undefined;
+  if (!db.adminUser) return undefined;
+  const adminPassword = await password();
+  if (adminPassword === undefined) return undefined;
   return {
     host: db.host,
     port: db.port,
@@ -61,12 +69,12 @@ function adminEndpoint(config: UpgradeConfig, adminPassword: string | undefined)
 export async function restoreAfterFailure(
   record: SettingRecord | undefined,
   config: UpgradeConfig,
-  adminPassword: string | undefined,
+  adminPassword: AdminPassword,
   ctx: StepContext,
 ): Promise<string> {
   if (!record?.changed || record.restored)
     return "log_bin_trust_function_creators: not changed by this upgrade";
-  const admin = adminEndpoint(config, adminPassword);
+  const admin = await adminEndpoint(config, adminPassword);
   if (!admin) return "log_bin_trust_function_creators: changed, but no admin credential to restore it";
   try {
     const restored = await restoreTrustFunctionCreators({ admin, previous: record.previous }, ctx);
@@ -85,11 +93,11 @@ export async function restoreAfterFailure(
 export async function reapplyBeforeResume(
   record: SettingRecord | undefined,
   config: UpgradeConfig,
-  adminPassword: string | undefined,
+  adminPassword: AdminPassword,
   ctx: StepContext,
 ): Promise<string | undefined> {
   if (!record?.changed || record.restored || record.release !== config.targetRelease) return undefined;
-  const admin = adminEndpoint(config, adminPassword);
+  const admin = await adminEndpoint(config, adminPassword);
   if (!admin || (await readTrustFunctionCreators(admin))) return undefined;
   await setTrustFunctionCreators({ admin }, ctx);
   return "log_bin_trust_function_creators set to 1 again to resume the interrupted upgrade";

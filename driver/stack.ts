@@ -1,13 +1,19 @@
+import { execFile } from "node:child_process";
 import * as path from "node:path";
+import { promisify } from "node:util";
 import { LocalWorkspace, PulumiCommand, Stack } from "@pulumi/pulumi/automation";
 import { ConfigEntry, UpgradeConfig } from "../components/config";
 import { upgradeProgram } from "../components/program";
 import { engineEnvironment, engineRoot, PROJECT_ROOT, RunFiles } from "./environment";
 
+const execFileAsync = promisify(execFile);
+
 export interface OpenedStack {
   stack: Stack;
   workspace: LocalWorkspace;
   env: Record<string, string>;
+  pulumiCommand: PulumiCommand;
+  workDir: string;
 }
 
 export interface StackLocation {
@@ -37,13 +43,42 @@ export async function openStack(
     },
     { workDir: location.workDir, pulumiCommand, envVars: env },
   );
-  return { stack, workspace: stack.workspace as LocalWorkspace, env };
+  return {
+    stack,
+    workspace: stack.workspace as LocalWorkspace,
+    env,
+    pulumiCommand,
+    workDir: location.workDir,
+  };
 }
 
-/** The stack's config as entries (secrets decrypted in memory only, to check their presence). */
-export async function configEntries(stack: Stack): Promise<ConfigEntry[]> {
-  const map = await stack.getAllConfig();
-  return Object.entries(map).map(([key, item]) => ({ key, value: item.value, secret: item.secret ?? false }));
+/**
+ * The stack's config as entries, secrets masked (`pulumi config --json` without `--show-secrets`):
+ * their presence and secret flag is all validation needs. The Automation API's getAllConfig always
+ * decrypts, which costs the secrets provider's key derivation on every run.
+ */
+export async function configEntries(opened: OpenedStack): Promise<ConfigEntry[]> {
+  const result = await execFileAsync(
+    opened.pulumiCommand.command,
+    ["config", "--json", "--stack", opened.stack.name],
+    {
+      cwd: opened.workDir,
+      env: { ...process.env, ...opened.env },
+      maxBuffer: 16 * 1024 * 1024,
+    },
+  );
+  const map = JSON.parse(result.stdout) as Record<string, { value?: string; secret?: boolean }>;
+  return Object.entries(map).map(([key, item]) => ({
+    key,
+    value: item.value ?? "",
+    secret: item.secret ?? false,
+  }));
+}
+
+/** One config value decrypted, or undefined when it is not set. */
+export async function secretValue(opened: OpenedStack, key: string): Promise<string | undefined> {
+  const all = await opened.stack.workspace.getAllConfig(opened.stack.name);
+  return all[key]?.value;
 }
 
 /** Plugins a stack needs beyond the dynamic-provider launcher, with what to do when one is missing. */
