@@ -131,8 +131,11 @@ describe("the policy pack, served as the engine would run it", () => {
 
   it("refuses a program whose contract does not wait for node-3/admit, against db/contract's URN", async () => {
     const { registrations } = await runMockProgram(stackConfig(3), withAdmin);
+    // The versions are read once node-2 is back, before the last wave (node-3) is.
     const broken = registrations.map((r) =>
-      r.name.endsWith("/version") ? { ...r, dependsOn: r.dependsOn.filter((d) => d !== "node-3/admit") } : r,
+      r.name.endsWith("/version")
+        ? { ...r, dependsOn: r.dependsOn.map((d) => (d === "node-3/admit" ? "node-2/admit" : d)) }
+        : r,
     );
     const diagnostics = await analyze(broken);
     const contractIndex = registrations.findIndex((r) => r.name === "db/contract");
@@ -150,8 +153,15 @@ describe("the policy pack, served as the engine would run it", () => {
     const { registrations } = await runMockProgram(stackConfig(3), withAdmin);
     const broken = registrations.map((r) => (r.name === "node-3/drain" ? { ...r, dependsOn: [] } : r));
     const diagnostics = await analyze(broken);
-    expect(diagnostics.map((d) => d.policy)).toEqual(["drain-after-previous-wave"]);
-    expect(diagnostics[0].message).toContain("node-3/drain depends on no node's admit");
-    expect(diagnostics[0].urn).toContain("::node-3/drain#");
+    // node-3's chain was contract's only path to node-1 and node-2, so contract is refused as well.
+    expect(diagnostics.map((d) => d.policy)).toEqual([
+      "contract-after-every-admission",
+      "contract-after-every-admission",
+      "drain-after-previous-wave",
+    ]);
+    expect(diagnostics[0].message).toContain("db/contract does not depend on node-1/admit");
+    expect(diagnostics[1].message).toContain("db/contract does not depend on node-2/admit");
+    expect(diagnostics[2].message).toContain("node-3/drain depends on no node's admit");
+    expect(diagnostics[2].urn).toContain("::node-3/drain#");
   });
 });
