@@ -210,7 +210,10 @@ function exchange(
       },
     );
     req.on("timeout", () => req.destroy(new Error(`no answer within ${REQUEST_TIMEOUT_MS} ms`)));
-    req.on("error", (err: NodeJS.ErrnoException) => reject(new RequestFailure(err.code ?? err.message)));
+    // "socket hang up" (closed before any response) and a TCP reset share the code ECONNRESET.
+    req.on("error", (err: NodeJS.ErrnoException) =>
+      reject(new RequestFailure(err.code ? `${err.code} (${err.message})` : err.message)),
+    );
     req.end(opts.body);
   });
 }

@@ -61,9 +61,12 @@ export function haproxyConfig(opts: {
     stats socket ipv4@127.0.0.1:${opts.adminTcpPort} level admin
     stats timeout 30s
     maxconn 2048
+    # One line per request in haproxy.log (HAProxy's stdout here), with its termination state.
+    log stdout format raw local0 info
 
 defaults
     mode http
+    log global
     option httplog
     # No redispatch: a zero-failure run must be earned by the drain, not hidden by HAProxy's retries.
     no option redispatch
@@ -83,6 +86,11 @@ frontend fe_${opts.backendName}
 
 backend ${opts.backendName}
     balance roundrobin
+    # No server-side keep-alive to Glance's eventlet server (Fuel's glance-api used httpclose too).
+    # With HAProxy's connection reuse, a request sent on an idle server connection that the server
+    # just closed ends in a silent client close (HAProxy expects the client to retry); closed after
+    # each response, a node that drops a request shows as a 502/503 instead.
+    option http-server-close
     option httpchk GET ${opts.healthPath}
     http-check expect status 200
     default-server inter ${opts.checkIntervalMs} fall 2 rise 2

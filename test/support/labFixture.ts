@@ -64,16 +64,39 @@ export async function freshLab(
 
 /** Glance logs with errors other than the known harmless ones are kept in .work/lab-logs/ for diagnosis. */
 function keepErrorLogs(lab: LabState): void {
+  const keep = path.join(__dirname, "..", "..", ".work", "lab-logs", path.basename(lab.dir));
   const harmless = /os_brick|stevedore\.extension/;
   for (const node of lab.nodes) {
     const log = path.join(node.dir, "glance-api.log");
     if (!fs.existsSync(log)) continue;
     const text = fs.readFileSync(log, "utf8");
     if (!text.split("\n").some((line) => / (ERROR|CRITICAL) /.test(line) && !harmless.test(line))) continue;
-    const keep = path.join(__dirname, "..", "..", ".work", "lab-logs", path.basename(lab.dir));
     fs.mkdirSync(keep, { recursive: true });
     fs.copyFileSync(log, path.join(keep, `${node.name}-glance-api.log`));
   }
+  const abnormal = abnormalHaproxyLines(path.join(lab.dir, "haproxy", "haproxy.log"));
+  if (abnormal.length > 0) {
+    fs.mkdirSync(keep, { recursive: true });
+    fs.writeFileSync(path.join(keep, "haproxy-abnormal.log"), `${abnormal.join("\n")}\n`);
+  }
+}
+
+/**
+ * HAProxy request log lines whose status is not 2xx/3xx/4xx or whose termination state is not
+ * `----` (closed normally): a client abort, a server close before the headers, a timeout.
+ */
+function abnormalHaproxyLines(log: string): string[] {
+  if (!fs.existsSync(log)) return [];
+  return fs
+    .readFileSync(log, "utf8")
+    .split("\n")
+    .filter((line) => {
+      // httplog: ... <Tq/Tw/Tc/Tr/Ta> <status> <bytes> - - <termination state> <conns> ...
+      const fields = /\s(-?\d+)\s+\d+\s+\S+\s+\S+\s+([-A-Za-z]{4})\s/.exec(line);
+      if (!fields) return false;
+      const status = Number(fields[1]);
+      return fields[2] !== "----" || status < 100 || status >= 500;
+    });
 }
 
 export async function removeLab(lab: LabState | undefined): Promise<void> {
