@@ -108,7 +108,9 @@ async function validated(opened: OpenedStack, config: UpgradeConfig): Promise<Re
 
 async function run(options: Options): Promise<number> {
   const files = runFiles(options.stack, options.command);
-  const opened = await openStack(defaultLocation(options.stack, options.workDir), files);
+  const opened = await openStack(defaultLocation(options.stack, options.workDir), files, {
+    previewOnly: options.command === "preview",
+  });
   const { stack } = opened;
   const log = { log: (message: string) => say(`[driver] ${message}`) };
   const stackConfig = stackConfigOnce(opened);
@@ -242,9 +244,9 @@ async function run(options: Options): Promise<number> {
       say(
         `[driver] ${await restoreAfterFailure(settingRecord(state), config, stackConfig.adminPassword, log)}`,
       );
-      const rollback = await openStack(defaultLocation(options.stack, options.workDir), files, () =>
-        rollbackProgram(nodes),
-      );
+      const rollback = await openStack(defaultLocation(options.stack, options.workDir), files, {
+        program: () => rollbackProgram(nodes),
+      });
       const progress = followProgress(files.progress, (line) => say(`  ${line}`));
       try {
         await rollback.stack.up({ onOutput: engineOutputPrinter(), color: "never" });

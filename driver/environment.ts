@@ -41,6 +41,7 @@ export function engineEnvironment(
   root: string,
   stackName: string,
   runFiles: RunFiles,
+  opts: { previewOnly?: boolean } = {},
 ): Record<string, string> {
   const stateDir = path.join(PROJECT_ROOT, ".work", "state");
   mkdirSync(stateDir, { recursive: true });
@@ -54,6 +55,11 @@ export function engineEnvironment(
     GRU_PROGRESS_FILE: runFiles.progress,
     GRU_TIMELINE_FILE: runFiles.timeline,
   };
+  // A preview changes no state, yet the engine serializes and verifies the whole snapshot after
+  // every resource step: quadratic in the fleet (200 nodes: 72 s, 13 s without). Never for an
+  // update: its per-step checkpoints are what lets a killed run resume without repeating a step,
+  // so "false" is explicit and overrides one inherited from the operator's shell.
+  env.PULUMI_SKIP_CHECKPOINTS = opts.previewOnly ? "true" : "false";
   if (
     !process.env.PULUMI_CONFIG_PASSPHRASE &&
     !process.env.PULUMI_CONFIG_PASSPHRASE_FILE &&

@@ -27,13 +27,20 @@ export function defaultLocation(stackName: string, workDir?: string): StackLocat
 }
 
 /** Opens (creating if needed) the stack with the program inline and the offline engine settings. */
+export interface OpenOptions {
+  /** The program to run inline; the rolling upgrade unless given. */
+  program?: () => Record<string, unknown>;
+  /** Only `preview` will run on this stack handle (no state is written). */
+  previewOnly?: boolean;
+}
+
 export async function openStack(
   location: StackLocation,
   files: RunFiles,
-  program: () => Record<string, unknown> = upgradeProgram,
+  { program = upgradeProgram, previewOnly = false }: OpenOptions = {},
 ): Promise<OpenedStack> {
   const root = engineRoot();
-  const env = engineEnvironment(root, location.stackName, files);
+  const env = engineEnvironment(root, location.stackName, files, { previewOnly });
   const pulumiCommand = await PulumiCommand.get({ root, skipVersionCheck: true });
   const stack = await LocalWorkspace.createOrSelectStack(
     {

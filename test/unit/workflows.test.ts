@@ -99,6 +99,8 @@ describe("GitHub Actions workflows", () => {
     });
     expect(step?.env?.PULUMI_BACKEND_URL).toBe("${{ secrets.PULUMI_BACKEND_URL }}");
     expect(at(preview, "jobs", "preview", "permissions", "id-token")).toBe("write");
+    // A preview writes no state, so it may skip the engine's per-step snapshot work.
+    expect(step?.env?.PULUMI_SKIP_CHECKPOINTS).toBe("true");
   });
 
   it("deploy: `pulumi up` on manual dispatch for staging or prod, behind the environment's approval gate", () => {
@@ -113,6 +115,8 @@ describe("GitHub Actions workflows", () => {
       policyPacks: "policy",
     });
     expect(step?.env?.PULUMI_BACKEND_URL).toBe("${{ secrets.PULUMI_BACKEND_URL }}");
+    // An update without per-step checkpoints could not resume a killed run without repeating steps.
+    expect(readFileSync(path.join(WORKFLOWS, "deploy.yml"), "utf8")).not.toContain("PULUMI_SKIP_CHECKPOINTS");
   });
 
   it("both take the same per-stack concurrency group and never cancel a running job", () => {
