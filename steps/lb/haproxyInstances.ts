@@ -75,6 +75,19 @@ async function setState(ref: HaproxyPoolServer, instance: HaproxyInstance, comma
 }
 
 /** Runs `command` on each of `instances`, in parallel; the first failure is thrown once all have answered. */
+/** Runs `action`; a runtime API lost on the way goes to `onLost`, which reports where the server is and throws. */
+async function unlessLost<T>(
+  action: () => Promise<T>,
+  onLost: (error: InstanceLostError) => Promise<never>,
+): Promise<T> {
+  try {
+    return await action();
+  } catch (error) {
+    if (error instanceof InstanceLostError) return onLost(error);
+    throw error;
+  }
+}
+
 async function setStateOn(
   ref: HaproxyPoolServer,
   instances: HaproxyInstance[],
@@ -219,19 +232,17 @@ export async function haproxyDrainAll(
     );
   };
   const waitForNoSessions = async (inState: "DRAIN" | "MAINT"): Promise<void> => {
-    let stopped: string | undefined;
-    try {
-      stopped = await watchEverywhere(
-        args,
-        args.instances,
-        lastSeen,
-        { deadline, signal: ctx.signal },
-        (s) => s.scur === 0,
-      );
-    } catch (error) {
-      if (error instanceof InstanceLostError) return lost(error, inState);
-      throw error;
-    }
+    const stopped = await unlessLost(
+      () =>
+        watchEverywhere(
+          args,
+          args.instances,
+          lastSeen,
+          { deadline, signal: ctx.signal },
+          (s) => s.scur === 0,
+        ),
+      (error) => lost(error, inState),
+    );
     if (stopped === undefined) return;
     const states = statesOf(args, lastSeen, new Map());
     throw new StepError(
@@ -246,24 +257,20 @@ export async function haproxyDrainAll(
   const nowIn = (status: string): void => {
     for (const i of pending) lastSeen.set(i, { ...(lastSeen.get(i) as ServerStat), status });
   };
-  try {
-    await setStateOn(args, pending, "state drain");
-  } catch (error) {
-    if (error instanceof InstanceLostError) return lost(error, "DRAIN");
-    throw error;
-  }
+  await unlessLost(
+    () => setStateOn(args, pending, "state drain"),
+    (error) => lost(error, "DRAIN"),
+  );
   nowIn("DRAIN");
   ctx.log(
     `${name} set to DRAIN on ${plural(pending.length, "HAProxy instance")} with ${sessionsAtStart} session(s) in flight ` +
       `(${statesOf(args, lastSeen, new Map())}); waiting up to ${args.drainTimeoutSeconds} s`,
   );
   await waitForNoSessions("DRAIN");
-  try {
-    await setStateOn(args, pending, "state maint");
-  } catch (error) {
-    if (error instanceof InstanceLostError) return lost(error, "DRAIN or MAINT");
-    throw error;
-  }
+  await unlessLost(
+    () => setStateOn(args, pending, "state maint"),
+    (error) => lost(error, "DRAIN or MAINT"),
+  );
   nowIn("MAINT");
   // A session that arrived through persistence between the last poll and MAINT still finishes.
   await waitForNoSessions("MAINT");
@@ -310,36 +317,28 @@ export async function haproxyAdmitAll(
         `rotation (${states}). Check the node's health endpoint and its logs, then rerun.`,
     );
   };
+  const lostDuringAdmit = (error: InstanceLostError): Promise<never> =>
+    backToMaint(`lost the HAProxy runtime API of ${error.instance.label}: ${error.reason}`);
   const waitForStatus = async (status: "DRAIN" | "UP"): Promise<void> => {
-    let stopped: string | undefined;
-    try {
-      stopped = await watchEverywhere(
-        args,
-        pending,
-        lastSeen,
-        { deadline, signal: ctx.signal },
-        (s) => s.status === status,
-      );
-    } catch (error) {
-      if (error instanceof InstanceLostError)
-        return backToMaint(`lost the HAProxy runtime API of ${error.instance.label}: ${error.reason}`);
-      throw error;
-    }
+    const stopped = await unlessLost(
+      () =>
+        watchEverywhere(
+          args,
+          pending,
+          lastSeen,
+          { deadline, signal: ctx.signal },
+          (s) => s.status === status,
+        ),
+      lostDuringAdmit,
+    );
     if (stopped !== undefined) {
       await backToMaint(
         `it did not pass HAProxy's health check within ${args.healthTimeoutSeconds} s on every instance: ${stopped}`,
       );
     }
   };
-  const setOnPending = async (command: string): Promise<void> => {
-    try {
-      await setStateOn(args, pending, command);
-    } catch (error) {
-      if (error instanceof InstanceLostError)
-        return backToMaint(`lost the HAProxy runtime API of ${error.instance.label}: ${error.reason}`);
-      throw error;
-    }
-  };
+  const setOnPending = (command: string): Promise<void> =>
+    unlessLost(() => setStateOn(args, pending, command), lostDuringAdmit);
 
   // Via DRAIN with health forced down, each instance must see `rise` passing checks first (see ./haproxy).
   await setOnPending("state drain");
