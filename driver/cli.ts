@@ -5,7 +5,7 @@
  *
  *   node dist/driver/cli.js <plan|preview|up|refresh|destroy|report> --stack <name> [--work-dir DIR]
  */
-import { ConfigEntry, ConfigError, parseConfigEntries, UpgradeConfig } from "../components/config";
+import { ConfigError, parseConfigEntries, UpgradeConfig } from "../components/config";
 import { buildPlan, renderRunbook } from "../components/plan";
 import { runFiles } from "./environment";
 import { followProgress } from "./progress";
@@ -83,16 +83,16 @@ function engineOutputPrinter(): (text: string) => void {
 }
 
 /**
- * The stack's config, read from the CLI once per run with secrets masked: validation needs only to
- * know a secret is set, and decrypting costs the secrets provider's key derivation (or a KMS call).
+ * The stack's config, read from the CLI and parsed once per run, secrets masked: validation needs
+ * only to know a secret is set, and decrypting costs the secrets provider's key derivation (or a KMS
+ * call).
  * The admin password is decrypted only on the paths that touch the MySQL setting.
  */
 function stackConfigOnce(opened: OpenedStack) {
-  let entries: Promise<ConfigEntry[]> | undefined;
+  let config: Promise<UpgradeConfig> | undefined;
   let adminPassword: Promise<string | undefined> | undefined;
-  const load = () => (entries ??= configEntries(opened));
   return {
-    config: async (): Promise<UpgradeConfig> => parseConfigEntries(await load()),
+    config: (): Promise<UpgradeConfig> => (config ??= configEntries(opened).then(parseConfigEntries)),
     adminPassword: (): Promise<string | undefined> =>
       (adminPassword ??= secretValue(opened, ADMIN_PASSWORD_KEY)),
   };
