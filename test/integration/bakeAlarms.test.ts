@@ -108,15 +108,13 @@ describe("bakeNode with CloudWatch alarms", () => {
 
     const ctx = recordingContext();
     const started = Date.now();
-    const baking = bakeNode(
-      bakeRequest(group, 20, ["glance-api-5xx-trip", "glance-api-latency-trip"]),
-      {},
-      ctx,
+    const bakeFailure = stepFailure(
+      bakeNode(bakeRequest(group, 20, ["glance-api-5xx-trip", "glance-api-latency-trip"]), {}, ctx),
     );
     await new Promise((resolve) => setTimeout(resolve, 1_000));
     await setAlarm("glance-api-5xx-trip", "ALARM", "Threshold Crossed: 1 datapoint [7.0] >= 1.0");
     const tripped = Date.now();
-    const error = await stepFailure(baking);
+    const error = await bakeFailure;
     const detectSeconds = (Date.now() - tripped) / 1000;
     const totalSeconds = (Date.now() - started) / 1000;
     console.log(

@@ -278,15 +278,17 @@ describe("HAProxy runtime API lost mid-drain", () => {
     try {
       const slow = await startSlowRequest(lb.frontendUrl, 10_000);
       slow.done.catch(() => undefined); // cut when HAProxy stops
-      const draining = haproxyDrain(
-        {
-          runtimeApi: lb.runtimeApi,
-          backend: lb.backendName,
-          server: slow.node,
-          minHealthy: 1,
-          drainTimeoutSeconds: 20,
-        },
-        recordingContext(),
+      const drainFailure = stepFailure(
+        haproxyDrain(
+          {
+            runtimeApi: lb.runtimeApi,
+            backend: lb.backendName,
+            server: slow.node,
+            minHealthy: 1,
+            drainTimeoutSeconds: 20,
+          },
+          recordingContext(),
+        ),
       );
       await pollUntil(
         async () =>
@@ -296,7 +298,7 @@ describe("HAProxy runtime API lost mid-drain", () => {
         { timeoutMs: 5_000, intervalMs: 50, describe: () => "server in DRAIN" },
       );
       await lb.stop();
-      const err = await stepFailure(draining);
+      const err = await drainFailure;
       expect(err.message).toMatch(
         new RegExp(
           `lost the HAProxy runtime API while watching glance/${slow.node} \\(last seen DRAIN with 1 session\\(s\\) open`,

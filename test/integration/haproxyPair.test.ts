@@ -208,13 +208,11 @@ describe("HAProxy pair: membership steps on every instance (real HAProxy x2)", (
     expect(passed.errors).toBe(0);
     expect(passed.seconds).toBeGreaterThanOrEqual(1);
 
-    const baking = bakeNode(
-      { lb, windowSeconds: 20, errorBudget: 0, pollIntervalMs: 100 },
-      {},
-      recordingContext(),
+    const bakeFailure = stepFailure(
+      bakeNode({ lb, windowSeconds: 20, errorBudget: 0, pollIntervalMs: 100 }, {}, recordingContext()),
     );
     await runtimeCommand(b.runtimeApi, `set server ${BACKEND}/n2 state maint`);
-    const err = await stepFailure(baking);
+    const err = await bakeFailure;
     expect(err.message).toMatch(
       new RegExp(`bake of n2 failed after .* its status turned MAINT on HAProxy ${b.runtimeApi}`),
     );
@@ -227,7 +225,7 @@ describe("HAProxy pair: membership steps on every instance (real HAProxy x2)", (
     const proxy = await TcpProxy.start({ path: b.runtimeApi.slice("unix:".length) });
     try {
       const slow = await startSlowRequest(a.frontendUrl, 4000);
-      const draining = drain(slow.node, 1, [a.runtimeApi, proxy.address]);
+      const drainFailure = stepFailure(drain(slow.node, 1, [a.runtimeApi, proxy.address]));
       await pollUntil(
         async () => ((await statusOn(b.runtimeApi, slow.node)) === "DRAIN" ? true : undefined),
         {
@@ -237,7 +235,7 @@ describe("HAProxy pair: membership steps on every instance (real HAProxy x2)", (
         },
       );
       await proxy.kill();
-      const err = await stepFailure(draining);
+      const err = await drainFailure;
       expect(err.message).toContain(
         `lost the HAProxy runtime API of ${proxy.address} while draining glance/${slow.node}`,
       );

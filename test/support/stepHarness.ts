@@ -11,7 +11,11 @@ export function recordingContext(): StepContext & { lines: string[] } {
   return { lines, log: (message) => lines.push(message) };
 }
 
-/** The StepError `promise` rejects with; fails the test if it succeeds or rejects with anything else. */
+/**
+ * The StepError `promise` rejects with; fails the test if it succeeds or rejects with anything else.
+ * For a step the test acts on while it runs, call this when the step starts and await it later: a
+ * step that fails before anything handles its promise is an unhandled rejection, which fails the run.
+ */
 export async function stepFailure(promise: Promise<unknown>): Promise<StepError> {
   try {
     await promise;
