@@ -9,6 +9,7 @@ import { labStackConfig, LAB_SECRETS } from "../../lab/stack";
 import { labTrustSetting } from "../support/faultTools";
 import { TestStack } from "../support/driverFixture";
 import { freshLab, removeLab } from "../support/labFixture";
+import { expectZeroFailedRequests } from "../support/loadAssertions";
 
 describe("pauseAfter: newNode, then approve", () => {
   let lab: LabState;
@@ -60,7 +61,6 @@ describe("pauseAfter: newNode, then approve", () => {
     expect(await labTrustSetting(lab)).toBe(trustBefore);
 
     const report = await load.stop();
-    expect(report.failureSamples).toEqual([]);
-    expect(report.failures).toBe(0);
+    expectZeroFailedRequests(report, 100);
   });
 });

@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LabState, runGlanceNode } from "../../lab/lab";
-import { LoadReport, RunningLoad, startLoad } from "../../lab/load/client";
+import { RunningLoad, startLoad } from "../../lab/load/client";
 import { labStackConfig, LAB_SECRETS } from "../../lab/stack";
 import { readBackendServers } from "../../steps/lb/haproxyRuntime";
 import { labTrustSetting } from "../support/faultTools";
@@ -17,6 +17,7 @@ import { readTimeline, TestStack } from "../support/driverFixture";
 import { freshLab, removeLab } from "../support/labFixture";
 import { spans } from "../support/invariants";
 import { PROJECT_ROOT } from "../../driver/environment";
+import { expectZeroFailedRequests } from "../support/loadAssertions";
 
 const HEALTH_TIMEOUT_SECONDS = 12;
 
@@ -58,13 +59,6 @@ function stepsThatRan(timeline: TimelineEvent[]): string[] {
 
 function stepsThatFinished(timeline: TimelineEvent[]): string[] {
   return timeline.filter((e) => e.event === "end").map((e) => e.step);
-}
-
-function expectNoFailures(report: LoadReport): void {
-  expect(report.failureSamples).toEqual([]);
-  expect(report.failures).toBe(0);
-  expect(report.cutDownloads).toBe(0);
-  expect(report.requests).toBeGreaterThan(100);
 }
 
 async function haproxyStatus(lab: LabState, node: string): Promise<string> {
@@ -113,7 +107,7 @@ describe("a NEW NODE whose new release does not start (fault 1)", () => {
     }
     expect(dbCheck(lab)).toBe(0);
     expect(await labTrustSetting(lab)).toBe(trustBefore);
-    expectNoFailures(await load.stop());
+    expectZeroFailedRequests(await load.stop(), 100);
   });
 });
 
@@ -162,7 +156,7 @@ describe("a later node failing its health gate (fault 2), then a rollback (fault
     for (const node of lab.nodes) expect(await haproxyStatus(lab, node.name)).toMatch(/^UP/);
     // expanded but not contracted: the new code's check still reports contract pending
     expect(dbCheck(lab)).toBe(5);
-    expectNoFailures(await load.stop());
+    expectZeroFailedRequests(await load.stop(), 100);
   });
 
   it("is refused once contract has run", async () => {
@@ -232,6 +226,6 @@ describe("the driver killed in the middle of a node's upgrade (fault 6)", () => 
     }
     expect(again).toContain("db/contract");
     expect(await releases(lab)).toEqual({ "node-1": "2024.1", "node-2": "2024.1", "node-3": "2024.1" });
-    expectNoFailures(await load.stop());
+    expectZeroFailedRequests(await load.stop(), 100);
   });
 });

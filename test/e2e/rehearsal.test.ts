@@ -15,6 +15,7 @@ import { labTrustSetting } from "../support/faultTools";
 import { DriverRun, previewSummary, TestStack } from "../support/driverFixture";
 import { freshLab, removeLab, sha256Of } from "../support/labFixture";
 import { invariantViolations } from "../support/invariants";
+import { expectZeroFailedRequests } from "../support/loadAssertions";
 
 const NODES = 3;
 const STEPS = 30; // the plan's steps for 3 existing nodes
@@ -41,13 +42,6 @@ async function expectFleetOnReleaseB(lab: LabState): Promise<void> {
   }
 }
 
-function expectZeroFailures(load: LoadReport): void {
-  expect(load.failureSamples, "failed client requests").toEqual([]);
-  expect(load.failures).toBe(0);
-  expect(load.cutDownloads).toBe(0);
-  expect(load.requests).toBeGreaterThanOrEqual(1_500);
-}
-
 describe("rehearsal through the driver, nodes as local commands", () => {
   let lab: LabState;
   let stack: TestStack;
@@ -68,7 +62,7 @@ describe("rehearsal through the driver, nodes as local commands", () => {
 
   it("upgrades 3 nodes A -> B under load with 0 failed requests and 0 cut downloads", async () => {
     expect(first.run.code, first.run.stdout + first.run.stderr).toBe(0);
-    expectZeroFailures(first.load);
+    expectZeroFailedRequests(first.load, 1_500);
     await expectFleetOnReleaseB(lab);
     expect(first.run.stdout).toMatch(/node-1\s+\S+ s\s+\S+ s\s+27\.1\.1 -> 28\.2\.0/);
   });
@@ -194,7 +188,7 @@ describe("rehearsal through the driver, nodes over SSH with secrets", () => {
 
   it("upgrades 3 nodes A -> B over SSH under load with 0 failed requests", async () => {
     expect(upgrade.run.code, upgrade.run.stdout + upgrade.run.stderr).toBe(0);
-    expectZeroFailures(upgrade.load);
+    expectZeroFailedRequests(upgrade.load, 1_500);
     await expectFleetOnReleaseB(lab);
     expect(
       invariantViolations(upgrade.run.timeline, {
