@@ -9,9 +9,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { labDown, LabPorts, labUp, LabState } from "../lab/lab";
-import { findFreePort } from "../lab/services/ports";
+import { findFreePort, findFreePortRun } from "../lab/services/ports";
 import { labStackConfig, LAB_SECRETS } from "../lab/stack";
-import { findFreePortRun } from "../test/support/labFixture";
 import { BenchStack, changeSummary, DriverRun } from "./support/benchStack";
 import { FloorRun, floorStepsFromState, FloorStep, runFloor } from "./support/floor";
 import {

@@ -21,8 +21,8 @@ import {
 } from "../../lab/lab";
 import { startLoad } from "../../lab/load/client";
 import { releaseInfo } from "../../lab/releases";
-import { findFreePort } from "../../lab/services/ports";
-import { findFreePortRun, sha256Of } from "../support/labFixture";
+import { findFreePort, findFreePortRun } from "../../lab/services/ports";
+import { sha256Of } from "../support/labFixture";
 
 const FROM = "2023.2";
 const TO = "2024.1";

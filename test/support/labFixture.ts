@@ -1,29 +1,10 @@
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as http from "node:http";
-import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { LabState, labDown, labUp } from "../../lab/lab";
-import { findFreePort } from "../../lab/services/ports";
-
-function portIsFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = net.createServer();
-    server.once("error", () => resolve(false));
-    server.listen({ host: "127.0.0.1", port, exclusive: true }, () => server.close(() => resolve(true)));
-  });
-}
-
-/** A free port whose next `count - 1` ports are free too (the lab's nodes take consecutive ports). */
-export async function findFreePortRun(count: number): Promise<number> {
-  for (;;) {
-    const first = await findFreePort();
-    if (first + count > 65535) continue;
-    const rest = await Promise.all(Array.from({ length: count - 1 }, (_, i) => portIsFree(first + 1 + i)));
-    if (rest.every(Boolean)) return first;
-  }
-}
+import { findFreePort, findFreePortRun } from "../../lab/services/ports";
 
 export function sha256Of(url: string): Promise<string> {
   return new Promise((resolve, reject) => {
