@@ -61,10 +61,10 @@ export async function findFreePortRun(count = 1): Promise<number> {
     const first = from + Math.floor(Math.random() * (to - from + 2 - count));
     const run = Array.from({ length: count }, (_, i) => first + i);
     if (run.some((port) => handedOut.has(port))) continue;
-    if ((await Promise.all(run.map(portIsFree))).every(Boolean)) {
-      for (const port of run) handedOut.add(port);
-      return first;
-    }
+    // Reserved before the check, so concurrent callers in this process never get the same port.
+    for (const port of run) handedOut.add(port);
+    if ((await Promise.all(run.map(portIsFree))).every(Boolean)) return first;
+    for (const port of run) handedOut.delete(port);
   }
   throw new Error(`found no ${count} free consecutive port(s) on 127.0.0.1 in 1000 tries`);
 }
