@@ -31,9 +31,11 @@ function renderLoad(report: LoadReport): string {
     .join(", ");
   return [
     `load: ${report.requests} requests in ${(report.durationMs / 1000).toFixed(1)} s (${report.requestsPerSecond.toFixed(0)}/s), ` +
-      `${report.failures} failed, ${report.cutDownloads} cut downloads, up to ${report.maxDownloadsInFlight} downloads in flight`,
+      `${report.failures} failed, ${report.cutDownloads} cut downloads, up to ${report.maxDownloadsInFlight} downloads in flight, ` +
+      `${report.staleConnectionRetries} GETs retried after a stale keep-alive connection`,
     `      ${kinds}`,
     ...report.failureSamples.map((sample) => `      failure: ${sample}`),
+    ...report.staleRetrySamples.map((sample) => `      retried: ${sample}`),
   ].join("\n");
 }
 

@@ -10,7 +10,12 @@
  * requests Session). That does not pin a client to a server: in HTTP mode HAProxy load-balances
  * each request on its own, so a drained server gets no new request from a kept-alive client
  * connection. A pooled connection is dropped after 2 s idle, before HAProxy's own
- * `timeout http-keep-alive` (5 s) could close it under a request being sent.
+ * `timeout http-keep-alive` (5 s) could close it under a request being sent. If it closes anyway
+ * (this process stalled past 2 s), a GET sent on that reused connection and reset before any
+ * answer is retried once on another, as Node's documentation advises for keep-alive agents
+ * (`request.reusedSocket`) and RFC 9112 section 9.3.1 allows for idempotent requests. HAProxy
+ * never saw such a request (it logs every request it reads); each retry is counted and reported.
+ * A reset on a fresh connection, any answer other than 2xx and any other method still fail.
  */
 import { createHash, randomBytes } from "node:crypto";
 import * as http from "node:http";
@@ -49,6 +54,10 @@ export interface LoadReport {
   failureSamples: string[];
   /** Downloads whose body was shorter than announced or did not match the image's sha256 (also in failures). */
   cutDownloads: number;
+  /** GETs reset on a reused keep-alive connection before any answer, and retried once (not failures). */
+  staleConnectionRetries: number;
+  /** Up to 20 of them, as "<elapsed s> GET <path>: <what happened>". */
+  staleRetrySamples: string[];
   /** Over the run until stop() was called (stop then waits for the requests in flight). */
   requestsPerSecond: number;
   byKind: Record<RequestKind, { requests: number; failures: number }>;
@@ -76,6 +85,8 @@ class LoadStats {
   requests = 0;
   failures = 0;
   cutDownloads = 0;
+  staleConnectionRetries = 0;
+  readonly staleRetrySamples: string[] = [];
   downloadsInFlight = 0;
   maxDownloadsInFlight = 0;
   readonly failureSamples: string[] = [];
@@ -105,13 +116,23 @@ class LoadStats {
     this.bucket().requests++;
   }
 
+  private elapsed(): string {
+    return `${((Date.now() - this.startedAt) / 1000).toFixed(1)}s`;
+  }
+
+  retriedStale(what: string): void {
+    this.staleConnectionRetries++;
+    if (this.staleRetrySamples.length < MAX_FAILURE_SAMPLES)
+      this.staleRetrySamples.push(`${this.elapsed()} ${what}`);
+  }
+
   failed(kind: RequestKind, what: string): void {
     this.counted(kind);
     this.failures++;
     this.byKind[kind].failures++;
     this.bucket().failures++;
     if (this.failureSamples.length < MAX_FAILURE_SAMPLES) {
-      this.failureSamples.push(`${((Date.now() - this.startedAt) / 1000).toFixed(1)}s ${what}`);
+      this.failureSamples.push(`${this.elapsed()} ${what}`);
     }
   }
 
@@ -129,6 +150,8 @@ class LoadStats {
       failures: this.failures,
       failureSamples: [...this.failureSamples],
       cutDownloads: this.cutDownloads,
+      staleConnectionRetries: this.staleConnectionRetries,
+      staleRetrySamples: [...this.staleRetrySamples],
       requestsPerSecond: activeMs > 0 ? (this.requests * 1000) / activeMs : 0,
       byKind: structuredClone(this.byKind),
       maxDownloadsInFlight: this.maxDownloadsInFlight,
@@ -137,17 +160,19 @@ class LoadStats {
   }
 }
 
-class RequestFailure extends Error {
+export class RequestFailure extends Error {
   constructor(
     message: string,
     readonly cut = false,
+    /** Reset before any answer on a connection the agent reused from its pool. */
+    readonly staleConnection = false,
   ) {
     super(message);
   }
 }
 
 /** One HTTP exchange. With `sha256`, the body is hashed as it streams (not kept) and checked. */
-function exchange(
+export function exchange(
   agent: http.Agent,
   baseUrl: string,
   method: string,
@@ -164,6 +189,7 @@ function exchange(
       new URL(path, baseUrl),
       { method, agent, headers, timeout: REQUEST_TIMEOUT_MS },
       (res) => {
+        answered = true;
         const status = res.statusCode ?? 0;
         const announced =
           res.headers["content-length"] === undefined ? undefined : Number(res.headers["content-length"]);
@@ -209,13 +235,43 @@ function exchange(
         });
       },
     );
+    // The client port names the connection in HAProxy's log ("127.0.0.1:<port> [...] ...").
+    let clientPort: number | undefined;
+    let answered = false;
+    req.on("socket", (socket) => {
+      if (socket.connecting) socket.once("connect", () => (clientPort = socket.localPort));
+      else clientPort = socket.localPort;
+    });
     req.on("timeout", () => req.destroy(new Error(`no answer within ${REQUEST_TIMEOUT_MS} ms`)));
     // "socket hang up" (closed before any response) and a TCP reset share the code ECONNRESET.
-    req.on("error", (err: NodeJS.ErrnoException) =>
-      reject(new RequestFailure(err.code ? `${err.code} (${err.message})` : err.message)),
-    );
+    req.on("error", (err: NodeJS.ErrnoException) => {
+      const stale = req.reusedSocket && err.code === "ECONNRESET" && !answered;
+      const what =
+        (err.code ? `${err.code} (${err.message})` : err.message) +
+        (clientPort === undefined ? "" : ` on client port ${clientPort}`) +
+        (stale ? ", a reused keep-alive connection" : "");
+      reject(new RequestFailure(what, false, stale));
+    });
     req.end(opts.body);
   });
+}
+
+/** `exchange`, with a GET reset on a reused connection before any answer sent once more. */
+export async function exchangeRetryingStale(
+  agent: http.Agent,
+  baseUrl: string,
+  method: string,
+  path: string,
+  opts: Parameters<typeof exchange>[4],
+  onRetry: (what: string) => void,
+): Promise<Outcome> {
+  try {
+    return await exchange(agent, baseUrl, method, path, opts);
+  } catch (err) {
+    if (!(err instanceof RequestFailure && err.staleConnection && method === "GET")) throw err;
+    onRetry(err.message);
+    return exchange(agent, baseUrl, method, path, opts);
+  }
 }
 
 export function startLoad(opts: LoadOptions): RunningLoad {
@@ -241,7 +297,9 @@ export function startLoad(opts: LoadOptions): RunningLoad {
       stats.maxDownloadsInFlight = Math.max(stats.maxDownloadsInFlight, stats.downloadsInFlight);
     }
     try {
-      const outcome = await exchange(agent, opts.baseUrl, method, path, exchangeOpts);
+      const outcome = await exchangeRetryingStale(agent, opts.baseUrl, method, path, exchangeOpts, (what) =>
+        stats.retriedStale(`${method} ${path}: ${what}`),
+      );
       if (outcome.status < 200 || outcome.status > 299) {
         stats.failed(
           kind,

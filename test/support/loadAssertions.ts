@@ -11,6 +11,13 @@ export function expectZeroFailedRequests(
   minRequests: number,
   label = "client requests",
 ): void {
+  if (report.staleConnectionRetries > 0) {
+    // Not failures (lab/load/client.ts says why), but shown, so that a trend is seen.
+    console.log(
+      `${label}: ${report.staleConnectionRetries} GET(s) retried after a stale keep-alive connection:`,
+    );
+    for (const sample of report.staleRetrySamples) console.log(`  ${sample}`);
+  }
   expect(report.failureSamples, `failed ${label}`).toEqual([]);
   expect(report.failures, `failed ${label}`).toBe(0);
   expect(report.cutDownloads, `cut downloads among ${label}`).toBe(0);
