@@ -26,7 +26,6 @@ export function defaultLocation(stackName: string, workDir?: string): StackLocat
   return { stackName, workDir: path.resolve(workDir ?? PROJECT_ROOT) };
 }
 
-/** Opens (creating if needed) the stack with the program inline and the offline engine settings. */
 export interface OpenOptions {
   /** The program to run inline; the rolling upgrade unless given. */
   program?: () => Record<string, unknown>;
@@ -34,6 +33,7 @@ export interface OpenOptions {
   previewOnly?: boolean;
 }
 
+/** Opens (creating if needed) the stack with the program inline and the offline engine settings. */
 export async function openStack(
   location: StackLocation,
   files: RunFiles,

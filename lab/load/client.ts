@@ -172,7 +172,7 @@ export class RequestFailure extends Error {
 }
 
 /** One HTTP exchange. With `sha256`, the body is hashed as it streams (not kept) and checked. */
-export function exchange(
+function exchange(
   agent: http.Agent,
   baseUrl: string,
   method: string,
@@ -185,6 +185,9 @@ export function exchange(
       headers["content-type"] = opts.contentType ?? "application/octet-stream";
       headers["content-length"] = opts.body.length;
     }
+    let answered = false;
+    // The client port names the connection in HAProxy's log ("127.0.0.1:<port> [...] ...").
+    let clientPort: number | undefined;
     const req = http.request(
       new URL(path, baseUrl),
       { method, agent, headers, timeout: REQUEST_TIMEOUT_MS },
@@ -235,9 +238,6 @@ export function exchange(
         });
       },
     );
-    // The client port names the connection in HAProxy's log ("127.0.0.1:<port> [...] ...").
-    let clientPort: number | undefined;
-    let answered = false;
     req.on("socket", (socket) => {
       if (socket.connecting) socket.once("connect", () => (clientPort = socket.localPort));
       else clientPort = socket.localPort;

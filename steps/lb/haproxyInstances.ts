@@ -74,7 +74,6 @@ async function setState(ref: HaproxyPoolServer, instance: HaproxyInstance, comma
   }
 }
 
-/** Runs `command` on each of `instances`, in parallel; the first failure is thrown once all have answered. */
 /** Runs `action`; a runtime API lost on the way goes to `onLost`, which reports where the server is and throws. */
 async function unlessLost<T>(
   action: () => Promise<T>,
@@ -88,6 +87,7 @@ async function unlessLost<T>(
   }
 }
 
+/** Runs `command` on each of `instances`, in parallel; the first failure is thrown once all have answered. */
 async function setStateOn(
   ref: HaproxyPoolServer,
   instances: HaproxyInstance[],
