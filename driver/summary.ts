@@ -12,6 +12,7 @@ export interface NodeSummary {
 
 const SHOWN_RESULT_KEYS = [
   "drainSeconds",
+  "sessionsAtStart",
   "admitSeconds",
   "healthySeconds",
   "bakeErrors",

@@ -6,7 +6,17 @@
 import { spawn } from "node:child_process";
 import * as path from "node:path";
 import { labDown, labUp, readLabState, resolveLabDir, runGlanceNode } from "./lab";
-import { LoadReport, startLoad } from "./load/client";
+import { startLoad } from "./load/client";
+import { readHaproxyLog } from "./load/haproxyLog";
+import {
+  describeViolations,
+  drainStarts,
+  labHaproxyLog,
+  loadSummary,
+  zeroFailureViolations,
+} from "./load/verdict";
+import * as fs from "node:fs";
+import { readTimeline } from "../steps/record";
 
 const PROJECT_ROOT = path.resolve(__dirname, "..", "..");
 const DRIVER = path.join(PROJECT_ROOT, "dist", "driver", "cli.js");
@@ -15,28 +25,15 @@ const LOAD_MARGIN_MS = 3_000;
 
 const say = (line: string) => process.stdout.write(`[rehearse] ${line}\n`);
 
-function driver(command: string): Promise<number> {
+function driver(command: string, runDir?: string): Promise<number> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [DRIVER, command, "--stack", STACK], {
       stdio: "inherit",
       cwd: PROJECT_ROOT,
+      env: runDir === undefined ? process.env : { ...process.env, GRU_RUN_DIR: runDir },
     });
     child.on("close", (code) => resolve(code ?? 1));
   });
-}
-
-function renderLoad(report: LoadReport): string {
-  const kinds = Object.entries(report.byKind)
-    .map(([kind, counts]) => `${kind} ${counts.requests} (${counts.failures} failed)`)
-    .join(", ");
-  return [
-    `load: ${report.requests} requests in ${(report.durationMs / 1000).toFixed(1)} s (${report.requestsPerSecond.toFixed(0)}/s), ` +
-      `${report.failures} failed, ${report.cutDownloads} cut downloads, up to ${report.maxDownloadsInFlight} downloads in flight, ` +
-      `${report.staleConnectionRetries} GETs retried after a stale keep-alive connection`,
-    `      ${kinds}`,
-    ...report.failureSamples.map((sample) => `      failure: ${sample}`),
-    ...report.staleRetrySamples.map((sample) => `      retried: ${sample}`),
-  ].join("\n");
 }
 
 async function main(): Promise<number> {
@@ -59,11 +56,27 @@ async function main(): Promise<number> {
   say(`starting the load client (list, upload, download through HAProxy)`);
   const load = startLoad({ baseUrl: lab.haproxy.frontendUrl, seedImages: lab.seedImages });
   await new Promise((resolve) => setTimeout(resolve, LOAD_MARGIN_MS));
-  const code = await driver("up");
+  const runDir = path.join(PROJECT_ROOT, ".work", "rehearse", new Date().toISOString().replaceAll(":", "-"));
+  fs.mkdirSync(runDir, { recursive: true });
+  const code = await driver("up", runDir);
   await new Promise((resolve) => setTimeout(resolve, LOAD_MARGIN_MS));
   const report = await load.stop();
 
-  say(renderLoad(report));
+  // The same verdict the e2e tests assert: no failure, every kind of request, a clean HAProxy log,
+  // and every drain found a download in flight to wait for.
+  const haproxyLines = readHaproxyLog(labHaproxyLog(lab));
+  const violations = zeroFailureViolations(report, {
+    minRequests: 500,
+    haproxyLines,
+    drains: drainStarts(readTimeline(path.join(runDir, "timeline.jsonl"))),
+  });
+  say(`load: ${loadSummary(report)}`);
+  for (const line of describeViolations(report, violations, haproxyLines)) say(`  ${line}`);
+  say(
+    violations.length === 0
+      ? "the fleet served throughout: 0 failed requests, a clean HAProxy log, every drain waited for a download"
+      : `the fleet did NOT serve throughout (${violations.length} problems above)`,
+  );
   say(
     `total rehearsal time ${((Date.now() - started) / 1000).toFixed(1)} s; upgrade ${code === 0 ? "succeeded" : "FAILED"}`,
   );
@@ -71,7 +84,7 @@ async function main(): Promise<number> {
     `the lab is still up: ${lab.haproxy.frontendUrl}; \`node dist/driver/cli.js report --stack local\` prints the summary again`,
   );
   say("tear it down with: node dist/lab/cli.js down   (add --purge to delete its data)");
-  return code === 0 && report.failures === 0 ? 0 : 1;
+  return code === 0 && violations.length === 0 ? 0 : 1;
 }
 
 main().then(

@@ -127,7 +127,12 @@ export async function runStep(
               { ...lb, minHealthy: request.minHealthy, drainTimeoutSeconds: request.drainTimeoutSeconds },
               ctx,
             );
-      return { drainSeconds: drained.drainSeconds, alreadyOut: drained.alreadyOut };
+      return {
+        drainSeconds: drained.drainSeconds,
+        alreadyOut: drained.alreadyOut,
+        // What the drain had to wait for (HAProxy's sessions on the server when it began; ALB has no count).
+        ...("sessionsAtStart" in drained ? { sessionsAtStart: Number(drained.sessionsAtStart) } : {}),
+      };
     }
     case "admit": {
       const lb = request.lb;

@@ -1,4 +1,4 @@
-import { appendFileSync } from "node:fs";
+import { appendFileSync, existsSync, readFileSync } from "node:fs";
 import { StepContext } from "./context";
 
 /** One line of the timeline a run records: when each step really started and ended. */
@@ -11,6 +11,20 @@ export interface TimelineEvent {
   at: string;
   seconds?: number;
   error?: string;
+  /** A step's result, on its end event, when it is a small record (what a drain waited for, ...). */
+  result?: unknown;
+}
+
+/** Results up to this size (as JSON) go into the timeline; larger ones (script output) stay in the state. */
+const MAX_TIMELINE_RESULT_CHARS = 1_000;
+
+function smallResult(result: unknown): unknown {
+  try {
+    const text = JSON.stringify(result);
+    return text !== undefined && text.length <= MAX_TIMELINE_RESULT_CHARS ? result : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export interface StepMeta {
@@ -66,6 +80,7 @@ export async function recordStep<T>(
       ...meta,
       at: new Date(ended).toISOString(),
       seconds,
+      result: smallResult(result),
     } satisfies TimelineEvent);
     progress("done");
     return { result, startedAt, endedAt: new Date(ended).toISOString(), seconds };
@@ -80,4 +95,13 @@ export async function recordStep<T>(
     progress(`FAILED: ${message}`);
     throw error;
   }
+}
+
+/** The timeline a run recorded (an absent file is an empty timeline). */
+export function readTimeline(file: string): TimelineEvent[] {
+  if (!existsSync(file)) return [];
+  return readFileSync(file, "utf8")
+    .split("\n")
+    .filter((line) => line.trim())
+    .map((line) => JSON.parse(line) as TimelineEvent);
 }

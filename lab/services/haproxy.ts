@@ -40,6 +40,8 @@ export interface RunningHaproxy {
   backendName: string;
   pid: number;
   configPath: string;
+  /** One line per request (httplog, with the client's X-Request-Id). */
+  logPath: string;
   stop(): Promise<void>;
 }
 
@@ -76,12 +78,17 @@ defaults
     # Long, so that slow downloads in flight during a drain are never cut by HAProxy itself.
     timeout server 10m
     timeout http-request 10s
-    timeout http-keep-alive 5s
+    # Far longer than a client's idle pool limit (the load client closes after 1 s idle), so an idle
+    # client connection is always closed by the client: HAProxy never closes one under a request.
+    timeout http-keep-alive 60s
     timeout queue 30s
     timeout check 2s
 
 frontend fe_${opts.backendName}
     bind 127.0.0.1:${opts.frontendPort}
+    # The client's request id, logged in braces after the queue counters, so a failure seen by the
+    # client can be matched with HAProxy's line for it.
+    http-request capture req.hdr(x-request-id) len 64
     default_backend ${opts.backendName}
 
 backend ${opts.backendName}
@@ -91,6 +98,8 @@ backend ${opts.backendName}
     # just closed ends in a silent client close (HAProxy expects the client to retry); closed after
     # each response, a node that drops a request shows as a 502/503 instead.
     option http-server-close
+    # Which node answered, for the client's failure reports and its held downloads.
+    http-response set-header X-Served-By %[srv_name]
     option httpchk GET ${opts.healthPath}
     http-check expect status 200
     default-server inter ${opts.checkIntervalMs} fall 2 rise 2
@@ -202,6 +211,7 @@ export async function startHaproxy(opts: StartHaproxyOptions): Promise<RunningHa
     backendName,
     pid,
     configPath,
+    logPath,
     stop,
   };
 }

@@ -14,7 +14,7 @@ import { labTrustSetting } from "../support/faultTools";
 import { TestStack } from "../support/driverFixture";
 import { freshLab, removeLab } from "../support/labFixture";
 import { spans } from "../support/invariants";
-import { expectZeroFailedRequests } from "../support/loadAssertions";
+import { drainStarts, expectZeroFailedRequests } from "../support/loadAssertions";
 
 const BAKE_SECONDS = 6;
 
@@ -90,7 +90,11 @@ describe("bake catches a release that passes /healthcheck but fails real request
     expect(again.slice(0, 4)).toEqual(["node-2/start", "node-2/health", "node-2/admit", "node-2/bake"]);
     expect(again.filter((s) => s.startsWith("node-1/") && s !== "node-1/version")).toEqual([]);
     expect(again).toContain("db/contract");
-    expectZeroFailedRequests(resumeReport, 100);
+    expectZeroFailedRequests(resumeReport, {
+      minRequests: 100,
+      haproxyLog: lab,
+      drains: drainStarts(resumed.timeline),
+    });
     expect(await labTrustSetting(lab)).toBe(trustBefore);
   });
 });

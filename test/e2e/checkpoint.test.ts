@@ -9,7 +9,7 @@ import { labStackConfig, LAB_SECRETS } from "../../lab/stack";
 import { labTrustSetting } from "../support/faultTools";
 import { TestStack } from "../support/driverFixture";
 import { freshLab, removeLab } from "../support/labFixture";
-import { expectZeroFailedRequests } from "../support/loadAssertions";
+import { drainStarts, expectZeroFailedRequests } from "../support/loadAssertions";
 
 describe("pauseAfter: newNode, then approve", () => {
   let lab: LabState;
@@ -61,6 +61,10 @@ describe("pauseAfter: newNode, then approve", () => {
     expect(await labTrustSetting(lab)).toBe(trustBefore);
 
     const report = await load.stop();
-    expectZeroFailedRequests(report, 100);
+    expectZeroFailedRequests(report, {
+      minRequests: 100,
+      haproxyLog: lab,
+      drains: [...drainStarts(paused.timeline), ...drainStarts(finished.timeline)],
+    });
   });
 });

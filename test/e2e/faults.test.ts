@@ -30,7 +30,7 @@ import {
   TcpProxy,
 } from "../support/faultTools";
 import { freshLab, removeLab } from "../support/labFixture";
-import { expectZeroFailedRequests } from "../support/loadAssertions";
+import { drainStarts, expectZeroFailedRequests } from "../support/loadAssertions";
 
 const NODES = 3;
 const LOAD_WARMUP_MS = 3_000;
@@ -220,7 +220,11 @@ describe("fault 4: the database is unreachable for the upgrade tool when expand 
     await expectFleetOnReleaseB(lab);
     const report = await stopLoad(load as RunningLoad);
     load = undefined;
-    expectZeroFailedRequests(report, 200);
+    expectZeroFailedRequests(report, {
+      minRequests: 200,
+      haproxyLog: lab,
+      drains: drainStarts(stack.timelines()),
+    });
   });
 });
 
@@ -243,7 +247,6 @@ describe("fault 5: the HAProxy runtime API dies while node-2's drain waits for a
     stack = TestStack.unique("e2e-fault-lb", config, LAB_SECRETS);
     held = await holdDownloadOn({
       frontendUrl: lab.haproxy.frontendUrl,
-      runtimeApi: lab.haproxy.runtimeApi,
       imageId: lab.seedImages[0].id,
       server: "node-2",
     });
@@ -310,7 +313,11 @@ describe("fault 5: the HAProxy runtime API dies while node-2's drain waits for a
     await expectFleetOnReleaseB(lab);
     const report = await stopLoad(load as RunningLoad);
     load = undefined;
-    expectZeroFailedRequests(report, 200);
+    expectZeroFailedRequests(report, {
+      minRequests: 200,
+      haproxyLog: lab,
+      drains: drainStarts(stack.timelines()),
+    });
   });
 });
 
@@ -374,7 +381,11 @@ describe("fault 7: the capacity guard trips when node-3 turns unhealthy before n
     await expectFleetOnReleaseB(lab);
     const report = await stopLoad(load as RunningLoad);
     load = undefined;
-    expectZeroFailedRequests(report, 200);
+    expectZeroFailedRequests(report, {
+      minRequests: 200,
+      haproxyLog: lab,
+      drains: drainStarts(stack.timelines()),
+    });
   });
 });
 
@@ -520,7 +531,7 @@ describe("secrets over SSH stay out of argv, state, run records, driver output a
 
   it("upgrades over SSH with 0 failed requests, and the sampler saw the run's processes", async () => {
     expect(run.code, output(run)).toBe(0);
-    expectZeroFailedRequests(load, 200);
+    expectZeroFailedRequests(load, { minRequests: 200, haproxyLog: lab, drains: drainStarts(run.timeline) });
     expect(sshd.log()).toMatch(/Accepted publickey/);
     await expectFleetOnReleaseB(lab);
     expect(samples.rounds).toBeGreaterThanOrEqual(50);

@@ -23,7 +23,7 @@ import {
 import { startSecondHaproxy } from "../support/haproxyPair";
 import { invariantViolations } from "../support/invariants";
 import { freshLab, removeLab } from "../support/labFixture";
-import { expectZeroFailedRequests } from "../support/loadAssertions";
+import { drainStarts, expectZeroFailedRequests, labHaproxyLog } from "../support/loadAssertions";
 
 const NODES = 3;
 const LOAD_WARMUP_MS = 3_000;
@@ -52,9 +52,19 @@ async function stopPairLoad(loads: RunningLoad[]): Promise<LoadReport[]> {
   return Promise.all(loads.map((load) => load.stop()));
 }
 
-function expectZeroFailures(reports: LoadReport[], minRequests: number): void {
+function expectZeroFailures(
+  reports: LoadReport[],
+  minRequests: number,
+  logs: string[],
+  timeline: DriverRun["timeline"],
+): void {
   for (const [i, report] of reports.entries()) {
-    expectZeroFailedRequests(report, minRequests, `requests through HAProxy ${i === 0 ? "a" : "b"}`);
+    expectZeroFailedRequests(report, {
+      minRequests,
+      haproxyLog: logs[i],
+      drains: drainStarts(timeline),
+      label: `requests through HAProxy ${i === 0 ? "a" : "b"}`,
+    });
   }
 }
 
@@ -91,7 +101,7 @@ describe("HAProxy pair: a full upgrade with the load client on both frontends", 
 
   it("upgrades 3 nodes A -> B with 0 failed requests through either HAProxy", async () => {
     expect(run.code, output(run)).toBe(0);
-    expectZeroFailures(reports, 300);
+    expectZeroFailures(reports, 300, [labHaproxyLog(lab), b.logPath], run.timeline);
     for (const node of lab.nodes) {
       expect((await runGlanceNode(lab.dir, ["version", node.name])).stdout.trim()).toBe("28.2.0");
     }
@@ -141,7 +151,6 @@ describe("HAProxy pair: the second instance's runtime API dies during node-2's d
     // Keeps node-2's drain waiting on instance a.
     held = await holdDownloadOn({
       frontendUrl: lab.haproxy.frontendUrl,
-      runtimeApi: lab.haproxy.runtimeApi,
       imageId: lab.seedImages[0].id,
       server: "node-2",
     });
@@ -204,6 +213,6 @@ describe("HAProxy pair: the second instance's runtime API dies during node-2's d
     expect(done.sha256).toBe(lab.seedImages[0].sha256);
     const reports = await stopPairLoad(loads as RunningLoad[]);
     loads = undefined;
-    expectZeroFailures(reports, 100);
+    expectZeroFailures(reports, 100, [labHaproxyLog(lab), b.logPath], stack.timelines());
   });
 });

@@ -17,7 +17,7 @@ import { readTimeline, TestStack } from "../support/driverFixture";
 import { freshLab, removeLab } from "../support/labFixture";
 import { spans } from "../support/invariants";
 import { PROJECT_ROOT } from "../../driver/environment";
-import { expectZeroFailedRequests } from "../support/loadAssertions";
+import { drainStarts, expectZeroFailedRequests } from "../support/loadAssertions";
 
 const HEALTH_TIMEOUT_SECONDS = 12;
 
@@ -107,7 +107,11 @@ describe("a NEW NODE whose new release does not start (fault 1)", () => {
     }
     expect(dbCheck(lab)).toBe(0);
     expect(await labTrustSetting(lab)).toBe(trustBefore);
-    expectZeroFailedRequests(await load.stop(), 100);
+    expectZeroFailedRequests(await load.stop(), {
+      minRequests: 100,
+      haproxyLog: lab,
+      drains: [...drainStarts(failed.timeline), ...drainStarts(resumed.timeline)],
+    });
   });
 });
 
@@ -156,7 +160,11 @@ describe("a later node failing its health gate (fault 2), then a rollback (fault
     for (const node of lab.nodes) expect(await haproxyStatus(lab, node.name)).toMatch(/^UP/);
     // expanded but not contracted: the new code's check still reports contract pending
     expect(dbCheck(lab)).toBe(5);
-    expectZeroFailedRequests(await load.stop(), 100);
+    expectZeroFailedRequests(await load.stop(), {
+      minRequests: 100,
+      haproxyLog: lab,
+      drains: [...drainStarts(failed.timeline), ...drainStarts(rollback.timeline)],
+    });
   });
 
   it("is refused once contract has run", async () => {
@@ -226,6 +234,10 @@ describe("the driver killed in the middle of a node's upgrade (fault 6)", () => 
     }
     expect(again).toContain("db/contract");
     expect(await releases(lab)).toEqual({ "node-1": "2024.1", "node-2": "2024.1", "node-3": "2024.1" });
-    expectZeroFailedRequests(await load.stop(), 100);
+    expectZeroFailedRequests(await load.stop(), {
+      minRequests: 100,
+      haproxyLog: lab,
+      drains: [...drainStarts(killed), ...drainStarts(resumed.timeline)],
+    });
   });
 });

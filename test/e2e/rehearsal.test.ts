@@ -15,7 +15,7 @@ import { labTrustSetting } from "../support/faultTools";
 import { DriverRun, previewSummary, TestStack } from "../support/driverFixture";
 import { freshLab, removeLab, sha256Of } from "../support/labFixture";
 import { invariantViolations } from "../support/invariants";
-import { expectZeroFailedRequests } from "../support/loadAssertions";
+import { drainStarts, expectZeroFailedRequests } from "../support/loadAssertions";
 
 const NODES = 3;
 const STEPS = 30; // the plan's steps for 3 existing nodes
@@ -62,7 +62,11 @@ describe("rehearsal through the driver, nodes as local commands", () => {
 
   it("upgrades 3 nodes A -> B under load with 0 failed requests and 0 cut downloads", async () => {
     expect(first.run.code, first.run.stdout + first.run.stderr).toBe(0);
-    expectZeroFailedRequests(first.load, 1_500);
+    expectZeroFailedRequests(first.load, {
+      minRequests: 1_500,
+      haproxyLog: lab,
+      drains: drainStarts(first.run.timeline),
+    });
     await expectFleetOnReleaseB(lab);
     expect(first.run.stdout).toMatch(/node-1\s+\S+ s\s+\S+ s\s+27\.1\.1 -> 28\.2\.0/);
   });
@@ -188,7 +192,11 @@ describe("rehearsal through the driver, nodes over SSH with secrets", () => {
 
   it("upgrades 3 nodes A -> B over SSH under load with 0 failed requests", async () => {
     expect(upgrade.run.code, upgrade.run.stdout + upgrade.run.stderr).toBe(0);
-    expectZeroFailedRequests(upgrade.load, 1_500);
+    expectZeroFailedRequests(upgrade.load, {
+      minRequests: 1_500,
+      haproxyLog: lab,
+      drains: drainStarts(upgrade.run.timeline),
+    });
     await expectFleetOnReleaseB(lab);
     expect(
       invariantViolations(upgrade.run.timeline, {

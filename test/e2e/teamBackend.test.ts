@@ -22,7 +22,7 @@ import {
   startS3Backend,
   uniqueS3TestStack,
 } from "../support/s3Backend";
-import { expectZeroFailedRequests } from "../support/loadAssertions";
+import { drainStarts, expectZeroFailedRequests } from "../support/loadAssertions";
 
 const PROJECT = "glance-rolling-upgrade";
 const REFUSAL_BUDGET_MS = 15_000;
@@ -195,6 +195,10 @@ describe("team use: the state on a shared S3 backend, with the stack lock under 
   });
 
   it("the fleet served throughout: 0 failed client requests", () => {
-    expectZeroFailedRequests(run.load, 100);
+    expectZeroFailedRequests(run.load, {
+      minRequests: 100,
+      haproxyLog: lab,
+      drains: drainStarts(run.first.timeline),
+    });
   });
 });

@@ -4,7 +4,9 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { engineRoot, PROJECT_ROOT } from "../../driver/environment";
 import { renderStackFile, setSecrets, writeStackFolder } from "../../lab/stackFile";
-import type { TimelineEvent } from "../../steps/record";
+import { readTimeline, TimelineEvent } from "../../steps/record";
+
+export { readTimeline };
 
 export const TEST_PASSPHRASE = "test-only-passphrase";
 
@@ -110,6 +112,16 @@ export class TestStack {
     return { code, stdout, stderr, runDir, timeline: readTimeline(path.join(runDir, "timeline.jsonl")) };
   }
 
+  /** The timelines of every run of this stack so far, in order (a run dir a test named itself included). */
+  timelines(): TimelineEvent[] {
+    const runs = path.join(this.folder, "runs");
+    if (!fs.existsSync(runs)) return [];
+    return fs
+      .readdirSync(runs)
+      .sort((a, b) => (Number.parseInt(a, 10) || 0) - (Number.parseInt(b, 10) || 0))
+      .flatMap((dir) => readTimeline(path.join(runs, dir, "timeline.jsonl")));
+  }
+
   /** The resources in the stack's state (from `pulumi stack export`). */
   exportState(): Array<{ urn: string; type: string }> {
     const pulumi = path.join(engineRoot(), "bin", "pulumi");
@@ -145,15 +157,6 @@ function spawnSyncChecked(bin: string, args: string[], cwd: string, env: NodeJS.
   if (result.status !== 0)
     throw new Error(`${path.basename(bin)} ${args.join(" ")} failed: ${result.stderr}`);
   return result.stdout;
-}
-
-export function readTimeline(file: string): TimelineEvent[] {
-  if (!fs.existsSync(file)) return [];
-  return fs
-    .readFileSync(file, "utf8")
-    .split("\n")
-    .filter((line) => line.trim())
-    .map((line) => JSON.parse(line) as TimelineEvent);
 }
 
 /** Preview's change summary as the driver prints it: `preview: {"update":30,"same":8}`. */

@@ -9,10 +9,10 @@ import * as http from "node:http";
 import * as net from "node:net";
 import * as path from "node:path";
 import { LAB_CREDENTIALS, LabState } from "../../lab/lab";
+import { SERVED_BY_HEADER } from "../../lab/load/client";
 import { findFreePort } from "../../lab/services/ports";
 import { withConnection } from "../../steps/db/connection";
 import { readTrustFunctionCreators } from "../../steps/db/privileges";
-import { runtimeCommand } from "../../steps/lb/haproxyRuntime";
 import type { TimelineEvent } from "../../steps/record";
 
 const POLL_MS = 50;
@@ -222,61 +222,55 @@ export interface HeldDownload {
   finish(): Promise<{ bytes: number; sha256: string }>;
 }
 
-function sessionServer(showSess: string, localPort: number): string | undefined {
-  const line = showSess.split("\n").find((l) => l.includes(` src=127.0.0.1:${localPort} `));
-  return line?.match(/ srv=(\S+)/)?.[1];
-}
-
-function openPausedDownload(url: string): Promise<{ req: http.ClientRequest; res: http.IncomingMessage }> {
+function openPausedDownload(url: string): Promise<{ res: http.IncomingMessage; server?: string }> {
   return new Promise((resolve, reject) => {
     const req = http.get(url, { agent: false }, (res) => {
       res.pause();
       if (res.statusCode !== 200) {
-        req.destroy();
+        res.resume();
         reject(new Error(`GET ${url}: HTTP ${res.statusCode}`));
         return;
       }
-      resolve({ req, res });
+      const servedBy = res.headers[SERVED_BY_HEADER];
+      resolve({ res, server: typeof servedBy === "string" ? servedBy : undefined });
     });
     req.on("error", reject);
   });
 }
 
+function readToEnd(res: http.IncomingMessage): Promise<{ bytes: number; sha256: string }> {
+  return new Promise((resolve, reject) => {
+    const hash = createHash("sha256");
+    let bytes = 0;
+    res.on("data", (chunk: Buffer) => {
+      bytes += chunk.length;
+      hash.update(chunk);
+    });
+    res.on("end", () => resolve({ bytes, sha256: hash.digest("hex") }));
+    res.on("error", reject);
+    res.resume();
+  });
+}
+
 /**
- * Starts a download of a large image through HAProxy that lands on `server` and holds it unread, so
- * HAProxy counts an open session (scur) on that server until finish(). Downloads that land elsewhere
- * are dropped (HAProxy balances round-robin, so a few attempts suffice).
+ * Starts a download of a large image through HAProxy that lands on `server` (the lab's HAProxy names
+ * it in X-Served-By) and holds it unread, so HAProxy counts an open session (scur) on that server
+ * until finish(). Downloads that land elsewhere are read to the end, never aborted, so HAProxy logs
+ * them as normal (HAProxy balances round-robin, so a few attempts suffice).
  */
 export async function holdDownloadOn(opts: {
   frontendUrl: string;
-  runtimeApi: string;
   imageId: string;
   server: string;
 }): Promise<HeldDownload> {
   const url = `${opts.frontendUrl}/v2/images/${opts.imageId}/file`;
   for (let attempt = 0; attempt < 12; attempt++) {
-    const { req, res } = await openPausedDownload(url);
-    const localPort = req.socket?.localPort ?? 0;
-    const server = sessionServer(await runtimeCommand(opts.runtimeApi, "show sess"), localPort);
+    const { res, server } = await openPausedDownload(url);
     if (server !== opts.server) {
-      req.destroy();
+      await readToEnd(res);
       continue;
     }
-    return {
-      server,
-      finish: () =>
-        new Promise((resolve, reject) => {
-          const hash = createHash("sha256");
-          let bytes = 0;
-          res.on("data", (chunk: Buffer) => {
-            bytes += chunk.length;
-            hash.update(chunk);
-          });
-          res.on("end", () => resolve({ bytes, sha256: hash.digest("hex") }));
-          res.on("error", reject);
-          res.resume();
-        }),
-    };
+    return { server, finish: () => readToEnd(res) };
   }
   throw new Error(`no download landed on HAProxy server ${opts.server} in 12 attempts`);
 }

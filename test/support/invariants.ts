@@ -95,7 +95,8 @@ export function invariantViolations(timeline: TimelineEvent[], shape: FleetShape
   }));
   const maxOut = Math.max(...waves.map((w) => w.length));
   for (const interval of outIntervals) {
-    const overlapping = outIntervals.filter((o) => o.from < interval.to && interval.from < o.to).length;
+    // Out at once: the nodes out when this one was drained (the most at once is at some drain).
+    const overlapping = outIntervals.filter((o) => o.from <= interval.from && interval.from < o.to).length;
     if (overlapping > maxOut)
       problems.push(`I5 ${overlapping} nodes out of rotation at once around ${interval.node}`);
     const inRotation = allNodes.length - overlapping;
