@@ -96,30 +96,30 @@ export function zeroFailureViolations(report: LoadReport, expectation: ZeroFailu
   return violations;
 }
 
-/** The drains a run recorded (their start, and the sessions they found), for `drains`. */
+/**
+ * The drains that finished in one or more runs' timelines (their start, and the sessions they found),
+ * for `drains`. Each start is paired with the next end or failure of the same step, so timelines of
+ * several runs can be joined: a drain that failed in one run and finished in the next counts once.
+ */
 export function drainStarts(
   timeline: TimelineEvent[],
   serverOf: (node: string) => string = (n) => n,
 ): DrainStart[] {
-  const ends = new Map(
-    timeline.filter((e) => e.event === "end" && e.kind === "drain").map((e) => [e.step, e]),
-  );
-  return (
-    timeline
-      .filter((e) => e.event === "start" && e.kind === "drain" && e.node !== undefined)
-      .map((e) => {
-        const result = ends.get(e.step)?.result as
-          { sessionsAtStart?: number; alreadyOut?: boolean } | undefined;
-        return { event: e, result };
-      })
-      // A drain that failed (or was refused) has no end event: it proves nothing either way.
-      .filter(({ event, result }) => ends.has(event.step) && result?.alreadyOut !== true)
-      .map(({ event, result }) => ({
-        server: serverOf(event.node as string),
-        at: Date.parse(event.at),
-        sessionsAtStart: result?.sessionsAtStart,
-      }))
-  );
+  const drains: DrainStart[] = [];
+  timeline.forEach((event, index) => {
+    if (event.event !== "start" || event.kind !== "drain" || event.node === undefined) return;
+    const outcome = timeline.slice(index + 1).find((e) => e.step === event.step && e.event !== "start");
+    // A drain that failed (or was refused) proves nothing either way; one already out waited for nothing.
+    if (outcome?.event !== "end") return;
+    const result = outcome.result as { sessionsAtStart?: number; alreadyOut?: boolean } | undefined;
+    if (result?.alreadyOut === true) return;
+    drains.push({
+      server: serverOf(event.node),
+      at: Date.parse(event.at),
+      sessionsAtStart: result?.sessionsAtStart,
+    });
+  });
+  return drains;
 }
 
 /** The lab's HAProxy log file. */
