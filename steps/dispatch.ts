@@ -116,23 +116,19 @@ export async function runStep(
     }
     case "drain": {
       const lb = request.lb;
-      const drained =
-        lb.type === "haproxy"
-          ? await drainFromHaproxy(
-              { ...lb, minHealthy: request.minHealthy, drainTimeoutSeconds: request.drainTimeoutSeconds },
-              secrets.sshPrivateKey,
-              ctx,
-            )
-          : await albDrain(
-              { ...lb, minHealthy: request.minHealthy, drainTimeoutSeconds: request.drainTimeoutSeconds },
-              ctx,
-            );
-      return {
-        drainSeconds: drained.drainSeconds,
-        alreadyOut: drained.alreadyOut,
-        // What the drain had to wait for (HAProxy's sessions on the server when it began; ALB has no count).
-        ...("sessionsAtStart" in drained ? { sessionsAtStart: Number(drained.sessionsAtStart) } : {}),
-      };
+      const bounds = { minHealthy: request.minHealthy, drainTimeoutSeconds: request.drainTimeoutSeconds };
+      if (lb.type === "haproxy") {
+        const drained = await drainFromHaproxy({ ...lb, ...bounds }, secrets.sshPrivateKey, ctx);
+        return {
+          drainSeconds: drained.drainSeconds,
+          alreadyOut: drained.alreadyOut,
+          // What the drain had to wait for, and whether it took the server out of rotation.
+          sessionsAtStart: drained.sessionsAtStart,
+          inRotationAtStart: drained.inRotationAtStart,
+        };
+      }
+      const drained = await albDrain({ ...lb, ...bounds }, ctx);
+      return { drainSeconds: drained.drainSeconds, alreadyOut: drained.alreadyOut };
     }
     case "admit": {
       const lb = request.lb;

@@ -111,8 +111,10 @@ export function drainStarts(
     const outcome = timeline.slice(index + 1).find((e) => e.step === event.step && e.event !== "start");
     // A drain that failed (or was refused) proves nothing either way; one already out waited for nothing.
     if (outcome?.event !== "end") return;
-    const result = outcome.result as { sessionsAtStart?: number; alreadyOut?: boolean } | undefined;
-    if (result?.alreadyOut === true) return;
+    const result = outcome.result as
+      { sessionsAtStart?: number; alreadyOut?: boolean; inRotationAtStart?: boolean } | undefined;
+    // A rerun's drain of a server a cut-short drain left in DRAIN took nothing out of rotation.
+    if (result?.alreadyOut === true || result?.inRotationAtStart === false) return;
     drains.push({
       server: serverOf(event.node),
       at: Date.parse(event.at),

@@ -106,13 +106,18 @@ export function describe(stat: ServerStat): string {
 export async function haproxyDrain(
   args: HaproxyServerRef & { minHealthy: number; drainTimeoutSeconds: number; pollIntervalMs?: number },
   ctx: StepContext,
-): Promise<{ drainSeconds: number; sessionsAtStart: number; alreadyOut: boolean }> {
+): Promise<{
+  drainSeconds: number;
+  sessionsAtStart: number;
+  alreadyOut: boolean;
+  inRotationAtStart: boolean;
+}> {
   const name = label(args);
   const servers = await readBackendServers(args.runtimeApi, args.backend);
   const target = findServer(args, servers);
   if (isInMaint(target)) {
     ctx.log(`${name} is already in ${target.status}; nothing to drain`);
-    return { drainSeconds: 0, sessionsAtStart: target.scur, alreadyOut: true };
+    return { drainSeconds: 0, sessionsAtStart: target.scur, alreadyOut: true, inRotationAtStart: false };
   }
 
   const healthyOthers = servers.filter((s) => s.server !== args.server && s.status === "UP");
@@ -163,7 +168,13 @@ export async function haproxyDrain(
   await waitForNoSessions("MAINT", { ...drained, status: "MAINT" });
   const drainSeconds = (Date.now() - started) / 1000;
   ctx.log(`${name} drained in ${drainSeconds.toFixed(2)} s and set to MAINT`);
-  return { drainSeconds, sessionsAtStart: target.scur, alreadyOut: false };
+  // A rerun may find the server already in DRAIN (a drain that was cut short): it was not in rotation.
+  return {
+    drainSeconds,
+    sessionsAtStart: target.scur,
+    alreadyOut: false,
+    inRotationAtStart: target.status.startsWith("UP"),
+  };
 }
 
 export async function haproxyAdmit(

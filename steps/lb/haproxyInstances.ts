@@ -185,7 +185,12 @@ function plural(count: number, word: string): string {
 export async function haproxyDrainAll(
   args: HaproxyPoolServer & { minHealthy: number; drainTimeoutSeconds: number },
   ctx: StepContext,
-): Promise<{ drainSeconds: number; sessionsAtStart: number; alreadyOut: boolean }> {
+): Promise<{
+  drainSeconds: number;
+  sessionsAtStart: number;
+  alreadyOut: boolean;
+  inRotationAtStart: boolean;
+}> {
   if (args.instances.length === 1 && isDirect(args.instances[0])) {
     return haproxyDrain({ ...args, runtimeApi: args.instances[0].api }, ctx);
   }
@@ -201,7 +206,7 @@ export async function haproxyDrainAll(
   const pending = views.filter((v) => !v.target.status.startsWith("MAINT")).map((v) => v.instance);
   if (pending.length === 0) {
     ctx.log(`${name} is already in MAINT on every HAProxy instance; nothing to drain`);
-    return { drainSeconds: 0, sessionsAtStart, alreadyOut: true };
+    return { drainSeconds: 0, sessionsAtStart, alreadyOut: true, inRotationAtStart: false };
   }
 
   const capacity = views.map((v) => ({
@@ -278,7 +283,8 @@ export async function haproxyDrainAll(
   ctx.log(
     `${name} drained in ${drainSeconds.toFixed(2)} s and set to MAINT on ${plural(args.instances.length, "HAProxy instance")}`,
   );
-  return { drainSeconds, sessionsAtStart, alreadyOut: false };
+  const inRotationAtStart = views.some((v) => v.target.status.startsWith("UP"));
+  return { drainSeconds, sessionsAtStart, alreadyOut: false, inRotationAtStart };
 }
 
 export async function haproxyAdmitAll(
@@ -393,7 +399,12 @@ export function drainFromHaproxy(
   args: HaproxyMembership & { minHealthy: number; drainTimeoutSeconds: number; pollIntervalMs?: number },
   sshPrivateKey: string | undefined,
   ctx: StepContext,
-): Promise<{ drainSeconds: number; sessionsAtStart: number; alreadyOut: boolean }> {
+): Promise<{
+  drainSeconds: number;
+  sessionsAtStart: number;
+  alreadyOut: boolean;
+  inRotationAtStart: boolean;
+}> {
   return withHaproxyInstances(args.runtimeApis, sshPrivateKey, ctx, (instances) =>
     haproxyDrainAll({ ...args, instances }, ctx),
   );

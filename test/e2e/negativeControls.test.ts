@@ -5,7 +5,8 @@
  * because these runs show it non-zero.
  *
  * (a) a node killed while in rotation (frozen for a second, as a hung node is, then SIGKILLed);
- * (b) a node stopped gracefully but without a drain;
+ * (b) a node stopped gracefully but without a drain (new requests keep coming to it until HAProxy's
+ *     health check marks it down);
  * (c) the kolla-ansible sequence: the remaining nodes restarted at once after the NEW NODE.
  */
 import * as fs from "node:fs";
@@ -111,7 +112,7 @@ describe("negative controls: the zero-failure check fails when the fleet does no
     );
   });
 
-  it("(b) a node stopped without a drain: downloads in flight on it are cut", async () => {
+  it("(b) a node stopped without a drain: requests sent to it fail until HAProxy marks it down", async () => {
     const { report, violations } = await underLoad(lab, async (load) => {
       await heldDownloadOn(load, "node-3");
       const stopped = await runGlanceNode(lab.dir, ["stop", "node-3"]);
@@ -119,10 +120,11 @@ describe("negative controls: the zero-failure check fails when the fleet does no
       await sleep(3_000);
       await bringBack(lab, "node-3");
     });
-    expect(rules(violations)).toEqual(expect.arrayContaining(["failed requests", "cut downloads"]));
-    expect(report.failureRecords.filter((f) => f.type === "cut-download").map((f) => f.server)).toContain(
-      "node-3",
-    );
+    expect(rules(violations)).toEqual(expect.arrayContaining(["failed requests", "abnormal HAProxy line"]));
+    // A download in flight on it was cut in some runs and not in others (glance-api may finish it after
+    // SIGTERM); what every run shows is new requests reaching a closed port: 503s once HAProxy's
+    // connection retries run out, until its health check marks the node down.
+    expect(report.failuresByType["http-5xx"], "503s from HAProxy for the stopped node").toBeGreaterThan(0);
   });
 
   it("(c) the kolla-ansible sequence: restarting the remaining nodes at once cuts requests on them", async () => {

@@ -485,6 +485,26 @@ describe("drainStarts", () => {
     ]);
   });
 
+  it("skips a rerun's drain of a server a cut-short drain had left in DRAIN: it took nothing out of rotation", () => {
+    const resumed = [
+      event({ event: "start", step: "node-2/drain", kind: "drain", node: "node-2", at: at(60) }),
+      event({
+        event: "end",
+        step: "node-2/drain",
+        kind: "drain",
+        node: "node-2",
+        at: at(61),
+        seconds: 1,
+        result: { drainSeconds: 1, alreadyOut: false, sessionsAtStart: 0, inRotationAtStart: false },
+      }),
+    ];
+    expect(drainStarts(resumed)).toEqual([]);
+    const fromRotation = resumed.map((e) =>
+      e.event === "end" ? { ...e, result: { ...(e.result as object), inRotationAtStart: true } } : e,
+    );
+    expect(drainStarts(fromRotation)).toEqual([{ server: "node-2", at: T0 + 60_000, sessionsAtStart: 0 }]);
+  });
+
   it("maps a node to its HAProxy server name", () => {
     expect(drainStarts(timeline, (node) => `glance-${node}`).map((d) => d.server)).toEqual([
       "glance-node-1",
