@@ -324,7 +324,7 @@ describe("renderRunbook", () => {
     expect(runbook).toContain("load balancer:   HAProxy unix:/run/haproxy/admin.sock backend glance_api");
     expect(runbook).toContain("backup:          /var/backups/glance-2024.2.sql");
     expect(runbook).toContain("drain timeout:   420 s; maxUnavailable 1; minHealthy 1");
-    expect(runbook).toContain("executor:        command");
+    expect(runbook).toContain("executor:        native");
     expect(runbook).toContain("waves:           0: node-1 | 1: node-2 | 2: node-3");
   });
 
