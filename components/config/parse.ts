@@ -315,9 +315,10 @@ export function parseStackConfig(
   });
 
   const waveCount = Math.ceil((fleetSize - 1) / Math.max(1, lb.maxUnavailable));
-  if (typeof stack.pauseAfter === "number" && stack.pauseAfter >= waveCount) {
+  // Pausing after the last wave holds db contract, the one step rollback cannot undo, for approval.
+  if (typeof stack.pauseAfter === "number" && stack.pauseAfter > waveCount) {
     problems.push(
-      `${key(["pauseAfter"])} = ${stack.pauseAfter}: there ${waveCount === 1 ? "is 1 wave" : `are ${waveCount} waves`} after the NEW NODE; pause after "newNode"${waveCount > 1 ? ` or a wave from 1 to ${waveCount - 1}` : ""}`,
+      `${key(["pauseAfter"])} = ${stack.pauseAfter}: there ${waveCount === 1 ? "is 1 wave" : `are ${waveCount} waves`} after the NEW NODE; pause after "newNode" or a wave from 1 to ${waveCount} (${waveCount}: every node upgraded, before db contract)`,
     );
   }
 

@@ -275,7 +275,8 @@ export const stackSchema = z.strictObject({
     .default({ windowSeconds: 0, errorBudget: 0, alarmNames: [] }),
   /**
    * A checkpoint: stop after the NEW NODE ("newNode") or after wave N, with the fleet serving, until
-   * the operator approves by setting approvedRelease to the target release.
+   * the operator approves by setting approvedRelease to the target release. After the last wave, it
+   * holds db contract (which rollback cannot undo) with every node on the new release.
    */
   pauseAfter: z.union([z.literal("newNode"), z.number().int().min(1)]).optional(),
   /** The release the operator approved past the checkpoint (`driver approve` sets it). */
