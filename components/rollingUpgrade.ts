@@ -3,6 +3,7 @@ import { StackSecrets } from "./config/read";
 import { UpgradeConfig } from "./config";
 import { UpgradeContext } from "./context";
 import { createExecutor } from "./exec";
+import { outcomeOf } from "./exec/executor";
 import { buildPlan, Plan, PlanStep, renderRunbook, stepsToRun } from "./plan";
 import { Preflight } from "./preflight";
 import { DatabaseBackup } from "./databaseBackup";
@@ -23,13 +24,6 @@ export interface StepOutcome {
   endedAt: string;
   seconds: number;
   result: Record<string, unknown>;
-}
-
-interface OutcomeSource {
-  startedAt?: pulumi.Output<string>;
-  endedAt?: pulumi.Output<string>;
-  seconds?: pulumi.Output<number>;
-  result?: pulumi.Output<Record<string, unknown>>;
 }
 
 /**
@@ -153,7 +147,7 @@ export class RollingUpgrade extends pulumi.ComponentResource {
     this.summary = pulumi.all(
       Object.fromEntries(
         [...created].map(([id, resource]) => {
-          const source = resource as unknown as OutcomeSource;
+          const source = outcomeOf(resource);
           return [
             id,
             pulumi

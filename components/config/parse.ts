@@ -1,4 +1,8 @@
+import { readFileSync } from "node:fs";
+import { homedir } from "node:os";
+import * as path from "node:path";
 import { z } from "zod";
+import { hostKeyFor } from "../exec/knownHosts";
 import { ParsedStack, RUNTIME_API_FORMS, stackSchema } from "./schema";
 
 /** The project's config namespace: keys are `glance-rolling-upgrade:<key>`. */
@@ -29,6 +33,11 @@ export interface ResolvedNode {
 export interface UpgradeConfig extends Omit<ParsedStack, "nodes"> {
   nodes: ResolvedNode[];
   newNodeName: string;
+  /**
+   * `exec: command` only: the host key ("type base64") each SSH node must present, from the
+   * known_hosts file, by node name (remote.Command ignores the host key unless it is given one).
+   */
+  hostKeys: Record<string, string>;
   /** Which secrets are configured. */
   secrets: Record<SecretKey, boolean>;
 }
@@ -125,6 +134,72 @@ function runtimeApiProblems(stack: ParsedStack): string[] {
   return problems;
 }
 
+/** Reads a known_hosts file; undefined when it cannot be read. */
+export type KnownHostsReader = (file: string) => string | undefined;
+
+export const readKnownHostsFile: KnownHostsReader = (file) => {
+  try {
+    return readFileSync(file, "utf8");
+  } catch {
+    return undefined;
+  }
+};
+
+/** The known_hosts file OpenSSH uses: the configured one, else the operator's own. */
+export function knownHostsFileOf(stack: ParsedStack): string {
+  return stack.ssh?.knownHostsFile ?? path.join(homedir(), ".ssh", "known_hosts");
+}
+
+/**
+ * What the `command` executor needs to honour the ssh settings: every SSH node's host key, known
+ * before the run (remote.Command checks one fixed key and cannot trust on first use). Returns the
+ * keys by node name and the problems.
+ */
+function commandHostKeys(
+  stack: ParsedStack,
+  nodes: ResolvedNode[],
+  readKnownHosts: KnownHostsReader,
+): { keys: Record<string, string>; problems: string[] } {
+  const keys: Record<string, string> = {};
+  const problems: string[] = [];
+  const policy = stack.ssh?.hostKeyPolicy ?? "strict";
+  if (stack.exec !== "command" || !stack.ssh || policy === "insecure") return { keys, problems };
+  if ("provision" in stack.newNode) {
+    problems.push(
+      `${key(["exec"])} = "command": remote.Command cannot check the host key of a NEW NODE the stack launches (its key is not known before it runs, and remote.Command cannot trust on first use): use exec: native with ssh.hostKeyPolicy accept-new`,
+    );
+  }
+  const file = knownHostsFileOf(stack);
+  const text = readKnownHosts(file);
+  const sshNodes = nodes.filter((node) => node.transport === "ssh");
+  if (text === undefined && sshNodes.length > 0) {
+    problems.push(
+      `${key(["ssh", "knownHostsFile"])} = ${show(file)}: cannot read it, and exec: command checks every node's host key from it: create it with each node's key (ssh-keyscan -t ed25519 <address> >> ${file}, after checking the fingerprints) or fix the path`,
+    );
+    return { keys, problems };
+  }
+  nodes.forEach((node, index) => {
+    if (node.transport !== "ssh") return;
+    const found = hostKeyFor(text ?? "", node.address, node.sshPort);
+    if (found) {
+      keys[node.name] = found;
+      return;
+    }
+    const fetch = `ssh-keyscan${node.sshPort === 22 ? "" : ` -p ${node.sshPort}`} -t ed25519 ${node.address} >> ${file}`;
+    const why =
+      policy === "strict"
+        ? "and ssh.hostKeyPolicy is strict"
+        : "and exec: command cannot trust on first use (remote.Command checks a fixed key; exec: native can)";
+    problems.push(
+      `${key(["nodes", index])} (${node.name}, ${node.address}:${node.sshPort}): no host key in ${file}, ${why}: add it with \`${fetch}\` after checking its fingerprint against the node's own (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub there)`,
+    );
+  });
+  return { keys, problems };
+}
+
+/** The variables a node script exports that name the release it installs (scripts.ts). */
+const VERSION_VARIABLES = /\$\{?(GLANCE_TARGET_VERSION|GLANCE_RELEASE)\b/;
+
 /**
  * Parses raw stack config (key without namespace -> parsed YAML value) into a typed, cross-checked
  * config. Throws one ConfigError listing every problem; pure, so a preview fails before any resource.
@@ -132,6 +207,7 @@ function runtimeApiProblems(stack: ParsedStack): string[] {
 export function parseStackConfig(
   raw: Record<string, unknown>,
   secrets: Record<SecretKey, SecretPresence>,
+  readKnownHosts: KnownHostsReader = readKnownHostsFile,
 ): UpgradeConfig {
   const plain: Record<string, unknown> = {};
   const problems: string[] = [];
@@ -239,9 +315,10 @@ export function parseStackConfig(
   });
 
   const waveCount = Math.ceil((fleetSize - 1) / Math.max(1, lb.maxUnavailable));
-  if (typeof stack.pauseAfter === "number" && stack.pauseAfter >= waveCount) {
+  // Pausing after the last wave holds db contract, the one step rollback cannot undo, for approval.
+  if (typeof stack.pauseAfter === "number" && stack.pauseAfter > waveCount) {
     problems.push(
-      `${key(["pauseAfter"])} = ${stack.pauseAfter}: there ${waveCount === 1 ? "is 1 wave" : `are ${waveCount} waves`} after the NEW NODE; pause after "newNode"${waveCount > 1 ? ` or a wave from 1 to ${waveCount - 1}` : ""}`,
+      `${key(["pauseAfter"])} = ${stack.pauseAfter}: there ${waveCount === 1 ? "is 1 wave" : `are ${waveCount} waves`} after the NEW NODE; pause after "newNode" or a wave from 1 to ${waveCount} (${waveCount}: every node upgraded, before db contract)`,
     );
   }
 
@@ -263,12 +340,25 @@ export function parseStackConfig(
   if (!("existing" in stack.newNode) && !stack.ssh) {
     problems.push(`${key(["ssh"])}: a provisioned NEW NODE is reached over SSH; set ssh.user`);
   }
+  if (!("existing" in stack.newNode) && stack.ssh?.hostKeyPolicy === "strict") {
+    problems.push(
+      `${key(["ssh", "hostKeyPolicy"])} = "strict": the NEW NODE the stack launches has no key in known_hosts before it runs, so no SSH connection to it could be made: use accept-new (its key is learned on the first connection to the instance this stack launched)`,
+    );
+  }
+  if (stack.rollbackTo && !VERSION_VARIABLES.test(stack.nodeCommands.upgradeCommand)) {
+    problems.push(
+      `${key(["rollbackTo"])} = ${show(stack.rollbackTo)}: rollback runs nodeCommands.upgradeCommand with the rollback release, but the command uses neither $GLANCE_TARGET_VERSION nor $GLANCE_RELEASE, so it would install the same version again: pin the version in it (e.g. apt-get install --allow-downgrades "glance-api=2:\${GLANCE_TARGET_VERSION}*" ...) or remove rollbackTo`,
+    );
+  }
+  const hostKeys = commandHostKeys(stack, nodes, readKnownHosts);
+  problems.push(...hostKeys.problems);
 
   if (problems.length > 0) throw new ConfigError(problems);
   return {
     ...stack,
     nodes,
     newNodeName,
+    hostKeys: hostKeys.keys,
     secrets: {
       dbPassword: secrets.dbPassword.present,
       dbAdminPassword: secrets.dbAdminPassword.present,
@@ -288,7 +378,10 @@ export interface ConfigEntry {
 const STRING_KEYS = new Set(["targetRelease", "targetVersion", "exec", "approvedRelease"]);
 
 /** Parses the stack's config entries (as the engine or `pulumi config --json` gives them). */
-export function parseConfigEntries(entries: ConfigEntry[]): UpgradeConfig {
+export function parseConfigEntries(
+  entries: ConfigEntry[],
+  readKnownHosts: KnownHostsReader = readKnownHostsFile,
+): UpgradeConfig {
   const raw: Record<string, unknown> = {};
   const presence = Object.fromEntries(
     SECRET_KEYS.map((name) => [name, { present: false, isSecret: false }]),
@@ -303,7 +396,7 @@ export function parseConfigEntries(entries: ConfigEntry[]): UpgradeConfig {
     }
     raw[name] = STRING_KEYS.has(name) ? entry.value : parseValue(entry.value);
   }
-  return parseStackConfig(raw, presence);
+  return parseStackConfig(raw, presence, readKnownHosts);
 }
 
 function parseValue(text: string): unknown {

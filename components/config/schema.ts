@@ -203,9 +203,11 @@ export const nodeCommandsSchema = z.strictObject({
   stopCommand: command.default("systemctl stop glance-api"),
   stoppedCheckCommand: command.default("! systemctl is-active --quiet glance-api"),
   // Masked for the runtime while packages change, so their maintainer scripts cannot restart the
-  // service on new code before the schema steps (I2); start unmasks it.
+  // service on new code before the schema steps (I2); start unmasks it. The version is pinned to the
+  // one the step is given (apt matches a trailing '*' as a prefix; Debian and the Ubuntu Cloud Archive
+  // carry Glance with epoch 2), downgrades allowed, so the same command serves `rollback`.
   upgradeCommand: command.default(
-    "systemctl mask --runtime glance-api && DEBIAN_FRONTEND=noninteractive apt-get install -y --only-upgrade glance-api glance-common python3-glance",
+    'systemctl mask --runtime glance-api && DEBIAN_FRONTEND=noninteractive apt-get install -y --allow-downgrades "glance-api=2:${GLANCE_TARGET_VERSION}*" "glance-common=2:${GLANCE_TARGET_VERSION}*" "python3-glance=2:${GLANCE_TARGET_VERSION}*"',
   ),
   startCommand: command.default("systemctl unmask --runtime glance-api && systemctl start glance-api"),
   versionCommand: command.default("dpkg-query -W -f='${Version}' glance-common | sed 's/^[0-9]*://'"),
@@ -244,7 +246,8 @@ export const stackSchema = z.strictObject({
   targetVersion: z
     .string()
     .regex(/^[A-Za-z0-9][A-Za-z0-9.+~:_-]{0,63}$/, "use the package version, e.g. 28.2.0"),
-  exec: z.enum(["native", "command"]).default("command"),
+  /** native: the project's own runner over OpenSSH (or locally); command: @pulumi/command (its plugin). */
+  exec: z.enum(["native", "command"]).default("native"),
   nodes: z.array(nodeSchema).min(1, "list at least one node"),
   newNode: newNodeSchema,
   ssh: sshSchema.optional(),
@@ -272,7 +275,8 @@ export const stackSchema = z.strictObject({
     .default({ windowSeconds: 0, errorBudget: 0, alarmNames: [] }),
   /**
    * A checkpoint: stop after the NEW NODE ("newNode") or after wave N, with the fleet serving, until
-   * the operator approves by setting approvedRelease to the target release.
+   * the operator approves by setting approvedRelease to the target release. After the last wave, it
+   * holds db contract (which rollback cannot undo) with every node on the new release.
    */
   pauseAfter: z.union([z.literal("newNode"), z.number().int().min(1)]).optional(),
   /** The release the operator approved past the checkpoint (`driver approve` sets it). */

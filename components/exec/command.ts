@@ -1,13 +1,26 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
+import { remoteBashCommand, scriptForStdin } from "../../steps/exec/local";
 import { UpgradeConfig } from "../config";
 import { secretExports } from "./scripts";
-import { Executor, ScriptStep, ScriptStepArgs } from "./executor";
+import { Executor, recordOutcome, ScriptStep, ScriptStepArgs, StepOutcomeSource } from "./executor";
+
+/** Markers the wrapped script prints on stderr, so a step reports when it ran as a native step does. */
+const STARTED = "gru-step-started";
+const ENDED = "gru-step-ended";
+const NOW = "$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)";
+
+/** The preamble every command step runs first: its start and (on any exit) its end, on stderr. */
+export const OUTCOME_PREAMBLE =
+  `printf '${STARTED} %s\\n' "${NOW}" >&2\n` + `trap 'printf "${ENDED} %s\\n" "${NOW}" >&2' EXIT\n`;
 
 /**
- * The @pulumi/command executor, the default where Pulumi can install the Command plugin. Over SSH the
- * script runs as given and its secrets come first on stdin (`. /dev/stdin` reads them as exports),
- * because sshd drops a client's environment; locally they are environment variables.
+ * The @pulumi/command executor, for sites that want Pulumi's Command plugin. It honours the same
+ * settings as the native executor: the host key each node must present (from the known_hosts file,
+ * checked at plan), bash whatever the login shell (the login shell only runs `bash -s`; the script
+ * comes on stdin, in a brace group, after its secrets), the step timeout (coreutils `timeout` on the
+ * node, and the resource's own timeouts), and the same outcome (start, end, last line of output).
+ * Locally the script runs under bash with its secrets as environment variables.
  */
 export class CommandExecutor implements Executor {
   readonly kind = "command" as const;
@@ -19,24 +32,41 @@ export class CommandExecutor implements Executor {
 
   run(args: ScriptStepArgs): ScriptStep {
     const triggers = [this.config.targetRelease, args.node.name, args.kind];
-    const opts: pulumi.CustomResourceOptions = { parent: args.parent, dependsOn: args.dependsOn };
+    const timeoutSeconds = this.config.nodeCommands.scriptTimeoutSeconds;
+    // The engine's own bound, a little past the node's, so the node's `timeout` reports first.
+    const limit = `${timeoutSeconds + 60}s`;
+    const opts: pulumi.CustomResourceOptions = {
+      parent: args.parent,
+      dependsOn: args.dependsOn,
+      customTimeouts: { create: limit, update: limit },
+    };
+    const script = `${OUTCOME_PREAMBLE}${args.script}`;
     if (args.node.transport === "local") {
       const local = new command.local.Command(
         args.name,
         {
-          create: args.script,
-          update: args.script,
+          create: `timeout -k 5 ${timeoutSeconds} bash -c ${shellWord(script)}`,
+          update: `timeout -k 5 ${timeoutSeconds} bash -c ${shellWord(script)}`,
           interpreter: ["/bin/bash", "-c"],
           environment: args.secrets === undefined ? undefined : pulumi.secret(args.secrets),
           triggers,
         },
         opts,
       );
-      return { resource: local, stdout: local.stdout.apply(lastLine) };
+      return this.outcome(local, local.stdout, local.stderr);
     }
     const ssh = this.config.ssh;
     if (!ssh) throw new Error(`node ${args.node.name} uses ssh but the stack has no ssh settings`);
-    const script = args.secrets === undefined ? args.script : `set -a; . /dev/stdin; set +a\n${args.script}`;
+    const hostKey = ssh.hostKeyPolicy === "insecure" ? undefined : this.config.hostKeys[args.node.name];
+    if (ssh.hostKeyPolicy !== "insecure" && hostKey === undefined) {
+      // parse.ts refuses such a config at plan; this guards the graph against a caller that skipped it.
+      throw new Error(`node ${args.node.name}: no known host key, and remote.Command would not check one`);
+    }
+    const remoteCommand = remoteBashCommand(timeoutSeconds);
+    const stdin =
+      args.secrets === undefined
+        ? scriptForStdin(script)
+        : pulumi.secret(pulumi.output(args.secrets).apply((s) => scriptForStdin(script, secretExports(s))));
     const remote = new command.remote.Command(
       args.name,
       {
@@ -45,21 +75,57 @@ export class CommandExecutor implements Executor {
           port: args.node.sshPort,
           user: ssh.user,
           privateKey: this.sshPrivateKey,
+          hostKey,
           dialErrorLimit: 3,
           perDialTimeout: ssh.connectTimeoutSeconds,
         },
-        create: script,
-        update: script,
-        stdin:
-          args.secrets === undefined
-            ? undefined
-            : pulumi.secret(pulumi.output(args.secrets).apply(secretExports)),
+        create: remoteCommand,
+        update: remoteCommand,
+        stdin,
         triggers,
       },
       opts,
     );
-    return { resource: remote, stdout: remote.stdout.apply(lastLine) };
+    return this.outcome(remote, remote.stdout, remote.stderr);
   }
+
+  private outcome(
+    resource: pulumi.Resource,
+    stdout: pulumi.Output<string>,
+    stderr: pulumi.Output<string>,
+  ): ScriptStep {
+    const source: StepOutcomeSource = stepOutcome(stdout, stderr);
+    recordOutcome(resource, source);
+    return { resource, stdout: stdout.apply(lastLine) };
+  }
+}
+
+/** A command step's outcome, read from its output the way the native step records it. */
+export function stepOutcome(stdout: pulumi.Output<string>, stderr: pulumi.Output<string>): StepOutcomeSource {
+  const times = stderr.apply((text) => markers(text ?? ""));
+  return {
+    startedAt: times.apply((t) => t.startedAt),
+    endedAt: times.apply((t) => t.endedAt),
+    seconds: times.apply((t) =>
+      t.startedAt && t.endedAt ? (Date.parse(t.endedAt) - Date.parse(t.startedAt)) / 1000 : 0,
+    ),
+    result: stdout.apply((text): Record<string, unknown> => ({ stdout: lastLine(text) })),
+  };
+}
+
+export function markers(stderr: string): { startedAt: string; endedAt: string } {
+  const find = (marker: string) =>
+    stderr
+      .split("\n")
+      .filter((line) => line.startsWith(`${marker} `))
+      .at(-1)
+      ?.slice(marker.length + 1)
+      .trim() ?? "";
+  return { startedAt: find(STARTED), endedAt: find(ENDED) };
+}
+
+function shellWord(text: string): string {
+  return `'${text.replaceAll("'", `'\\''`)}'`;
 }
 
 function lastLine(text: string | undefined): string {

@@ -33,3 +33,26 @@ export interface Executor {
   readonly kind: UpgradeConfig["exec"];
   run(args: ScriptStepArgs): ScriptStep;
 }
+
+/** When a step ran and what it reported, as the summary reads it from every step. */
+export interface StepOutcomeSource {
+  startedAt?: pulumi.Output<string>;
+  endedAt?: pulumi.Output<string>;
+  seconds?: pulumi.Output<number>;
+  result?: pulumi.Output<Record<string, unknown>>;
+}
+
+/**
+ * Outcomes of steps whose resource does not carry them as outputs (a Command resource reports only
+ * its output text): the summary looks a resource up here first.
+ */
+const outcomes = new WeakMap<pulumi.Resource, StepOutcomeSource>();
+
+export function recordOutcome(resource: pulumi.Resource, source: StepOutcomeSource): void {
+  outcomes.set(resource, source);
+}
+
+/** The outcome of any step resource: recorded here, or its own outputs (the project's dynamic resources). */
+export function outcomeOf(resource: pulumi.Resource): StepOutcomeSource {
+  return outcomes.get(resource) ?? (resource as unknown as StepOutcomeSource);
+}

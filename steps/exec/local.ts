@@ -46,6 +46,15 @@ export function scriptForStdin(script: string, preamble = ""): string {
 }
 
 /**
+ * What a remote login shell is asked to run, whatever that shell is (sh, dash, zsh): bash, reading
+ * the script from stdin, bounded by coreutils `timeout` (SIGTERM, SIGKILL 5 s later) so the remote
+ * process group stops even when the client is gone.
+ */
+export function remoteBashCommand(timeoutSeconds?: number): string {
+  return timeoutSeconds === undefined ? "bash -s" : `timeout -k 5 ${timeoutSeconds} bash -s`;
+}
+
+/**
  * Spawns `command` in its own process group, feeds it `stdin`, streams its output to `sinks`, and on
  * timeout or abort kills the whole group (SIGTERM, then SIGKILL after a grace period).
  */

@@ -10,7 +10,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { StepError, type StepContext } from "../context";
-import { runProcess, scriptForStdin } from "./local";
+import { remoteBashCommand, runProcess, scriptForStdin } from "./local";
 import type { OutputSinks, ProcessOutcome, ScriptRun, SshTarget } from "./types";
 
 const CONTROL_PERSIST = "60s";
@@ -52,8 +52,7 @@ export async function runSsh(run: ScriptRun, sinks: OutputSinks, ctx: StepContex
     .map(([name, value]) => `export ${name}=${singleQuoted(value)}\n`)
     .join("");
   // The remote `timeout` stops the remote process group; killing only our client would leave it running.
-  const remoteCommand =
-    run.timeoutSeconds === undefined ? "bash -s" : `timeout -k 5 ${run.timeoutSeconds} bash -s`;
+  const remoteCommand = remoteBashCommand(run.timeoutSeconds);
   const started = Date.now();
   const outcome = await runProcess({
     command: "ssh",

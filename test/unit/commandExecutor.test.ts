@@ -1,13 +1,29 @@
 /**
  * The `command` executor can't run here (the Command plugin can't be installed), so these tests are
  * mock-level: they prove on the registered resources that @pulumi/command gets the very scripts the
- * native executor runs, and that secrets travel only as Pulumi secrets, never in a command line.
+ * native executor runs, that it honours the same settings (host key, bash whatever the login shell,
+ * the step timeout, the same outcome in the summary; or refuses at plan what it cannot honour), and
+ * that secrets travel only as Pulumi secrets, never in a command line. The parity test feeds every
+ * ssh, nodeCommands and database key through both executors.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
-import { buildNodeScript, NodeScriptKind } from "../../components/exec/scripts";
-import { parseConfigEntries } from "../../components/config";
-import { Registration, runMockProgram, SECRET_VALUES, stackConfig } from "./support/mockProgram";
+import { spawnSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { markers, OUTCOME_PREAMBLE } from "../../components/exec/command";
+import { buildNodeScript, NodeScriptKind, secretExports } from "../../components/exec/scripts";
+import { ConfigError, parseConfigEntries } from "../../components/config";
+import { remoteBashCommand, scriptForStdin } from "../../steps/exec/local";
+import {
+  fixtureHostKey,
+  provisionedStackConfig,
+  Registration,
+  runMockProgram,
+  SECRET_VALUES,
+  stackConfig,
+} from "./support/mockProgram";
 
 const secrets = { dbPassword: "secret", dbAdminPassword: "secret", sshPrivateKey: "secret" } as const;
 const KINDS: Record<string, NodeScriptKind> = {
@@ -58,7 +74,9 @@ function receivedAsSecret(value: unknown): boolean {
   return !!value && typeof value === "object" && (value as Record<string, unknown>)[SECRET_SIG] !== undefined;
 }
 
+/** What bash runs: the script a remote.Command sends on stdin (after its secrets), or a local one's command. */
 function scriptOf(registration: Registration): string {
+  if (registration.type === "command:remote:Command") return String(plain(registration.inputs?.stdin) ?? "");
   return String(registration.inputs?.create ?? "");
 }
 
@@ -67,7 +85,7 @@ async function outputIsSecret(value: unknown): Promise<boolean> {
 }
 
 describe("the command executor (mock-level: the Command plugin cannot run here)", () => {
-  it("gives remote.Command exactly the scripts the native executor runs", async () => {
+  it("gives remote.Command exactly the scripts the native executor runs, on stdin to bash, bounded by the step timeout", async () => {
     const raw = config();
     const { registrations } = await runMockProgram(raw, secrets);
     const commands = registrations.filter((r) => r.type === "command:remote:Command");
@@ -76,10 +94,32 @@ describe("the command executor (mock-level: the Command plugin cannot run here)"
     for (const command of commands) {
       const [owner, step] = command.name.split("/");
       const node = owner === "db" ? "node-1" : owner;
-      expect(scriptOf(command), command.name).toBe(buildNodeScript(KINDS[step], cfg, { name: node }));
+      const script = buildNodeScript(KINDS[step], cfg, { name: node });
+      expect(scriptOf(command), command.name).toBe(scriptForStdin(`${OUTCOME_PREAMBLE}${script}`));
+      // The login shell (whatever it is) only starts bash; the native executor asks sshd for the same.
+      expect(command.inputs?.create).toBe(remoteBashCommand(1800));
+      expect(command.inputs?.create).toBe("timeout -k 5 1800 bash -s");
       expect(command.inputs?.update).toBe(command.inputs?.create);
       expect(command.inputs?.triggers).toEqual(["2024.1", node, KINDS[step]]);
+      expect(command.opts.customTimeouts).toEqual({ create: "1860s", update: "1860s" });
     }
+  });
+
+  it("checks each node's host key from the known_hosts file (remote.Command ignores it unless given)", async () => {
+    const { registrations } = await runMockProgram(config(), secrets);
+    const commands = registrations.filter((r) => r.type === "command:remote:Command");
+    for (const command of commands) {
+      const connection = plain(command.inputs?.connection) as { host: string; hostKey?: string };
+      expect(connection.hostKey, command.name).toBe(fixtureHostKey(connection.host));
+    }
+    const insecure = await runMockProgram(
+      config({ ssh: { user: "ubuntu", hostKeyPolicy: "insecure" } }),
+      secrets,
+    );
+    const unchecked = insecure.registrations.filter((r) => r.type === "command:remote:Command");
+    expect(unchecked.length).toBeGreaterThan(0);
+    for (const command of unchecked)
+      expect((plain(command.inputs?.connection) as { hostKey?: string }).hostKey).toBeUndefined();
   });
 
   it("connects with the SSH key as a Pulumi secret and puts no secret in any create string", async () => {
@@ -95,13 +135,14 @@ describe("the command executor (mock-level: the Command plugin cannot run here)"
       const received = command.inputs?.connection as Record<string, unknown>;
       expect(receivedAsSecret(received) || receivedAsSecret(received.privateKey)).toBe(true);
       for (const secret of Object.values(SECRET_VALUES)) {
+        expect(String(command.inputs?.create).includes(secret)).toBe(false);
         expect(scriptOf(command).includes(secret)).toBe(false);
         expect(JSON.stringify(command.inputs?.triggers).includes(secret)).toBe(false);
       }
     }
   });
 
-  it("passes the glance-manage DB connection on stdin as a secret, read by `. /dev/stdin`, never on the command line", async () => {
+  it("passes the glance-manage DB connection on stdin as a secret, exported before the script, never on the command line", async () => {
     const raw = config({
       database: {
         host: "db.internal",
@@ -113,16 +154,16 @@ describe("the command executor (mock-level: the Command plugin cannot run here)"
     const { registrations } = await runMockProgram(raw, secrets);
     const expand = registrations.find((r) => r.name === "db/expand");
     expect(expand?.type).toBe("command:remote:Command");
-    expect(scriptOf(expand!).startsWith("set -a; . /dev/stdin; set +a\n")).toBe(true);
     expect(await outputIsSecret(expand!.props.stdin)).toBe(true);
     expect(receivedAsSecret(expand!.inputs?.stdin)).toBe(true);
     const stdin = String(plain(expand!.inputs?.stdin));
-    expect(stdin).toContain("export OS_DATABASE__CONNECTION=");
+    expect(stdin.startsWith("{\nexport OS_DATABASE__CONNECTION=")).toBe(true);
     expect(stdin).toContain("%3B%24(rm%20-rf%20%2F)@db.internal:3306/glance");
-    expect(scriptOf(expand!).includes(encodeURIComponent(SECRET_VALUES.dbPassword))).toBe(false);
+    expect(String(expand!.inputs?.create).includes(encodeURIComponent(SECRET_VALUES.dbPassword))).toBe(false);
     // node steps need no secret and get none
     const stop = registrations.find((r) => r.name === "node-2/stop");
-    expect(stop?.inputs?.stdin).toBeUndefined();
+    expect(receivedAsSecret(stop?.inputs?.stdin)).toBe(false);
+    expect(String(stop?.inputs?.stdin)).not.toContain("OS_DATABASE__CONNECTION");
   });
 
   it("runs local nodes with local.Command, secrets as environment (secret), never in create", async () => {
@@ -170,6 +211,233 @@ describe("the command executor (mock-level: the Command plugin cannot run here)"
         expect(JSON.stringify(rest).includes(secret), step.name).toBe(false);
       if (secretInput !== undefined)
         expect(await outputIsSecret(step.props.secrets), `${step.name} secrets`).toBe(true);
+    }
+  });
+});
+
+/** What a node-step resource received that its executor acts on, with secrets unwrapped. */
+function nodeStepInputs(registrations: Registration[]): Record<string, string> {
+  const nodeStep = /^(node-\d+\/(stop|upgrade|start|version)|db\/(expand|migrate|verify|contract))$/;
+  return Object.fromEntries(
+    registrations
+      .filter((r) => nodeStep.test(r.name))
+      .map((r) => {
+        const { __provider: _provider, ...inputs } = r.inputs ?? {};
+        return [r.name, JSON.stringify({ inputs: plain(inputs), timeouts: r.opts.customTimeouts })];
+      }),
+  );
+}
+
+/** A second known_hosts file, with other keys for the same nodes. */
+const OTHER_KNOWN_HOSTS = path.join(tmpdir(), `gru-unit-other-known-hosts-${process.pid}`);
+writeFileSync(
+  OTHER_KNOWN_HOSTS,
+  [10, 11, 12].map((n) => `10.0.1.${n} ${fixtureHostKey(`other-10.0.1.${n}`)}\n`).join(""),
+);
+
+const PARITY_BASE = {
+  ssh: { user: "ubuntu", hostKeyPolicy: "strict" },
+  database: { host: "db.internal", user: "glance", adminUser: "admin", passConnectionToGlanceManage: true },
+};
+
+/** One changed key each: [block, key, value]. Every key of ssh, nodeCommands and database is listed. */
+const PARITY_CASES: Array<[string, string, unknown]> = [
+  ["ssh", "user", "glance-ops"],
+  ["ssh", "port", 2222],
+  ["ssh", "hostKeyPolicy", "insecure"],
+  ["ssh", "knownHostsFile", OTHER_KNOWN_HOSTS],
+  ["ssh", "connectTimeoutSeconds", 42],
+  ["nodeCommands", "stopCommand", "docker stop glance-api"],
+  ["nodeCommands", "stoppedCheckCommand", "! docker ps -q -f name=glance-api | grep -q ."],
+  ["nodeCommands", "upgradeCommand", "glance-switch $GLANCE_RELEASE"],
+  ["nodeCommands", "startCommand", "docker start glance-api"],
+  ["nodeCommands", "versionCommand", "cat /etc/glance/version"],
+  ["nodeCommands", "glanceManageCommand", "docker exec glance-api glance-manage"],
+  ["nodeCommands", "healthUrl", "http://{address}:9393/healthcheck"],
+  ["nodeCommands", "scriptTimeoutSeconds", 600],
+  ["database", "host", "db2.internal"],
+  ["database", "port", 3307],
+  ["database", "user", "glance2"],
+  ["database", "name", "glance2"],
+  ["database", "tls", true],
+  ["database", "adminUser", "root"],
+  ["database", "passConnectionToGlanceManage", false],
+  ["database", "rdsParameterGroup", "glance-params"],
+];
+
+/**
+ * Keys no node step acts on, by design: they belong to the typed steps (the health gate, the
+ * privilege preflight, the RDS parameter group hint). `tls` is here because glance-manage does not
+ * get TLS parameters in its connection URL yet (issue 22's TLS item): both executors ignore it alike.
+ */
+const NOT_NODE_STEP_KEYS = new Set([
+  "nodeCommands.healthUrl",
+  "database.adminUser",
+  "database.rdsParameterGroup",
+  "database.tls",
+]);
+
+describe("parity: every ssh, nodeCommands and database key reaches both executors alike", () => {
+  const inputsFor = async (exec: string, block?: string, key?: string, value?: unknown) => {
+    const base: Record<string, unknown> = {
+      ...PARITY_BASE,
+      ssh: {
+        ...PARITY_BASE.ssh,
+        knownHostsFile: (stackConfig(3).ssh as { knownHostsFile: string }).knownHostsFile,
+      },
+    };
+    const raw = stackConfig(3, { ...base, exec });
+    if (block !== undefined && key !== undefined) {
+      raw[block] = { ...((raw[block] as Record<string, unknown> | undefined) ?? {}), [key]: value };
+    }
+    return nodeStepInputs((await runMockProgram(raw, secrets)).registrations);
+  };
+
+  it.each(PARITY_CASES)("%s.%s", async (block, key, value) => {
+    const changed: Record<string, boolean> = {};
+    for (const exec of ["native", "command"]) {
+      const before = await inputsFor(exec);
+      const after = await inputsFor(exec, block, key, value);
+      expect(Object.keys(after).sort()).toEqual(Object.keys(before).sort());
+      changed[exec] = Object.keys(before).some((step) => before[step] !== after[step]);
+    }
+    expect(changed.command, `exec: command ${changed.command ? "acts on" : "ignores"} ${block}.${key}`).toBe(
+      changed.native,
+    );
+    expect(changed.native).toBe(!NOT_NODE_STEP_KEYS.has(`${block}.${key}`));
+  });
+
+  it("lists every key of the three blocks", async () => {
+    const { databaseSchema, nodeCommandsSchema, sshSchema } = await import("../../components/config/schema");
+    const keys = (block: string) => PARITY_CASES.filter(([b]) => b === block).map(([, k]) => k);
+    expect(keys("ssh").sort()).toEqual(Object.keys(sshSchema.shape).sort());
+    expect(keys("nodeCommands").sort()).toEqual(Object.keys(nodeCommandsSchema.shape).sort());
+    expect(keys("database").sort()).toEqual(Object.keys(databaseSchema.shape).sort());
+  });
+});
+
+describe("the command executor refuses at plan what it cannot honour", () => {
+  const problemsOf = (raw: Record<string, unknown>, knownHosts?: string): string => {
+    try {
+      parseConfigEntries(
+        [
+          ...Object.entries(raw).map(([key, value]) => ({
+            key: `glance-rolling-upgrade:${key}`,
+            value: typeof value === "string" ? value : JSON.stringify(value),
+            secret: false,
+          })),
+          ...Object.entries(SECRET_VALUES).map(([key, value]) => ({
+            key: `glance-rolling-upgrade:${key}`,
+            value,
+            secret: true,
+          })),
+        ],
+        knownHosts === undefined ? undefined : () => knownHosts,
+      );
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      return (error as ConfigError).message;
+    }
+    return "";
+  };
+  const keysFor = (...nodes: number[]) =>
+    nodes.map((n) => `10.0.1.${n} ${fixtureHostKey(`10.0.1.${n}`)}\n`).join("");
+
+  it("a node without a key in known_hosts under strict: names the node, the file and the command to fetch it", () => {
+    const message = problemsOf(
+      config({ ssh: { user: "ubuntu", knownHostsFile: "/etc/kh" } }),
+      keysFor(10, 12),
+    );
+    expect(message).toContain(
+      "glance-rolling-upgrade:nodes[1] (node-2, 10.0.1.11:22): no host key in /etc/kh, and ssh.hostKeyPolicy is strict: add it with `ssh-keyscan -t ed25519 10.0.1.11 >> /etc/kh`",
+    );
+    expect(message).not.toContain("node-1,");
+  });
+
+  it("accept-new with an unknown node: remote.Command cannot trust on first use", () => {
+    const message = problemsOf(
+      config({ ssh: { user: "ubuntu", hostKeyPolicy: "accept-new", knownHostsFile: "/etc/kh" } }),
+      keysFor(10, 11),
+    );
+    expect(message).toContain(
+      "(node-3, 10.0.1.12:22): no host key in /etc/kh, and exec: command cannot trust on first use",
+    );
+    // with the key known, accept-new is honoured: the key is checked
+    expect(
+      problemsOf(
+        config({ ssh: { user: "ubuntu", hostKeyPolicy: "accept-new", knownHostsFile: "/etc/kh" } }),
+        keysFor(10, 11, 12),
+      ),
+    ).toBe("");
+  });
+
+  it("an unreadable known_hosts file is named", () => {
+    const message = problemsOf(config({ ssh: { user: "ubuntu", knownHostsFile: "/nonexistent/kh" } }));
+    expect(message).toContain(
+      'glance-rolling-upgrade:ssh.knownHostsFile = "/nonexistent/kh": cannot read it',
+    );
+  });
+
+  it("a NEW NODE the stack launches: refused for command, and strict refused for both executors", () => {
+    const provisioned = provisionedStackConfig(2);
+    const commandMessage = problemsOf({ ...provisioned, exec: "command" });
+    expect(commandMessage).toContain(
+      'glance-rolling-upgrade:exec = "command": remote.Command cannot check the host key of a NEW NODE the stack launches',
+    );
+    const strict = { ...provisioned, ssh: { ...(provisioned.ssh as object), hostKeyPolicy: "strict" } };
+    expect(problemsOf(strict)).toContain(
+      'glance-rolling-upgrade:ssh.hostKeyPolicy = "strict": the NEW NODE the stack launches has no key in known_hosts',
+    );
+    expect(problemsOf(provisioned)).toBe("");
+  });
+});
+
+describe("the command executor's scripts under a plain POSIX login shell (really run, with dash)", () => {
+  it("dash runs the remote command, bash runs the script from stdin with set -euo pipefail, secrets first", () => {
+    const script = `set -euo pipefail\nexport GLANCE_NODE='node-1'\necho "node $GLANCE_NODE sees [$GRU_SECRET]"\n`;
+    const stdin = scriptForStdin(
+      `${OUTCOME_PREAMBLE}${script}`,
+      secretExports({ GRU_SECRET: "it's $(secret)" }),
+    );
+    const run = spawnSync("dash", ["-c", remoteBashCommand(30)], { input: stdin, encoding: "utf8" });
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stdout).toBe("node node-1 sees [it's $(secret)]\n");
+    const times = markers(run.stderr);
+    expect(Date.parse(times.startedAt)).toBeGreaterThan(Date.now() - 60_000);
+    expect(Date.parse(times.endedAt)).toBeGreaterThanOrEqual(Date.parse(times.startedAt));
+  });
+
+  it("a failing pipeline fails the command (pipefail) and still reports its end; a script past its timeout is stopped", () => {
+    const failing = spawnSync("dash", ["-c", remoteBashCommand(30)], {
+      input: scriptForStdin(`${OUTCOME_PREAMBLE}set -euo pipefail\nfalse | true\necho unreachable\n`),
+      encoding: "utf8",
+    });
+    // pipefail is in force although dash, which has no pipefail, is the login shell
+    expect(failing.status).toBe(1);
+    expect(failing.stdout).toBe("");
+    expect(markers(failing.stderr).endedAt).not.toBe("");
+    const slow = spawnSync("dash", ["-c", remoteBashCommand(1)], {
+      input: scriptForStdin(`${OUTCOME_PREAMBLE}sleep 20\n`),
+      encoding: "utf8",
+      timeout: 15_000,
+    });
+    expect(slow.status, "GNU timeout's exit code").toBe(124);
+  });
+});
+
+describe("the summary reads a command step's outcome like a native step's (mock-level)", () => {
+  it("start, end, seconds and the last line of output for every node step", async () => {
+    const { upgrade } = await runMockProgram(config(), secrets);
+    const summary = await new Promise<
+      Record<string, { startedAt: string; endedAt: string; seconds: number; result: Record<string, unknown> }>
+    >((resolve) => upgrade.summary.apply(resolve));
+    for (const step of ["node-2/stop", "node-2/upgrade", "db/expand", "db/contract"]) {
+      expect(summary[step], step).toEqual({
+        startedAt: "2026-11-26T10:00:00.000Z",
+        endedAt: "2026-11-26T10:00:02.500Z",
+        seconds: 2.5,
+        result: { stdout: "28.2.0" },
+      });
     }
   });
 });

@@ -519,7 +519,7 @@ describe("several problems at once", () => {
 describe("valid configs", () => {
   it("applies the defaults to a minimal HAProxy stack", () => {
     const config = parsed(haproxyStack(2));
-    expect(config.exec).toBe("command");
+    expect(config.exec).toBe("native");
     expect(config.newNodeName).toBe("node-1");
     expect(config.loadBalancer).toEqual({
       type: "haproxy",
@@ -548,7 +548,7 @@ describe("valid configs", () => {
       stopCommand: "systemctl stop glance-api",
       stoppedCheckCommand: "! systemctl is-active --quiet glance-api",
       upgradeCommand:
-        "systemctl mask --runtime glance-api && DEBIAN_FRONTEND=noninteractive apt-get install -y --only-upgrade glance-api glance-common python3-glance",
+        'systemctl mask --runtime glance-api && DEBIAN_FRONTEND=noninteractive apt-get install -y --allow-downgrades "glance-api=2:${GLANCE_TARGET_VERSION}*" "glance-common=2:${GLANCE_TARGET_VERSION}*" "python3-glance=2:${GLANCE_TARGET_VERSION}*"',
       startCommand: "systemctl unmask --runtime glance-api && systemctl start glance-api",
       versionCommand: "dpkg-query -W -f='${Version}' glance-common | sed 's/^[0-9]*://'",
       glanceManageCommand: "glance-manage",

@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { backupTarget, buildPlan, Plan, renderRunbook, wavesAfterNewNode } from "../../components/plan";
+import {
+  backupTarget,
+  buildPlan,
+  Plan,
+  renderRunbook,
+  stepsToRun,
+  wavesAfterNewNode,
+} from "../../components/plan";
 import { albProvisionedStack, albStack, haproxyStack, parsed } from "./fixtures";
 
 /** `id <- after, after` per step, the plan's shape at a glance. */
@@ -324,7 +331,7 @@ describe("renderRunbook", () => {
     expect(runbook).toContain("load balancer:   HAProxy unix:/run/haproxy/admin.sock backend glance_api");
     expect(runbook).toContain("backup:          /var/backups/glance-2024.2.sql");
     expect(runbook).toContain("drain timeout:   420 s; maxUnavailable 1; minHealthy 1");
-    expect(runbook).toContain("executor:        command");
+    expect(runbook).toContain("executor:        native");
     expect(runbook).toContain("waves:           0: node-1 | 1: node-2 | 2: node-3");
   });
 
@@ -363,5 +370,36 @@ describe("determinism", () => {
     expect(after.backup).toBe("/var/backups/glance-2024.2.sql");
     expect(after.steps.map((s) => s.id)).toEqual(before.steps.map((s) => s.id));
     expect(after.steps.find((s) => s.id === "node-2/upgrade")?.description).toBe("install release 2024.2");
+  });
+});
+
+describe("pauseAfter: a checkpoint that stops the chain until the release is approved", () => {
+  const ids = (config: ReturnType<typeof parsed>) => stepsToRun(buildPlan(config)).map((s) => s.id);
+
+  it("after the NEW NODE: the run ends with its admission; nothing of wave 1 runs", () => {
+    const run = ids(parsed(haproxyStack(3, { pauseAfter: "newNode" })));
+    expect(run.at(-1)).toBe("node-1/admit");
+    expect(run.filter((id) => id.startsWith("node-2/"))).toEqual([]);
+  });
+
+  it("after the last wave: every node upgraded and admitted, db contract held for approval", () => {
+    const run = ids(parsed(haproxyStack(3, { pauseAfter: 2 })));
+    expect(run.at(-1)).toBe("node-3/admit");
+    for (const node of ["node-1", "node-2", "node-3"]) expect(run).toContain(`${node}/admit`);
+    expect(run).not.toContain("fleet/verify");
+    expect(run).not.toContain("db/contract");
+    expect(run).toContain("db/migrate");
+  });
+
+  it("once approved, the whole chain runs", () => {
+    const run = ids(parsed(haproxyStack(3, { pauseAfter: 2, approvedRelease: "2024.1" })));
+    expect(run).toContain("db/contract");
+    expect(run.at(-1)).toBe("db/restore-setting");
+  });
+
+  it("a wave past the last is refused, naming the waves there are", () => {
+    expect(() => parsed(haproxyStack(3, { pauseAfter: 3 }))).toThrow(
+      /pauseAfter = 3: there are 2 waves after the NEW NODE; pause after "newNode" or a wave from 1 to 2 \(2: every node upgraded, before db contract\)/,
+    );
   });
 });

@@ -165,7 +165,7 @@ describe("buildNodeScript: exact text with the default commands", () => {
   it("upgrade", () => {
     expect(script("upgrade")).toBe(
       expected(
-        "systemctl mask --runtime glance-api && DEBIAN_FRONTEND=noninteractive apt-get install -y --only-upgrade glance-api glance-common python3-glance",
+        'systemctl mask --runtime glance-api && DEBIAN_FRONTEND=noninteractive apt-get install -y --allow-downgrades "glance-api=2:${GLANCE_TARGET_VERSION}*" "glance-common=2:${GLANCE_TARGET_VERSION}*" "python3-glance=2:${GLANCE_TARGET_VERSION}*"',
         `version="$(dpkg-query -W -f='\${Version}' glance-common | sed 's/^[0-9]*://')" || { echo "could not read the version on $GLANCE_NODE: versionCommand failed" >&2; exit 1; }`,
         'case "$version" in',
         '  "$GLANCE_TARGET_VERSION"*) echo "$GLANCE_NODE now has glance $version (release $GLANCE_RELEASE)" ;;',

@@ -76,7 +76,8 @@ describe.each(["prod", "staging"])("the example stack Pulumi.%s.yaml", (stack) =
   it("is a valid stack config once its secrets are set", () => {
     const config = validConfig(stack);
     expect(config.targetRelease).toBe("2024.1");
-    expect(config.exec).toBe("command");
+    // prod shows the default executor, which this CI proves end to end; staging shows the Command plugin's.
+    expect(config.exec).toBe(stack === "prod" ? "native" : "command");
     expect(config.loadBalancer).toMatchObject({
       type: "alb",
       port: 9292,
@@ -115,9 +116,19 @@ describe.each(["prod", "staging"])("the example stack Pulumi.%s.yaml", (stack) =
   });
 });
 
-/** The stack's validated config, its secrets stood in by dummies. */
+/** Every node address of the example stacks, with a key, as the operator's known_hosts file holds them. */
+function knownHostsOf(stack: string): string {
+  const nodes = (readStackFile(stack).config[`${CONFIG_NAMESPACE}:nodes`] ?? []) as Array<{
+    address: string;
+  }>;
+  return nodes.map((n) => `${n.address} ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIexample${n.address}\n`).join("");
+}
+
+/** The stack's validated config, its secrets stood in by dummies, its known_hosts file by the nodes' keys. */
 function validConfig(stack: string): UpgradeConfig {
-  return parseConfigEntries([...entriesOf(readStackFile(stack)), ...DUMMY_SECRETS]);
+  return parseConfigEntries([...entriesOf(readStackFile(stack)), ...DUMMY_SECRETS], () =>
+    knownHostsOf(stack),
+  );
 }
 
 describe("what differs between the example stacks", () => {
@@ -132,22 +143,25 @@ describe("what differs between the example stacks", () => {
     expect(plan.waves.map((w) => w.nodes)).toEqual([["glance-1"], ["glance-2"], ["glance-3"], ["glance-4"]]);
   });
 
-  it("staging: a provisioned NEW NODE beside 2 nodes, minHealthy 1, a mysqldump as the backup", () => {
+  it("staging: the command executor, an existing NEW NODE among 3 nodes, minHealthy 1, a mysqldump as the backup", () => {
     const staging = validConfig("staging");
-    expect(staging.nodes.map((n) => n.name)).toEqual(["glance-stg-1", "glance-stg-2"]);
-    expect(staging.newNode).toMatchObject({
-      provision: { name: "glance-stg-3", instanceType: "m6i.large", keyName: "glance-staging" },
-    });
-    expect(staging.newNodeName).toBe("glance-stg-3");
+    expect(staging.exec).toBe("command");
+    expect(staging.nodes.map((n) => n.name)).toEqual(["glance-stg-1", "glance-stg-2", "glance-stg-3"]);
+    expect(staging.newNode).toEqual({ existing: "glance-stg-1" });
     expect(staging.loadBalancer.minHealthy).toBe(1);
     expect(staging.backup).toMatchObject({ type: "mysqldump" });
+    // remote.Command gets each node's key from the known_hosts file the stack names.
+    expect(staging.hostKeys["glance-stg-2"]).toBe("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIexample10.30.12.32");
     const plan = buildPlan(staging);
-    expect(plan.newNode).toEqual({ name: "glance-stg-3", provisioned: true });
-    expect(plan.steps.slice(0, 4).map((s) => s.id)).toEqual([
-      "preflight",
-      "db/backup",
-      "glance-stg-3/provision",
-      "glance-stg-3/upgrade",
-    ]);
+    expect(plan.steps.slice(0, 3).map((s) => s.id)).toEqual(["preflight", "db/backup", "glance-stg-1/drain"]);
+  });
+
+  it("staging is refused at plan while its known_hosts file lacks a node's key, naming the node and the fetch", () => {
+    const withoutStg3 = () => knownHostsOf("staging").replace(/^10\.30\.13\.33 .*\n/m, "");
+    expect(() =>
+      parseConfigEntries([...entriesOf(readStackFile("staging")), ...DUMMY_SECRETS], withoutStg3),
+    ).toThrow(
+      /nodes\[2\] \(glance-stg-3, 10\.30\.13\.33:22\): no host key in \/etc\/glance-rolling-upgrade\/known_hosts\.staging, and ssh\.hostKeyPolicy is strict: add it with `ssh-keyscan -t ed25519 10\.30\.13\.33 >> \/etc\/glance-rolling-upgrade\/known_hosts\.staging`/,
+    );
   });
 });

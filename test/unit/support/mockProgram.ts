@@ -1,3 +1,6 @@
+import { writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { readStackConfig } from "../../../components/config/read";
 import { RollingUpgrade } from "../../../components/rollingUpgrade";
@@ -34,8 +37,12 @@ async function ensureMocks(): Promise<void> {
       newResource(args) {
         seenByEngine.set(args.name, { type: args.type, inputs: args.inputs as Record<string, unknown> });
         const state: Record<string, unknown> = { ...args.inputs };
-        if (args.type === "command:remote:Command" || args.type === "command:local:Command")
+        if (args.type === "command:remote:Command" || args.type === "command:local:Command") {
           state.stdout = "28.2.0";
+          // What the outcome preamble prints on the node (components/exec/command.ts).
+          state.stderr =
+            "gru-step-started 2026-11-26T10:00:00.000Z\nsome progress\ngru-step-ended 2026-11-26T10:00:02.500Z\n";
+        }
         if (args.type === "aws:ec2/instance:Instance") state.privateIp = "10.0.9.9";
         return { id: `${args.name}-id`, state };
       },
@@ -136,6 +143,22 @@ export function ancestors(registrations: Registration[]): Map<string, Set<string
   return memo;
 }
 
+/** A fixture host key per test node address (10.0.1.10 ...), as `ssh-keyscan` would have added it. */
+export function fixtureHostKey(address: string): string {
+  return `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI${Buffer.from(address.padEnd(24, ".")).toString("base64")}`;
+}
+
+/** The known_hosts file the fixture stacks name: a key for every address stackConfig gives a node. */
+export const FIXTURE_KNOWN_HOSTS = path.join(tmpdir(), `gru-unit-known-hosts-${process.pid}`);
+writeFileSync(
+  FIXTURE_KNOWN_HOSTS,
+  Array.from({ length: 200 }, (_, i) => {
+    const address = `10.0.1.${i + 10}`;
+    // Port 22 as `host`, another port as `[host]:port`, as ssh-keyscan -p writes them.
+    return `${address} ${fixtureHostKey(address)}\n[${address}]:2222 ${fixtureHostKey(`${address}:2222`)}\n`;
+  }).join(""),
+);
+
 /** A stack config for `count` nodes behind HAProxy (or an ALB), as an operator would write it. */
 export function stackConfig(
   count: number,
@@ -154,7 +177,7 @@ export function stackConfig(
     exec: "native",
     nodes,
     newNode: { existing: "node-1" },
-    ssh: { user: "ubuntu", hostKeyPolicy: "strict" },
+    ssh: { user: "ubuntu", hostKeyPolicy: "strict", knownHostsFile: FIXTURE_KNOWN_HOSTS },
     loadBalancer:
       lb === "haproxy"
         ? { type: "haproxy", runtimeApi: "unix:/run/haproxy/admin.sock", backend: "glance_api" }
@@ -183,6 +206,8 @@ export function provisionedStackConfig(count: number): Record<string, unknown> {
           keyName: "glance-ops",
         },
       },
+      // The instance the stack launches has no known key yet: it is learned on first connection.
+      ssh: { user: "ubuntu", hostKeyPolicy: "accept-new", knownHostsFile: FIXTURE_KNOWN_HOSTS },
     },
     "alb",
   );

@@ -61,15 +61,15 @@ describe("GitHub Actions workflows", () => {
   });
 
   it("actionlint does report a broken workflow (the check above can fail)", () => {
-    const broken = readFileSync(path.join(WORKFLOWS, "deploy.yml"), "utf8")
+    const broken = readFileSync(path.join(WORKFLOWS, "preview.yml"), "utf8")
       .replace("policyPacks: policy", "policyPack: policy")
-      .replace("stack-name: ${{ inputs.environment }}", "stack-name: ${{ inputs.enviroment }}");
+      .replace("stack-name: ${{ matrix.stack }}", "stack-name: ${{ matrix.stak }}");
     const file = path.join(scratch, "broken.yml");
     writeFileSync(file, broken);
     const result = actionlint([file]);
     expect(result.status).toBe(1);
     expect(result.output).toContain('input "policyPack" is not defined in action "pulumi/actions@v6"');
-    expect(result.output).toContain('property "enviroment" is not defined');
+    expect(result.output).toContain('property "stak" is not defined');
   });
 
   it("preview: on a PR touching the stacks or the program, tests then `pulumi preview --diff` per stack, posted on the PR", () => {
@@ -103,20 +103,45 @@ describe("GitHub Actions workflows", () => {
     expect(step?.env?.PULUMI_SKIP_CHECKPOINTS).toBe("true");
   });
 
-  it("deploy: `pulumi up` on manual dispatch for staging or prod, behind the environment's approval gate", () => {
+  it("deploy: the driver's up on manual dispatch, on a runner inside the network, behind the environment's approval gate", () => {
     const deploy = load("deploy.yml");
     const input = at(deploy, "on", "workflow_dispatch", "inputs", "environment");
     expect(input).toMatchObject({ type: "choice", required: true, options: ["staging", "prod"] });
     expect(at(deploy, "jobs", "up", "environment")).toBe("${{ inputs.environment }}");
-    const step = pulumiStep(deploy, "up");
-    expect(step?.with).toMatchObject({
-      command: "up",
-      "stack-name": "${{ inputs.environment }}",
-      policyPacks: "policy",
+    // A GitHub-hosted runner cannot reach the fleet's private addresses.
+    expect(at(deploy, "jobs", "up", "runs-on")).toEqual(["self-hosted", "glance-upgrade"]);
+    const runs = steps(deploy, "up");
+    const up = runs.find((s) => s.run?.includes("dist/driver/cli.js up"));
+    expect(up?.run).toBe('node dist/driver/cli.js up --stack "$STACK"');
+    expect(up?.env).toMatchObject({
+      PULUMI_BACKEND_URL: "${{ secrets.PULUMI_BACKEND_URL }}",
+      STACK: "${{ inputs.environment }}",
     });
-    expect(step?.env?.PULUMI_BACKEND_URL).toBe("${{ secrets.PULUMI_BACKEND_URL }}");
+    // The CLI is installed, not run: the driver runs it.
+    expect(pulumiStep(deploy, "up")?.with?.command).toBeUndefined();
     // An update without per-step checkpoints could not resume a killed run without repeating steps.
     expect(readFileSync(path.join(WORKFLOWS, "deploy.yml"), "utf8")).not.toContain("PULUMI_SKIP_CHECKPOINTS");
+  });
+
+  it("deploy: writes the fleet's host keys from a secret exactly where each example stack's ssh.knownHostsFile points", () => {
+    const deploy = load("deploy.yml");
+    const hostKeys = steps(deploy, "up").find((s) => s.env?.KNOWN_HOSTS !== undefined);
+    expect(hostKeys?.env?.KNOWN_HOSTS).toBe("${{ secrets.GLANCE_KNOWN_HOSTS }}");
+    expect(hostKeys?.run).toContain('> "/etc/glance-rolling-upgrade/known_hosts.$STACK"');
+    for (const stack of ["staging", "prod"]) {
+      const file = parse(readFileSync(path.join(ROOT, `Pulumi.${stack}.yaml`), "utf8")) as Yaml;
+      expect(at(file, "config", "glance-rolling-upgrade:ssh", "knownHostsFile")).toBe(
+        `/etc/glance-rolling-upgrade/known_hosts.${stack}`,
+      );
+    }
+  });
+
+  it("the unit suite the workflows run needs nothing they do not install (the actionlint check is an integration test)", () => {
+    expect(readdirSync(path.join(ROOT, "test", "unit")).filter((f) => /workflow/i.test(f))).toEqual([]);
+    const unitSources = readdirSync(path.join(ROOT, "test", "unit"))
+      .filter((f) => f.endsWith(".ts"))
+      .map((f) => readFileSync(path.join(ROOT, "test", "unit", f), "utf8"));
+    expect(unitSources.some((text) => text.includes("actionlint"))).toBe(false);
   });
 
   it("both take the same per-stack concurrency group and never cancel a running job", () => {
