@@ -80,7 +80,12 @@ describe("HAProxy membership steps (real HAProxy)", () => {
     for (let i = 0; i < 6; i++) expect((await nodeAnswering(lb.frontendUrl)).node).not.toBe("n1");
 
     const rerun = await haproxyDrain({ ...ref("n1"), minHealthy: 1, drainTimeoutSeconds: 10 }, ctx);
-    expect(rerun).toEqual({ drainSeconds: 0, sessionsAtStart: 0, alreadyOut: true });
+    expect(rerun).toEqual({
+      drainSeconds: 0,
+      sessionsAtStart: 0,
+      alreadyOut: true,
+      inRotationAtStart: false,
+    });
   });
 
   it("waits for an in-flight slow request, which completes, and sends new requests elsewhere", async () => {

@@ -158,7 +158,8 @@ describe("the Glance lab (2 nodes, real HAProxy, real MariaDB)", () => {
     console.log(
       `steady load: ${report.requests} requests, ${report.requestsPerSecond.toFixed(1)} req/s, ${report.failures} failures`,
     );
-    expectZeroFailedRequests(report, { minRequests: 400, haproxyLog: state });
+    // A floor against an idle load, not a throughput target (a busy 2-core machine makes ~40/s).
+    expectZeroFailedRequests(report, { minRequests: 150, haproxyLog: state });
   });
 
   it("refuses to switch a running node", async () => {
