@@ -53,7 +53,7 @@ export class DbMigration extends pulumi.ComponentResource {
     const db = config.database;
     const secrets = db.passConnectionToGlanceManage
       ? this.args.context.secrets.dbPassword.apply((password) => ({
-          OS_DATABASE__CONNECTION: `mysql+pymysql://${encodeURIComponent(db.user)}:${encodeURIComponent(password)}@${db.host}:${db.port}/${db.name}`,
+          OS_DATABASE__CONNECTION: glanceManageConnection(db, password),
         }))
       : undefined;
     return executor.run({ name, kind, node, script, secrets, parent: this, dependsOn: after }).resource;
@@ -80,4 +80,24 @@ export class DbMigration extends pulumi.ComponentResource {
       { parent: this, dependsOn: after },
     );
   }
+}
+
+/**
+ * The connection URL glance-manage gets (oslo.db, SQLAlchemy's PyMySQL dialect). With TLS and a CA
+ * file (the same path on the node) PyMySQL verifies the server against it, name included
+ * (`ssl_ca`, `ssl_check_hostname`); without one it verifies against the node's system CAs
+ * (`ssl_verify_cert`), and PyMySQL then skips the name check: set database.caFile for both.
+ */
+export function glanceManageConnection(
+  db: { user: string; host: string; port: number; name: string; tls: boolean; caFile?: string },
+  password: string,
+): string {
+  const url = `mysql+pymysql://${encodeURIComponent(db.user)}:${encodeURIComponent(password)}@${db.host}:${db.port}/${db.name}`;
+  if (!db.tls) return url;
+  const params = new URLSearchParams(
+    db.caFile
+      ? { ssl_ca: db.caFile, ssl_check_hostname: "true" }
+      : { ssl_verify_cert: "true", ssl_verify_identity: "true" },
+  );
+  return `${url}?${params.toString()}`;
 }

@@ -62,6 +62,7 @@ async function adminEndpoint(
     password: adminPassword,
     database: db.name,
     ssl: db.tls,
+    ...(db.caFile ? { caFile: db.caFile } : {}),
   };
 }
 

@@ -124,6 +124,8 @@ export interface LabState {
     admin: { user: string; password: string };
     /** root's random password, readable by root only. */
     rootPasswordFile: string;
+    /** The CA that signed MariaDB's TLS certificate (for `database.tls` with `database.caFile`). */
+    caFile: string;
     pid: number;
   };
   /** Large images uploaded through HAProxy at lab up, for the load client to download and verify. */
@@ -534,6 +536,7 @@ async function bringUp(
       glance: { ...LAB_CREDENTIALS.glance },
       admin: { ...LAB_CREDENTIALS.admin },
       rootPasswordFile: path.join(mariadbDir, "root-password"),
+      caFile: path.join(mariadbDir, "tls", "ca.pem"),
       pid: db.pid,
     },
     seedImages: previous?.seedImages ?? [],

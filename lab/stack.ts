@@ -37,6 +37,8 @@ export interface LabStackOptions {
   healthTimeoutSeconds?: number;
   /** A bake window after each admission (the committed local stack uses a few seconds). */
   bakeSeconds?: number;
+  /** Reach MariaDB over TLS, verifying it against this CA file (the lab's own is `lab.db.caFile`). */
+  tlsCaFile?: string;
 }
 
 /** The stack config (without secrets) that upgrades a lab: what Pulumi.local.yaml holds for the default lab. */
@@ -81,6 +83,7 @@ export function labStackConfig(lab: LabLayout, opts: LabStackOptions): Record<st
       name: LAB_CREDENTIALS.database,
       adminUser: LAB_CREDENTIALS.admin.user,
       passConnectionToGlanceManage: true,
+      ...(opts.tlsCaFile ? { tls: true, caFile: opts.tlsCaFile } : {}),
     },
     backup: { type: "mysqldump", path: path.join(lab.dir, "backups", "glance-before-{release}.sql") },
     ...(opts.bakeSeconds ? { bake: { windowSeconds: opts.bakeSeconds, errorBudget: 0 } } : {}),

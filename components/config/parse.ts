@@ -337,6 +337,11 @@ export function parseStackConfig(
       `${CONFIG_NAMESPACE}:dbAdminPassword is set but database.adminUser is not: set database.adminUser or remove the secret`,
     );
   }
+  if (stack.database.caFile && !stack.database.tls) {
+    problems.push(
+      `${key(["database", "caFile"])} = ${show(stack.database.caFile)}: it is only used with TLS; set database.tls: true, or remove caFile`,
+    );
+  }
   if (!("existing" in stack.newNode) && !stack.ssh) {
     problems.push(`${key(["ssh"])}: a provisioned NEW NODE is reached over SSH; set ssh.user`);
   }

@@ -165,6 +165,11 @@ export const databaseSchema = z.strictObject({
     .regex(/^[A-Za-z0-9_]{1,64}$/, "use the schema's name, e.g. glance")
     .default("glance"),
   tls: z.boolean().default(false),
+  /**
+   * With tls: the CA bundle (PEM) the server's certificate is verified against, at this path on the
+   * machine running the upgrade and, for glance-manage's connection, on the NEW NODE.
+   */
+  caFile: absolutePath.optional(),
   adminUser: z
     .string()
     .regex(/^[A-Za-z0-9_.-]{1,80}$/, "use the admin user's name")

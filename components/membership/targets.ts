@@ -86,5 +86,12 @@ export function lbFleet(
 
 export function dbRef(config: UpgradeConfig): DbRef {
   const db = config.database;
-  return { host: db.host, port: db.port, user: db.user, database: db.name, ssl: db.tls };
+  return {
+    host: db.host,
+    port: db.port,
+    user: db.user,
+    database: db.name,
+    ssl: db.tls,
+    ...(db.caFile ? { caFile: db.caFile } : {}),
+  };
 }

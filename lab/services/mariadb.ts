@@ -9,6 +9,7 @@ import * as path from "node:path";
 import mysql from "mysql2/promise";
 import type { DbEndpoint } from "../../steps/db/connection";
 import { findFreePort } from "./ports";
+import { ensureServerCertificate } from "./tlsCa";
 
 export interface StartMariadbOptions {
   /** Holds data/, the socket, the error log and the root password file. */
@@ -23,6 +24,8 @@ export interface RunningMariadb {
   host: "127.0.0.1";
   port: number;
   socket: string;
+  /** The CA that signed the server's TLS certificate (TLS is offered, not required). */
+  caFile: string;
   rootPassword?: string;
   pid: number;
   stop(): Promise<void>;
@@ -127,6 +130,7 @@ export async function startMariadb(opts: StartMariadbOptions): Promise<RunningMa
   }
 
   fs.rmSync(socket, { force: true });
+  const tls = ensureServerCertificate(path.join(dir, "tls"));
   const port = opts.port || (await findFreePort());
   const child = spawn(
     serverBinary(),
@@ -143,6 +147,9 @@ export async function startMariadb(opts: StartMariadbOptions): Promise<RunningMa
       "--skip-name-resolve",
       `--log-error=${errorLog}`,
       `--pid-file=${path.join(dir, "mariadbd.pid")}`,
+      `--ssl-ca=${tls.caFile}`,
+      `--ssl-cert=${tls.certFile}`,
+      `--ssl-key=${tls.keyFile}`,
     ],
     { stdio: "ignore" },
   );
@@ -225,6 +232,7 @@ export async function startMariadb(opts: StartMariadbOptions): Promise<RunningMa
     host: "127.0.0.1",
     port,
     socket,
+    caFile: tls.caFile,
     rootPassword,
     pid,
     stop,

@@ -65,9 +65,17 @@ export function clientOptionFile(db: DbEndpoint): string {
   ].join("\n");
 }
 
-function tlsArguments(binary: string): string[] {
+/** TLS that verifies the server (its CA and its name), in the dialect of the dump tool at hand. */
+export function tlsArguments(flavour: "mariadb" | "mysql", caFile?: string): string[] {
+  const ca = caFile === undefined ? [] : [`--ssl-ca=${caFile}`];
+  return flavour === "mariadb"
+    ? ["--ssl", ...ca, "--ssl-verify-server-cert"]
+    : ["--ssl-mode=VERIFY_IDENTITY", ...ca];
+}
+
+function flavourOf(binary: string): "mariadb" | "mysql" {
   const version = spawnSync(binary, ["--version"], { encoding: "utf8" }).stdout ?? "";
-  return /mariadb/i.test(version) ? ["--ssl"] : ["--ssl-mode=REQUIRED"];
+  return /mariadb/i.test(version) ? "mariadb" : "mysql";
 }
 
 /** The whole argv: nothing secret in it (the option file carries user and password). */
@@ -144,7 +152,7 @@ export async function mysqldumpBackup(
   try {
     const optionFile = path.join(privateDir, "client.cnf");
     await fs.promises.writeFile(optionFile, clientOptionFile(db), { mode: 0o600, flag: "wx" });
-    const argv = mysqldumpArguments(optionFile, db, db.ssl ? tlsArguments(binary) : []);
+    const argv = mysqldumpArguments(optionFile, db, db.ssl ? tlsArguments(flavourOf(binary), db.caFile) : []);
     ctx.log(`backing up ${describeEndpoint(db)} with mysqldump to ${target}`);
 
     const child = spawn(binary, argv, { stdio: ["ignore", "pipe", "pipe"] });

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import mysql from "mysql2/promise";
 import { StepContext, StepError } from "../context";
 
@@ -8,8 +9,10 @@ export interface DbEndpoint {
   user: string;
   password: string;
   database: string;
-  /** Require TLS, verifying the server certificate against the system CAs. */
+  /** Require TLS, verifying the server's certificate and that it names `host`. */
   ssl?: boolean;
+  /** The CA bundle to verify it against (PEM, on this machine); Node's bundled CAs without it. */
+  caFile?: string;
 }
 
 export type DbConnection = mysql.Connection;
@@ -31,7 +34,24 @@ function errorCode(err: unknown): string | undefined {
   return typeof code === "string" ? code : undefined;
 }
 
+/** Node's codes for a server certificate that did not verify. */
+const CERTIFICATE_ERRORS = new Set([
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "CERT_HAS_EXPIRED",
+  "ERR_TLS_CERT_ALTNAME_INVALID",
+  "HANDSHAKE_SSL_ERROR",
+]);
+
 function whatToCheck(db: DbEndpoint, code: string | undefined): string {
+  if (code !== undefined && CERTIFICATE_ERRORS.has(code)) {
+    return (
+      `the server's TLS certificate did not verify ${db.caFile ? `against database.caFile (${db.caFile})` : "against Node's bundled CAs (set database.caFile to your CA bundle, e.g. the RDS global bundle)"}: ` +
+      `check that the file holds the CA that signed the server's certificate and that the certificate names ${db.host}`
+    );
+  }
   switch (code) {
     case "ER_ACCESS_DENIED_ERROR":
     case "ER_DBACCESS_DENIED_ERROR":
@@ -57,7 +77,21 @@ export function databaseError(db: DbEndpoint, doing: string, err: unknown): Step
 }
 
 /** Opens one connection; a failure is a StepError that names host:port and user and what to check. */
+/** mysql2's TLS options: verify the server against the CA file (or Node's CAs), names included. */
+export function tlsOptions(db: DbEndpoint): { ca?: string; rejectUnauthorized: true } | undefined {
+  if (!db.ssl) return undefined;
+  if (db.caFile === undefined) return { rejectUnauthorized: true };
+  try {
+    return { ca: readFileSync(db.caFile, "utf8"), rejectUnauthorized: true };
+  } catch (err) {
+    throw new StepError(
+      `cannot read database.caFile ${db.caFile} (${err instanceof Error ? err.message : String(err)}): put the CA bundle there on the machine running the upgrade, or fix the path`,
+    );
+  }
+}
+
 export async function openConnection(db: DbEndpoint): Promise<DbConnection> {
+  const ssl = tlsOptions(db);
   try {
     return await mysql.createConnection({
       host: db.host,
@@ -66,7 +100,7 @@ export async function openConnection(db: DbEndpoint): Promise<DbConnection> {
       password: db.password,
       database: db.database,
       connectTimeout: CONNECT_TIMEOUT_MS,
-      ssl: db.ssl ? { rejectUnauthorized: true } : undefined,
+      ssl,
       multipleStatements: false,
     });
   } catch (err) {

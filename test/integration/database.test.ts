@@ -1,15 +1,19 @@
+import { spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import mysql from "mysql2/promise";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { glanceManageConnection } from "../../components/dbMigration";
+import { venvDir } from "../../lab/lab";
 import { RunningMariadb, startMariadb } from "../../lab/services/mariadb";
+import { ensureServerCertificate } from "../../lab/services/tlsCa";
 import { findFreePort } from "../../lab/services/ports";
 import { stepFailure } from "../support/stepHarness";
 import { mysqldumpBackup } from "../../steps/backup/mysqldump";
 import { StepContext, StepError } from "../../steps/context";
-import { DbEndpoint, checkConnection } from "../../steps/db/connection";
+import { DbEndpoint, checkConnection, withConnection } from "../../steps/db/connection";
 import { alembicHeads, describeDbCheck, interpretDbCheckExit } from "../../steps/db/migrationState";
 import {
   privilegePreflight,
@@ -113,6 +117,81 @@ describe("connection", () => {
     expect(err.message).toContain("check the user name and password");
     expect(err.message).not.toContain(wrong);
     expectNoSecret(err.message);
+  });
+});
+
+describe("TLS to the database, verified (the lab's MariaDB offers it with a CA of its own)", () => {
+  it("connects over TLS when the server verifies against database.caFile, and the session is encrypted", async () => {
+    const tls = { ...glance, ssl: true, caFile: server.caFile };
+    const cipher = await withConnection(tls, "read the TLS cipher", async (conn) => {
+      const [rows] = await conn.query<mysql.RowDataPacket[]>("SHOW STATUS LIKE 'Ssl_cipher'");
+      return String(rows[0]?.Value ?? "");
+    });
+    expect(cipher).not.toBe("");
+  });
+
+  it("refuses a server whose certificate another CA signed, saying what to check (nothing else happens)", async () => {
+    const otherCa = ensureServerCertificate(path.join(workDir, "other-ca"), "not-the-lab").caFile;
+    const err = await stepFailure(checkConnection({ ...glance, ssl: true, caFile: otherCa }, ctx));
+    expect(err.message).toContain(
+      `the server's TLS certificate did not verify against database.caFile (${otherCa})`,
+    );
+    expect(err.message).toContain("names 127.0.0.1");
+    expectNoSecret(err.message);
+  });
+
+  it("names an unreadable caFile", async () => {
+    const err = await stepFailure(
+      checkConnection({ ...glance, ssl: true, caFile: "/nonexistent/ca.pem" }, ctx),
+    );
+    expect(err.message).toContain("cannot read database.caFile /nonexistent/ca.pem");
+  });
+
+  it("mariadb-dump verifies the server too: the dump works with the right CA and fails with another", async () => {
+    const target = path.join(workDir, "backups", "tls.sql");
+    const result = await mysqldumpBackup(
+      { db: { ...glance, ssl: true, caFile: server.caFile }, path: target },
+      ctx,
+    );
+    expect(result.bytes).toBeGreaterThan(0);
+    const otherCa = ensureServerCertificate(path.join(workDir, "other-ca"), "not-the-lab").caFile;
+    const err = await stepFailure(
+      mysqldumpBackup(
+        { db: { ...glance, ssl: true, caFile: otherCa }, path: path.join(workDir, "backups", "x.sql") },
+        ctx,
+      ),
+    );
+    expect(err.message).toMatch(/certificate|SSL|TLS/i);
+  });
+
+  it("glance-manage's PyMySQL connection (the URL the program builds) verifies the server against the CA", () => {
+    const python = path.join(venvDir("2024.1"), "bin", "python");
+    const probe = (caFile: string) =>
+      spawnSync(
+        python,
+        [
+          "-c",
+          "import os, sqlalchemy as sa; e = sa.create_engine(os.environ['URL']); " +
+            "print(e.connect().exec_driver_sql(\"SHOW STATUS LIKE 'Ssl_cipher'\").fetchone()[1])",
+        ],
+        {
+          encoding: "utf8",
+          env: {
+            ...process.env,
+            URL: glanceManageConnection(
+              { user: "glance", host: "127.0.0.1", port: server.port, name: "glance", tls: true, caFile },
+              passwords.glance,
+            ),
+          },
+        },
+      );
+    const good = probe(server.caFile);
+    expect(good.status, good.stderr).toBe(0);
+    expect(good.stdout.trim()).not.toBe("");
+    const otherCa = ensureServerCertificate(path.join(workDir, "other-ca"), "not-the-lab").caFile;
+    const bad = probe(otherCa);
+    expect(bad.status).not.toBe(0);
+    expect(bad.stderr).toMatch(/CERTIFICATE_VERIFY_FAILED/);
   });
 });
 
