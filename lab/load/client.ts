@@ -6,8 +6,9 @@
  * Workers loop until stop(): listers (GET /v2/images), uploaders (create, upload a small image, read
  * it back, delete it), a fast downloader and two paced slow downloaders (GET /v2/images/ID/file of
  * the large seed images, sha256-verified). On top of them, held downloads keep every server that is
- * in rotation busy: each is a seed download whose body is left unread for up to MAX_HOLD_MS after
- * its headers (HAProxy then counts an open session on that server) and read at full speed once a
+ * in rotation busy: each is a seed download, on a new connection, whose body is left unread for up to
+ * MAX_HOLD_MS after its headers (HAProxy then counts an open session on that server: the unread body
+ * is larger than what the buffers of a new connection hold) and read at full speed once a
  * newer held download has landed on the same server. So whenever a drain starts, the server it
  * drains has a download in flight that the drain must wait for.
  *
@@ -178,6 +179,8 @@ interface Outcome {
 
 export interface ExchangeOptions {
   requestId: string;
+  /** Send on a new connection of its own, closed after the answer (not one from the pool). */
+  freshConnection?: boolean;
   body?: Buffer;
   contentType?: string;
   /** The body is hashed as it streams (not kept) and checked; a short or wrong body is a cut download. */
@@ -379,9 +382,13 @@ export function startLoad(opts: LoadOptions): RunningLoad {
   const smallBytes = opts.smallImageBytes ?? 16 * 1024;
   const agent = new http.Agent({
     keepAlive: true,
-    maxSockets: concurrency + MAX_HELD + 2,
+    maxSockets: concurrency + 2,
     timeout: IDLE_CLOSE_MS,
   });
+  // Held downloads go on new connections: a pooled connection's receive buffer has grown while earlier
+  // downloads were read at full speed (to ~6 MiB), and with HAProxy's send buffer a whole 8 MiB seed
+  // would fit in the buffers, ending HAProxy's session while the body is still unread.
+  const freshAgent = new http.Agent({ keepAlive: false, maxSockets: MAX_HELD + 2 });
   const stats = new LoadStats();
   const requestIdPrefix = `load-${process.pid}-${randomBytes(3).toString("hex")}`;
   const downloadable: SeedImage[] = [...opts.seedImages];
@@ -421,21 +428,27 @@ export function startLoad(opts: LoadOptions): RunningLoad {
       stats.failed({ at: Date.now(), requestId, kind, type, method, path, server, detail });
     const holdUntil = exchangeOpts.holdUntil;
     try {
-      const outcome = await exchange(agent, opts.baseUrl, method, path, {
-        ...exchangeOpts,
-        requestId,
-        onAnswer: (_status, server) => {
-          answeredAt = Date.now();
-          entry.server = server;
-          if (server !== undefined) lastAnswered.set(server, answeredAt);
+      const outcome = await exchange(
+        exchangeOpts.freshConnection ? freshAgent : agent,
+        opts.baseUrl,
+        method,
+        path,
+        {
+          ...exchangeOpts,
+          requestId,
+          onAnswer: (_status, server) => {
+            answeredAt = Date.now();
+            entry.server = server;
+            if (server !== undefined) lastAnswered.set(server, answeredAt);
+          },
+          holdUntil:
+            holdUntil &&
+            ((server) =>
+              holdUntil(server).then(() => {
+                entry.held = false;
+              })),
         },
-        holdUntil:
-          holdUntil &&
-          ((server) =>
-            holdUntil(server).then(() => {
-              entry.held = false;
-            })),
-      });
+      );
       if (outcome.status < 200 || outcome.status > 299) {
         const text = outcome.body.toString("utf8").slice(0, 200);
         fail(
@@ -542,6 +555,7 @@ export function startLoad(opts: LoadOptions): RunningLoad {
       await attempt("slow-download", "GET", `/v2/images/${image.id}/file`, {
         sha256: image.sha256,
         holdUntil: land,
+        freshConnection: true,
       });
     } finally {
       if (!landed) pendingHolds--;
@@ -599,6 +613,7 @@ export function startLoad(opts: LoadOptions): RunningLoad {
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
       agent.destroy();
+      freshAgent.destroy();
       return stats.report(requestIdPrefix);
     },
   };

@@ -7,7 +7,8 @@
  * (a) a node killed while in rotation (frozen for a second, as a hung node is, then SIGKILLed);
  * (b) a node stopped gracefully but without a drain (new requests keep coming to it until HAProxy's
  *     health check marks it down);
- * (c) the kolla-ansible sequence: the remaining nodes restarted at once after the NEW NODE.
+ * (c) the kolla-ansible sequence: the first node stopped with no drain for expand and migrate, then
+ *     the remaining nodes restarted at once.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -127,18 +128,21 @@ describe("negative controls: the zero-failure check fails when the fleet does no
     expect(report.failuresByType["http-5xx"], "503s from HAProxy for the stopped node").toBeGreaterThan(0);
   });
 
-  it("(c) the kolla-ansible sequence: restarting the remaining nodes at once cuts requests on them", async () => {
+  it("(c) the kolla-ansible sequence: nodes stopped with no drain and restarted at once, requests fail", async () => {
     const { report, violations, result } = await underLoad(lab, () => kollaStyleUpgrade(lab));
     const phases: Phase[] = result;
-    const restart = phases.find((p) => p.name === "restart the remaining nodes") as Phase;
-    expect(rules(violations)).toEqual(expect.arrayContaining(["failed requests", "cut downloads"]));
-    const cutInRestart = report.failureRecords.filter(
-      (f) =>
-        f.type === "cut-download" &&
-        f.at >= restart.startedAt &&
-        (f.server === "node-2" || f.server === "node-3"),
-    );
-    expect(cutInRestart.length, "downloads cut on the nodes restarted at once").toBeGreaterThan(0);
+    // Where the failures fell: HAProxy answers a request for a stopped node with a 503 once its
+    // connection retries (about 3 s) run out, so each phase is credited until 5 s after it ended.
+    for (const phase of phases) {
+      const failed = report.failureRecords.filter(
+        (f) => f.at >= phase.startedAt && f.at <= phase.endedAt + 5_000,
+      ).length;
+      console.log(
+        `kolla-style phase "${phase.name}": ${((phase.endedAt - phase.startedAt) / 1000).toFixed(1)} s, ${failed} failures`,
+      );
+    }
+    expect(rules(violations)).toEqual(expect.arrayContaining(["failed requests", "abnormal HAProxy line"]));
+    expect(report.failuresByType["http-5xx"], "503s for requests sent to a stopped node").toBeGreaterThan(0);
     for (const node of lab.nodes) {
       expect((await runGlanceNode(lab.dir, ["release", node.name])).stdout.trim()).toBe(lab.toRelease);
     }
