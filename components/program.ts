@@ -1,4 +1,6 @@
+import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
+import { checkStepsBuild, StaleBuildError } from "../resources/stepsEntry";
 import { ConfigError } from "./config";
 import { readStackConfig } from "./config/read";
 import { RollingUpgrade } from "./rollingUpgrade";
@@ -6,10 +8,12 @@ import { RollingRollback } from "./rollback";
 
 function validatedStack(): ReturnType<typeof readStackConfig> {
   try {
+    checkStepsBuild(path.join(__dirname, ".."));
     return readStackConfig();
   } catch (error) {
     // A config error is the operator's to fix: show the message, not a stack trace.
-    if (error instanceof ConfigError) throw new pulumi.RunError(error.message);
+    if (error instanceof ConfigError || error instanceof StaleBuildError)
+      throw new pulumi.RunError(error.message);
     throw error;
   }
 }
