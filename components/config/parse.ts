@@ -3,7 +3,7 @@ import { homedir } from "node:os";
 import * as path from "node:path";
 import { z } from "zod";
 import { hostKeyFor } from "../exec/knownHosts";
-import { ParsedStack, RUNTIME_API_FORMS, stackSchema } from "./schema";
+import { nodeCommandsSchema, ParsedStack, RUNTIME_API_FORMS, stackSchema } from "./schema";
 
 /** The project's config namespace: keys are `glance-rolling-upgrade:<key>`. */
 export const CONFIG_NAMESPACE = "glance-rolling-upgrade";
@@ -200,6 +200,160 @@ function commandHostKeys(
 /** The variables a node script exports that name the release it installs (scripts.ts). */
 const VERSION_VARIABLES = /\$\{?(GLANCE_TARGET_VERSION|GLANCE_RELEASE)\b/;
 
+/** An ALB target registered by its address: an ip target group (parse requires an instance id otherwise). */
+const IPV4 = /^[0-9.]+$/;
+
+/**
+ * What an RDS endpoint host name says: its region, and for a DB instance endpoint
+ * (`<instance>.<hash>.<region>.rds.amazonaws.com`) the instance. Cluster (`<name>.cluster-<hash>...`)
+ * and proxy (`<name>.proxy-<hash>...`) endpoints name no instance. Undefined for any other host (a
+ * CNAME of the endpoint, an IP address, a tunnel), which says nothing.
+ */
+function rdsEndpointOf(host: string): { region: string; instance?: string } | undefined {
+  const match = /^(.+)\.([a-z]{2}(?:-[a-z]+)+-\d)\.rds\.amazonaws\.com(?:\.cn)?$/.exec(host.toLowerCase());
+  if (!match) return undefined;
+  const labels = match[1].split(".");
+  const isInstance = labels.length === 2 && /^[a-z0-9]+$/.test(labels[1]);
+  return { region: match[2], ...(isInstance ? { instance: labels[0] } : {}) };
+}
+
+/** The region an ELBv2 target group ARN names (arn:aws:elasticloadbalancing:REGION:ACCOUNT:...). */
+function arnRegion(arn: string): string {
+  return arn.split(":")[3];
+}
+
+/** An endpoint override that is one of AWS's own ELBv2 endpoints (public, FIPS or a VPC endpoint). */
+function isElbv2AwsEndpoint(endpoint: string): boolean {
+  const host = /^https?:\/\/([^/:]+)/.exec(endpoint)?.[1]?.toLowerCase() ?? "";
+  return /(^|\.)elasticloadbalancing(-fips)?\./.test(host) && /\.amazonaws\.com(\.cn)?$/.test(host);
+}
+
+/**
+ * The AWS identifiers of different blocks that must name the same thing: the RDS instance the backup
+ * snapshots and the database the upgrade changes; the ALB's region and its target group's; and the
+ * endpoint the bake's CloudWatch alarms are read through, which is the ALB's.
+ */
+function awsIdentityProblems(stack: ParsedStack): string[] {
+  const problems: string[] = [];
+  const { backup, database, loadBalancer: lb } = stack;
+  const rds = rdsEndpointOf(database.host);
+  if (backup.type === "rds-snapshot" && rds) {
+    if (rds.instance && backup.dbInstanceIdentifier.toLowerCase() !== rds.instance) {
+      problems.push(
+        `${key(["backup", "dbInstanceIdentifier"])} = ${show(backup.dbInstanceIdentifier)}: database.host ${database.host} is the endpoint of DB instance "${rds.instance}", so the snapshot would be of another database than the one upgraded; use ${rds.instance}`,
+      );
+    }
+    if (backup.region && backup.region !== rds.region) {
+      problems.push(
+        `${key(["backup", "region"])} = ${show(backup.region)}: database.host ${database.host} is in ${rds.region}, and RDS snapshots an instance only in its own region; use ${rds.region}`,
+      );
+    }
+  }
+  if (lb.type === "alb" && lb.region && lb.region !== arnRegion(lb.targetGroupArn)) {
+    problems.push(
+      `${key(["loadBalancer", "region"])} = ${show(lb.region)}: loadBalancer.targetGroupArn is in ${arnRegion(lb.targetGroupArn)}, and ELBv2 finds a target group only in its own region; use ${arnRegion(lb.targetGroupArn)}`,
+    );
+  }
+  if (
+    lb.type === "alb" &&
+    lb.endpoint &&
+    stack.bake.alarmNames.length > 0 &&
+    isElbv2AwsEndpoint(lb.endpoint)
+  ) {
+    problems.push(
+      `${key(["loadBalancer", "endpoint"])} = ${show(lb.endpoint)}: bake.alarmNames are read from CloudWatch through this endpoint too, and an ELBv2 endpoint cannot answer CloudWatch: remove it (an interface VPC endpoint with private DNS needs no override) or remove bake.alarmNames`,
+    );
+  }
+  return problems;
+}
+
+/** The default commands, which assume a targetVersion without the Debian epoch. */
+const DEFAULT_NODE_COMMANDS = nodeCommandsSchema.parse({});
+
+/**
+ * targetVersion and rollbackTo.version against the commands that install and check them, and against
+ * each other: every version check matches by prefix (scripts.ts, fleet/verify).
+ */
+function versionProblems(stack: ParsedStack): string[] {
+  const problems: string[] = [];
+  const commands = stack.nodeCommands;
+  const versions: Array<[PropertyKey[], string]> = [[["targetVersion"], stack.targetVersion]];
+  if (stack.rollbackTo) versions.push([["rollbackTo", "version"], stack.rollbackTo.version]);
+  for (const [path, version] of versions) {
+    const epoch = /^(\d+):(.*)$/.exec(version);
+    if (!epoch) continue;
+    const why =
+      commands.versionCommand === DEFAULT_NODE_COMMANDS.versionCommand
+        ? `nodeCommands.versionCommand is the default, which prints the version without its Debian epoch, so no node would ever report a version starting with "${epoch[1]}:"`
+        : commands.upgradeCommand === DEFAULT_NODE_COMMANDS.upgradeCommand
+          ? `nodeCommands.upgradeCommand is the default, which adds the epoch itself ("glance-api=2:\${GLANCE_TARGET_VERSION}*"), so apt would be asked for glance-api=2:${version}*`
+          : undefined;
+    if (why) problems.push(`${key(path)} = ${show(version)}: ${why}; write ${show(epoch[2])}`);
+  }
+  if (stack.rollbackTo) {
+    const back = stack.rollbackTo.version;
+    const target = stack.targetVersion;
+    if (back === target) {
+      problems.push(
+        `${key(["rollbackTo", "version"])} = ${show(back)}: the same as targetVersion, so rollback would reinstall the version it rolls back from and its check could not tell the difference: use the version the nodes ran before the upgrade, as versionCommand printed it there (e.g. 27.1.1)`,
+      );
+    } else if (back.startsWith(target)) {
+      problems.push(
+        `${key(["targetVersion"])} = ${show(target)}: rollbackTo.version ${show(back)}, the version before the upgrade, starts with it, and the upgrade's version check and fleet/verify match by prefix, so a node still on the old version would pass them (and db contract could run): write the full version the upgrade installs`,
+      );
+    } else if (target.startsWith(back)) {
+      problems.push(
+        `${key(["rollbackTo", "version"])} = ${show(back)}: targetVersion ${show(target)} starts with it, and rollback's version check matches by prefix, so a node still on the new version would pass it: write the full version rollback installs`,
+      );
+    }
+  }
+  return problems;
+}
+
+/** A NEW NODE the stack launches: its health URL and the tags the stack always sets. */
+function provisionProblems(stack: ParsedStack): string[] {
+  if (!("provision" in stack.newNode)) return [];
+  const provision = stack.newNode.provision;
+  const problems: string[] = [];
+  const healthUrl = stack.nodeCommands.healthUrl;
+  if (!healthUrl.includes("{address}")) {
+    problems.push(
+      `${key(["nodeCommands", "healthUrl"])} = ${show(healthUrl)}: the NEW NODE the stack launches (newNode.provision) is health-checked at this URL with {address} replaced by its private IP, so without {address} its health gate would check another host: write it with {address}, e.g. http://{address}:9292/healthcheck`,
+    );
+  }
+  const tags = provision.tags ?? {};
+  const always: Array<[string, string, string]> = [
+    ["Name", provision.name, "newNode.provision.name"],
+    ["glance:release", stack.targetRelease, "targetRelease (and updates it with every release)"],
+  ];
+  for (const [tag, value, source] of always) {
+    if (tags[tag] !== undefined && tags[tag] !== value) {
+      problems.push(
+        `${key(["newNode", "provision", "tags", tag])} = ${show(tags[tag])}: the stack always sets the ${tag} tag to ${source}, here ${show(value)}, and this would replace it: remove it`,
+      );
+    }
+  }
+  return problems;
+}
+
+/** Bake settings that the chosen load balancer or window would ignore. */
+function bakeProblems(stack: ParsedStack): string[] {
+  const { bake, loadBalancer: lb } = stack;
+  if (bake.errorBudget === 0) return [];
+  const budget = `${key(["bake", "errorBudget"])} = ${bake.errorBudget}`;
+  if (bake.windowSeconds === 0) {
+    return [
+      `${budget}: the bake is off (windowSeconds 0), so no error would be counted: set windowSeconds (e.g. 60) or remove errorBudget`,
+    ];
+  }
+  if (lb.type === "alb") {
+    return [
+      `${budget}: an ALB bake counts no errors (it watches the target's health and bake.alarmNames), so this budget would be ignored: remove errorBudget, and watch the ALB's 5xx with a CloudWatch alarm in bake.alarmNames`,
+    ];
+  }
+  return [];
+}
+
 /**
  * Parses raw stack config (key without namespace -> parsed YAML value) into a typed, cross-checked
  * config. Throws one ConfigError listing every problem; pure, so a preview fails before any resource.
@@ -307,12 +461,45 @@ export function parseStackConfig(
         `${key(["nodes", index, "transport"])} = "ssh": set ${key(["ssh"])} (user, port, hostKeyPolicy) to reach it`,
       );
     }
-    if (lb.type === "alb" && !node.instanceId && !/^[0-9.]+$/.test(node.address)) {
+    if (lb.type === "alb" && !node.instanceId && !IPV4.test(node.address)) {
       problems.push(
         `${key(["nodes", index, "instanceId"])}: an ALB target needs the node's EC2 instance id (or an IPv4 address for an ip target group)`,
       );
     }
+    const given = stack.nodes[index];
+    // Settings for another load balancer or transport than the one in use would be ignored silently.
+    if (lb.type === "alb" && given.haproxyServer !== undefined) {
+      problems.push(
+        `${key(["nodes", index, "haproxyServer"])} = ${show(given.haproxyServer)}: loadBalancer.type is alb, which has no HAProxy servers, so it would be ignored: remove it (the ALB target is the node's instanceId, or its address in an ip target group)`,
+      );
+    }
+    if (lb.type === "haproxy" && given.instanceId !== undefined) {
+      problems.push(
+        `${key(["nodes", index, "instanceId"])} = ${show(given.instanceId)}: loadBalancer.type is haproxy, which knows the node by its server name (haproxyServer, default the node name), so it would be ignored: remove it`,
+      );
+    }
+    if (node.transport === "local" && given.sshPort !== undefined) {
+      problems.push(
+        `${key(["nodes", index, "sshPort"])} = ${given.sshPort}: ${node.name} uses transport local (its scripts run on this machine, not over SSH), so it would be ignored: remove it or set transport: ssh`,
+      );
+    }
   });
+
+  // A target group holds one target type: instance ids, or IP addresses.
+  if (lb.type === "alb") {
+    const byInstance = nodes.findIndex((node) => node.instanceId !== undefined);
+    nodes.forEach((node, index) => {
+      if (byInstance < 0 || node.instanceId !== undefined || !IPV4.test(node.address)) return;
+      problems.push(
+        `${key(["nodes", index, "instanceId"])} = (not set): ${node.name} would be registered by its IP address and ${nodes[byInstance].name} by its instance id (nodes[${byInstance}].instanceId), but a target group holds one target type: set instanceId on every node (an instance target group) or on none (an ip target group)`,
+      );
+    });
+    if ("provision" in stack.newNode && byInstance < 0 && nodes.some((node) => IPV4.test(node.address))) {
+      problems.push(
+        `${key(["newNode", "provision"])}: the stack joins the NEW NODE to the target group by its instance id, but the nodes are registered by IP address (no instanceId), and an ip target group refuses an instance: set every node's instanceId (an instance target group) or use newNode.existing`,
+      );
+    }
+  }
 
   const waveCount = Math.ceil((fleetSize - 1) / Math.max(1, lb.maxUnavailable));
   // Pausing after the last wave holds db contract, the one step rollback cannot undo, for approval.
@@ -355,6 +542,12 @@ export function parseStackConfig(
       `${key(["rollbackTo"])} = ${show(stack.rollbackTo)}: rollback runs nodeCommands.upgradeCommand with the rollback release, but the command uses neither $GLANCE_TARGET_VERSION nor $GLANCE_RELEASE, so it would install the same version again: pin the version in it (e.g. apt-get install --allow-downgrades "glance-api=2:\${GLANCE_TARGET_VERSION}*" ...) or remove rollbackTo`,
     );
   }
+  problems.push(
+    ...awsIdentityProblems(stack),
+    ...versionProblems(stack),
+    ...provisionProblems(stack),
+    ...bakeProblems(stack),
+  );
   const hostKeys = commandHostKeys(stack, nodes, readKnownHosts);
   problems.push(...hostKeys.problems);
 

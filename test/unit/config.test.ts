@@ -50,6 +50,194 @@ const twoNodes = (a: Record<string, unknown>, b: Record<string, unknown>): Overr
   ],
 });
 
+/**
+ * Values of one block that contradict another block's (or that the block in use would ignore): each
+ * gives exactly one problem line, and its neighbour, the nearest setup that is right, parses.
+ */
+interface CrossBlockCheck {
+  name: string;
+  stack: () => StackFixture;
+  /** The whole problem line, and the only one. */
+  problem: string;
+  valid: () => StackFixture;
+}
+
+const OTHER_REGION_DB = "glance-db.abcdefghijkl.us-east-1.rds.amazonaws.com";
+const ELBV2_VPC_ENDPOINT =
+  "https://vpce-0123456789abcdef0-abcdefgh.elasticloadbalancing.eu-west-1.vpce.amazonaws.com";
+const albNodes = (second: Record<string, unknown>): Overrides => ({
+  nodes: [
+    { name: "node-1", address: "10.0.1.1", instanceId: "i-00000000000000001" },
+    { name: "node-2", address: "10.0.1.2", ...second },
+  ],
+});
+const CUSTOM_VERSION_COMMAND = "dpkg-query -W -f='${Version}' glance-common";
+
+const crossBlockChecks: CrossBlockCheck[] = [
+  {
+    name: "RDS snapshot of another instance than database.host's",
+    stack: () => albStack(2, { backup: { dbInstanceIdentifier: "glance-old" } }),
+    problem: `${NS}:backup.dbInstanceIdentifier = "glance-old": database.host glance-db.abcdefghijkl.eu-west-1.rds.amazonaws.com is the endpoint of DB instance "glance-db", so the snapshot would be of another database than the one upgraded; use glance-db`,
+    // A cluster or proxy endpoint, or a CNAME of the instance's endpoint, names no instance.
+    valid: () =>
+      albStack(2, {
+        database: { host: "glance-proxy.proxy-abcdefghijkl.eu-west-1.rds.amazonaws.com" },
+        backup: { dbInstanceIdentifier: "glance-old" },
+      }),
+  },
+  {
+    name: "RDS snapshot in another region than database.host's",
+    stack: () => albStack(2, { backup: { region: "us-east-1" } }),
+    problem: `${NS}:backup.region = "us-east-1": database.host glance-db.abcdefghijkl.eu-west-1.rds.amazonaws.com is in eu-west-1, and RDS snapshots an instance only in its own region; use eu-west-1`,
+    // The database may be in another region than the ALB: the backup follows the database.
+    valid: () => albStack(2, { database: { host: OTHER_REGION_DB }, backup: { region: "us-east-1" } }),
+  },
+  {
+    name: "RDS snapshot in another region than a China-partition database.host's",
+    stack: () =>
+      albStack(2, { database: { host: "glance-db.abcdefghijkl.cn-north-1.rds.amazonaws.com.cn" } }),
+    problem: `${NS}:backup.region = "eu-west-1": database.host glance-db.abcdefghijkl.cn-north-1.rds.amazonaws.com.cn is in cn-north-1, and RDS snapshots an instance only in its own region; use cn-north-1`,
+    // Without backup.region the SDK's region applies: not known at plan.
+    valid: () =>
+      albStack(2, {
+        database: { host: "glance-db.abcdefghijkl.cn-north-1.rds.amazonaws.com.cn" },
+        backup: { region: undefined },
+      }),
+  },
+  {
+    name: "ALB region other than its target group's",
+    stack: () => albStack(2, { loadBalancer: { region: "us-east-1" } }),
+    problem: `${NS}:loadBalancer.region = "us-east-1": loadBalancer.targetGroupArn is in eu-west-1, and ELBv2 finds a target group only in its own region; use eu-west-1`,
+    valid: () => albStack(2, { loadBalancer: { region: undefined } }),
+  },
+  {
+    name: "CloudWatch alarms read through an ELBv2 VPC endpoint",
+    stack: () =>
+      albStack(2, {
+        loadBalancer: { endpoint: ELBV2_VPC_ENDPOINT },
+        bake: { windowSeconds: 60, alarmNames: ["glance-api-5xx"] },
+      }),
+    problem: `${NS}:loadBalancer.endpoint = ${JSON.stringify(ELBV2_VPC_ENDPOINT).slice(0, 77)}...: bake.alarmNames are read from CloudWatch through this endpoint too, and an ELBv2 endpoint cannot answer CloudWatch: remove it (an interface VPC endpoint with private DNS needs no override) or remove bake.alarmNames`,
+    // An emulator answers every service on one endpoint.
+    valid: () =>
+      albStack(2, {
+        loadBalancer: { endpoint: "http://127.0.0.1:5000" },
+        bake: { windowSeconds: 60, alarmNames: ["glance-api-5xx"] },
+      }),
+  },
+  {
+    name: "HAProxy server name on an ALB node",
+    stack: () => albStack(2, albNodes({ instanceId: "i-00000000000000002", haproxyServer: "glance-b" })),
+    problem: `${NS}:nodes[1].haproxyServer = "glance-b": loadBalancer.type is alb, which has no HAProxy servers, so it would be ignored: remove it (the ALB target is the node's instanceId, or its address in an ip target group)`,
+    valid: () => twoHaproxy(twoNodes({}, { haproxyServer: "glance-b" })),
+  },
+  {
+    name: "EC2 instance id on an HAProxy node",
+    stack: () => twoHaproxy(twoNodes({ instanceId: "i-0123456789abcdef0" }, {})),
+    problem: `${NS}:nodes[0].instanceId = "i-0123456789abcdef0": loadBalancer.type is haproxy, which knows the node by its server name (haproxyServer, default the node name), so it would be ignored: remove it`,
+    valid: () => albStack(2, albNodes({ instanceId: "i-0123456789abcdef0" })),
+  },
+  {
+    name: "SSH port on a local node",
+    stack: () => twoHaproxy(twoNodes({ transport: "local", sshPort: 2222 }, {})),
+    problem: `${NS}:nodes[0].sshPort = 2222: node-1 uses transport local (its scripts run on this machine, not over SSH), so it would be ignored: remove it or set transport: ssh`,
+    valid: () => twoHaproxy(twoNodes({ transport: "ssh", sshPort: 2222 }, {})),
+  },
+  {
+    name: "ALB nodes registered some by instance id, some by IP address",
+    stack: () => albStack(2, albNodes({})),
+    problem: `${NS}:nodes[1].instanceId = (not set): node-2 would be registered by its IP address and node-1 by its instance id (nodes[0].instanceId), but a target group holds one target type: set instanceId on every node (an instance target group) or on none (an ip target group)`,
+    valid: () => albStack(2, albNodes({ instanceId: "i-00000000000000002" })),
+  },
+  {
+    name: "provisioned NEW NODE (an instance) joining an ip target group",
+    stack: () => albProvisionedStack(1, { nodes: [{ name: "node-1", address: "10.0.1.1" }] }),
+    problem: `${NS}:newNode.provision: the stack joins the NEW NODE to the target group by its instance id, but the nodes are registered by IP address (no instanceId), and an ip target group refuses an instance: set every node's instanceId (an instance target group) or use newNode.existing`,
+    valid: () =>
+      albProvisionedStack(1, {
+        nodes: [{ name: "node-1", address: "10.0.1.1", instanceId: "i-0123456789abcdef0" }],
+      }),
+  },
+  {
+    name: "provisioned NEW NODE with a health URL that does not name {address}",
+    stack: () =>
+      albProvisionedStack(1, { nodeCommands: { healthUrl: "http://glance.internal:9292/healthcheck" } }),
+    problem: `${NS}:nodeCommands.healthUrl = "http://glance.internal:9292/healthcheck": the NEW NODE the stack launches (newNode.provision) is health-checked at this URL with {address} replaced by its private IP, so without {address} its health gate would check another host: write it with {address}, e.g. http://{address}:9292/healthcheck`,
+    valid: () =>
+      albProvisionedStack(1, { nodeCommands: { healthUrl: "https://{address}:8443/healthcheck" } }),
+  },
+  {
+    name: "provisioned NEW NODE tagged with another Name",
+    stack: () => albProvisionedStack(1, { newNode: { provision: { tags: { Name: "glance-7" } } } }),
+    problem: `${NS}:newNode.provision.tags.Name = "glance-7": the stack always sets the Name tag to newNode.provision.name, here "glance-new", and this would replace it: remove it`,
+    valid: () => albProvisionedStack(1, { newNode: { provision: { tags: { Name: "glance-new" } } } }),
+  },
+  {
+    name: "provisioned NEW NODE tagged with another glance:release",
+    stack: () => albProvisionedStack(1, { newNode: { provision: { tags: { "glance:release": "2023.2" } } } }),
+    problem: `${NS}:newNode.provision.tags.glance:release = "2023.2": the stack always sets the glance:release tag to targetRelease (and updates it with every release), here "2024.1", and this would replace it: remove it`,
+    valid: () => albProvisionedStack(1, { newNode: { provision: { tags: { "glance:release": "2024.1" } } } }),
+  },
+  {
+    name: "rollbackTo.version the same as targetVersion",
+    stack: () => twoHaproxy({ rollbackTo: { release: "2023.2", version: "28.2.0" } }),
+    problem: `${NS}:rollbackTo.version = "28.2.0": the same as targetVersion, so rollback would reinstall the version it rolls back from and its check could not tell the difference: use the version the nodes ran before the upgrade, as versionCommand printed it there (e.g. 27.1.1)`,
+    valid: () => twoHaproxy({ rollbackTo: { release: "2023.2", version: "27.1.1" } }),
+  },
+  {
+    name: "targetVersion a prefix of rollbackTo.version (an old node passes the upgrade's checks)",
+    stack: () => twoHaproxy({ targetVersion: "28", rollbackTo: { release: "2024.1", version: "28.1.0" } }),
+    problem: `${NS}:targetVersion = "28": rollbackTo.version "28.1.0", the version before the upgrade, starts with it, and the upgrade's version check and fleet/verify match by prefix, so a node still on the old version would pass them (and db contract could run): write the full version the upgrade installs`,
+    // A point release within one release series: same release, versions that do not match each other.
+    valid: () => twoHaproxy({ rollbackTo: { release: "2024.1", version: "28.1.0" } }),
+  },
+  {
+    name: "rollbackTo.version a prefix of targetVersion (a node not rolled back passes rollback's check)",
+    stack: () => twoHaproxy({ targetVersion: "27.1.2", rollbackTo: { release: "2023.2", version: "27.1" } }),
+    problem: `${NS}:rollbackTo.version = "27.1": targetVersion "27.1.2" starts with it, and rollback's version check matches by prefix, so a node still on the new version would pass it: write the full version rollback installs`,
+    valid: () =>
+      twoHaproxy({ targetVersion: "27.1.2", rollbackTo: { release: "2023.2", version: "27.1.1" } }),
+  },
+  {
+    name: "targetVersion with a Debian epoch and the default versionCommand",
+    stack: () => twoHaproxy({ targetVersion: "2:28.2.0" }),
+    problem: `${NS}:targetVersion = "2:28.2.0": nodeCommands.versionCommand is the default, which prints the version without its Debian epoch, so no node would ever report a version starting with "2:"; write "28.2.0"`,
+    valid: () =>
+      twoHaproxy({
+        targetVersion: "2:28.2.0",
+        nodeCommands: {
+          versionCommand: CUSTOM_VERSION_COMMAND,
+          upgradeCommand: 'apt-get install -y --allow-downgrades "glance-api=${GLANCE_TARGET_VERSION}*"',
+        },
+      }),
+  },
+  {
+    name: "targetVersion with a Debian epoch and the default upgradeCommand",
+    stack: () =>
+      twoHaproxy({ targetVersion: "2:28.2.0", nodeCommands: { versionCommand: CUSTOM_VERSION_COMMAND } }),
+    problem: `${NS}:targetVersion = "2:28.2.0": nodeCommands.upgradeCommand is the default, which adds the epoch itself ("glance-api=2:\${GLANCE_TARGET_VERSION}*"), so apt would be asked for glance-api=2:2:28.2.0*; write "28.2.0"`,
+    valid: () => twoHaproxy({ nodeCommands: { versionCommand: CUSTOM_VERSION_COMMAND } }),
+  },
+  {
+    name: "rollbackTo.version with a Debian epoch and the default versionCommand",
+    stack: () => twoHaproxy({ rollbackTo: { release: "2023.2", version: "2:27.1.1" } }),
+    problem: `${NS}:rollbackTo.version = "2:27.1.1": nodeCommands.versionCommand is the default, which prints the version without its Debian epoch, so no node would ever report a version starting with "2:"; write "27.1.1"`,
+    valid: () => twoHaproxy({ rollbackTo: { release: "2023.2", version: "27.1.1" } }),
+  },
+  {
+    name: "errorBudget with the bake off",
+    stack: () => twoHaproxy({ bake: { errorBudget: 3 } }),
+    problem: `${NS}:bake.errorBudget = 3: the bake is off (windowSeconds 0), so no error would be counted: set windowSeconds (e.g. 60) or remove errorBudget`,
+    valid: () => twoHaproxy({ bake: { windowSeconds: 60, errorBudget: 3 } }),
+  },
+  {
+    name: "errorBudget with an ALB, whose bake counts no errors",
+    stack: () => albStack(2, { bake: { windowSeconds: 60, errorBudget: 3 } }),
+    problem: `${NS}:bake.errorBudget = 3: an ALB bake counts no errors (it watches the target's health and bake.alarmNames), so this budget would be ignored: remove errorBudget, and watch the ALB's 5xx with a CloudWatch alarm in bake.alarmNames`,
+    valid: () => albStack(2, { bake: { windowSeconds: 60, errorBudget: 0, alarmNames: ["glance-api-5xx"] } }),
+  },
+];
+
 interface BadConfig {
   name: string;
   stack: () => StackFixture;
@@ -427,6 +615,7 @@ const badConfigs: BadConfig[] = [
     stack: () => albStack(2, { backup: { dbInstanceIdentifier: "1glance_db" } }),
     shows: [`${NS}:backup.dbInstanceIdentifier = "1glance_db"`, "RDS DB instance identifier"],
   },
+  ...crossBlockChecks.map(({ name, stack, problem }) => ({ name, stack, shows: [problem] })),
 ];
 
 describe("parseStackConfig rejects bad configs with one ConfigError naming the key", () => {
@@ -444,6 +633,66 @@ describe("parseStackConfig rejects bad configs with one ConfigError naming the k
     ).toBeDefined();
     expect(message).toMatch(/^Invalid stack config \(\d+ problems?\); nothing was changed:\n/);
     expect(message).toContain(`  - ${line}`);
+  });
+});
+
+describe("cross-checks between blocks", () => {
+  it.each(crossBlockChecks)("$name: exactly that one problem", ({ stack, problem }) => {
+    expect(problemsOf(stack()).problems).toEqual([problem]);
+  });
+
+  it.each(crossBlockChecks)("$name: the valid neighbour parses", ({ valid }) => {
+    expect(() => parsed(valid())).not.toThrow();
+  });
+
+  it("leaves RDS identity alone when database.host is not an RDS endpoint (a CNAME, an address, a tunnel)", () => {
+    for (const host of ["glance-db.internal.example.net", "10.20.30.40", "127.0.0.1"]) {
+      const config = parsed(
+        albStack(2, {
+          database: { host },
+          backup: { dbInstanceIdentifier: "anything", region: "ap-southeast-2" },
+        }),
+      );
+      expect(config.backup).toMatchObject({ dbInstanceIdentifier: "anything", region: "ap-southeast-2" });
+    }
+  });
+
+  it("compares an Aurora or Multi-AZ cluster endpoint's region, never an instance it does not name", () => {
+    const cluster = "glance.cluster-abcdefghijkl.eu-west-1.rds.amazonaws.com";
+    expect(() =>
+      parsed(albStack(2, { database: { host: cluster }, backup: { dbInstanceIdentifier: "glance-writer" } })),
+    ).not.toThrow();
+    expect(
+      problemsOf(albStack(2, { database: { host: cluster }, backup: { region: "eu-central-1" } })).problems,
+    ).toEqual([
+      `${NS}:backup.region = "eu-central-1": database.host ${cluster} is in eu-west-1, and RDS snapshots an instance only in its own region; use eu-west-1`,
+    ]);
+  });
+
+  it("lists the cross-block problems together, with every other problem, in ONE error", () => {
+    const { problems } = problemsOf(
+      albStack(2, {
+        nodes: [
+          { name: "node-1", address: "10.0.1.1", instanceId: "i-00000000000000001", haproxyServer: "a" },
+          { name: "node-2", address: "10.0.1.2" },
+        ],
+        loadBalancer: { region: "us-east-1" },
+        backup: { dbInstanceIdentifier: "glance-old", region: "us-east-1" },
+        bake: { errorBudget: 1 },
+        rollbackTo: { release: "2023.2", version: "28.2.0" },
+      }),
+    );
+    expect(problems.map((p) => p.slice(0, p.indexOf(" ="))).sort()).toEqual(
+      [
+        `${NS}:backup.dbInstanceIdentifier`,
+        `${NS}:backup.region`,
+        `${NS}:bake.errorBudget`,
+        `${NS}:loadBalancer.region`,
+        `${NS}:nodes[0].haproxyServer`,
+        `${NS}:nodes[1].instanceId`,
+        `${NS}:rollbackTo.version`,
+      ].sort(),
+    );
   });
 });
 

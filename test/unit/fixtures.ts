@@ -106,7 +106,11 @@ export function albStack(nodeCount: number, overrides: Overrides = {}): StackFix
     newNode: { existing: "node-1" },
     ssh: { user: "ubuntu", hostKeyPolicy: "accept-new" },
     loadBalancer: { type: "alb", targetGroupArn: TARGET_GROUP_ARN, region: "eu-west-1" },
-    database: { host: "glance.abcdefghijkl.eu-west-1.rds.amazonaws.com", user: "glance", adminUser: "admin" },
+    database: {
+      host: "glance-db.abcdefghijkl.eu-west-1.rds.amazonaws.com",
+      user: "glance",
+      adminUser: "admin",
+    },
     backup: { type: "rds-snapshot", dbInstanceIdentifier: "glance-db", region: "eu-west-1" },
   };
   return fixture(merge(raw, overrides), {
