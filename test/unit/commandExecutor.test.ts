@@ -237,7 +237,13 @@ writeFileSync(
 
 const PARITY_BASE = {
   ssh: { user: "ubuntu", hostKeyPolicy: "strict" },
-  database: { host: "db.internal", user: "glance", adminUser: "admin", passConnectionToGlanceManage: true },
+  database: {
+    host: "db.internal",
+    user: "glance",
+    adminUser: "admin",
+    passConnectionToGlanceManage: true,
+    tls: true,
+  },
 };
 
 /** One changed key each: [block, key, value]. Every key of ssh, nodeCommands and database is listed. */
@@ -259,7 +265,8 @@ const PARITY_CASES: Array<[string, string, unknown]> = [
   ["database", "port", 3307],
   ["database", "user", "glance2"],
   ["database", "name", "glance2"],
-  ["database", "tls", true],
+  ["database", "tls", false],
+  ["database", "caFile", "/etc/ssl/glance-db-ca.pem"],
   ["database", "adminUser", "root"],
   ["database", "passConnectionToGlanceManage", false],
   ["database", "rdsParameterGroup", "glance-params"],
@@ -267,14 +274,12 @@ const PARITY_CASES: Array<[string, string, unknown]> = [
 
 /**
  * Keys no node step acts on, by design: they belong to the typed steps (the health gate, the
- * privilege preflight, the RDS parameter group hint). `tls` is here because glance-manage does not
- * get TLS parameters in its connection URL yet (issue 22's TLS item): both executors ignore it alike.
+ * privilege preflight, the RDS parameter group hint).
  */
 const NOT_NODE_STEP_KEYS = new Set([
   "nodeCommands.healthUrl",
   "database.adminUser",
   "database.rdsParameterGroup",
-  "database.tls",
 ]);
 
 describe("parity: every ssh, nodeCommands and database key reaches both executors alike", () => {
