@@ -131,6 +131,11 @@ export async function startMariadb(opts: StartMariadbOptions): Promise<RunningMa
 
   fs.rmSync(socket, { force: true });
   const tls = ensureServerCertificate(path.join(dir, "tls"));
+  // A tmpdir of its own: a MariaDB server deletes every #sql* file in its tmpdir when it starts, so
+  // with the shared /tmp, another lab's server starting removed temporary tables this one was using
+  // (a soak saw image lists answered 500, "Error on delete of '/tmp/#sql-temptable-...'").
+  const tmpDir = path.join(dir, "tmp");
+  fs.mkdirSync(tmpDir, { recursive: true, mode: 0o700 });
   const port = opts.port || (await findFreePort());
   const child = spawn(
     serverBinary(),
@@ -147,6 +152,7 @@ export async function startMariadb(opts: StartMariadbOptions): Promise<RunningMa
       "--skip-name-resolve",
       `--log-error=${errorLog}`,
       `--pid-file=${path.join(dir, "mariadbd.pid")}`,
+      `--tmpdir=${tmpDir}`,
       `--ssl-ca=${tls.caFile}`,
       `--ssl-cert=${tls.certFile}`,
       `--ssl-key=${tls.keyFile}`,

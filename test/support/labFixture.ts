@@ -3,6 +3,7 @@ import * as fs from "node:fs";
 import * as http from "node:http";
 import * as os from "node:os";
 import * as path from "node:path";
+import { PROJECT_ROOT } from "../../driver/environment";
 import { LabState, labDown, labUp } from "../../lab/lab";
 import { findFreePort, findFreePortRun } from "../../lab/services/ports";
 
@@ -45,7 +46,7 @@ export async function freshLab(
 
 /** Glance logs with errors other than the known harmless ones are kept in .work/lab-logs/ for diagnosis. */
 function keepErrorLogs(lab: LabState): void {
-  const keep = path.join(__dirname, "..", "..", ".work", "lab-logs", path.basename(lab.dir));
+  const keep = path.join(PROJECT_ROOT, ".work", "lab-logs", path.basename(lab.dir));
   const harmless = /os_brick|stevedore\.extension/;
   for (const node of lab.nodes) {
     const log = path.join(node.dir, "glance-api.log");
