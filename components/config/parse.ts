@@ -146,7 +146,7 @@ export const readKnownHostsFile: KnownHostsReader = (file) => {
 };
 
 /** The known_hosts file OpenSSH uses: the configured one, else the operator's own. */
-export function knownHostsFileOf(stack: ParsedStack): string {
+function knownHostsFileOf(stack: ParsedStack): string {
   return stack.ssh?.knownHostsFile ?? path.join(homedir(), ".ssh", "known_hosts");
 }
 

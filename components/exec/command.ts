@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { remoteBashCommand, scriptForStdin } from "../../steps/exec/local";
 import { UpgradeConfig } from "../config";
-import { secretExports } from "./scripts";
+import { secretExports, shellQuote } from "./scripts";
 import { Executor, recordOutcome, ScriptStep, ScriptStepArgs, StepOutcomeSource } from "./executor";
 
 /** Markers the wrapped script prints on stderr, so a step reports when it ran as a native step does. */
@@ -42,11 +42,12 @@ export class CommandExecutor implements Executor {
     };
     const script = `${OUTCOME_PREAMBLE}${args.script}`;
     if (args.node.transport === "local") {
+      const bounded = `timeout -k 5 ${timeoutSeconds} bash -c ${shellQuote(script)}`;
       const local = new command.local.Command(
         args.name,
         {
-          create: `timeout -k 5 ${timeoutSeconds} bash -c ${shellWord(script)}`,
-          update: `timeout -k 5 ${timeoutSeconds} bash -c ${shellWord(script)}`,
+          create: bounded,
+          update: bounded,
           interpreter: ["/bin/bash", "-c"],
           environment: args.secrets === undefined ? undefined : pulumi.secret(args.secrets),
           triggers,
@@ -101,7 +102,7 @@ export class CommandExecutor implements Executor {
 }
 
 /** A command step's outcome, read from its output the way the native step records it. */
-export function stepOutcome(stdout: pulumi.Output<string>, stderr: pulumi.Output<string>): StepOutcomeSource {
+function stepOutcome(stdout: pulumi.Output<string>, stderr: pulumi.Output<string>): StepOutcomeSource {
   const times = stderr.apply((text) => markers(text ?? ""));
   return {
     startedAt: times.apply((t) => t.startedAt),
@@ -122,10 +123,6 @@ export function markers(stderr: string): { startedAt: string; endedAt: string } 
       ?.slice(marker.length + 1)
       .trim() ?? "";
   return { startedAt: find(STARTED), endedAt: find(ENDED) };
-}
-
-function shellWord(text: string): string {
-  return `'${text.replaceAll("'", `'\\''`)}'`;
 }
 
 function lastLine(text: string | undefined): string {

@@ -103,15 +103,21 @@ export function describe(stat: ServerStat): string {
   return `${stat.status} with ${stat.scur} session(s) open${check}`;
 }
 
-export async function haproxyDrain(
-  args: HaproxyServerRef & { minHealthy: number; drainTimeoutSeconds: number; pollIntervalMs?: number },
-  ctx: StepContext,
-): Promise<{
+/**
+ * What a drain reports: how long it took, the sessions it had to wait for, and whether the server was
+ * already out (MAINT) or in rotation (UP) when it began; a rerun may find it in DRAIN, neither.
+ */
+export interface DrainOutcome {
   drainSeconds: number;
   sessionsAtStart: number;
   alreadyOut: boolean;
   inRotationAtStart: boolean;
-}> {
+}
+
+export async function haproxyDrain(
+  args: HaproxyServerRef & { minHealthy: number; drainTimeoutSeconds: number; pollIntervalMs?: number },
+  ctx: StepContext,
+): Promise<DrainOutcome> {
   const name = label(args);
   const servers = await readBackendServers(args.runtimeApi, args.backend);
   const target = findServer(args, servers);

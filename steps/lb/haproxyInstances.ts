@@ -5,7 +5,14 @@
  * instance. One directly reachable instance keeps the single-instance steps of ./haproxy.
  */
 import { pollUntil, StepContext, StepError } from "../context";
-import { findServer, fleetProblems, haproxyAdmit, haproxyDrain, haproxyFleetCheck } from "./haproxy";
+import {
+  DrainOutcome,
+  findServer,
+  fleetProblems,
+  haproxyAdmit,
+  haproxyDrain,
+  haproxyFleetCheck,
+} from "./haproxy";
 import { HaproxyInstance, RuntimeEndpoint, withHaproxyInstances } from "./haproxyEndpoints";
 import { readBackendServers, runtimeCommand, ServerStat } from "./haproxyRuntime";
 
@@ -185,12 +192,7 @@ function plural(count: number, word: string): string {
 export async function haproxyDrainAll(
   args: HaproxyPoolServer & { minHealthy: number; drainTimeoutSeconds: number },
   ctx: StepContext,
-): Promise<{
-  drainSeconds: number;
-  sessionsAtStart: number;
-  alreadyOut: boolean;
-  inRotationAtStart: boolean;
-}> {
+): Promise<DrainOutcome> {
   if (args.instances.length === 1 && isDirect(args.instances[0])) {
     return haproxyDrain({ ...args, runtimeApi: args.instances[0].api }, ctx);
   }
@@ -399,12 +401,7 @@ export function drainFromHaproxy(
   args: HaproxyMembership & { minHealthy: number; drainTimeoutSeconds: number; pollIntervalMs?: number },
   sshPrivateKey: string | undefined,
   ctx: StepContext,
-): Promise<{
-  drainSeconds: number;
-  sessionsAtStart: number;
-  alreadyOut: boolean;
-  inRotationAtStart: boolean;
-}> {
+): Promise<DrainOutcome> {
   return withHaproxyInstances(args.runtimeApis, sshPrivateKey, ctx, (instances) =>
     haproxyDrainAll({ ...args, instances }, ctx),
   );

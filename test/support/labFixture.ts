@@ -5,6 +5,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { PROJECT_ROOT } from "../../driver/environment";
 import { LabState, labDown, labUp } from "../../lab/lab";
+import { isAbnormal, readHaproxyLog } from "../../lab/load/haproxyLog";
+import { labHaproxyLog } from "../../lab/load/verdict";
 import { findFreePort, findFreePortRun } from "../../lab/services/ports";
 
 export function sha256Of(url: string): Promise<string> {
@@ -56,29 +58,13 @@ function keepErrorLogs(lab: LabState): void {
     fs.mkdirSync(keep, { recursive: true });
     fs.copyFileSync(log, path.join(keep, `${node.name}-glance-api.log`));
   }
-  const abnormal = abnormalHaproxyLines(path.join(lab.dir, "haproxy", "haproxy.log"));
+  const abnormal = readHaproxyLog(labHaproxyLog(lab))
+    .filter(isAbnormal)
+    .map((line) => line.raw);
   if (abnormal.length > 0) {
     fs.mkdirSync(keep, { recursive: true });
     fs.writeFileSync(path.join(keep, "haproxy-abnormal.log"), `${abnormal.join("\n")}\n`);
   }
-}
-
-/**
- * HAProxy request log lines whose status is not 2xx/3xx/4xx or whose termination state is not
- * `----` (closed normally): a client abort, a server close before the headers, a timeout.
- */
-function abnormalHaproxyLines(log: string): string[] {
-  if (!fs.existsSync(log)) return [];
-  return fs
-    .readFileSync(log, "utf8")
-    .split("\n")
-    .filter((line) => {
-      // httplog: ... <Tq/Tw/Tc/Tr/Ta> <status> <bytes> - - <termination state> <conns> ...
-      const fields = /\s(-?\d+)\s+\d+\s+\S+\s+\S+\s+([-A-Za-z]{4})\s/.exec(line);
-      if (!fields) return false;
-      const status = Number(fields[1]);
-      return fields[2] !== "----" || status < 100 || status >= 500;
-    });
 }
 
 export async function removeLab(lab: LabState | undefined): Promise<void> {

@@ -14,7 +14,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { markers, OUTCOME_PREAMBLE } from "../../components/exec/command";
 import { buildNodeScript, NodeScriptKind, secretExports } from "../../components/exec/scripts";
-import { ConfigError, parseConfigEntries } from "../../components/config";
+import { ConfigEntry, ConfigError, parseConfigEntries } from "../../components/config";
 import { remoteBashCommand, scriptForStdin } from "../../steps/exec/local";
 import {
   fixtureHostKey,
@@ -41,8 +41,9 @@ function config(overrides: Record<string, unknown> = {}): Record<string, unknown
   return stackConfig(3, { exec: "command", ...overrides });
 }
 
-function parsed(raw: Record<string, unknown>) {
-  return parseConfigEntries([
+/** The stack's config entries as Pulumi gives them to the program, with every secret set. */
+function entriesOf(raw: Record<string, unknown>): ConfigEntry[] {
+  return [
     ...Object.entries(raw).map(([key, value]) => ({
       key: `glance-rolling-upgrade:${key}`,
       value: typeof value === "string" ? value : JSON.stringify(value),
@@ -53,7 +54,11 @@ function parsed(raw: Record<string, unknown>) {
       value,
       secret: true,
     })),
-  ]);
+  ];
+}
+
+function parsed(raw: Record<string, unknown>) {
+  return parseConfigEntries(entriesOf(raw));
 }
 
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";
@@ -324,21 +329,7 @@ describe("parity: every ssh, nodeCommands and database key reaches both executor
 describe("the command executor refuses at plan what it cannot honour", () => {
   const problemsOf = (raw: Record<string, unknown>, knownHosts?: string): string => {
     try {
-      parseConfigEntries(
-        [
-          ...Object.entries(raw).map(([key, value]) => ({
-            key: `glance-rolling-upgrade:${key}`,
-            value: typeof value === "string" ? value : JSON.stringify(value),
-            secret: false,
-          })),
-          ...Object.entries(SECRET_VALUES).map(([key, value]) => ({
-            key: `glance-rolling-upgrade:${key}`,
-            value,
-            secret: true,
-          })),
-        ],
-        knownHosts === undefined ? undefined : () => knownHosts,
-      );
+      parseConfigEntries(entriesOf(raw), knownHosts === undefined ? undefined : () => knownHosts);
     } catch (error) {
       expect(error).toBeInstanceOf(ConfigError);
       return (error as ConfigError).message;
