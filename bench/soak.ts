@@ -115,7 +115,7 @@ async function runCycle(index: number, lab: LabState, stack: BenchStack): Promis
   // check; the version reports, the fleet check and db contract must not start.
   const upgraded = lab.nodes.map((n) => n.name);
   const nodeSteps = (node: string) =>
-    ["drain", "stop", "upgrade", "start", "health", "admit"].map((k) => `${node}/${k}`);
+    ["drain", "stop", "upgrade", "start", "admit"].map((k) => `${node}/${k}`);
   const chain = [...upgraded.flatMap(nodeSteps), "db/expand", "db/migrate", "db/verify"];
   const expectedAfterUp = lab.nodes.map(() => to);
   const before = await releases(lab);

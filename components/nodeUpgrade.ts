@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { UpgradeContext } from "./context";
-import { buildNodeScript, NodeEndpoint, NodeScriptKind, ScriptStep } from "./exec";
+import { buildNodeScript, HealthGate, NodeEndpoint, NodeScriptKind, ScriptStep } from "./exec";
 import { ResolvedNode } from "./config";
 import { lbStepSecrets, lbTargetFor } from "./membership";
 import { typedStep } from "./typedStep";
@@ -14,7 +14,7 @@ export interface NodeUpgradeArgs {
 }
 
 /**
- * One node's part of the runbook: drain, graceful stop, upgrade, start, health gate, admit. Each step
+ * One node's part of the runbook: drain, graceful stop, upgrade, start (with its health gate), admit. Each step
  * is created by the rolling upgrade in plan order, with the dependencies the plan gives it.
  */
 export class NodeUpgrade extends pulumi.ComponentResource {
@@ -57,13 +57,14 @@ export class NodeUpgrade extends pulumi.ComponentResource {
     return this.args.node.healthUrl;
   }
 
-  private script(kind: NodeScriptKind, after: pulumi.Resource[]): ScriptStep {
+  private script(kind: NodeScriptKind, after: pulumi.Resource[], healthGate?: HealthGate): ScriptStep {
     const { config, executor } = this.context;
     return executor.run({
       name: `${this.stepName}/${kind}`,
       kind,
       node: this.endpoint,
       script: buildNodeScript(kind, config, this.endpoint),
+      healthGate,
       parent: this,
       dependsOn: after,
     });
@@ -97,26 +98,14 @@ export class NodeUpgrade extends pulumi.ComponentResource {
     return this.script("upgrade", after).resource;
   }
 
+  /**
+   * Starts the node's services and waits until its health URL answers 200, in one resource: a failed
+   * gate leaves no start in the state, so any rerun (the driver's or a plain `pulumi up`) starts the
+   * node again and gates it again.
+   */
   start(after: pulumi.Resource[]): pulumi.Resource {
-    return this.script("start", after).resource;
-  }
-
-  health(after: pulumi.Resource[]): pulumi.Resource {
-    const { config } = this.context;
-    return typedStep(
-      this.context,
-      `${this.stepName}/health`,
-      {
-        kind: "health",
-        node: this.nodeName,
-        request: pulumi.output(this.healthUrl()).apply((url) => ({
-          kind: "health" as const,
-          url,
-          timeoutSeconds: config.loadBalancer.healthTimeoutSeconds,
-        })),
-      },
-      { parent: this, dependsOn: after },
-    );
+    const timeoutSeconds = this.context.config.loadBalancer.healthTimeoutSeconds;
+    return this.script("start", after, { url: this.healthUrl(), timeoutSeconds }).resource;
   }
 
   admit(after: pulumi.Resource[]): pulumi.Resource {

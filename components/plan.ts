@@ -13,7 +13,6 @@ export type StepKind =
   | "migrate"
   | "verify-migrations"
   | "start"
-  | "health"
   | "admit"
   | "bake"
   | "report-version"
@@ -131,7 +130,7 @@ export function buildPlan(config: UpgradeConfig): Plan {
     description: "glance-manage db check: no expand or data migration pending",
   });
   const bakeSeconds = config.bake.windowSeconds;
-  let previousAdmits = [addStartHealthAdmit(steps, newNode, 0, verify, bakeSeconds)];
+  let previousAdmits = [addStartAdmit(steps, newNode, 0, verify, bakeSeconds)];
 
   wavesAfterNewNode(
     config.nodes.map((n) => n.name),
@@ -152,7 +151,7 @@ export function buildPlan(config: UpgradeConfig): Plan {
         nodeStep(node, waveIndex + 1, "stop", [drain], "stop Glance gracefully and verify it is down"),
       );
       const upgrade = add(nodeStep(node, waveIndex + 1, "upgrade", [stop], `install release ${release}`));
-      return addStartHealthAdmit(steps, node, waveIndex + 1, upgrade, bakeSeconds);
+      return addStartAdmit(steps, node, waveIndex + 1, upgrade, bakeSeconds);
     });
     previousAdmits = admits;
   });
@@ -244,23 +243,30 @@ function nodeStep(
   return { id: `${node}/${kind}`, kind, node, wave, after, description };
 }
 
-function addStartHealthAdmit(
+function addStartAdmit(
   steps: PlanStep[],
   node: string,
   wave: number,
   after: string,
   bakeSeconds = 0,
 ): string {
-  const start = nodeStep(node, wave, "start", [after], "start Glance on the new release");
-  const health = nodeStep(node, wave, "health", [start.id], "wait until its health check answers 200");
+  // The health gate is part of the start step: a failed gate leaves no start in the state, so a plain
+  // `pulumi up` runs the start again together with its gate.
+  const start = nodeStep(
+    node,
+    wave,
+    "start",
+    [after],
+    "start Glance on the new release; wait until its health check answers 200",
+  );
   const admit = nodeStep(
     node,
     wave,
     "admit",
-    [health.id],
+    [start.id],
     "put back in rotation; wait until the load balancer sees it healthy",
   );
-  steps.push(start, health, admit);
+  steps.push(start, admit);
   if (bakeSeconds <= 0) return admit.id;
   const bake = nodeStep(
     node,

@@ -46,10 +46,9 @@ export class RollingRollback extends pulumi.ComponentResource {
       const stop = node.stop([drain]);
       const downgrade = node.upgrade([stop]);
       const start = node.start([downgrade]);
-      const health = node.health([start]);
-      previous = [node.admit([health])];
+      previous = [node.admit([start])];
       this.steps.push(
-        ...["drain", "stop", "upgrade", "start", "health", "admit"].map((k) => `rollback/${nodeName}/${k}`),
+        ...["drain", "stop", "upgrade", "start", "admit"].map((k) => `rollback/${nodeName}/${k}`),
       );
     }
     this.registerOutputs({ nodes: args.nodes, release: target.release });

@@ -97,7 +97,6 @@ export class RollingUpgrade extends pulumi.ComponentResource {
         case "stop":
         case "upgrade":
         case "start":
-        case "health":
         case "admit":
         case "bake":
           resource = nodeOf(nodeName)[step.kind](deps);

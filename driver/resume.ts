@@ -17,20 +17,20 @@ function stepsAt(deployment: Deployment, release: string): Map<string, string> {
 }
 
 /**
- * A node's start, health gate, admission and bake are one unit: if its health gate (or, with a bake,
- * its bake) did not pass for this release, the node's start, health and admission run again on
- * resume, so their resources are replaced. Returns the URNs to pass as `replace`.
+ * A node's start (with its health gate), admission and bake are one unit. A failed health gate needs
+ * nothing here: it fails the start resource itself, so any rerun starts and gates the node again. A
+ * bake that did not pass after the node was admitted does: the node's start and admission run again
+ * on resume, so their resources are replaced. Returns the URNs to pass as `replace`.
  */
 export function startsToRepeat(deployment: Deployment, release: string, baking = false): string[] {
+  if (!baking) return [];
   const done = stepsAt(deployment, release);
   const repeat: string[] = [];
   for (const step of done.keys()) {
-    if (!step.endsWith("/start")) continue;
-    const node = step.slice(0, -"/start".length);
-    const gatePassed =
-      done.has(`${node}/health`) && (!baking || done.has(`${node}/bake`) || !done.has(`${node}/admit`));
-    if (gatePassed) continue;
-    for (const kind of ["start", "health", "admit"]) {
+    if (!step.endsWith("/admit")) continue;
+    const node = step.slice(0, -"/admit".length);
+    if (done.has(`${node}/bake`)) continue;
+    for (const kind of ["start", "admit"]) {
       const urn = done.get(`${node}/${kind}`);
       if (urn) repeat.push(urn);
     }

@@ -25,16 +25,7 @@ export interface RunbookRule {
   check(resources: readonly RunbookResource[]): Violation[];
 }
 
-const NODE_STEP_KINDS = new Set([
-  "provision",
-  "drain",
-  "stop",
-  "upgrade",
-  "start",
-  "health",
-  "admit",
-  "version",
-]);
+const NODE_STEP_KINDS = new Set(["provision", "drain", "stop", "upgrade", "start", "admit", "version"]);
 
 /** The dependency graph of a resource list, with memoised transitive dependencies. */
 export class RunbookGraph {

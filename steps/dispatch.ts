@@ -38,7 +38,7 @@ export type DbRef = Omit<DbEndpoint, "password">;
 export type ScriptSpec = Omit<ScriptRun, "secrets" | "ssh"> & { ssh?: Omit<SshTarget, "privateKey"> };
 
 export type StepRequest =
-  | { kind: "script"; run: ScriptSpec }
+  | { kind: "script"; run: ScriptSpec; healthGate?: { url: string; timeoutSeconds: number } }
   | ({ kind: "preflight" } & PreflightRequest)
   | { kind: "backup-mysqldump"; db: DbRef; path: string }
   | {
@@ -51,7 +51,6 @@ export type StepRequest =
     }
   | { kind: "drain"; lb: LbTarget; minHealthy: number; drainTimeoutSeconds: number }
   | { kind: "admit"; lb: LbTarget; healthTimeoutSeconds: number }
-  | { kind: "health"; url: string; timeoutSeconds: number }
   | ({ kind: "bake" } & BakeRequest)
   | { kind: "allow-functions"; db: DbRef; adminUser?: string; rdsParameterGroup?: string }
   | { kind: "fleet-verify"; lb: LbFleet; targetVersion: string; reported: Record<string, string> }
@@ -99,7 +98,10 @@ export async function runStep(
     case "script": {
       const result = await runScript(scriptRunOf(request.run, secrets), ctx);
       const lastLine = result.stdout.trim().split("\n").at(-1) ?? "";
-      return { exitCode: result.exitCode, stdout: lastLine, scriptSeconds: result.seconds };
+      const ran = { exitCode: result.exitCode, stdout: lastLine, scriptSeconds: result.seconds };
+      if (!request.healthGate) return ran;
+      const healthy = await waitHealthy(request.healthGate, ctx);
+      return { ...ran, healthySeconds: healthy.seconds };
     }
     case "preflight":
       return runPreflight(request, secrets, ctx);
@@ -141,10 +143,6 @@ export async function runStep(
             )
           : await albAdmit({ ...lb, healthTimeoutSeconds: request.healthTimeoutSeconds }, ctx);
       return { admitSeconds: admitted.admitSeconds };
-    }
-    case "health": {
-      const healthy = await waitHealthy({ url: request.url, timeoutSeconds: request.timeoutSeconds }, ctx);
-      return { healthySeconds: healthy.seconds };
     }
     case "bake": {
       const baked = await bakeNode(request, secrets, ctx);

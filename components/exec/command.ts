@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { remoteBashCommand, scriptForStdin } from "../../steps/exec/local";
 import { UpgradeConfig } from "../config";
-import { secretExports, shellQuote } from "./scripts";
+import { healthGateScript, secretExports, shellQuote } from "./scripts";
 import { Executor, recordOutcome, ScriptStep, ScriptStepArgs, StepOutcomeSource } from "./executor";
 
 /** Markers the wrapped script prints on stderr, so a step reports when it ran as a native step does. */
@@ -32,7 +32,9 @@ export class CommandExecutor implements Executor {
 
   run(args: ScriptStepArgs): ScriptStep {
     const triggers = [this.config.targetRelease, args.node.name, args.kind];
-    const timeoutSeconds = this.config.nodeCommands.scriptTimeoutSeconds;
+    // A start step's gate runs inside the same bound, so the bound grows by the gate's own timeout.
+    const timeoutSeconds =
+      this.config.nodeCommands.scriptTimeoutSeconds + (args.healthGate?.timeoutSeconds ?? 0);
     // The engine's own bound, a little past the node's, so the node's `timeout` reports first.
     const limit = `${timeoutSeconds + 60}s`;
     const opts: pulumi.CustomResourceOptions = {
@@ -40,9 +42,14 @@ export class CommandExecutor implements Executor {
       dependsOn: args.dependsOn,
       customTimeouts: { create: limit, update: limit },
     };
-    const script = `${OUTCOME_PREAMBLE}${args.script}`;
+    const gate = args.healthGate;
+    const script: pulumi.Output<string> = gate
+      ? pulumi
+          .output(gate.url)
+          .apply((url) => `${OUTCOME_PREAMBLE}${args.script}${healthGateScript(url, gate.timeoutSeconds)}`)
+      : pulumi.output(`${OUTCOME_PREAMBLE}${args.script}`);
     if (args.node.transport === "local") {
-      const bounded = `timeout -k 5 ${timeoutSeconds} bash -c ${shellQuote(script)}`;
+      const bounded = script.apply((text) => `timeout -k 5 ${timeoutSeconds} bash -c ${shellQuote(text)}`);
       const local = new command.local.Command(
         args.name,
         {
@@ -66,8 +73,10 @@ export class CommandExecutor implements Executor {
     const remoteCommand = remoteBashCommand(timeoutSeconds);
     const stdin =
       args.secrets === undefined
-        ? scriptForStdin(script)
-        : pulumi.secret(pulumi.output(args.secrets).apply((s) => scriptForStdin(script, secretExports(s))));
+        ? script.apply((text) => scriptForStdin(text))
+        : pulumi.secret(
+            pulumi.all([script, args.secrets]).apply(([text, s]) => scriptForStdin(text, secretExports(s))),
+          );
     const remote = new command.remote.Command(
       args.name,
       {

@@ -10,6 +10,12 @@ export interface NodeEndpoint {
   sshPort: number;
 }
 
+/** What a start step waits for after its script: the node's health URL answering 200. */
+export interface HealthGate {
+  url: pulumi.Input<string>;
+  timeoutSeconds: number;
+}
+
 export interface ScriptStepArgs {
   /** The runbook name, e.g. `node-2/stop`. */
   name: string;
@@ -18,6 +24,8 @@ export interface ScriptStepArgs {
   script: string;
   /** Secret environment for the script: by environment locally, on stdin over SSH. */
   secrets?: pulumi.Input<Record<string, string>>;
+  /** Part of the same resource, so a failed gate is re-run together with its script. */
+  healthGate?: HealthGate;
   parent: pulumi.Resource;
   dependsOn: pulumi.Resource[];
 }

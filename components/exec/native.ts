@@ -47,9 +47,12 @@ export class NativeExecutor implements Executor {
         kind: args.kind,
         node: args.node.name,
         release: this.config.targetRelease,
-        request: pulumi.output(args.node.address).apply((address) => ({
+        request: pulumi.all([args.node.address, args.healthGate?.url]).apply(([address, healthUrl]) => ({
           kind: "script" as const,
           run: scriptSpec(this.config, args.node, args.script, address),
+          ...(args.healthGate && healthUrl !== undefined
+            ? { healthGate: { url: healthUrl, timeoutSeconds: args.healthGate.timeoutSeconds } }
+            : {}),
         })),
         secrets: pulumi.all([this.sshPrivateKey, args.secrets]).apply(([sshPrivateKey, scriptSecrets]) => ({
           ...(sshPrivateKey === undefined ? {} : { sshPrivateKey }),

@@ -86,6 +86,28 @@ export function buildNodeScript(kind: NodeScriptKind, config: UpgradeConfig, nod
   return [...header(config, node), ...body(kind, config), ""].join("\n");
 }
 
+/**
+ * The health gate as bash, for executors that run it on the node (the `command` executor): the same
+ * rule as the native gate (HTTP 200 within the timeout, each probe bounded), probed with curl.
+ */
+export function healthGateScript(url: string, timeoutSeconds: number): string {
+  const quoted = shellQuote(url);
+  return [
+    "gate_started=$SECONDS",
+    "while :; do",
+    `  code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 ${quoted} || true)"`,
+    `  if [ "$code" = 200 ]; then break; fi`,
+    `  if [ $((SECONDS - gate_started)) -ge ${timeoutSeconds} ]; then`,
+    `    echo ${shellQuote(`${url} never answered 200 within ${timeoutSeconds} s`)}"; last answer: \${code:-none}. Check the service's log on $GLANCE_NODE and that it listens where the health URL points." >&2`,
+    "    exit 1",
+    "  fi",
+    "  sleep 0.5",
+    "done",
+    `echo "$GLANCE_NODE healthy after $((SECONDS - gate_started)) s"`,
+    "",
+  ].join("\n");
+}
+
 /** Secrets as `export` lines for a remote script's stdin (sshd drops a client's environment). */
 export function secretExports(secrets: Record<string, string>): string {
   return Object.entries(secrets)

@@ -87,22 +87,25 @@ export class TestStack {
   }
 
   /** Runs the driver as an operator would: `node dist/driver/cli.js <command> --stack <name>`. */
-  async driver(command: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<DriverRun> {
+  driver(command: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<DriverRun> {
+    const cli = path.join(PROJECT_ROOT, "dist", "driver", "cli.js");
+    return this.run(command, [cli, command, "--stack", this.name, "--work-dir", this.folder], extraEnv);
+  }
+
+  /** A plain `pulumi up` of this stack: the engine and the program only, none of the driver's help. */
+  plainUp(): Promise<DriverRun> {
+    const script = path.join(PROJECT_ROOT, "dist", "test", "support", "plainUp.js");
+    return this.run("plain-up", [script, this.name, this.folder]);
+  }
+
+  private async run(label: string, args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<DriverRun> {
     this.runs += 1;
-    const runDir = path.join(this.folder, "runs", `${this.runs}-${command}`);
+    const runDir = path.join(this.folder, "runs", `${this.runs}-${label}`);
     fs.mkdirSync(runDir, { recursive: true });
-    const child = spawn(
-      process.execPath,
-      [
-        path.join(PROJECT_ROOT, "dist", "driver", "cli.js"),
-        command,
-        "--stack",
-        this.name,
-        "--work-dir",
-        this.folder,
-      ],
-      { env: { ...this.env, GRU_RUN_DIR: runDir, ...extraEnv }, stdio: ["ignore", "pipe", "pipe"] },
-    );
+    const child = spawn(process.execPath, args, {
+      env: { ...this.env, GRU_RUN_DIR: runDir, ...extraEnv },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let stdout = "";
     let stderr = "";
     child.stdout.on("data", (chunk: Buffer) => (stdout += chunk.toString()));

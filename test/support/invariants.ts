@@ -8,6 +8,8 @@ export interface StepSpan {
   start: number;
   end?: number;
   failed: boolean;
+  /** The result on its end event, when the timeline kept it. */
+  result?: Record<string, unknown>;
 }
 
 export function spans(timeline: TimelineEvent[]): Map<string, StepSpan[]> {
@@ -27,6 +29,8 @@ export function spans(timeline: TimelineEvent[]): Map<string, StepSpan[]> {
       if (!open) throw new Error(`${event.event} without start for ${event.step}`);
       open.end = Date.parse(event.at);
       open.failed = event.event === "fail";
+      if (event.result && typeof event.result === "object")
+        open.result = event.result as Record<string, unknown>;
     }
     result.set(event.step, list);
   }
@@ -81,7 +85,14 @@ export function invariantViolations(timeline: TimelineEvent[], shape: FleetShape
   before("db/expand", "db/migrate", "I3 expand before migrate");
   before("db/migrate", "db/verify", "I3 migrate before verify");
   // I4
-  for (const node of allNodes) before(`${node}/health`, `${node}/admit`, "I4 healthy before admitted");
+  // The health gate is the end of the start step: its result carries how long the node took to answer 200.
+  for (const node of allNodes) {
+    before(`${node}/start`, `${node}/admit`, "I4 healthy before admitted");
+    const started = byStep.get(`${node}/start`)?.[0];
+    if (started?.end !== undefined && !started.failed && typeof started.result?.healthySeconds !== "number") {
+      problems.push(`I4 ${node}/start ended without passing its health gate`);
+    }
+  }
   // I5: wave k drains only after wave k-1 is admitted; at most one wave out at a time
   const waves = [[shape.newNode], ...shape.waves];
   for (let w = 1; w < waves.length; w++) {

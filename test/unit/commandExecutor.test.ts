@@ -13,7 +13,12 @@ import { writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { markers, OUTCOME_PREAMBLE } from "../../components/exec/command";
-import { buildNodeScript, NodeScriptKind, secretExports } from "../../components/exec/scripts";
+import {
+  buildNodeScript,
+  healthGateScript,
+  NodeScriptKind,
+  secretExports,
+} from "../../components/exec/scripts";
 import { ConfigEntry, ConfigError, parseConfigEntries } from "../../components/config";
 import { remoteBashCommand, scriptForStdin } from "../../steps/exec/local";
 import {
@@ -96,17 +101,22 @@ describe("the command executor (mock-level: the Command plugin cannot run here)"
     const commands = registrations.filter((r) => r.type === "command:remote:Command");
     expect(commands.length).toBe(3 * 4 + 4); // stop/upgrade/start/version per node + expand/migrate/verify/contract
     const cfg = parsed(raw);
+    const gateSeconds = cfg.loadBalancer.healthTimeoutSeconds;
     for (const command of commands) {
       const [owner, step] = command.name.split("/");
       const node = owner === "db" ? "node-1" : owner;
       const script = buildNodeScript(KINDS[step], cfg, { name: node });
-      expect(scriptOf(command), command.name).toBe(scriptForStdin(`${OUTCOME_PREAMBLE}${script}`));
+      // A start step carries its health gate (the native executor checks the same URL after its script).
+      const healthUrl = cfg.nodes.find((n) => n.name === node)?.healthUrl ?? "";
+      const gate = step === "start" ? healthGateScript(healthUrl, gateSeconds) : "";
+      expect(scriptOf(command), command.name).toBe(scriptForStdin(`${OUTCOME_PREAMBLE}${script}${gate}`));
       // The login shell (whatever it is) only starts bash; the native executor asks sshd for the same.
-      expect(command.inputs?.create).toBe(remoteBashCommand(1800));
-      expect(command.inputs?.create).toBe("timeout -k 5 1800 bash -s");
+      const bound = step === "start" ? 1800 + gateSeconds : 1800;
+      expect(command.inputs?.create).toBe(remoteBashCommand(bound));
+      expect(command.inputs?.create).toBe(`timeout -k 5 ${bound} bash -s`);
       expect(command.inputs?.update).toBe(command.inputs?.create);
       expect(command.inputs?.triggers).toEqual(["2024.1", node, KINDS[step]]);
-      expect(command.opts.customTimeouts).toEqual({ create: "1860s", update: "1860s" });
+      expect(command.opts.customTimeouts).toEqual({ create: `${bound + 60}s`, update: `${bound + 60}s` });
     }
   });
 
@@ -278,14 +288,10 @@ const PARITY_CASES: Array<[string, string, unknown]> = [
 ];
 
 /**
- * Keys no node step acts on, by design: they belong to the typed steps (the health gate, the
- * privilege preflight, the RDS parameter group hint).
+ * Keys no node step acts on, by design: they belong to the typed steps (the privilege preflight, the
+ * RDS parameter group hint). The health URL is a node-step key: each start step gates on it.
  */
-const NOT_NODE_STEP_KEYS = new Set([
-  "nodeCommands.healthUrl",
-  "database.adminUser",
-  "database.rdsParameterGroup",
-]);
+const NOT_NODE_STEP_KEYS = new Set(["database.adminUser", "database.rdsParameterGroup"]);
 
 describe("parity: every ssh, nodeCommands and database key reaches both executors alike", () => {
   const inputsFor = async (exec: string, block?: string, key?: string, value?: unknown) => {

@@ -73,6 +73,13 @@ const cases: Case[] = [
   },
 ];
 
+/** A mock input as text: a secret arrives wrapped with its value beside the signature. */
+function plainText(value: unknown): string {
+  if (value && typeof value === "object" && "value" in value)
+    return String((value as { value: unknown }).value);
+  return String(value ?? "");
+}
+
 function expectBefore(graph: Map<string, Set<string>>, earlier: string, later: string): void {
   const deps = graph.get(later);
   expect(deps, `${later} is registered`).toBeDefined();
@@ -96,8 +103,7 @@ describe.each(cases)("the resource graph for $title", ({ config, newNode, waves,
     const names = steps().map((r) => r.name);
     expect(new Set(names).size).toBe(names.length);
     for (const node of waves.flat()) {
-      for (const kind of ["upgrade", "start", "health", "admit", "version"])
-        expect(names).toContain(`${node}/${kind}`);
+      for (const kind of ["upgrade", "start", "admit", "version"]) expect(names).toContain(`${node}/${kind}`);
       if (!(provisioned && node === newNode)) {
         expect(names).toContain(`${node}/drain`);
         expect(names).toContain(`${node}/stop`);
@@ -154,12 +160,29 @@ describe.each(cases)("the resource graph for $title", ({ config, newNode, waves,
     for (const node of waves.flat()) expectBefore(graph, "db/verify", `${node}/admit`);
   });
 
-  it("I4: the NEW NODE is admitted only after its health gate", async () => {
+  it("I4: every node is admitted only after its health gate, which is part of its start step", async () => {
     await setup();
-    for (const node of waves.flat()) expectBefore(graph, `${node}/health`, `${node}/admit`);
-    expectBefore(graph, `${newNode}/start`, `${newNode}/health`);
+    for (const node of waves.flat()) {
+      expectBefore(graph, `${node}/start`, `${node}/admit`);
+      expect(stepNames().has(`${node}/health`), `${node}/health is folded into ${node}/start`).toBe(false);
+      const start = steps().find((r) => r.name === `${node}/start`);
+      expect(start, `${node}/start`).toBeDefined();
+      const request = start?.inputs?.request as
+        { healthGate?: { url: string; timeoutSeconds: number } } | undefined;
+      if (start?.type === "pulumi-nodejs:dynamic:Resource") {
+        expect(request?.healthGate?.url, `${node}/start gates on its health URL`).toMatch(/^https?:\/\/.+/);
+        expect(request?.healthGate?.timeoutSeconds).toBeGreaterThan(0);
+      } else {
+        // The command executor runs the same gate as bash on the node, after the start command.
+        const script = String(
+          start?.type === "command:remote:Command" ? plainText(start.inputs?.stdin) : start?.inputs?.create,
+        );
+        expect(script).toMatch(/never answered 200 within \d+ s/);
+        expect(script.indexOf("http_code")).toBeGreaterThan(script.indexOf("GLANCE_NODE"));
+      }
+    }
     if (provisioned) {
-      expectBefore(graph, `${newNode}/health`, `${newNode}/attach`);
+      expectBefore(graph, `${newNode}/start`, `${newNode}/attach`);
       expectBefore(graph, `${newNode}/attach`, `${newNode}/admit`);
     }
   });

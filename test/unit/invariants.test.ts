@@ -74,8 +74,8 @@ function phases(shape: FleetShape): string[][] {
     ["db/expand"],
     ["db/migrate"],
     ["db/verify"],
-    ...each([shape.newNode], ["start", "health", "admit"]),
-    ...shape.waves.flatMap((wave) => each(wave, ["drain", "stop", "upgrade", "start", "health", "admit"])),
+    ...each([shape.newNode], ["start", "admit"]),
+    ...shape.waves.flatMap((wave) => each(wave, ["drain", "stop", "upgrade", "start", "admit"])),
     all.map((node) => `${node}/version`),
     ["fleet/verify"],
     ["db/contract"],
@@ -89,7 +89,10 @@ function validTimeline(shape: FleetShape): TimelineEvent[] {
   phases(shape).forEach((steps, phase) => {
     steps.forEach((step, lane) => {
       const start = T0 + phase * SLOT_MS + lane * LANE_MS;
-      events.push(event("start", step, start), event("end", step, start + STEP_MS, STEP_MS / 1000));
+      const end = event("end", step, start + STEP_MS, STEP_MS / 1000);
+      // A start step ends with its health gate passed; its result says after how long.
+      if (step.endsWith("/start")) end.result = { exitCode: 0, healthySeconds: 1.5 };
+      events.push(event("start", step, start), end);
     });
   });
   return events.sort((a, b) => Date.parse(a.at) - Date.parse(b.at));
@@ -312,9 +315,9 @@ const orderCases: OrderCase[] = [
   {
     rule: "I4 healthy before admitted",
     shape: TWO_AT_A_TIME,
-    earlier: "node-3/health",
+    earlier: "node-3/start",
     later: "node-3/admit",
-    mutate: startsBefore("node-3/admit", "node-3/health"),
+    mutate: startsBefore("node-3/admit", "node-3/start"),
     also: [],
   },
   {
@@ -424,11 +427,21 @@ describe("invariantViolations: I5, nodes out of rotation", () => {
   });
 });
 
+describe("invariantViolations: the health gate inside the start step", () => {
+  it("reports a start step that ended without a passed health gate in its result", () => {
+    const timeline = validTimeline(ONE_AT_A_TIME).map((e) =>
+      e.step === "node-3/start" && e.event === "end" ? { ...e, result: { exitCode: 0 } } : e,
+    );
+    const violations = invariantViolations(timeline, ONE_AT_A_TIME);
+    expect(violations).toEqual(["I4 node-3/start ended without passing its health gate"]);
+  });
+});
+
 describe("invariantViolations: every step ran once and finished", () => {
   it.each([
     ["retried after a failure", "db/migrate ran 2 times, expected once", retried("db/migrate")],
     ["retried in a wave", "node-4/stop ran 2 times, expected once", retried("node-4/stop")],
-    ["never ran", "node-2/health ran 0 times, expected once", drop("node-2/health")],
+    ["never ran", "node-2/start ran 0 times, expected once", drop("node-2/start")],
     ["never ran (backup)", "db/backup ran 0 times, expected once", drop("db/backup")],
   ])("a step %s: %s", (_name, expected, mutate) => {
     const violations = invariantViolations(mutate(validTimeline(TWO_AT_A_TIME)), TWO_AT_A_TIME);

@@ -28,14 +28,12 @@ describe("buildPlan: exact order", () => {
       "db/migrate <- db/expand",
       "db/verify <- db/migrate",
       "node-1/start <- db/verify",
-      "node-1/health <- node-1/start",
-      "node-1/admit <- node-1/health",
+      "node-1/admit <- node-1/start",
       "node-2/drain <- node-1/admit",
       "node-2/stop <- node-2/drain",
       "node-2/upgrade <- node-2/stop",
       "node-2/start <- node-2/upgrade",
-      "node-2/health <- node-2/start",
-      "node-2/admit <- node-2/health",
+      "node-2/admit <- node-2/start",
       "node-1/version <- node-2/admit",
       "node-2/version <- node-2/admit",
       "fleet/verify <- node-1/version, node-2/version",
@@ -53,13 +51,11 @@ describe("buildPlan: exact order", () => {
       "migrate",
       "verify-migrations",
       "start",
-      "health",
       "admit",
       "drain",
       "stop",
       "upgrade",
       "start",
-      "health",
       "admit",
       "report-version",
       "report-version",
@@ -75,19 +71,17 @@ describe("buildPlan: exact order", () => {
 
   it("3 nodes: one wave per node, each draining after the previous admit", () => {
     const plan = buildPlan(parsed(haproxyStack(3)));
-    expect(shape(plan).slice(12)).toEqual([
+    expect(shape(plan).slice(11)).toEqual([
       "node-2/drain <- node-1/admit",
       "node-2/stop <- node-2/drain",
       "node-2/upgrade <- node-2/stop",
       "node-2/start <- node-2/upgrade",
-      "node-2/health <- node-2/start",
-      "node-2/admit <- node-2/health",
+      "node-2/admit <- node-2/start",
       "node-3/drain <- node-2/admit",
       "node-3/stop <- node-3/drain",
       "node-3/upgrade <- node-3/stop",
       "node-3/start <- node-3/upgrade",
-      "node-3/health <- node-3/start",
-      "node-3/admit <- node-3/health",
+      "node-3/admit <- node-3/start",
       "node-1/version <- node-3/admit",
       "node-2/version <- node-3/admit",
       "node-3/version <- node-3/admit",
@@ -110,9 +104,9 @@ describe("buildPlan: exact order", () => {
         (sum, step) => sum + step.after.length,
         0,
       );
-    for (const nodes of [2, 10, 100, 500]) expect(edges(nodes, 1)).toBe(8 * nodes + 7);
+    for (const nodes of [2, 10, 100, 500]) expect(edges(nodes, 1)).toBe(7 * nodes + 7);
     // Wider waves add the wave-to-wave edges (maxUnavailable² per wave), still linear in the nodes.
-    expect(edges(301, 3)).toBeLessThanOrEqual(12 * 301);
+    expect(edges(301, 3)).toBeLessThanOrEqual(11 * 301);
     const plan = buildPlan(parsed(haproxyStack(5)));
     expect(plan.steps.find((s) => s.id === "node-1/version")?.after).toEqual(["node-5/admit"]);
     const wide = buildPlan(parsed(haproxyStack(7, { loadBalancer: { maxUnavailable: 2 } })));
@@ -126,7 +120,7 @@ describe("buildPlan: exact order", () => {
     const plan = buildPlan(parsed(haproxyStack(3, { newNode: { existing: "node-2" } })));
     expect(plan.newNode).toEqual({ name: "node-2", provisioned: false });
     expect(plan.waves.map((w) => w.nodes)).toEqual([["node-2"], ["node-1"], ["node-3"]]);
-    expect(shape(plan).slice(2, 12)).toEqual([
+    expect(shape(plan).slice(2, 11)).toEqual([
       "node-2/drain <- db/backup",
       "node-2/stop <- node-2/drain",
       "node-2/upgrade <- node-2/stop",
@@ -135,8 +129,7 @@ describe("buildPlan: exact order", () => {
       "db/migrate <- db/expand",
       "db/verify <- db/migrate",
       "node-2/start <- db/verify",
-      "node-2/health <- node-2/start",
-      "node-2/admit <- node-2/health",
+      "node-2/admit <- node-2/start",
     ]);
     expect(plan.steps.find((s) => s.id === "node-1/drain")?.after).toEqual(["node-2/admit"]);
     expect(plan.steps.find((s) => s.id === "node-3/drain")?.after).toEqual(["node-1/admit"]);
@@ -162,8 +155,8 @@ describe("buildPlan: exact order", () => {
     expect(after("node-5/drain")).toEqual(["node-2/admit", "node-3/admit"]);
     expect(after("node-5/stop")).toEqual(["node-5/drain"]);
     expect(plan.steps.filter((s) => s.wave === 2).map((s) => s.node)).toEqual([
-      ...Array<string>(6).fill("node-4"),
-      ...Array<string>(6).fill("node-5"),
+      ...Array<string>(5).fill("node-4"),
+      ...Array<string>(5).fill("node-5"),
     ]);
     expect(plan.maxUnavailable).toBe(2);
   });
@@ -177,7 +170,7 @@ describe("buildPlan: exact order", () => {
   it("provisioned NEW NODE: provision after backup, no drain or stop for it", () => {
     const plan = buildPlan(parsed(albProvisionedStack(2)));
     expect(plan.newNode).toEqual({ name: "glance-new", provisioned: true });
-    expect(shape(plan).slice(0, 11)).toEqual([
+    expect(shape(plan).slice(0, 10)).toEqual([
       "preflight <- ",
       "db/backup <- preflight",
       "glance-new/provision <- db/backup",
@@ -187,14 +180,12 @@ describe("buildPlan: exact order", () => {
       "db/migrate <- db/expand",
       "db/verify <- db/migrate",
       "glance-new/start <- db/verify",
-      "glance-new/health <- glance-new/start",
-      "glance-new/admit <- glance-new/health",
+      "glance-new/admit <- glance-new/start",
     ]);
     expect(plan.steps.filter((s) => s.node === "glance-new").map((s) => s.kind)).toEqual([
       "provision",
       "upgrade",
       "start",
-      "health",
       "admit",
       "report-version",
     ]);
@@ -264,11 +255,11 @@ describe("buildPlan: structure for any fleet", () => {
 
   it("50 nodes: step count and every node once per kind", () => {
     const plan = buildPlan(parsed(albStack(50)));
-    // 2 head + 3 NEW NODE down + 4 db + 3 NEW NODE up + 49 x 6 + 50 versions + 3 tail
-    expect(plan.steps).toHaveLength(2 + 3 + 4 + 3 + 49 * 6 + 50 + 3);
+    // 2 head + 3 NEW NODE down + 4 db + 2 NEW NODE up (start with its gate, admit) + 49 x 5 + 50 versions + 3 tail
+    expect(plan.steps).toHaveLength(2 + 3 + 4 + 2 + 49 * 5 + 50 + 3);
     expect(plan.waves).toHaveLength(50);
     const nodes = Array.from({ length: 50 }, (_, i) => `node-${i + 1}`);
-    for (const kind of ["drain", "stop", "upgrade", "start", "health", "admit", "report-version"] as const) {
+    for (const kind of ["drain", "stop", "upgrade", "start", "admit", "report-version"] as const) {
       const ofKind = plan.steps.filter((s) => s.kind === kind).map((s) => s.node);
       expect(ofKind, kind).toHaveLength(50);
       expect([...ofKind].sort(), kind).toEqual([...nodes].sort());
@@ -291,7 +282,7 @@ describe("buildPlan: structure for any fleet", () => {
 
   it("50 nodes with a provisioned NEW NODE: one provision, no drain/stop for it", () => {
     const plan = buildPlan(parsed(albProvisionedStack(50)));
-    expect(plan.steps).toHaveLength(2 + 2 + 4 + 3 + 50 * 6 + 51 + 3);
+    expect(plan.steps).toHaveLength(2 + 2 + 4 + 2 + 50 * 5 + 51 + 3);
     expect(plan.steps.filter((s) => s.kind === "provision").map((s) => s.id)).toEqual([
       "glance-new/provision",
     ]);

@@ -100,12 +100,12 @@ describe("the runbook policy rules", () => {
     });
 
     it("a node has no admit step at all", async () => {
-      // What waited for node-3/admit now waits for its health check.
+      // What waited for node-3/admit now waits for its start (which carries the health gate).
       const broken = rewired(
         (await captured(stackConfig(3))).filter((r) => r.name !== "node-3/admit"),
         /./,
         "node-3/admit",
-        "node-3/health",
+        "node-3/start",
       );
       const violations = contractAfterEveryAdmission.check(broken);
       expect(violations).toHaveLength(1);
