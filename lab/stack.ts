@@ -91,7 +91,7 @@ export function labStackConfig(lab: LabLayout, opts: LabStackOptions): Record<st
     nodeCommands: {
       stopCommand: node("stop"),
       stoppedCheckCommand: `[ "$(${node("status")})" = stopped ]`,
-      upgradeCommand: node("switch", '"$GLANCE_RELEASE"'),
+      upgradeCommand: node("install", '"$GLANCE_TARGET_VERSION"'),
       startCommand: node("start"),
       versionCommand: node("version"),
       glanceManageCommand: node("manage"),
