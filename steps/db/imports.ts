@@ -1,0 +1,163 @@
+/**
+ * Image imports in flight, read from the Glance database. Glance answers an import request
+ * (`POST /v2/images/{id}/import`) with 202 at once and runs the import inside one node's glance-api
+ * process, so the load balancer sees nothing of it: a drain that waits only for HTTP sessions would
+ * stop a node in the middle of one, leaving the image `importing` behind a lock Glance breaks only
+ * after 60 minutes.
+ *
+ * The names read here are Glance's own, present since 22.0 (Wallaby) and checked in the sources of
+ * 27.1.1 (2023.2) and 28.2.0 (2024.1): `images.status = 'importing'`; the image property
+ * `os_glance_import_task` (the import lock: the id of the task that holds it, set and removed
+ * atomically); the image property `os_glance_stage_host` (set by a `glance-direct` stage to the
+ * staging node's `worker_self_reference_url`; an import of that image runs on that node, other nodes
+ * proxy to it); and `tasks.status`. A `web-download` or `copy-image` import records no host, so it
+ * may be running on any node.
+ */
+import type mysql from "mysql2/promise";
+import { pollUntil, StepContext, StepError } from "../context";
+import { DbEndpoint, withConnection } from "./connection";
+
+export interface ImportInFlight {
+  imageId: string;
+  /** The staging node's self URL, for a `glance-direct` import; undefined when Glance records none. */
+  stageHost?: string;
+  /** The task holding the import lock, and its status. */
+  task?: string;
+  taskStatus?: string;
+  /** Seconds since the image row last changed. */
+  ageSeconds: number;
+}
+
+/** Glance breaks an import lock after this long (`_enforce_import_lock`); a pending task's after twice it. */
+const LOCK_EXPIRY_SECONDS = 60 * 60;
+const LIVE_TASK_STATUSES = new Set(["pending", "processing"]);
+
+const IMPORTS_SQL = `
+SELECT i.id AS imageId,
+       TIMESTAMPDIFF(SECOND, i.updated_at, UTC_TIMESTAMP()) AS ageSeconds,
+       stage.value AS stageHost,
+       lck.value AS task,
+       t.status AS taskStatus
+  FROM images i
+  LEFT JOIN image_properties stage
+    ON stage.image_id = i.id AND stage.name = 'os_glance_stage_host' AND stage.deleted = 0
+  LEFT JOIN image_properties lck
+    ON lck.image_id = i.id AND lck.name = 'os_glance_import_task' AND lck.deleted = 0
+  LEFT JOIN tasks t
+    ON t.id = lck.value AND t.deleted = 0
+ WHERE i.status = 'importing' AND i.deleted = 0
+ ORDER BY i.updated_at, i.id`;
+
+function optional(value: unknown): string | undefined {
+  return value === null || value === undefined || value === "" ? undefined : String(value);
+}
+
+/** Every image Glance is importing now, oldest first. */
+export async function importsInFlight(db: DbEndpoint): Promise<ImportInFlight[]> {
+  return withConnection(db, "read the images being imported", async (conn) => {
+    const [rows] = await conn.query<mysql.RowDataPacket[]>(IMPORTS_SQL);
+    return rows.map((row) => ({
+      imageId: String(row.imageId),
+      stageHost: optional(row.stageHost),
+      task: optional(row.task),
+      taskStatus: optional(row.taskStatus),
+      ageSeconds: Number(row.ageSeconds ?? 0),
+    }));
+  });
+}
+
+/** The same URL whatever its trailing slashes: Glance compares the configured strings as they are. */
+function sameUrl(a: string, b: string): boolean {
+  return a.replace(/\/+$/, "") === b.replace(/\/+$/, "");
+}
+
+/**
+ * The imports that could be running on the node whose `worker_self_reference_url` is `selfUrl`:
+ * those staged on it, and those that record no host (they may be running anywhere).
+ */
+export function importsThatMayRunOn(imports: readonly ImportInFlight[], selfUrl: string): ImportInFlight[] {
+  return imports.filter((i) => i.stageHost === undefined || sameUrl(i.stageHost, selfUrl));
+}
+
+/** Imports no node is working on any more: a lock with no live task, or one older than Glance's expiry. */
+export function stuckImports(imports: readonly ImportInFlight[]): ImportInFlight[] {
+  return imports.filter(
+    (i) =>
+      i.task === undefined ||
+      !LIVE_TASK_STATUSES.has(i.taskStatus ?? "") ||
+      i.ageSeconds >= (i.taskStatus === "pending" ? 2 : 1) * LOCK_EXPIRY_SECONDS,
+  );
+}
+
+export function describeImport(i: ImportInFlight): string {
+  const where = i.stageHost ? `staged on ${i.stageHost}` : "no stage host recorded";
+  const task = i.task ? `task ${i.task} ${i.taskStatus ?? "missing"}` : "no import lock";
+  return `${i.imageId} (${where}, ${task}, ${Math.round(i.ageSeconds)} s since its last change)`;
+}
+
+export interface ImportDrainRequest {
+  db: DbEndpoint;
+  /** The node's `worker_self_reference_url`. */
+  selfUrl: string;
+  timeoutSeconds: number;
+  /** On timeout: halt (the default) or go on, reporting what was still importing. */
+  onTimeout: "halt" | "proceed";
+  intervalMs?: number;
+}
+
+export interface ImportDrainOutcome {
+  /** The images that were importing on the node (or anywhere, for imports with no host) at the start. */
+  waitedFor: string[];
+  seconds: number;
+  /** With `proceed`: the images still importing when the wait ended. */
+  leftImporting: string[];
+}
+
+/**
+ * Waits until no import that may be running on the node is in flight. Stuck imports (no live task)
+ * are not waited for: nothing will finish them, and the preflight already listed them.
+ */
+export async function waitForImports(req: ImportDrainRequest, ctx: StepContext): Promise<ImportDrainOutcome> {
+  const started = performance.now();
+  const live = async () => {
+    const all = await importsInFlight(req.db);
+    const stuck = new Set(stuckImports(all).map((i) => i.imageId));
+    return importsThatMayRunOn(all, req.selfUrl).filter((i) => !stuck.has(i.imageId));
+  };
+  const first = await live();
+  const waitedFor = first.map((i) => i.imageId);
+  if (first.length === 0) return { waitedFor, seconds: 0, leftImporting: [] };
+  ctx.log(
+    `waiting for ${first.length} image import(s) that may run on ${req.selfUrl}: ${first.map(describeImport).join("; ")}`,
+  );
+  let last = first;
+  try {
+    await pollUntil(
+      async () => {
+        last = await live();
+        return last.length === 0 ? true : undefined;
+      },
+      {
+        timeoutMs: req.timeoutSeconds * 1000,
+        intervalMs: req.intervalMs ?? 500,
+        signal: ctx.signal,
+        describe: () =>
+          `image imports still running that may run on ${req.selfUrl}: ${last.map(describeImport).join("; ")}`,
+      },
+    );
+  } catch (error) {
+    if (!(error instanceof StepError) || req.onTimeout === "halt" || ctx.signal?.aborted) {
+      throw new StepError(
+        `${error instanceof Error ? error.message : String(error)}. The node is out of rotation and still running: ` +
+          `let the imports finish and run up again, raise importDrainTimeoutSeconds, or set onImportTimeout: proceed ` +
+          `to stop the node anyway (its imports then stay 'importing' until Glance breaks their lock after 60 minutes)`,
+      );
+    }
+    const leftImporting = last.map((i) => i.imageId);
+    ctx.log(`proceeding with ${leftImporting.length} import(s) still running (onImportTimeout: proceed)`);
+    return { waitedFor, seconds: (performance.now() - started) / 1000, leftImporting };
+  }
+  const seconds = (performance.now() - started) / 1000;
+  ctx.log(`image imports done after ${seconds.toFixed(1)} s`);
+  return { waitedFor, seconds, leftImporting: [] };
+}

@@ -1,0 +1,214 @@
+/**
+ * Reading the imports in flight from a real Glance schema: a MariaDB database built by Glance's own
+ * `glance-manage db sync` (27.1.1), with rows written the way Glance writes them during an import
+ * (the image `importing`, the `os_glance_import_task` lock naming its task, `os_glance_stage_host` for
+ * a glance-direct import).
+ */
+import { spawnSync } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import mysql from "mysql2/promise";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { venvDir } from "../../lab/lab";
+import { RunningMariadb, startMariadb } from "../../lab/services/mariadb";
+import type { DbEndpoint } from "../../steps/db/connection";
+import { importsInFlight, importsThatMayRunOn, stuckImports, waitForImports } from "../../steps/db/imports";
+import { recordingContext, stepFailure } from "../support/stepHarness";
+
+const NODE_1 = "http://127.0.0.1:19301";
+const NODE_2 = "http://127.0.0.1:19302";
+
+let workDir: string;
+let server: RunningMariadb;
+let db: DbEndpoint;
+
+async function sql(statement: string, values: unknown[] = []): Promise<void> {
+  const { host, port, user, password, database } = db;
+  const conn = await mysql.createConnection({ host, port, user, password, database });
+  try {
+    await conn.query(statement, values);
+  } finally {
+    await conn.end();
+  }
+}
+
+/** An image as Glance leaves it mid-import; returns its id. */
+async function importing(opts: {
+  stageHost?: string;
+  task?: { status: string; ageMinutes?: number } | "missing";
+  status?: string;
+  ageMinutes?: number;
+}): Promise<string> {
+  const id = randomUUID();
+  const updated = `UTC_TIMESTAMP() - INTERVAL ${opts.ageMinutes ?? 0} MINUTE`;
+  await sql(
+    `INSERT INTO images (id, name, status, created_at, updated_at, deleted, min_disk, min_ram, protected, visibility, os_hidden)
+     VALUES (?, 'import-test', ?, UTC_TIMESTAMP(), ${updated}, 0, 0, 0, 0, 'shared', 0)`,
+    [id, opts.status ?? "importing"],
+  );
+  if (opts.stageHost) {
+    await sql(
+      `INSERT INTO image_properties (image_id, name, value, created_at, deleted) VALUES (?, 'os_glance_stage_host', ?, UTC_TIMESTAMP(), 0)`,
+      [id, opts.stageHost],
+    );
+  }
+  if (opts.task) {
+    const taskId = randomUUID();
+    await sql(
+      `INSERT INTO image_properties (image_id, name, value, created_at, deleted) VALUES (?, 'os_glance_import_task', ?, UTC_TIMESTAMP(), 0)`,
+      [id, taskId],
+    );
+    if (opts.task !== "missing") {
+      await sql(
+        `INSERT INTO tasks (id, type, status, owner, created_at, updated_at, deleted, image_id)
+         VALUES (?, 'api_image_import', ?, 'project-1', UTC_TIMESTAMP(), UTC_TIMESTAMP(), 0, ?)`,
+        [taskId, opts.task.status, id],
+      );
+    }
+  }
+  return id;
+}
+
+beforeAll(async () => {
+  workDir = fs.mkdtempSync(path.join(os.tmpdir(), "glance-imports-test-"));
+  server = await startMariadb({ dir: path.join(workDir, "mariadb") });
+  await server.createDatabase("glance");
+  await server.createUser("glance", "imports-test-pw", "ALL ON glance.*");
+  db = {
+    host: "127.0.0.1",
+    port: server.port,
+    user: "glance",
+    password: "imports-test-pw",
+    database: "glance",
+  };
+  const conf = path.join(workDir, "glance-api.conf");
+  fs.writeFileSync(
+    conf,
+    `[database]\nconnection = mysql+pymysql://glance:imports-test-pw@127.0.0.1:${server.port}/glance\n`,
+  );
+  const sync = spawnSync(
+    path.join(venvDir("2023.2"), "bin", "glance-manage"),
+    ["--config-file", conf, "db", "sync"],
+    {
+      encoding: "utf8",
+    },
+  );
+  expect(sync.status, sync.stderr.slice(-2000)).toBe(0);
+}, 120_000);
+
+afterAll(async () => {
+  await server?.stop();
+  if (workDir) fs.rmSync(workDir, { recursive: true, force: true });
+});
+
+describe("importsInFlight on Glance's own schema", () => {
+  it("lists the images being imported with their stage host and lock, and nothing else", async () => {
+    const direct = await importing({ stageHost: `${NODE_1}/`, task: { status: "processing" } });
+    const web = await importing({ task: { status: "pending" } });
+    const active = await importing({ status: "active" });
+    await sql("UPDATE image_properties SET deleted = 1 WHERE image_id = ?", [active]);
+    const found = await importsInFlight(db);
+    const byId = new Map(found.map((i) => [i.imageId, i]));
+    expect(byId.get(direct)).toMatchObject({ stageHost: `${NODE_1}/`, taskStatus: "processing" });
+    expect(byId.get(direct)?.task).toMatch(/^[0-9a-f-]{36}$/);
+    expect(byId.get(web)).toMatchObject({ stageHost: undefined, taskStatus: "pending" });
+    expect(byId.has(active)).toBe(false);
+    await sql("UPDATE images SET status = 'active' WHERE id IN (?, ?)", [direct, web]);
+  });
+
+  it("names the imports that may run on a node: staged there, or with no host recorded", async () => {
+    const onOne = await importing({ stageHost: NODE_1, task: { status: "processing" } });
+    const onTwo = await importing({ stageHost: `${NODE_2}/`, task: { status: "processing" } });
+    const anywhere = await importing({ task: { status: "processing" } });
+    const all = await importsInFlight(db);
+    expect(
+      importsThatMayRunOn(all, `${NODE_1}/`)
+        .map((i) => i.imageId)
+        .sort(),
+    ).toEqual([onOne, anywhere].sort());
+    expect(
+      importsThatMayRunOn(all, NODE_2)
+        .map((i) => i.imageId)
+        .sort(),
+    ).toEqual([onTwo, anywhere].sort());
+    await sql("UPDATE images SET status = 'active' WHERE id IN (?, ?, ?)", [onOne, onTwo, anywhere]);
+  });
+
+  it("calls stuck what no task will finish: no lock, a missing or finished task, a lock past Glance's expiry", async () => {
+    const live = await importing({ task: { status: "processing" } });
+    const noLock = await importing({});
+    const missing = await importing({ task: "missing" });
+    const failed = await importing({ task: { status: "failure" } });
+    const expired = await importing({ task: { status: "processing" }, ageMinutes: 61 });
+    const pendingYoung = await importing({ task: { status: "pending" }, ageMinutes: 61 });
+    const stuck = stuckImports(await importsInFlight(db)).map((i) => i.imageId);
+    expect(stuck.sort()).toEqual([noLock, missing, failed, expired].sort());
+    expect(stuck).not.toContain(live);
+    expect(stuck).not.toContain(pendingYoung);
+    await sql("UPDATE images SET status = 'active' WHERE status = 'importing'");
+  });
+});
+
+describe("waitForImports", () => {
+  it("returns at once when nothing is importing", async () => {
+    const outcome = await waitForImports(
+      { db, selfUrl: NODE_1, timeoutSeconds: 5, onTimeout: "halt" },
+      recordingContext(),
+    );
+    expect(outcome).toEqual({ waitedFor: [], seconds: 0, leftImporting: [] });
+  });
+
+  it("waits until the node's import ends, and says what it waited for", async () => {
+    const id = await importing({ stageHost: NODE_1, task: { status: "processing" } });
+    const elsewhere = await importing({ stageHost: NODE_2, task: { status: "processing" } });
+    const ends = setTimeout(() => void sql("UPDATE images SET status = 'active' WHERE id = ?", [id]), 1_200);
+    const ctx = recordingContext();
+    const outcome = await waitForImports(
+      { db, selfUrl: NODE_1, timeoutSeconds: 10, onTimeout: "halt", intervalMs: 100 },
+      ctx,
+    );
+    clearTimeout(ends);
+    expect(outcome.waitedFor).toEqual([id]);
+    expect(outcome.seconds).toBeGreaterThanOrEqual(1);
+    expect(outcome.seconds).toBeLessThan(5);
+    expect(ctx.lines.join("\n")).toContain(`${id} (staged on ${NODE_1}`);
+    await sql("UPDATE images SET status = 'active' WHERE id = ?", [elsewhere]);
+  });
+
+  it("halts at its timeout naming the images and what to do", async () => {
+    const id = await importing({ task: { status: "processing" } });
+    const err = await stepFailure(
+      waitForImports(
+        { db, selfUrl: NODE_1, timeoutSeconds: 0.5, onTimeout: "halt", intervalMs: 100 },
+        recordingContext(),
+      ),
+    );
+    expect(err.message).toContain("timed out after 0.5 s");
+    expect(err.message).toContain(id);
+    expect(err.message).toContain("onImportTimeout: proceed");
+    await sql("UPDATE images SET status = 'active' WHERE id = ?", [id]);
+  });
+
+  it("with proceed, goes on at its timeout and reports what was left importing", async () => {
+    const id = await importing({ stageHost: NODE_1, task: { status: "processing" } });
+    const outcome = await waitForImports(
+      { db, selfUrl: NODE_1, timeoutSeconds: 0.5, onTimeout: "proceed", intervalMs: 100 },
+      recordingContext(),
+    );
+    expect(outcome.waitedFor).toEqual([id]);
+    expect(outcome.leftImporting).toEqual([id]);
+    await sql("UPDATE images SET status = 'active' WHERE id = ?", [id]);
+  });
+
+  it("does not wait for a stuck import", async () => {
+    const stuck = await importing({ stageHost: NODE_1, task: { status: "failure" } });
+    const outcome = await waitForImports(
+      { db, selfUrl: NODE_1, timeoutSeconds: 5, onTimeout: "halt" },
+      recordingContext(),
+    );
+    expect(outcome.waitedFor).toEqual([]);
+    await sql("UPDATE images SET status = 'active' WHERE id = ?", [stuck]);
+  });
+});
