@@ -11,6 +11,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { StepError, type StepContext } from "../context";
 import { remoteBashCommand, runProcess, scriptForStdin } from "./local";
+import { exportLines } from "./shellQuote";
 import type { OutputSinks, ProcessOutcome, ScriptRun, SshTarget } from "./types";
 
 const CONTROL_PERSIST = "60s";
@@ -48,9 +49,7 @@ export async function runSsh(run: ScriptRun, sinks: OutputSinks, ctx: StepContex
   validateTarget(target);
   const connection = await connectionTo(target, ctx);
 
-  const exports = Object.entries({ ...run.env, ...run.secrets })
-    .map(([name, value]) => `export ${name}=${singleQuoted(value)}\n`)
-    .join("");
+  const exports = exportLines({ ...run.env, ...run.secrets });
   // The remote `timeout` stops the remote process group; killing only our client would leave it running.
   const remoteCommand = remoteBashCommand(run.timeoutSeconds);
   const started = Date.now();
@@ -350,10 +349,6 @@ export function writePrivateKeyFile(file: string, privateKey: string): void {
 function optionValue(value: string): string {
   if (value.includes('"')) throw new StepError(`ssh option value must not contain a double quote: ${value}`);
   return /\s/.test(value) ? `"${value}"` : value;
-}
-
-export function singleQuoted(value: string): string {
-  return `'${value.replaceAll("'", `'\\''`)}'`;
 }
 
 function lastLines(text: string, count: number): string {
