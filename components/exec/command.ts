@@ -69,7 +69,8 @@ export class CommandExecutor implements Executor {
     if (!ssh) throw new Error(`node ${args.node.name} uses ssh but the stack has no ssh settings`);
     const hostKey = ssh.hostKeyPolicy === "insecure" ? undefined : this.config.hostKeys[args.node.name];
     if (ssh.hostKeyPolicy !== "insecure" && hostKey === undefined) {
-      // parse.ts refuses such a config at plan; this guards the graph against a caller that skipped it.
+      // config/commandHostKeys.ts refuses such a config at plan; this guards the graph against a
+      // caller that skipped it.
       throw new Error(`node ${args.node.name}: no known host key, and remote.Command would not check one`);
     }
     const remoteCommand = remoteBashCommand(timeoutSeconds);
