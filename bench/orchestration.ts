@@ -8,7 +8,8 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { labDown, LabPorts, labUp, LabState } from "../lab/lab";
+import { labDown, labUp } from "../lab/lab";
+import type { LabPorts, LabState } from "../lab/state";
 import { findFreePort, findFreePortRun } from "../lab/services/ports";
 import { labStackConfig, LAB_SECRETS } from "../lab/stack";
 import { BenchStack, changeSummary, DriverRun } from "./support/benchStack";

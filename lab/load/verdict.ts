@@ -4,7 +4,7 @@
  */
 import * as path from "node:path";
 import type { TimelineEvent } from "../../steps/record";
-import type { LabState } from "../lab";
+import type { LabState } from "../state";
 import { LoadReport, REQUEST_KINDS } from "./client";
 import { HaproxyLogLine, isAbnormal } from "./haproxyLog";
 
