@@ -10,7 +10,7 @@ import * as net from "node:net";
 import * as path from "node:path";
 import { LabState } from "../../lab/lab";
 import { LAB_CREDENTIALS } from "../../lab/state";
-import { SERVED_BY_HEADER } from "../../lab/load/client";
+import { SERVED_BY_HEADER } from "../../lab/load/exchange";
 import { findFreePort } from "../../lab/services/ports";
 import { withConnection } from "../../steps/db/connection";
 import { readTrustFunctionCreators } from "../../steps/db/privileges";
