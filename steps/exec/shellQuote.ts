@@ -3,7 +3,7 @@ export function shellQuote(value: string): string {
   return `'${value.replaceAll("'", `'\\''`)}'`;
 }
 
-/** Variables as `export NAME=<quoted>` lines, for a remote script's stdin (sshd drops a client's environment). */
+/** Variables as `export NAME=<quoted>` lines, for a remote script's stdin (sshd drops client env). */
 export function exportLines(variables: Record<string, string>): string {
   return Object.entries(variables)
     .map(([name, value]) => `export ${name}=${shellQuote(value)}\n`)
