@@ -8,23 +8,17 @@
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { labDown, LabPorts, labUp, LabState } from "../lab/lab";
+import { labDown, labUp } from "../lab/lab";
+import type { LabPorts, LabState } from "../lab/state";
 import { findFreePort, findFreePortRun } from "../lab/services/ports";
 import { labStackConfig, LAB_SECRETS } from "../lab/stack";
-import { BenchStack, changeSummary, DriverRun } from "./support/benchStack";
-import { FloorRun, floorStepsFromState, FloorStep, runFloor } from "./support/floor";
-import {
-  gapsBetweenSteps,
-  GapSummary,
-  StepWindow,
-  windowsFromFloor,
-  windowsFromTimeline,
-  workMs,
-} from "./support/gaps";
-import { machineLine, millis, printTable, progress, ratioLine, seconds } from "./support/report";
+import { BenchStack, DriverRun } from "./support/benchStack";
+import { floorStepsFromState, runFloor } from "./support/floor";
+import { gapsBetweenSteps, windowsFromFloor, windowsFromTimeline } from "./support/gaps";
+import { Comparison, reportLabComparison, reportRounds } from "./support/orchestrationReport";
+import { machineLine, millis, printTable, progress, seconds } from "./support/report";
 import { STANDIN_CHECK_INTERVAL_MS, startStandinFleet } from "./support/standins";
 
-const GOAL_RATIO = 1.1;
 /** `--keep`: leave the bench stacks' folders (driver logs, timelines) and state for a closer look. */
 const KEEP = process.argv.includes("--keep");
 const LAB_NODES = 3;
@@ -41,14 +35,6 @@ function numberOption(flag: string, fallback: number): number {
   const value = Number(process.argv[index + 1]);
   if (!Number.isInteger(value) || value < 1) throw new Error(`${flag} takes a whole number >= 1`);
   return value;
-}
-
-interface Comparison {
-  steps: FloorStep[];
-  up: DriverRun;
-  floor: FloorRun;
-  driverGaps: GapSummary;
-  floorGaps: GapSummary;
 }
 
 async function compare(stack: BenchStack, up: DriverRun, floorOn: () => Promise<void>): Promise<Comparison> {
@@ -102,7 +88,7 @@ async function realLab(): Promise<void> {
       await labOn(dir, ports);
     };
     const result = await compare(stack, up, freshLab);
-    report3(result, { plan, freshPreview, noopUp, noopPreview });
+    reportLabComparison(result, { plan, freshPreview, noopUp, noopPreview }, LAB_NODES);
 
     const rounds: Array<{ driverMs: number; floorMs: number; first: string }> = [
       { driverMs: up.wallMs, floorMs: result.floor.wallMs, first: "driver" },
@@ -143,141 +129,6 @@ async function realLab(): Promise<void> {
     await labDown(dir, { purge: true, log: () => undefined }).catch(() => undefined);
     fs.rmSync(dir, { recursive: true, force: true });
   }
-}
-
-function report3(
-  r: Comparison,
-  fixed: { plan: DriverRun; freshPreview: DriverRun; noopUp: DriverRun; noopPreview: DriverRun },
-): void {
-  const n = r.steps.length;
-  const upWork = workMs(windowsFromTimeline(r.up.timeline));
-  const floorWork = workMs(windowsFromFloor(r.floor.steps));
-  printTable(
-    `Lab upgrade of ${LAB_NODES} real Glance nodes (27.1.1 -> 28.2.0), ${n} steps, nodes as local commands`,
-    ["run", "wall", "first step -> last step", "sum of step run times", "median gap between steps"],
-    [
-      [
-        "driver up (engine)",
-        seconds(r.up.wallMs),
-        seconds(stepSpan(r.up)),
-        seconds(upWork),
-        millis(r.driverGaps.medianMs),
-      ],
-      [
-        "floor (plain script, runStep)",
-        seconds(r.floor.wallMs),
-        seconds(r.floor.stepsMs),
-        seconds(floorWork),
-        millis(r.floorGaps.medianMs, 1),
-      ],
-    ],
-  );
-  printTable(
-    "Engine fixed cost (driver process from spawn to exit)",
-    ["run", "wall", "runbook printed at", "engine output at"],
-    [
-      ["plan (start-up: workspace, config, validation; no engine op)", fixed.plan],
-      [
-        `preview, fresh stack (${JSON.stringify(changeSummary(fixed.freshPreview.stdout))})`,
-        fixed.freshPreview,
-      ],
-      ["up, no-op (all same)", fixed.noopUp],
-      ["preview, no-op", fixed.noopPreview],
-    ].map(([label, run]) => {
-      const d = run as DriverRun;
-      return [
-        label as string,
-        seconds(d.wallMs),
-        d.phases.runbook === undefined ? "-" : seconds(d.phases.runbook),
-        d.phases.engine === undefined ? "-" : seconds(d.phases.engine),
-      ];
-    }),
-  );
-  printTable(
-    "Step run times by kind, summed (driver timeline vs floor)",
-    ["kind", "steps", "driver", "floor"],
-    byKind(r.steps, windowsFromTimeline(r.up.timeline), windowsFromFloor(r.floor.steps)),
-  );
-  const overheadMs = r.up.wallMs - r.floor.wallMs;
-  const outside = r.up.wallMs - stepSpan(r.up);
-  printTable(
-    "Where the driver's extra time goes",
-    ["part", "time"],
-    [
-      ["driver wall - floor wall", seconds(overheadMs)],
-      ["  before the first step and after the last (start-up, engine, program, summary)", seconds(outside)],
-      [
-        `  between steps (sum of ${r.driverGaps.steps} gaps; floor: ${millis(r.floorGaps.totalMs)})`,
-        seconds(r.driverGaps.totalMs),
-      ],
-      ["  steps themselves running longer than in the floor", seconds(upWork - floorWork)],
-      [`engine cost per step, all-in ((driver - floor) / ${n})`, millis(overheadMs / n)],
-      ["engine cost per step, between steps only (mean gap)", millis(r.driverGaps.meanMs)],
-      [
-        "median gap, first quarter -> last quarter of the steps",
-        `${millis(r.driverGaps.firstQuarterMs)} -> ${millis(r.driverGaps.lastQuarterMs)}`,
-      ],
-    ],
-  );
-}
-
-function reportRounds(rounds: Array<{ driverMs: number; floorMs: number; first: string }>): void {
-  const ratios = rounds.map((r) => r.driverMs / r.floorMs);
-  printTable(
-    `Lab upgrade, driver vs floor over ${rounds.length} rounds (fresh lab and stack each time)`,
-    ["round", "first", "driver up", "floor", "driver - floor", "ratio"],
-    rounds.map((r, i) => [
-      String(i + 1),
-      r.first,
-      seconds(r.driverMs),
-      seconds(r.floorMs),
-      seconds(r.driverMs - r.floorMs),
-      ratios[i].toFixed(3),
-    ]),
-  );
-  const median = medianOf(ratios);
-  console.log(
-    `median driver - floor: ${seconds(medianOf(rounds.map((r) => r.driverMs - r.floorMs)))}; ` +
-      `ratios from ${Math.min(...ratios).toFixed(3)} to ${Math.max(...ratios).toFixed(3)}`,
-  );
-  ratioLine(
-    `orchestration driver/floor (3 real nodes, median of ${rounds.length} rounds)`,
-    median,
-    `<= ${GOAL_RATIO}`,
-    median <= GOAL_RATIO,
-  );
-}
-
-function medianOf(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-}
-
-function byKind(
-  steps: FloorStep[],
-  driver: Map<string, StepWindow>,
-  floor: Map<string, StepWindow>,
-): string[][] {
-  const kinds = [...new Set(steps.map((s) => s.kind))];
-  const total = (windows: Map<string, StepWindow>, kind: string) =>
-    steps
-      .filter((s) => s.kind === kind)
-      .reduce((sum, s) => {
-        const w = windows.get(s.step);
-        return sum + (w ? w.endMs - w.startMs : 0);
-      }, 0);
-  return kinds.map((kind) => [
-    kind,
-    String(steps.filter((s) => s.kind === kind).length),
-    seconds(total(driver, kind)),
-    seconds(total(floor, kind)),
-  ]);
-}
-
-function stepSpan(run: DriverRun): number {
-  const windows = [...windowsFromTimeline(run.timeline).values()];
-  return Math.max(...windows.map((w) => w.endMs)) - Math.min(...windows.map((w) => w.startMs));
 }
 
 async function standins(sizes: number[]): Promise<void> {

@@ -12,7 +12,7 @@ import * as path from "node:path";
 import { startSshd } from "../lab/services/sshd";
 import type { StepContext } from "../steps/context";
 import { runScript } from "../steps/exec/run";
-import { closeSshConnections } from "../steps/exec/ssh";
+import { closeSshConnections } from "../steps/exec/sshMaster";
 import type { ScriptRun } from "../steps/exec/types";
 import { machineLine, median, millis, printTable, progress, ratioLine } from "./support/report";
 

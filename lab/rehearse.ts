@@ -5,7 +5,9 @@
  */
 import { spawn } from "node:child_process";
 import * as path from "node:path";
-import { labDown, labUp, readLabState, resolveLabDir, runGlanceNode } from "./lab";
+import { runGlanceNode } from "./glanceNode";
+import { labDown, labUp } from "./lab";
+import { readLabState, resolveLabDir } from "./state";
 import { startLoad } from "./load/client";
 import { readHaproxyLog } from "./load/haproxyLog";
 import {

@@ -1,5 +1,5 @@
 import * as path from "node:path";
-import { DEFAULT_LAB_DIR, DEFAULT_PORTS, HAPROXY_BACKEND, LAB_CREDENTIALS, LabState } from "./lab";
+import { DEFAULT_LAB_DIR, DEFAULT_PORTS, HAPROXY_BACKEND, LAB_CREDENTIALS, LabState } from "./state";
 import { releaseInfo } from "./releases";
 
 /** The parts of a lab a stack config needs. */

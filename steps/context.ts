@@ -24,10 +24,6 @@ export class StepError extends Error {
   }
 }
 
-export function notImplemented(step: string): never {
-  throw new StepError(`not implemented: ${step}`);
-}
-
 /** Polls `probe` until it returns a value other than undefined, or the deadline passes. */
 export async function pollUntil<T>(
   probe: () => Promise<T | undefined>,

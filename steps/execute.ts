@@ -33,8 +33,9 @@ export async function executeStep(inputs: StepInputs): Promise<Record<string, un
 /**
  * The dynamic provider's methods. The provider Pulumi serializes into every step's state only
  * delegates here, so each checkpoint carries a few bytes of code instead of the whole provider.
- * A step is an event: create runs it, a changed identity runs it again as an update (cheaper than a
- * replacement, DESIGN.md §5), and delete does nothing.
+ * A step is an event: create runs it, a changed identity runs it again as an update, and delete does
+ * nothing. An update is cheaper than a replacement, which for a dynamic provider resource means a
+ * create of the new resource and a delete of the old one: two engine operations for one run.
  */
 export const stepProviderMethods = {
   async diff(_id: string, olds: StepInputs, news: StepInputs) {

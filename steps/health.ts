@@ -1,9 +1,7 @@
 /**
- * Health gates: wait until a node's health URL answers 200, and read the release a node reports.
+ * Health gates: wait until a node's health URL answers 200.
  */
-import { StepError, pollUntil, type StepContext } from "./context";
-import { runScript } from "./exec/run";
-import type { ScriptRun } from "./exec/types";
+import { pollUntil, type StepContext } from "./context";
 
 const DEFAULT_INTERVAL_MS = 200;
 /** A single probe never waits longer than this, so one hung request cannot eat the whole budget. */
@@ -52,22 +50,6 @@ export async function waitHealthy(
   const seconds = (performance.now() - started) / 1000;
   ctx.log(`${args.url}: healthy after ${seconds.toFixed(2)} s`);
   return { seconds };
-}
-
-export async function readRelease(args: { run: ScriptRun }, ctx: StepContext): Promise<{ version: string }> {
-  const result = await runScript(args.run, ctx);
-  const version = result.stdout
-    .split("\n")
-    .map((line) => line.trim())
-    .filter((line) => line !== "")
-    .at(-1);
-  if (version === undefined) {
-    throw new StepError(
-      "the version command printed nothing on stdout; check that it prints the installed release on its last line",
-    );
-  }
-  ctx.log(`reports release ${version}`);
-  return { version };
 }
 
 function describeFetchError(err: unknown, requestTimeoutMs: number): string {

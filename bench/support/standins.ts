@@ -10,7 +10,7 @@ import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
-import { HAPROXY_BACKEND, LAB_CREDENTIALS } from "../../lab/lab";
+import { HAPROXY_BACKEND, LAB_CREDENTIALS } from "../../lab/state";
 import { releaseInfo } from "../../lab/releases";
 import { startHaproxy } from "../../lab/services/haproxy";
 import { startMariadb } from "../../lab/services/mariadb";

@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
-import { CONFIG_NAMESPACE, parseConfigEntries, UpgradeConfig } from "./parse";
+import { parseConfigEntries } from "./parse";
+import { CONFIG_NAMESPACE, UpgradeConfig } from "./upgradeConfig";
 
 // `isConfigSecret` is exported by the SDK's runtime but missing from its type declarations.
 // eslint-disable-next-line @typescript-eslint/no-require-imports

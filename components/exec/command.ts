@@ -1,8 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
+import { lastLine } from "../../steps/exec/lastLine";
 import { remoteBashCommand, scriptForStdin } from "../../steps/exec/local";
+import { shellQuote } from "../../steps/exec/shellQuote";
 import { UpgradeConfig } from "../config";
-import { healthGateScript, secretExports, shellQuote } from "./scripts";
+import { healthGateScript, secretExports } from "./scripts";
 import { Executor, recordOutcome, ScriptStep, ScriptStepArgs, StepOutcomeSource } from "./executor";
 
 /** Markers the wrapped script prints on stderr, so a step reports when it ran as a native step does. */
@@ -67,7 +69,8 @@ export class CommandExecutor implements Executor {
     if (!ssh) throw new Error(`node ${args.node.name} uses ssh but the stack has no ssh settings`);
     const hostKey = ssh.hostKeyPolicy === "insecure" ? undefined : this.config.hostKeys[args.node.name];
     if (ssh.hostKeyPolicy !== "insecure" && hostKey === undefined) {
-      // parse.ts refuses such a config at plan; this guards the graph against a caller that skipped it.
+      // config/commandHostKeys.ts refuses such a config at plan; this guards the graph against a
+      // caller that skipped it.
       throw new Error(`node ${args.node.name}: no known host key, and remote.Command would not check one`);
     }
     const remoteCommand = remoteBashCommand(timeoutSeconds);
@@ -132,8 +135,4 @@ export function markers(stderr: string): { startedAt: string; endedAt: string } 
       ?.slice(marker.length + 1)
       .trim() ?? "";
   return { startedAt: find(STARTED), endedAt: find(ENDED) };
-}
-
-function lastLine(text: string | undefined): string {
-  return (text ?? "").trim().split("\n").at(-1) ?? "";
 }

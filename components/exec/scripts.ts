@@ -1,3 +1,4 @@
+import { exportLines, shellQuote } from "../../steps/exec/shellQuote";
 import { UpgradeConfig } from "../config";
 
 /**
@@ -8,11 +9,6 @@ import { UpgradeConfig } from "../config";
 
 export type NodeScriptKind =
   "stop" | "upgrade" | "start" | "version" | "expand" | "migrate" | "verify-migrations" | "contract";
-
-/** Single-quotes a value for bash: safe for any input, including quotes, `;`, `$( )` and newlines. */
-export function shellQuote(value: string): string {
-  return `'${value.replaceAll("'", `'\\''`)}'`;
-}
 
 const STOP_VERIFY_ATTEMPTS = 120; // x 0.5 s: how long a stopped service may take to really be gone
 
@@ -110,7 +106,5 @@ export function healthGateScript(url: string, timeoutSeconds: number): string {
 
 /** Secrets as `export` lines for a remote script's stdin (sshd drops a client's environment). */
 export function secretExports(secrets: Record<string, string>): string {
-  return Object.entries(secrets)
-    .map(([name, value]) => `export ${name}=${shellQuote(value)}\n`)
-    .join("");
+  return exportLines(secrets);
 }

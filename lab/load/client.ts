@@ -24,6 +24,11 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import * as http from "node:http";
+import type { InFlightRequest, LoadReport } from "./loadReport";
+import { LoadStats } from "./loadStats";
+import { countedRequests } from "./requests";
+
+export type { LoadReport } from "./loadReport";
 
 export interface SeedImage {
   id: string;
@@ -50,105 +55,12 @@ export interface LoadOptions {
   holdOnEveryServer?: boolean;
 }
 
-export type RequestKind = "list" | "create" | "upload" | "download" | "slow-download" | "delete";
-export const REQUEST_KINDS: readonly RequestKind[] = [
-  "list",
-  "create",
-  "upload",
-  "download",
-  "slow-download",
-  "delete",
-];
-
-/**
- * What went wrong: no answer before the connection closed or was refused, no answer in time, an
- * answer with a 5xx or another non-2xx status, or an answer whose body was cut (a download's body
- * shorter than announced or not matching its sha256 is a cut download).
- */
-export type FailureType =
-  "reset-before-answer" | "timeout" | "http-5xx" | "http-other" | "cut-download" | "cut-body";
-export const FAILURE_TYPES: readonly FailureType[] = [
-  "reset-before-answer",
-  "timeout",
-  "http-5xx",
-  "http-other",
-  "cut-download",
-  "cut-body",
-];
-
-export interface FailureRecord {
-  /** Epoch milliseconds when the failure was seen. */
-  at: number;
-  requestId: string;
-  kind: RequestKind;
-  type: FailureType;
-  method: string;
-  path: string;
-  /** The HAProxy server that answered (X-Served-By), when an answer began. */
-  server?: string;
-  detail: string;
-}
-
-/** One download of the slow kinds (paced or held), from request to its end. */
-export interface SlowDownloadSpan {
-  requestId: string;
-  server?: string;
-  startedAt: number;
-  answeredAt?: number;
-  endedAt: number;
-  ok: boolean;
-}
-
-export interface InFlightRequest {
-  requestId: string;
-  kind: RequestKind;
-  method: string;
-  path: string;
-  startedAt: number;
-  /** Set once the headers arrived. */
-  server?: string;
-  /** A held download whose body is still unread. */
-  held: boolean;
-}
-
-export interface LoadReport {
-  /** Epoch milliseconds: the load's start, and when stop() was called. */
-  startedAt: number;
-  stoppedAt: number;
-  durationMs: number;
-  /** Every request id of this load starts with it. */
-  requestIdPrefix: string;
-  requests: number;
-  /** Non-2xx answers, connection errors, timeouts and cut bodies. */
-  failures: number;
-  /** Up to MAX_FAILURE_RECORDS failures, in order. */
-  failureRecords: FailureRecord[];
-  /** The same, as "<elapsed s> <request id> <METHOD> <path> [server]: <type>: <what happened>". */
-  failureSamples: string[];
-  failuresByType: Record<FailureType, number>;
-  /** Downloads whose body was shorter than announced or did not match the image's sha256 (also in failures). */
-  cutDownloads: number;
-  /** Over the run until stop() was called (stop then waits for the requests in flight). */
-  requestsPerSecond: number;
-  byKind: Record<RequestKind, { requests: number; failures: number }>;
-  /** Most downloads in flight at the same time (slow ones included). */
-  maxDownloadsInFlight: number;
-  /** Every slow or held download, in order of start. */
-  slowDownloads: SlowDownloadSpan[];
-  /** One entry per second since start. */
-  timeline: Array<{ second: number; requests: number; failures: number }>;
-}
-
 export interface RunningLoad {
   /** The requests in flight right now. */
   inFlight(): InFlightRequest[];
   stop(): Promise<LoadReport>;
 }
 
-export const REQUEST_ID_HEADER = "x-request-id";
-export const SERVED_BY_HEADER = "x-served-by";
-const REQUEST_TIMEOUT_MS = 60_000;
-const MAX_FAILURE_RECORDS = 50;
 /** A pooled connection idle this long is closed by the client (HAProxy waits 60 s in the lab). */
 export const IDLE_CLOSE_MS = 1_000;
 /** A held download is released at the latest after this long... */
@@ -160,216 +72,6 @@ const LIVE_WINDOW_MS = 1_000;
 const SUPERVISOR_TICK_MS = 50;
 /** At most this many held downloads at once (they cost the nodes nothing but a socket). */
 const MAX_HELD = 12;
-
-export class RequestFailure extends Error {
-  constructor(
-    readonly type: FailureType,
-    message: string,
-    readonly server?: string,
-  ) {
-    super(message);
-  }
-}
-
-interface Outcome {
-  status: number;
-  body: Buffer;
-  server?: string;
-}
-
-export interface ExchangeOptions {
-  requestId: string;
-  /** Send on a new connection of its own, closed after the answer (not one from the pool). */
-  freshConnection?: boolean;
-  body?: Buffer;
-  contentType?: string;
-  /** The body is hashed as it streams (not kept) and checked; a short or wrong body is a cut download. */
-  sha256?: string;
-  readBytesPerSecond?: number;
-  /** Called with the answer's status and server once the headers arrive. */
-  onAnswer?: (status: number, server: string | undefined) => void;
-  /** With a 200, the body is left unread until this resolves. */
-  holdUntil?: (server: string | undefined) => Promise<void>;
-}
-
-/** One HTTP exchange: a complete, correct answer, or a RequestFailure saying what went wrong. */
-export function exchange(
-  agent: http.Agent,
-  baseUrl: string,
-  method: string,
-  path: string,
-  opts: ExchangeOptions,
-): Promise<Outcome> {
-  return new Promise<Outcome>((resolve, reject) => {
-    const headers: http.OutgoingHttpHeaders = { [REQUEST_ID_HEADER]: opts.requestId };
-    if (opts.body !== undefined) {
-      headers["content-type"] = opts.contentType ?? "application/octet-stream";
-      headers["content-length"] = opts.body.length;
-    }
-    // The client port names the connection in HAProxy's log ("127.0.0.1:<port> [...] ...").
-    let clientPort: number | undefined;
-    let server: string | undefined;
-    const req = http.request(
-      new URL(path, baseUrl),
-      { method, agent, headers, timeout: REQUEST_TIMEOUT_MS },
-      (res) => {
-        const status = res.statusCode ?? 0;
-        const servedBy = res.headers[SERVED_BY_HEADER];
-        server = typeof servedBy === "string" ? servedBy : undefined;
-        opts.onAnswer?.(status, server);
-        const announced =
-          res.headers["content-length"] === undefined ? undefined : Number(res.headers["content-length"]);
-        const verifying = opts.sha256 !== undefined && status === 200;
-        const cutType: FailureType = verifying ? "cut-download" : "cut-body";
-        const hash = verifying ? createHash("sha256") : undefined;
-        const chunks: Buffer[] = [];
-        let received = 0;
-        let ended = false;
-        let pacedFrom = Date.now();
-        const fail = (detail: string) => reject(new RequestFailure(cutType, detail, server));
-        res.on("data", (chunk: Buffer) => {
-          received += chunk.length;
-          if (hash) hash.update(chunk);
-          else chunks.push(chunk);
-          if (opts.readBytesPerSecond !== undefined) {
-            const dueAt = pacedFrom + (received / opts.readBytesPerSecond) * 1000;
-            const wait = dueAt - Date.now();
-            if (wait > 5) {
-              res.pause();
-              setTimeout(() => res.resume(), wait);
-            }
-          }
-        });
-        res.on("end", () => {
-          ended = true;
-          if (announced !== undefined && received < announced) {
-            fail(`body cut at ${received} of ${announced} bytes`);
-            return;
-          }
-          if (hash) {
-            const digest = hash.digest("hex");
-            if (digest !== opts.sha256) {
-              fail(`sha256 mismatch after ${received} bytes (got ${digest})`);
-              return;
-            }
-          }
-          resolve({ status, body: Buffer.concat(chunks), server });
-        });
-        res.on("error", (err) => fail(`body cut at ${received} bytes: ${err.message}`));
-        res.on("close", () => {
-          if (!ended) fail(`connection closed mid-body at ${received} bytes`);
-        });
-        if (opts.holdUntil !== undefined && status === 200) {
-          res.pause();
-          void opts.holdUntil(server).then(() => {
-            pacedFrom = Date.now();
-            res.resume();
-          });
-        }
-      },
-    );
-    req.on("socket", (socket) => {
-      if (socket.connecting) socket.once("connect", () => (clientPort = socket.localPort));
-      else clientPort = socket.localPort;
-    });
-    req.on("timeout", () =>
-      req.destroy(new RequestFailure("timeout", `no answer within ${REQUEST_TIMEOUT_MS} ms`)),
-    );
-    // "socket hang up" (closed before any response) and a TCP reset share the code ECONNRESET.
-    req.on("error", (err: NodeJS.ErrnoException) => {
-      if (err instanceof RequestFailure) {
-        reject(err);
-        return;
-      }
-      const where = clientPort === undefined ? "" : ` on client port ${clientPort}`;
-      const reused = req.reusedSocket ? ", a reused keep-alive connection" : "";
-      const what = err.code ? `${err.code} (${err.message})` : err.message;
-      reject(new RequestFailure("reset-before-answer", `${what}${where}${reused}`, server));
-    });
-    req.end(opts.body);
-  });
-}
-
-class LoadStats {
-  readonly startedAt = Date.now();
-  stopRequestedAt: number | undefined;
-  requests = 0;
-  failures = 0;
-  cutDownloads = 0;
-  downloadsInFlight = 0;
-  maxDownloadsInFlight = 0;
-  readonly failureRecords: FailureRecord[] = [];
-  readonly failuresByType = Object.fromEntries(FAILURE_TYPES.map((t) => [t, 0])) as Record<
-    FailureType,
-    number
-  >;
-  readonly byKind = Object.fromEntries(REQUEST_KINDS.map((k) => [k, { requests: 0, failures: 0 }])) as Record<
-    RequestKind,
-    { requests: number; failures: number }
-  >;
-  readonly slowDownloads: SlowDownloadSpan[] = [];
-  private readonly perSecond = new Map<number, { requests: number; failures: number }>();
-
-  private bucket(): { requests: number; failures: number } {
-    const second = Math.floor((Date.now() - this.startedAt) / 1000);
-    let entry = this.perSecond.get(second);
-    if (entry === undefined) {
-      entry = { requests: 0, failures: 0 };
-      this.perSecond.set(second, entry);
-    }
-    return entry;
-  }
-
-  counted(kind: RequestKind): void {
-    this.requests++;
-    this.byKind[kind].requests++;
-    this.bucket().requests++;
-  }
-
-  failed(record: FailureRecord): void {
-    this.counted(record.kind);
-    this.failures++;
-    this.byKind[record.kind].failures++;
-    this.failuresByType[record.type]++;
-    if (record.type === "cut-download") this.cutDownloads++;
-    this.bucket().failures++;
-    if (this.failureRecords.length < MAX_FAILURE_RECORDS) this.failureRecords.push(record);
-  }
-
-  sample(record: FailureRecord): string {
-    const elapsed = ((record.at - this.startedAt) / 1000).toFixed(1);
-    const server = record.server === undefined ? "" : ` [${record.server}]`;
-    return `${elapsed}s ${record.requestId} ${record.method} ${record.path}${server}: ${record.type}: ${record.detail}`;
-  }
-
-  report(requestIdPrefix: string): LoadReport {
-    const stoppedAt = this.stopRequestedAt ?? Date.now();
-    const durationMs = Date.now() - this.startedAt;
-    const activeMs = stoppedAt - this.startedAt;
-    const lastSecond = Math.floor(durationMs / 1000);
-    const timeline: LoadReport["timeline"] = [];
-    for (let second = 0; second <= lastSecond; second++) {
-      timeline.push({ second, ...(this.perSecond.get(second) ?? { requests: 0, failures: 0 }) });
-    }
-    return {
-      startedAt: this.startedAt,
-      stoppedAt,
-      durationMs,
-      requestIdPrefix,
-      requests: this.requests,
-      failures: this.failures,
-      failureRecords: structuredClone(this.failureRecords),
-      failureSamples: this.failureRecords.map((r) => this.sample(r)),
-      failuresByType: { ...this.failuresByType },
-      cutDownloads: this.cutDownloads,
-      requestsPerSecond: activeMs > 0 ? (this.requests * 1000) / activeMs : 0,
-      byKind: structuredClone(this.byKind),
-      maxDownloadsInFlight: this.maxDownloadsInFlight,
-      slowDownloads: structuredClone(this.slowDownloads),
-      timeline,
-    };
-  }
-}
 
 interface Hold {
   answeredAt: number;
@@ -392,95 +94,16 @@ export function startLoad(opts: LoadOptions): RunningLoad {
   const stats = new LoadStats();
   const requestIdPrefix = `load-${process.pid}-${randomBytes(3).toString("hex")}`;
   const downloadable: SeedImage[] = [...opts.seedImages];
-  const inFlight = new Map<string, InFlightRequest>();
-  /** When each server last answered anything. */
-  const lastAnswered = new Map<string, number>();
+  const { attempt, inFlight, lastAnswered } = countedRequests({
+    baseUrl: opts.baseUrl,
+    agent,
+    freshAgent,
+    stats,
+    requestIdPrefix,
+  });
   const holds = new Map<string, Hold[]>();
   let stopping = false;
-  let sequence = 0;
   let counter = 0;
-
-  /** Runs one request; a failure or a non-2xx status is counted and yields undefined. */
-  const attempt = async (
-    kind: RequestKind,
-    method: string,
-    path: string,
-    exchangeOpts: Omit<ExchangeOptions, "requestId" | "onAnswer"> = {},
-  ): Promise<Outcome | undefined> => {
-    const requestId = `${requestIdPrefix}-${++sequence}`;
-    const entry: InFlightRequest = {
-      requestId,
-      kind,
-      method,
-      path,
-      startedAt: Date.now(),
-      held: exchangeOpts.holdUntil !== undefined,
-    };
-    inFlight.set(requestId, entry);
-    const isDownload = kind === "download" || kind === "slow-download";
-    if (isDownload) {
-      stats.downloadsInFlight++;
-      stats.maxDownloadsInFlight = Math.max(stats.maxDownloadsInFlight, stats.downloadsInFlight);
-    }
-    let answeredAt: number | undefined;
-    let ok = false;
-    const fail = (type: FailureType, detail: string, server?: string) =>
-      stats.failed({ at: Date.now(), requestId, kind, type, method, path, server, detail });
-    const holdUntil = exchangeOpts.holdUntil;
-    try {
-      const outcome = await exchange(
-        exchangeOpts.freshConnection ? freshAgent : agent,
-        opts.baseUrl,
-        method,
-        path,
-        {
-          ...exchangeOpts,
-          requestId,
-          onAnswer: (_status, server) => {
-            answeredAt = Date.now();
-            entry.server = server;
-            if (server !== undefined) lastAnswered.set(server, answeredAt);
-          },
-          holdUntil:
-            holdUntil &&
-            ((server) =>
-              holdUntil(server).then(() => {
-                entry.held = false;
-              })),
-        },
-      );
-      if (outcome.status < 200 || outcome.status > 299) {
-        const text = outcome.body.toString("utf8").slice(0, 200);
-        fail(
-          outcome.status >= 500 ? "http-5xx" : "http-other",
-          `HTTP ${outcome.status} ${text}`,
-          outcome.server,
-        );
-        return undefined;
-      }
-      stats.counted(kind);
-      ok = true;
-      return outcome;
-    } catch (err) {
-      const failure =
-        err instanceof RequestFailure ? err : new RequestFailure("reset-before-answer", String(err));
-      fail(failure.type, failure.message, failure.server ?? entry.server);
-      return undefined;
-    } finally {
-      inFlight.delete(requestId);
-      if (isDownload) stats.downloadsInFlight--;
-      if (kind === "slow-download") {
-        stats.slowDownloads.push({
-          requestId,
-          server: entry.server,
-          startedAt: entry.startedAt,
-          answeredAt,
-          endedAt: Date.now(),
-          ok,
-        });
-      }
-    }
-  };
 
   const uploadImage = async (bytes: Buffer, name: string): Promise<SeedImage | undefined> => {
     const created = await attempt("create", "POST", "/v2/images", {

@@ -4,8 +4,8 @@
  */
 import * as path from "node:path";
 import type { TimelineEvent } from "../../steps/record";
-import type { LabState } from "../lab";
-import { LoadReport, REQUEST_KINDS } from "./client";
+import type { LabState } from "../state";
+import { LoadReport, REQUEST_KINDS } from "./loadReport";
 import { HaproxyLogLine, isAbnormal } from "./haproxyLog";
 
 export type ViolationRule =

@@ -5,7 +5,8 @@
  * in flight on the nodes it stops: the negative control for the zero-failure check, and a peer to
  * compare this program with.
  */
-import { LabNode, LabState, runGlanceNode, waitNodeHealthy } from "../lab";
+import { runGlanceNode, waitNodeHealthy } from "../glanceNode";
+import type { LabNode, LabState } from "../state";
 
 export interface Phase {
   name: "first node" | "expand and migrate" | "restart the remaining nodes" | "contract";

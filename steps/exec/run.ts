@@ -5,7 +5,8 @@
 import * as os from "node:os";
 import { StepError, type StepContext } from "../context";
 import { runLocal } from "./local";
-import { classifySshFailure, runSsh, sshLabel } from "./ssh";
+import { classifySshFailure, sshLabel } from "./ssh";
+import { runSsh } from "./sshRun";
 import type { OutputSinks, ProcessOutcome, ScriptResult, ScriptRun } from "./types";
 
 const ENV_NAME = /^[A-Z_][A-Z0-9_]*$/;

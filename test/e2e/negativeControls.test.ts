@@ -13,7 +13,8 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { HAPROXY_BACKEND, LabState, runGlanceNode, waitNodeHealthy } from "../../lab/lab";
+import { waitNodeHealthy } from "../../lab/glanceNode";
+import { HAPROXY_BACKEND, LabState, runGlanceNode } from "../../lab/lab";
 import { LoadReport, RunningLoad, startLoad } from "../../lab/load/client";
 import { readHaproxyLog } from "../../lab/load/haproxyLog";
 import { kollaStyleUpgrade, Phase } from "../../lab/sequences/kollaStyle";

@@ -6,7 +6,7 @@ import * as path from "node:path";
 import mysql from "mysql2/promise";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { glanceManageConnection } from "../../components/dbMigration";
-import { venvDir } from "../../lab/lab";
+import { venvDir } from "../../lab/venvs";
 import { RunningMariadb, startMariadb } from "../../lab/services/mariadb";
 import { ensureServerCertificate } from "../../lab/services/tlsCa";
 import { findFreePort } from "../../lab/services/ports";

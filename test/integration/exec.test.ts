@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { findFreePort } from "../../lab/services/ports";
 import { startSshd, type RunningSshd } from "../../lab/services/sshd";
 import { runScript } from "../../steps/exec/run";
-import { closeSshConnections, sshPrivateDirectory } from "../../steps/exec/ssh";
+import { closeSshConnections, sshPrivateDirectory } from "../../steps/exec/sshMaster";
 import type { ScriptRun, SshTarget } from "../../steps/exec/types";
 import { recordingContext, stepFailure } from "../support/stepHarness";
 

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { findFreePort } from "../../lab/services/ports";
 import { spawn } from "node:child_process";
 import { healthGateScript } from "../../components/exec/scripts";
-import { readRelease, waitHealthy } from "../../steps/health";
+import { waitHealthy } from "../../steps/health";
 import { recordingContext, stepFailure } from "../support/stepHarness";
 
 describe("waitHealthy", () => {
@@ -88,36 +88,6 @@ describe("waitHealthy", () => {
     );
     expect(Date.now() - started).toBeLessThan(2_000);
     expect(err.message).toContain("cancelled");
-  });
-});
-
-describe("readRelease", () => {
-  it("returns the trimmed last non-empty stdout line", async () => {
-    const ctx = recordingContext();
-    const { version } = await readRelease(
-      { run: { script: "echo noise\necho 'warning' >&2\necho '  28.2.0  '\necho", transport: "local" } },
-      ctx,
-    );
-    expect(version).toBe("28.2.0");
-    expect(ctx.lines).toContain("reports release 28.2.0");
-  });
-
-  it("fails when the version command prints nothing", async () => {
-    const err = await stepFailure(
-      readRelease({ run: { script: "echo only-stderr >&2", transport: "local" } }, recordingContext()),
-    );
-    expect(err.message).toContain("printed nothing");
-  });
-
-  it("fails with the command's exit code when it fails", async () => {
-    const err = await stepFailure(
-      readRelease(
-        { run: { script: "echo 'glance-api: not found' >&2\nexit 127", transport: "local" } },
-        recordingContext(),
-      ),
-    );
-    expect(err.message).toContain("exit code 127");
-    expect(err.message).toContain("glance-api: not found");
   });
 });
 

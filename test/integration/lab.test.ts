@@ -10,15 +10,10 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pollUntil } from "../../steps/context";
 import { parseStatCsv, runtimeCommand, serverStatsOf } from "../../steps/lb/haproxyRuntime";
-import {
-  LabNode,
-  LabState,
-  labDown,
-  labUp,
-  requireVenv,
-  runGlanceNode,
-  waitNodeHealthy,
-} from "../../lab/lab";
+import { waitNodeHealthy } from "../../lab/glanceNode";
+import { LabState, labDown, labUp, runGlanceNode } from "../../lab/lab";
+import type { LabNode } from "../../lab/state";
+import { requireVenv } from "../../lab/venvs";
 import { startLoad } from "../../lab/load/client";
 import { releaseInfo } from "../../lab/releases";
 import { findFreePort, findFreePortRun } from "../../lab/services/ports";

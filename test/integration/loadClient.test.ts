@@ -10,14 +10,8 @@ import { createHash, randomBytes, randomUUID } from "node:crypto";
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import {
-  exchange,
-  IDLE_CLOSE_MS,
-  REQUEST_ID_HEADER,
-  RequestFailure,
-  SERVED_BY_HEADER,
-  startLoad,
-} from "../../lab/load/client";
+import { IDLE_CLOSE_MS, startLoad } from "../../lab/load/client";
+import { exchange, REQUEST_ID_HEADER, RequestFailure, SERVED_BY_HEADER } from "../../lab/load/exchange";
 import { zeroFailureViolations } from "../../lab/load/verdict";
 
 type Fault = (req: http.IncomingMessage, res: http.ServerResponse, nthOnConnection: number) => boolean;

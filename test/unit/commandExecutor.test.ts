@@ -324,7 +324,7 @@ describe("parity: every ssh, nodeCommands and database key reaches both executor
   });
 
   it("lists every key of the three blocks", async () => {
-    const { databaseSchema, nodeCommandsSchema, sshSchema } = await import("../../components/config/schema");
+    const { databaseSchema, nodeCommandsSchema, sshSchema } = await import("../../components/config");
     const keys = (block: string) => PARITY_CASES.filter(([b]) => b === block).map(([, k]) => k);
     expect(keys("ssh").sort()).toEqual(Object.keys(sshSchema.shape).sort());
     expect(keys("nodeCommands").sort()).toEqual(Object.keys(nodeCommandsSchema.shape).sort());

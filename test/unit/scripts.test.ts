@@ -4,7 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { UpgradeConfig } from "../../components/config";
-import { buildNodeScript, NodeScriptKind, secretExports, shellQuote } from "../../components/exec/scripts";
+import { buildNodeScript, NodeScriptKind, secretExports } from "../../components/exec/scripts";
+import { shellQuote } from "../../steps/exec/shellQuote";
 import {
   albProvisionedStack,
   albStack,

@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from "vitest";
 import type { TimelineEvent } from "../../steps/record";
-import { FAILURE_TYPES, LoadReport, REQUEST_KINDS, RequestKind } from "../../lab/load/client";
+import { FAILURE_TYPES, LoadReport, REQUEST_KINDS, RequestKind } from "../../lab/load/loadReport";
 import { HaproxyLogLine, parseHaproxyLogLine } from "../../lab/load/haproxyLog";
 import {
   DrainStart,

@@ -1,0 +1,182 @@
+/**
+ * Checks across config blocks that the schema cannot express: each returns its problems, in the
+ * words the operator sees, and none of them reads anything but the parsed config.
+ */
+import { nodeCommandsSchema } from "./fleetSchema";
+import { key, show } from "./problemText";
+import { ParsedStack } from "./schema";
+import { CONFIG_NAMESPACE, SecretKey, SecretPresence } from "./upgradeConfig";
+
+/** Problems with the list of HAProxy runtime APIs: an SSH entry without `ssh` settings, duplicates. */
+export function runtimeApiProblems(stack: ParsedStack): string[] {
+  const lb = stack.loadBalancer;
+  if (lb.type !== "haproxy" || !Array.isArray(lb.runtimeApi)) return [];
+  const problems: string[] = [];
+  const seen = new Map<string, number>();
+  lb.runtimeApi.forEach((entry, index) => {
+    const path = ["loadBalancer", "runtimeApi", index];
+    let identity: string;
+    if (typeof entry === "string") {
+      identity = entry;
+    } else {
+      identity = `${entry.ssh.host}:${entry.ssh.port ?? stack.ssh?.port ?? 22}:${entry.socket}`;
+      if (!stack.ssh) {
+        problems.push(
+          `${key(path)}: a runtime API reached over SSH uses the stack's ssh settings (hostKeyPolicy, knownHostsFile) and sshPrivateKey; set ${key(["ssh"])}`,
+        );
+      }
+    }
+    const first = seen.get(identity);
+    if (first === undefined) seen.set(identity, index);
+    else
+      problems.push(
+        `${key(path)} = ${show(entry)}: duplicate of ${key(["loadBalancer", "runtimeApi", first])}; list each HAProxy instance once`,
+      );
+  });
+  return problems;
+}
+
+/** The variables a node script exports that name the release it installs (scripts.ts). */
+const VERSION_VARIABLES = /\$\{?(GLANCE_TARGET_VERSION|GLANCE_RELEASE)\b/;
+
+/** The default commands, which assume a targetVersion without the Debian epoch. */
+const DEFAULT_NODE_COMMANDS = nodeCommandsSchema.parse({});
+
+/**
+ * targetVersion and rollbackTo.version against the commands that install and check them, and against
+ * each other: every version check matches by prefix (scripts.ts, fleet/verify).
+ */
+export function versionProblems(stack: ParsedStack): string[] {
+  const problems: string[] = [];
+  const commands = stack.nodeCommands;
+  const versions: Array<[PropertyKey[], string]> = [[["targetVersion"], stack.targetVersion]];
+  if (stack.rollbackTo) versions.push([["rollbackTo", "version"], stack.rollbackTo.version]);
+  for (const [path, version] of versions) {
+    const epoch = /^(\d+):(.*)$/.exec(version);
+    if (!epoch) continue;
+    const why =
+      commands.versionCommand === DEFAULT_NODE_COMMANDS.versionCommand
+        ? `nodeCommands.versionCommand is the default, which prints the version without its Debian epoch, so no node would ever report a version starting with "${epoch[1]}:"`
+        : commands.upgradeCommand === DEFAULT_NODE_COMMANDS.upgradeCommand
+          ? `nodeCommands.upgradeCommand is the default, which adds the epoch itself ("glance-api=2:\${GLANCE_TARGET_VERSION}*"), so apt would be asked for glance-api=2:${version}*`
+          : undefined;
+    if (why) problems.push(`${key(path)} = ${show(version)}: ${why}; write ${show(epoch[2])}`);
+  }
+  if (stack.rollbackTo) {
+    const back = stack.rollbackTo.version;
+    const target = stack.targetVersion;
+    if (back === target) {
+      problems.push(
+        `${key(["rollbackTo", "version"])} = ${show(back)}: the same as targetVersion, so rollback would reinstall the version it rolls back from and its check could not tell the difference: use the version the nodes ran before the upgrade, as versionCommand printed it there (e.g. 27.1.1)`,
+      );
+    } else if (back.startsWith(target)) {
+      problems.push(
+        `${key(["targetVersion"])} = ${show(target)}: rollbackTo.version ${show(back)}, the version before the upgrade, starts with it, and the upgrade's version check and fleet/verify match by prefix, so a node still on the old version would pass them (and db contract could run): write the full version the upgrade installs`,
+      );
+    } else if (target.startsWith(back)) {
+      problems.push(
+        `${key(["rollbackTo", "version"])} = ${show(back)}: targetVersion ${show(target)} starts with it, and rollback's version check matches by prefix, so a node still on the new version would pass it: write the full version rollback installs`,
+      );
+    }
+  }
+  return problems;
+}
+
+/** A NEW NODE the stack launches: its health URL and the tags the stack always sets. */
+export function provisionProblems(stack: ParsedStack): string[] {
+  if (!("provision" in stack.newNode)) return [];
+  const provision = stack.newNode.provision;
+  const problems: string[] = [];
+  const healthUrl = stack.nodeCommands.healthUrl;
+  if (!healthUrl.includes("{address}")) {
+    problems.push(
+      `${key(["nodeCommands", "healthUrl"])} = ${show(healthUrl)}: the NEW NODE the stack launches (newNode.provision) is health-checked at this URL with {address} replaced by its private IP, so without {address} its health gate would check another host: write it with {address}, e.g. http://{address}:9292/healthcheck`,
+    );
+  }
+  const tags = provision.tags ?? {};
+  const always: Array<[string, string, string]> = [
+    ["Name", provision.name, "newNode.provision.name"],
+    ["glance:release", stack.targetRelease, "targetRelease (and updates it with every release)"],
+  ];
+  for (const [tag, value, source] of always) {
+    if (tags[tag] !== undefined && tags[tag] !== value) {
+      problems.push(
+        `${key(["newNode", "provision", "tags", tag])} = ${show(tags[tag])}: the stack always sets the ${tag} tag to ${source}, here ${show(value)}, and this would replace it: remove it`,
+      );
+    }
+  }
+  return problems;
+}
+
+/** Bake settings that the chosen load balancer or window would ignore. */
+export function bakeProblems(stack: ParsedStack): string[] {
+  const { bake, loadBalancer: lb } = stack;
+  if (bake.errorBudget === 0) return [];
+  const budget = `${key(["bake", "errorBudget"])} = ${bake.errorBudget}`;
+  if (bake.windowSeconds === 0) {
+    return [
+      `${budget}: the bake is off (windowSeconds 0), so no error would be counted: set windowSeconds (e.g. 60) or remove errorBudget`,
+    ];
+  }
+  if (lb.type === "alb") {
+    return [
+      `${budget}: an ALB bake counts no errors (it watches the target's health and bake.alarmNames), so this budget would be ignored: remove errorBudget, and watch the ALB's 5xx with a CloudWatch alarm in bake.alarmNames`,
+    ];
+  }
+  return [];
+}
+
+/** The secrets the database block needs, and no more. */
+export function secretProblems(stack: ParsedStack, secrets: Record<SecretKey, SecretPresence>): string[] {
+  const problems: string[] = [];
+  if (!secrets.dbPassword.present) {
+    problems.push(
+      `${CONFIG_NAMESPACE}:dbPassword is required: run \`pulumi config set --secret dbPassword <the Glance DB password>\``,
+    );
+  }
+  if (stack.database.adminUser && !secrets.dbAdminPassword.present) {
+    problems.push(
+      `${CONFIG_NAMESPACE}:dbAdminPassword is required when database.adminUser is set: run \`pulumi config set --secret dbAdminPassword <password>\``,
+    );
+  }
+  if (!stack.database.adminUser && secrets.dbAdminPassword.present) {
+    problems.push(
+      `${CONFIG_NAMESPACE}:dbAdminPassword is set but database.adminUser is not: set database.adminUser or remove the secret`,
+    );
+  }
+  return problems;
+}
+
+/** A CA file without TLS would be ignored. */
+export function databaseTlsProblems(stack: ParsedStack): string[] {
+  if (stack.database.caFile && !stack.database.tls) {
+    return [
+      `${key(["database", "caFile"])} = ${show(stack.database.caFile)}: it is only used with TLS; set database.tls: true, or remove caFile`,
+    ];
+  }
+  return [];
+}
+
+/** A NEW NODE the stack launches is reached over SSH, with a host key nobody knows yet. */
+export function newNodeSshProblems(stack: ParsedStack): string[] {
+  const problems: string[] = [];
+  if (!("existing" in stack.newNode) && !stack.ssh) {
+    problems.push(`${key(["ssh"])}: a provisioned NEW NODE is reached over SSH; set ssh.user`);
+  }
+  if (!("existing" in stack.newNode) && stack.ssh?.hostKeyPolicy === "strict") {
+    problems.push(
+      `${key(["ssh", "hostKeyPolicy"])} = "strict": the NEW NODE the stack launches has no key in known_hosts before it runs, so no SSH connection to it could be made: use accept-new (its key is learned on the first connection to the instance this stack launched)`,
+    );
+  }
+  return problems;
+}
+
+/** rollbackTo reruns upgradeCommand, which must then install the version it is given. */
+export function rollbackCommandProblems(stack: ParsedStack): string[] {
+  if (stack.rollbackTo && !VERSION_VARIABLES.test(stack.nodeCommands.upgradeCommand)) {
+    return [
+      `${key(["rollbackTo"])} = ${show(stack.rollbackTo)}: rollback runs nodeCommands.upgradeCommand with the rollback release, but the command uses neither $GLANCE_TARGET_VERSION nor $GLANCE_RELEASE, so it would install the same version again: pin the version in it (e.g. apt-get install --allow-downgrades "glance-api=2:\${GLANCE_TARGET_VERSION}*" ...) or remove rollbackTo`,
+    ];
+  }
+  return [];
+}

@@ -1,0 +1,75 @@
+import { z } from "zod";
+import { absolutePath, command, hostOrIp, port, positiveSeconds, posixUser, safeName, url } from "./fields";
+
+/** The stack config blocks about the nodes: the fleet, the NEW NODE, how to reach them and run them. */
+
+export const nodeSchema = z.strictObject({
+  name: safeName,
+  address: hostOrIp,
+  transport: z.enum(["ssh", "local"]).default("ssh"),
+  instanceId: z
+    .string()
+    .regex(/^i-[0-9a-f]{8,17}$/, "use an EC2 instance id such as i-0123456789abcdef0")
+    .optional(),
+  /** The server's name in the HAProxy backend; defaults to the node name. */
+  haproxyServer: safeName.optional(),
+  sshPort: port.optional(),
+  healthUrl: url.optional(),
+});
+
+const provisionSchema = z.strictObject({
+  name: safeName,
+  ami: z
+    .string()
+    .regex(/^ami-[0-9a-f]{8,17}$/, "use an AMI id such as ami-0123456789abcdef0")
+    .optional(),
+  launchTemplateId: z
+    .string()
+    .regex(/^lt-[0-9a-f]{8,17}$/, "use a launch template id such as lt-0abc...")
+    .optional(),
+  instanceType: z
+    .string()
+    .regex(/^[a-z0-9]+\.[a-z0-9]+$/, "use an instance type such as m6i.large")
+    .default("m6i.large"),
+  subnetId: z.string().regex(/^subnet-[0-9a-f]{8,17}$/, "use a subnet id such as subnet-0abc..."),
+  securityGroupIds: z
+    .array(z.string().regex(/^sg-[0-9a-f]{8,17}$/, "use security group ids such as sg-0abc..."))
+    .min(1),
+  keyName: z
+    .string()
+    .min(1)
+    .max(255)
+    .regex(/^[A-Za-z0-9._-]+$/, "use the EC2 key pair's name"),
+  tags: z.record(z.string(), z.string()).optional(),
+});
+
+export const newNodeSchema = z.union([
+  z.strictObject({ existing: safeName }),
+  z.strictObject({ provision: provisionSchema }),
+]);
+
+export const sshSchema = z.strictObject({
+  user: posixUser,
+  port: port.default(22),
+  hostKeyPolicy: z.enum(["strict", "accept-new", "insecure"]).default("strict"),
+  knownHostsFile: absolutePath.optional(),
+  connectTimeoutSeconds: positiveSeconds(300).default(10),
+});
+
+/** How a node is stopped, upgraded, started and asked for its release. Defaults: systemd + distro packages. */
+export const nodeCommandsSchema = z.strictObject({
+  stopCommand: command.default("systemctl stop glance-api"),
+  stoppedCheckCommand: command.default("! systemctl is-active --quiet glance-api"),
+  // Masked for the runtime while packages change, so their maintainer scripts cannot restart the
+  // service on new code before the schema steps (I2); start unmasks it. The version is pinned to the
+  // one the step is given (apt matches a trailing '*' as a prefix; Debian and the Ubuntu Cloud Archive
+  // carry Glance with epoch 2), downgrades allowed, so the same command serves `rollback`.
+  upgradeCommand: command.default(
+    'systemctl mask --runtime glance-api && DEBIAN_FRONTEND=noninteractive apt-get install -y --allow-downgrades "glance-api=2:${GLANCE_TARGET_VERSION}*" "glance-common=2:${GLANCE_TARGET_VERSION}*" "python3-glance=2:${GLANCE_TARGET_VERSION}*"',
+  ),
+  startCommand: command.default("systemctl unmask --runtime glance-api && systemctl start glance-api"),
+  versionCommand: command.default("dpkg-query -W -f='${Version}' glance-common | sed 's/^[0-9]*://'"),
+  glanceManageCommand: command.default("glance-manage"),
+  healthUrl: url.default("http://{address}:9292/healthcheck"),
+  scriptTimeoutSeconds: positiveSeconds(7200).default(1800),
+});

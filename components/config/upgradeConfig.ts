@@ -1,0 +1,48 @@
+import { ParsedStack } from "./schema";
+
+/** The project's config namespace: keys are `glance-rolling-upgrade:<key>`. */
+export const CONFIG_NAMESPACE = "glance-rolling-upgrade";
+
+/** Keys that must be set with `pulumi config set --secret`. */
+export const SECRET_KEYS = ["dbPassword", "dbAdminPassword", "sshPrivateKey"] as const;
+export type SecretKey = (typeof SECRET_KEYS)[number];
+
+/** What the parser may know about a secret without reading it: whether it is set, and set as a secret. */
+export interface SecretPresence {
+  present: boolean;
+  isSecret: boolean;
+}
+
+export interface ResolvedNode {
+  name: string;
+  address: string;
+  transport: "ssh" | "local";
+  instanceId?: string;
+  haproxyServer: string;
+  sshPort: number;
+  healthUrl: string;
+  /** True for a NEW NODE the stack provisions (not in `nodes`). */
+  provisioned: boolean;
+}
+
+export interface UpgradeConfig extends Omit<ParsedStack, "nodes"> {
+  nodes: ResolvedNode[];
+  newNodeName: string;
+  /**
+   * `exec: command` only: the host key ("type base64") each SSH node must present, from the
+   * known_hosts file, by node name (remote.Command ignores the host key unless it is given one).
+   */
+  hostKeys: Record<string, string>;
+  /** Which secrets are configured. */
+  secrets: Record<SecretKey, boolean>;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(
+      `Invalid stack config (${problems.length} problem${problems.length === 1 ? "" : "s"}); nothing was changed:\n` +
+        problems.map((p) => `  - ${p}`).join("\n"),
+    );
+    this.name = "ConfigError";
+  }
+}

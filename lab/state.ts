@@ -1,0 +1,120 @@
+/**
+ * What describes a lab: its ports, credentials, nodes and services, kept in `<dir>/lab.json`
+ * (LabState), which is everything a stack config or a test needs to reach it.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+
+export const DEFAULT_LAB_DIR = "/var/tmp/glance-rolling-upgrade-lab";
+
+export interface LabPorts {
+  mariadb: number;
+  haproxyFrontend: number;
+  haproxyRuntimeTcp: number;
+  /** node-1 listens here, node-2 on the next port, and so on. */
+  firstNode: number;
+}
+
+/** The committed local stack's ports. */
+export const DEFAULT_PORTS: LabPorts = {
+  mariadb: 13306,
+  haproxyFrontend: 19292,
+  haproxyRuntimeTcp: 19999,
+  firstNode: 19301,
+};
+
+/**
+ * Lab-only credentials, fixed so the committed local stack can name them. The lab listens on
+ * loopback only and holds nothing but seed images; never reuse these anywhere else.
+ */
+export const LAB_CREDENTIALS = {
+  database: "glance",
+  glance: { user: "glance", password: "glance-lab-only-password" },
+  admin: { user: "admin", password: "admin-lab-only-password" },
+} as const;
+
+export const HAPROXY_BACKEND = "glance";
+
+export interface LabNode {
+  name: string;
+  host: "127.0.0.1";
+  port: number;
+  /** `127.0.0.1:<port>`, as HAProxy names the server. */
+  address: string;
+  healthUrl: string;
+  /** `<dir>/nodes/<name>`: release file, configs, pid, log. */
+  dir: string;
+  /** While it exists, the node's /healthcheck answers 503. */
+  healthcheckDisableFile: string;
+}
+
+export interface SeedImageRecord {
+  id: string;
+  name: string;
+  sha256: string;
+  size: number;
+}
+
+export interface LabState {
+  dir: string;
+  fromRelease: string;
+  toRelease: string;
+  /** Every release the nodes have a config for, with its Glance version and virtualenv. */
+  releases: Record<string, { glanceVersion: string; venv: string }>;
+  ports: LabPorts;
+  /** `<dir>/bin/glance-node`: `glance-node <dir> start|stop|status|version|release|switch|manage <node> ...`. */
+  glanceNodeBin: string;
+  nodes: LabNode[];
+  haproxy: {
+    frontendUrl: string;
+    backendName: string;
+    /** `unix:<dir>/haproxy/admin.sock` */
+    runtimeApi: string;
+    /** `127.0.0.1:<port>` */
+    runtimeApiTcp: string;
+    configPath: string;
+    pid: number;
+  };
+  db: {
+    host: "127.0.0.1";
+    port: number;
+    socket: string;
+    database: string;
+    /** ALL ON glance.* only (no SUPER): what Glance and the migrations run as. */
+    glance: { user: string; password: string };
+    /** Has SUPER (ALL PRIVILEGES ON *.*): for log_bin_trust_function_creators and backups. */
+    admin: { user: string; password: string };
+    /** root's random password, readable by root only. */
+    rootPasswordFile: string;
+    /** The CA that signed MariaDB's TLS certificate (for `database.tls` with `database.caFile`). */
+    caFile: string;
+    pid: number;
+  };
+  /** Large images uploaded through HAProxy at lab up, for the load client to download and verify. */
+  seedImages: SeedImageRecord[];
+}
+
+export function resolveLabDir(dir?: string): string {
+  return path.resolve(dir ?? process.env.GLANCE_LAB_DIR ?? DEFAULT_LAB_DIR);
+}
+
+export function labStatePath(dir: string): string {
+  return path.join(dir, "lab.json");
+}
+
+export function readLabState(dir: string): LabState | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(labStatePath(resolveLabDir(dir)), "utf8")) as LabState;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw new Error(
+      `${labStatePath(dir)} is unreadable (${(err as Error).message}): run "lab down --purge" and "lab up"`,
+    );
+  }
+}
+
+export function writeLabState(state: LabState): void {
+  const file = labStatePath(state.dir);
+  fs.writeFileSync(`${file}.tmp`, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
+  fs.renameSync(`${file}.tmp`, file);
+}
