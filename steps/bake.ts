@@ -6,7 +6,8 @@
 import { AlarmState, AlarmWatch, openAlarmWatch } from "./aws/alarms";
 import { StepContext, StepError } from "./context";
 import type { LbTarget, StepSecrets } from "./dispatch";
-import { albDrain, albTargetHealth } from "./lb/alb";
+import { albDrain } from "./lb/alb/membership";
+import { albTargetHealth } from "./lb/alb/targetGroup";
 import { HaproxyInstance, withHaproxyInstances } from "./lb/haproxyEndpoints";
 import { haproxyDrainAll, readServerEverywhere } from "./lb/haproxyInstances";
 import { ServerStat } from "./lb/haproxyRuntime";

@@ -7,7 +7,7 @@ import { StepContext, StepError } from "./context";
 import { checkConnection } from "./db/connection";
 import { privilegePreflight } from "./db/privileges";
 import { checkHaproxyFleet } from "./lb/haproxyInstances";
-import { albFleetCheck } from "./lb/alb";
+import { albFleetCheck } from "./lb/alb/fleet";
 import { waitHealthy } from "./health";
 import { runScript } from "./exec/run";
 import { openAlarmWatch } from "./aws/alarms";
