@@ -9,7 +9,8 @@ import type { LbTarget, StepSecrets } from "./dispatch";
 import { albDrain } from "./lb/alb/membership";
 import { albTargetHealth } from "./lb/alb/targetGroup";
 import { HaproxyInstance, withHaproxyInstances } from "./lb/haproxyEndpoints";
-import { haproxyDrainAll, readServerEverywhere } from "./lb/haproxyInstances";
+import { haproxyDrainAll } from "./lb/haproxy/drain";
+import { readServerEverywhere } from "./lb/haproxy/pool";
 import { ServerStat } from "./lb/haproxyRuntime";
 
 export interface BakeRequest {

@@ -7,7 +7,7 @@ import { DbEndpoint } from "./db/connection";
 import { privilegePreflight, restoreTrustFunctionCreators, setTrustFunctionCreators } from "./db/privileges";
 import { mysqldumpBackup } from "./backup/mysqldump";
 import { rdsSnapshotBackup } from "./backup/rdsSnapshot";
-import { admitToHaproxy, checkHaproxyFleet, drainFromHaproxy } from "./lb/haproxyInstances";
+import { admitToHaproxy, checkHaproxyFleet, drainFromHaproxy } from "./lb/haproxy/loadBalancer";
 import type { RuntimeEndpoint } from "./lb/haproxyEndpoints";
 import { albFleetCheck } from "./lb/alb/fleet";
 import { albAdmit, albDrain } from "./lb/alb/membership";

@@ -6,7 +6,7 @@ import type { DbRef, LbFleet, ScriptSpec, StepResult, StepSecrets } from "./disp
 import { StepContext, StepError } from "./context";
 import { checkConnection } from "./db/connection";
 import { privilegePreflight } from "./db/privileges";
-import { checkHaproxyFleet } from "./lb/haproxyInstances";
+import { checkHaproxyFleet } from "./lb/haproxy/loadBalancer";
 import { albFleetCheck } from "./lb/alb/fleet";
 import { waitHealthy } from "./health";
 import { runScript } from "./exec/run";
