@@ -12,7 +12,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { startHaproxy } from "../lab/services/haproxy";
 import { pollUntil, silentContext } from "../steps/context";
-import { haproxyDrain } from "../steps/lb/haproxy";
+import { haproxyDrain } from "../steps/lb/haproxy/oneInstance";
 import { readBackendServers, runtimeCommand } from "../steps/lb/haproxyRuntime";
 import { machineLine, median, millis, printTable, progress, ratioLine } from "./support/report";
 

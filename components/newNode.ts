@@ -1,8 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import { UpgradeContext } from "./context";
+import { ResolvedNode, UpgradeConfig } from "./config";
+import { lbTargetFor } from "./membership";
 import { NodeUpgrade } from "./nodeUpgrade";
-import type { LbTarget } from "../steps/dispatch";
+import type { LbTarget } from "../steps/protocol";
 
 export interface ProvisionedNodeArgs {
   context: UpgradeContext;
@@ -17,6 +19,7 @@ export interface ProvisionedNodeArgs {
 export class ProvisionedNode extends NodeUpgrade {
   readonly instance: aws.ec2.Instance;
   readonly instanceId: pulumi.Output<string>;
+  private readonly node: ResolvedNode;
 
   constructor(name: string, args: ProvisionedNodeArgs, opts?: pulumi.ComponentResourceOptions) {
     const { config } = args.context;
@@ -24,24 +27,18 @@ export class ProvisionedNode extends NodeUpgrade {
       throw new Error("ProvisionedNode needs newNode.provision in the stack config");
     const provision = config.newNode.provision;
     const sshPort = config.ssh?.port ?? 22;
-    super(
-      name,
-      {
-        context: args.context,
-        node: {
-          name: provision.name,
-          address: "",
-          transport: "ssh",
-          instanceId: undefined,
-          haproxyServer: provision.name,
-          sshPort,
-          healthUrl: config.nodeCommands.healthUrl,
-          provisioned: true,
-        },
-      },
-      opts,
-      "glance:node:NewNode",
-    );
+    const node: ResolvedNode = {
+      name: provision.name,
+      address: "",
+      transport: "ssh",
+      instanceId: undefined,
+      haproxyServer: provision.name,
+      sshPort,
+      healthUrl: config.nodeCommands.healthUrl,
+      provisioned: true,
+    };
+    super(name, { context: args.context, node }, opts, "glance:node:NewNode");
+    this.node = node;
     this.instance = new aws.ec2.Instance(
       `${provision.name}/provision`,
       {
@@ -60,16 +57,8 @@ export class ProvisionedNode extends NodeUpgrade {
   }
 
   protected override lbTarget(): pulumi.Input<LbTarget> {
-    const lb = this.context.config.loadBalancer;
-    if (lb.type !== "alb") throw new Error("a provisioned NEW NODE needs an ALB load balancer");
-    return this.instance.id.apply((targetId) => ({
-      type: "alb" as const,
-      targetGroupArn: lb.targetGroupArn,
-      targetId,
-      port: lb.port,
-      ...(lb.region ? { region: lb.region } : {}),
-      ...(lb.endpoint ? { endpoint: lb.endpoint } : {}),
-    }));
+    requireAlb(this.context.config);
+    return this.instance.id.apply((targetId) => lbTargetFor(this.context.config, this.node, targetId));
   }
 
   protected override healthUrl(): pulumi.Input<string> {
@@ -80,8 +69,7 @@ export class ProvisionedNode extends NodeUpgrade {
 
   /** Joins the target group (an attachment the stack keeps), then waits until the ALB sees it healthy. */
   override admit(after: pulumi.Resource[]): pulumi.Resource {
-    const lb = this.context.config.loadBalancer;
-    if (lb.type !== "alb") throw new Error("a provisioned NEW NODE needs an ALB load balancer");
+    const lb = requireAlb(this.context.config);
     const attachment = new aws.lb.TargetGroupAttachment(
       `${this.nodeName}/attach`,
       { targetGroupArn: lb.targetGroupArn, targetId: this.instance.id, port: lb.port },
@@ -89,4 +77,11 @@ export class ProvisionedNode extends NodeUpgrade {
     );
     return super.admit([attachment]);
   }
+}
+
+/** The ALB a provisioned NEW NODE joins: the only load balancer that can take a new instance. */
+function requireAlb(config: UpgradeConfig): Extract<UpgradeConfig["loadBalancer"], { type: "alb" }> {
+  const lb = config.loadBalancer;
+  if (lb.type !== "alb") throw new Error("a provisioned NEW NODE needs an ALB load balancer");
+  return lb;
 }

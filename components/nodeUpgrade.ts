@@ -4,7 +4,7 @@ import { buildNodeScript, HealthGate, NodeEndpoint, NodeScriptKind, ScriptStep }
 import { ResolvedNode } from "./config";
 import { lbStepSecrets, lbTargetFor } from "./membership";
 import { typedStep } from "./typedStep";
-import type { LbTarget } from "../steps/dispatch";
+import type { LbTarget } from "../steps/protocol";
 
 export interface NodeUpgradeArgs {
   context: UpgradeContext;

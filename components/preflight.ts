@@ -4,7 +4,7 @@ import { buildNodeScript, scriptSpec } from "./exec";
 import { dbRef, lbFleet } from "./membership";
 import { typedStep } from "./typedStep";
 import { StepResource } from "../resources/step";
-import type { PreflightRequest } from "../steps/preflight";
+import type { PreflightRequest } from "../steps/protocol";
 
 /** Reads everything the upgrade depends on (DB, privileges, load balancer, every node) and changes nothing. */
 export class Preflight extends pulumi.ComponentResource {

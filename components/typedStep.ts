@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { StepResource } from "../resources/step";
-import type { StepRequest, StepSecrets } from "../steps/dispatch";
+import type { StepRequest, StepSecrets } from "../steps/protocol";
 import { UpgradeContext } from "./context";
 
 export type SecretName = "dbPassword" | "dbAdminPassword" | "sshPrivateKey";

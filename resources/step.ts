@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "node:path";
-import type { StepRequest, StepResult, StepSecrets } from "../steps/dispatch";
+import type { StepRequest, StepResult, StepSecrets } from "../steps/protocol";
 import { stepsEntry } from "./stepsEntry";
 
 /**

@@ -7,65 +7,13 @@ import { DbEndpoint } from "./db/connection";
 import { privilegePreflight, restoreTrustFunctionCreators, setTrustFunctionCreators } from "./db/privileges";
 import { mysqldumpBackup } from "./backup/mysqldump";
 import { rdsSnapshotBackup } from "./backup/rdsSnapshot";
-import { admitToHaproxy, checkHaproxyFleet, drainFromHaproxy } from "./lb/haproxyInstances";
-import type { RuntimeEndpoint } from "./lb/haproxyEndpoints";
-import { albAdmit, albDrain, albFleetCheck } from "./lb/alb";
+import { loadBalancerFor } from "./lb/registry";
 import { waitHealthy } from "./health";
 import { runScript } from "./exec/run";
-import { ScriptRun, SshTarget } from "./exec/types";
-import { runPreflight, PreflightRequest } from "./preflight";
-import { bakeNode, BakeRequest } from "./bake";
-
-export type LbTarget =
-  | { type: "haproxy"; runtimeApis: RuntimeEndpoint[]; backend: string; server: string }
-  | {
-      type: "alb";
-      targetGroupArn: string;
-      targetId: string;
-      port: number;
-      region?: string;
-      endpoint?: string;
-    };
-
-export type LbFleet =
-  | { type: "haproxy"; runtimeApis: RuntimeEndpoint[]; backend: string; expected: string[] }
-  | { type: "alb"; targetGroupArn: string; expected: string[]; region?: string; endpoint?: string };
-
-/** A database endpoint without its password (that travels as a secret). */
-export type DbRef = Omit<DbEndpoint, "password">;
-
-/** A script run with its SSH target's private key removed (that travels as a secret). */
-export type ScriptSpec = Omit<ScriptRun, "secrets" | "ssh"> & { ssh?: Omit<SshTarget, "privateKey"> };
-
-export type StepRequest =
-  | { kind: "script"; run: ScriptSpec; healthGate?: { url: string; timeoutSeconds: number } }
-  | ({ kind: "preflight" } & PreflightRequest)
-  | { kind: "backup-mysqldump"; db: DbRef; path: string }
-  | {
-      kind: "backup-rds";
-      dbInstanceIdentifier: string;
-      snapshotIdentifier: string;
-      timeoutSeconds: number;
-      region?: string;
-      endpoint?: string;
-    }
-  | { kind: "drain"; lb: LbTarget; minHealthy: number; drainTimeoutSeconds: number }
-  | { kind: "admit"; lb: LbTarget; healthTimeoutSeconds: number }
-  | ({ kind: "bake" } & BakeRequest)
-  | { kind: "allow-functions"; db: DbRef; adminUser?: string; rdsParameterGroup?: string }
-  | { kind: "fleet-verify"; lb: LbFleet; targetVersion: string; reported: Record<string, string> }
-  | { kind: "restore-setting"; db: DbRef; adminUser?: string; previous: boolean; changed: boolean };
-
-/** Secrets a step may need; none of them is ever logged or returned. */
-export interface StepSecrets {
-  dbPassword?: string;
-  dbAdminPassword?: string;
-  sshPrivateKey?: string;
-  /** Extra secrets for a script (environment locally, stdin over SSH). */
-  scriptSecrets?: Record<string, string>;
-}
-
-export type StepResult = Record<string, string | number | boolean | string[] | null>;
+import { ScriptRun } from "./exec/types";
+import { runPreflight } from "./preflight";
+import { bakeNode } from "./bake";
+import type { DbRef, ScriptSpec, StepRequest, StepResult, StepSecrets } from "./protocol";
 
 function endpoint(db: DbRef, password: string | undefined): DbEndpoint {
   if (password === undefined) throw new StepError(`no password configured for database user ${db.user}`);
@@ -117,31 +65,13 @@ export async function runStep(
       return { snapshotArn: snapshot.snapshotArn, snapshotIdentifier: snapshot.snapshotIdentifier };
     }
     case "drain": {
-      const lb = request.lb;
-      const bounds = { minHealthy: request.minHealthy, drainTimeoutSeconds: request.drainTimeoutSeconds };
-      if (lb.type === "haproxy") {
-        const drained = await drainFromHaproxy({ ...lb, ...bounds }, secrets.sshPrivateKey, ctx);
-        return {
-          drainSeconds: drained.drainSeconds,
-          alreadyOut: drained.alreadyOut,
-          // What the drain had to wait for, and whether it took the server out of rotation.
-          sessionsAtStart: drained.sessionsAtStart,
-          inRotationAtStart: drained.inRotationAtStart,
-        };
-      }
-      const drained = await albDrain({ ...lb, ...bounds }, ctx);
-      return { drainSeconds: drained.drainSeconds, alreadyOut: drained.alreadyOut };
+      const { lb, minHealthy, drainTimeoutSeconds } = request;
+      const drained = await loadBalancerFor(lb).drain(lb, { minHealthy, drainTimeoutSeconds }, secrets, ctx);
+      return { ...drained };
     }
     case "admit": {
-      const lb = request.lb;
-      const admitted =
-        lb.type === "haproxy"
-          ? await admitToHaproxy(
-              { ...lb, healthTimeoutSeconds: request.healthTimeoutSeconds },
-              secrets.sshPrivateKey,
-              ctx,
-            )
-          : await albAdmit({ ...lb, healthTimeoutSeconds: request.healthTimeoutSeconds }, ctx);
+      const { lb, healthTimeoutSeconds } = request;
+      const admitted = await loadBalancerFor(lb).admit(lb, { healthTimeoutSeconds }, secrets, ctx);
       return { admitSeconds: admitted.admitSeconds };
     }
     case "bake": {
@@ -180,7 +110,6 @@ export async function runStep(
       return { restoredTo: restored.restoredTo, changed: restored.changed };
     }
     case "fleet-verify": {
-      const lb = request.lb;
       const wrong = Object.entries(request.reported).filter(
         ([, version]) => !version.startsWith(request.targetVersion),
       );
@@ -189,16 +118,7 @@ export async function runStep(
           `not every node runs ${request.targetVersion}: ${wrong.map(([node, v]) => `${node} reports '${v}'`).join(", ")}; db contract will not run`,
         );
       }
-      const members =
-        lb.type === "haproxy"
-          ? (
-              await checkHaproxyFleet(
-                { runtimeApis: lb.runtimeApis, backend: lb.backend, expectedServers: lb.expected },
-                secrets.sshPrivateKey,
-                ctx,
-              )
-            ).servers
-          : (await albFleetCheck({ ...lb, expectedTargetIds: lb.expected }, ctx)).targets;
+      const members = await loadBalancerFor(request.lb).checkFleet(request.lb, secrets, ctx);
       ctx.log(`fleet verified: ${members.length} members, all on ${request.targetVersion}`);
       return { members };
     }

@@ -1,4 +1,5 @@
-import { runStep, StepRequest, StepSecrets } from "./dispatch";
+import { runStep } from "./dispatch";
+import type { StepRequest, StepSecrets } from "./protocol";
 import { recordStep } from "./record";
 
 /** A step resource's inputs, as the provider receives them. */

@@ -2,27 +2,14 @@
  * The preflight: every precondition checked before anything is touched. It only reads, and it
  * reports every problem at once, each with what to fix.
  */
-import type { DbRef, LbFleet, ScriptSpec, StepResult, StepSecrets } from "./dispatch";
 import { StepContext, StepError } from "./context";
 import { checkConnection } from "./db/connection";
 import { privilegePreflight } from "./db/privileges";
-import { checkHaproxyFleet } from "./lb/haproxyInstances";
-import { albFleetCheck } from "./lb/alb";
+import { loadBalancerFor } from "./lb/registry";
 import { waitHealthy } from "./health";
 import { runScript } from "./exec/run";
 import { openAlarmWatch } from "./aws/alarms";
-import { AwsTarget } from "./aws/clients";
-
-export interface PreflightRequest {
-  db: DbRef;
-  adminUser?: string;
-  rdsParameterGroup?: string;
-  /** The load balancer with every existing node expected in rotation. */
-  lb: LbFleet;
-  nodes: Array<{ name: string; healthUrl: string; version: ScriptSpec }>;
-  /** CloudWatch alarms the bake will watch: they must exist, and none may be in ALARM already. */
-  alarms?: AwsTarget & { names: string[] };
-}
+import type { PreflightRequest, StepResult, StepSecrets } from "./protocol";
 
 const NODE_HEALTH_TIMEOUT_SECONDS = 5;
 
@@ -64,16 +51,7 @@ export async function runPreflight(
     });
   });
   await check(problems, "load balancer", async () => {
-    const lb = request.lb;
-    if (lb.type === "haproxy") {
-      await checkHaproxyFleet(
-        { runtimeApis: lb.runtimeApis, backend: lb.backend, expectedServers: lb.expected },
-        secrets.sshPrivateKey,
-        ctx,
-      );
-    } else {
-      await albFleetCheck({ ...lb, expectedTargetIds: lb.expected }, ctx);
-    }
+    await loadBalancerFor(request.lb).checkFleet(request.lb, secrets, ctx);
   });
   const alarms = request.alarms;
   if (alarms && alarms.names.length > 0) {

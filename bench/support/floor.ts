@@ -5,7 +5,7 @@
  */
 import { spawn } from "node:child_process";
 import * as path from "node:path";
-import type { StepRequest, StepResult, StepSecrets } from "../../steps/dispatch";
+import type { StepRequest, StepResult, StepSecrets } from "../../steps/protocol";
 
 export interface FloorStep {
   step: string;

@@ -5,7 +5,8 @@
  * restore-setting.
  */
 import { silentContext } from "../../steps/context";
-import { runStep, StepRequest, StepResult } from "../../steps/dispatch";
+import { runStep } from "../../steps/dispatch";
+import type { StepRequest, StepResult } from "../../steps/protocol";
 import type { FloorStep, FloorStepTimes } from "./floor";
 
 function withUpstreamResults(

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { UpgradeConfig } from "../config";
 import { StepResource } from "../../resources/step";
-import type { ScriptSpec } from "../../steps/dispatch";
+import type { ScriptSpec } from "../../steps/protocol";
 import { Executor, NodeEndpoint, ScriptStep, ScriptStepArgs } from "./executor";
 
 /** The ScriptSpec the native runner receives for a node (no secrets: those travel separately). */

@@ -1,15 +1,27 @@
 import { ResolvedNode, UpgradeConfig } from "../config";
-import type { DbRef, LbFleet, LbTarget } from "../../steps/dispatch";
+import type { DbRef, LbFleet, LbTarget } from "../../steps/protocol";
 import { RuntimeEndpoint, runtimeEndpointLabel } from "../../steps/lb/haproxyEndpoints";
 import type { SecretName } from "../typedStep";
+
+type LbConfig = UpgradeConfig["loadBalancer"];
+type HaproxyConfig = Extract<LbConfig, { type: "haproxy" }>;
+type AlbConfig = Extract<LbConfig, { type: "alb" }>;
+
+/**
+ * How one kind of load balancer finds a node and the fleet from the stack config. Methods, so that
+ * each kind's entry takes its own config shape (the table below only hands it that shape).
+ */
+interface Membership<Config> {
+  target(lb: Config, config: UpgradeConfig, node: ResolvedNode, targetId?: string): LbTarget;
+  fleet(lb: Config, config: UpgradeConfig, nodes: ResolvedNode[], extraTargetIds: string[]): LbFleet;
+  secrets(lb: Config, config: UpgradeConfig): SecretName[];
+}
 
 /**
  * Every HAProxy instance's runtime API, in config order; one reached over SSH takes the stack's ssh
  * settings (the config parser made sure they are set).
  */
-export function haproxyRuntimeEndpoints(config: UpgradeConfig): RuntimeEndpoint[] {
-  const lb = config.loadBalancer;
-  if (lb.type !== "haproxy") return [];
+function runtimeEndpointsOf(lb: HaproxyConfig, config: UpgradeConfig): RuntimeEndpoint[] {
   const entries = Array.isArray(lb.runtimeApi) ? lb.runtimeApi : [lb.runtimeApi];
   return entries.map((entry) => {
     if (typeof entry === "string") return entry;
@@ -28,36 +40,71 @@ export function haproxyRuntimeEndpoints(config: UpgradeConfig): RuntimeEndpoint[
   });
 }
 
-/** How the plan names the load balancer's runtime APIs. */
-export function haproxyRuntimeSummary(config: UpgradeConfig): string {
-  return haproxyRuntimeEndpoints(config).map(runtimeEndpointLabel).join(", ");
+/** Region and endpoint override of an ALB, left out when the config has none. */
+function albRegion(lb: AlbConfig): { region?: string; endpoint?: string } {
+  return { ...(lb.region ? { region: lb.region } : {}), ...(lb.endpoint ? { endpoint: lb.endpoint } : {}) };
 }
 
-/** The secrets a load-balancer step needs: the SSH key when a runtime API is reached over SSH. */
-export function lbStepSecrets(config: UpgradeConfig): SecretName[] {
-  const overSsh = haproxyRuntimeEndpoints(config).some((endpoint) => typeof endpoint !== "string");
-  return overSsh ? ["sshPrivateKey"] : [];
-}
-
-/** The load-balancer membership of one node: an HAProxy server, or an ALB target. */
-export function lbTargetFor(config: UpgradeConfig, node: ResolvedNode, targetId?: string): LbTarget {
-  const lb = config.loadBalancer;
-  if (lb.type === "haproxy") {
-    return {
+// Key order matters: a step's request is compared as JSON, so a reordered key would rerun the step.
+const membershipByKind: { [Type in LbConfig["type"]]: Membership<Extract<LbConfig, { type: Type }>> } = {
+  haproxy: {
+    target: (lb, config, node) => ({
       type: "haproxy",
-      runtimeApis: haproxyRuntimeEndpoints(config),
+      runtimeApis: runtimeEndpointsOf(lb, config),
       backend: lb.backend,
       server: node.haproxyServer,
-    };
-  }
-  return {
-    type: "alb",
-    targetGroupArn: lb.targetGroupArn,
-    targetId: targetId ?? node.instanceId ?? node.address,
-    port: lb.port,
-    ...(lb.region ? { region: lb.region } : {}),
-    ...(lb.endpoint ? { endpoint: lb.endpoint } : {}),
-  };
+    }),
+    fleet: (lb, config, nodes) => ({
+      type: "haproxy",
+      runtimeApis: runtimeEndpointsOf(lb, config),
+      backend: lb.backend,
+      expected: nodes.map((n) => n.haproxyServer),
+    }),
+    // The SSH key, when a runtime API is reached over SSH.
+    secrets: (lb, config) =>
+      runtimeEndpointsOf(lb, config).some((endpoint) => typeof endpoint !== "string")
+        ? ["sshPrivateKey"]
+        : [],
+  },
+  alb: {
+    target: (lb, _config, node, targetId) => ({
+      type: "alb",
+      targetGroupArn: lb.targetGroupArn,
+      targetId: targetId ?? node.instanceId ?? node.address,
+      port: lb.port,
+      ...albRegion(lb),
+    }),
+    fleet: (lb, _config, nodes, extraTargetIds) => ({
+      type: "alb",
+      targetGroupArn: lb.targetGroupArn,
+      expected: [...nodes.map((n) => n.instanceId ?? n.address), ...extraTargetIds],
+      ...albRegion(lb),
+    }),
+    secrets: () => [],
+  },
+};
+
+function membershipOf(lb: LbConfig): Membership<LbConfig> {
+  return membershipByKind[lb.type];
+}
+
+/** How the plan names an HAProxy load balancer's runtime APIs. */
+export function haproxyRuntimeSummary(config: UpgradeConfig): string {
+  const lb = config.loadBalancer;
+  return lb.type === "haproxy" ? runtimeEndpointsOf(lb, config).map(runtimeEndpointLabel).join(", ") : "";
+}
+
+/** The secrets a load-balancer step needs. */
+export function lbStepSecrets(config: UpgradeConfig): SecretName[] {
+  return membershipOf(config.loadBalancer).secrets(config.loadBalancer, config);
+}
+
+/**
+ * The load-balancer membership of one node: an HAProxy server, or an ALB target (`targetId`, when
+ * given, names it: a provisioned node's instance id).
+ */
+export function lbTargetFor(config: UpgradeConfig, node: ResolvedNode, targetId?: string): LbTarget {
+  return membershipOf(config.loadBalancer).target(config.loadBalancer, config, node, targetId);
 }
 
 /** The load balancer's expected membership: exactly these nodes (plus a provisioned target id). */
@@ -66,22 +113,7 @@ export function lbFleet(
   nodes: ResolvedNode[],
   extraTargetIds: string[] = [],
 ): LbFleet {
-  const lb = config.loadBalancer;
-  if (lb.type === "haproxy") {
-    return {
-      type: "haproxy",
-      runtimeApis: haproxyRuntimeEndpoints(config),
-      backend: lb.backend,
-      expected: nodes.map((n) => n.haproxyServer),
-    };
-  }
-  return {
-    type: "alb",
-    targetGroupArn: lb.targetGroupArn,
-    expected: [...nodes.map((n) => n.instanceId ?? n.address), ...extraTargetIds],
-    ...(lb.region ? { region: lb.region } : {}),
-    ...(lb.endpoint ? { endpoint: lb.endpoint } : {}),
-  };
+  return membershipOf(config.loadBalancer).fleet(config.loadBalancer, config, nodes, extraTargetIds);
 }
 
 export function dbRef(config: UpgradeConfig): DbRef {

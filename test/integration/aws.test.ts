@@ -12,7 +12,8 @@ import { RegisterTargetsCommand } from "@aws-sdk/client-elastic-load-balancing-v
 import { CreateDBInstanceCommand, RDSClient } from "@aws-sdk/client-rds";
 import { findFreePort } from "../../lab/services/ports";
 import { StepContext } from "../../steps/context";
-import { albAdmit, albDrain, albFleetCheck } from "../../steps/lb/alb";
+import { albFleetCheck } from "../../steps/lb/alb/fleet";
+import { albAdmit, albDrain } from "../../steps/lb/alb/membership";
 import { rdsSnapshotBackup } from "../../steps/backup/rdsSnapshot";
 import { MOTO_REGION as region, motoAlbForThisFile, startMotoAlb } from "../support/motoAlb";
 import { recordingContext, stepFailure } from "../support/stepHarness";

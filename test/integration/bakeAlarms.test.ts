@@ -4,10 +4,11 @@
  * (AlarmNames) on the same endpoint as ELBv2; its new alarms start OK (AWS: INSUFFICIENT_DATA), and
  * an alarm stays in the state SetAlarmState gave it, since moto evaluates no metrics.
  */
-import { PreflightRequest, runPreflight } from "../../steps/preflight";
+import { runPreflight } from "../../steps/preflight";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CloudWatchClient, PutMetricAlarmCommand, SetAlarmStateCommand } from "@aws-sdk/client-cloudwatch";
-import { bakeNode, BakeRequest } from "../../steps/bake";
+import { bakeNode } from "../../steps/bake";
+import type { BakeRequest, PreflightRequest } from "../../steps/protocol";
 import { MOTO_REGION as region, motoAlbForThisFile } from "../support/motoAlb";
 import { recordingContext, stepFailure } from "../support/stepHarness";
 

@@ -15,7 +15,7 @@ import {
   haproxyFleetCheck,
   haproxyServerState,
   HaproxyServerRef,
-} from "../../steps/lb/haproxy";
+} from "../../steps/lb/haproxy/oneInstance";
 import { readBackendServers, runtimeCommand, ServerStat } from "../../steps/lb/haproxyRuntime";
 import {
   HttpBackend,

@@ -14,7 +14,7 @@ import { RunningSshd, startSshd } from "../../lab/services/sshd";
 import { bakeNode } from "../../steps/bake";
 import { pollUntil } from "../../steps/context";
 import { RuntimeEndpoint } from "../../steps/lb/haproxyEndpoints";
-import { admitToHaproxy, checkHaproxyFleet, drainFromHaproxy } from "../../steps/lb/haproxyInstances";
+import { admitToHaproxy, checkHaproxyFleet, drainFromHaproxy } from "../../steps/lb/haproxy/loadBalancer";
 import { readBackendServers, runtimeCommand } from "../../steps/lb/haproxyRuntime";
 import { TcpProxy } from "../support/faultTools";
 import {

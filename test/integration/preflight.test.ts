@@ -11,10 +11,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RunningMariadb, startMariadb } from "../../lab/services/mariadb";
 import { RunningHaproxy, startHaproxy } from "../../lab/services/haproxy";
 import { findFreePort } from "../../lab/services/ports";
-import { PreflightRequest, runPreflight } from "../../steps/preflight";
+import { runPreflight } from "../../steps/preflight";
 import { readBackendServers } from "../../steps/lb/haproxyRuntime";
 import { readTrustFunctionCreators } from "../../steps/db/privileges";
-import type { StepSecrets } from "../../steps/dispatch";
+import type { PreflightRequest, StepSecrets } from "../../steps/protocol";
 
 const passwords = { glance: "glance-pw-preflight", admin: "admin-pw-preflight" };
 

@@ -1,126 +1,34 @@
 /**
  * ALB target-group membership: drain a target (capacity guard, deregister, wait until it leaves
- * `draining`), admit one (register, wait until `healthy`), and check the fleet before `db contract`.
- * Waiting uses the SDK v3 waiters with short delays: their default first delay is 15 s, which would
- * make every drain cost 15 s even when nothing is in flight.
+ * `draining`) and admit one (register, wait until `healthy`). Waiting uses the SDK v3 waiters with
+ * short delays: their default first delay is 15 s, which would make every drain cost 15 s even when
+ * nothing is in flight.
  */
 import {
   DeregisterTargetsCommand,
-  DescribeTargetHealthCommand,
   ElasticLoadBalancingV2Client,
   RegisterTargetsCommand,
-  TargetDescription,
-  TargetHealthDescription,
   waitUntilTargetDeregistered,
   waitUntilTargetInService,
 } from "@aws-sdk/client-elastic-load-balancing-v2";
-import { StepContext, StepError } from "../context";
-import { AwsTarget, awsErrorName, describeAwsError, elbv2Client } from "../aws/clients";
-
-export interface AlbTargetRef extends AwsTarget {
-  targetGroupArn: string;
-  /** Instance id (`i-…`), IP address or Lambda ARN, as registered in the target group. */
-  targetId: string;
-  /** Absent: the target group's port. */
-  port?: number;
-}
+import { StepContext, StepError } from "../../context";
+import { awsErrorName, describeAwsError, elbv2Client } from "../../aws/clients";
+import {
+  AlbTargetRef,
+  assertPositive,
+  awsCall,
+  describeGroup,
+  describeTarget,
+  elapsedSeconds,
+  lastHealth,
+  sameTarget,
+  targetLabel,
+  targetOf,
+} from "./targetGroup";
 
 /** The SDK validates waiter delays in seconds; it rejects a minDelay of 0. */
 const MIN_POLL_SECONDS = 0.25;
 const DEFAULT_POLL_SECONDS = 1;
-
-type Presence = "absent" | "draining" | "registered";
-
-interface TargetView {
-  presence: Presence;
-  /** e.g. "healthy", or "unused (Target.InvalidState: Target is in the stopped state)". */
-  health: string;
-  healthy: boolean;
-}
-
-function targetLabel(ref: AlbTargetRef): string {
-  return ref.port === undefined ? ref.targetId : `${ref.targetId}:${ref.port}`;
-}
-
-function targetOf(ref: AlbTargetRef): TargetDescription {
-  return ref.port === undefined ? { Id: ref.targetId } : { Id: ref.targetId, Port: ref.port };
-}
-
-function sameTarget(d: TargetHealthDescription, ref: AlbTargetRef): boolean {
-  return d.Target?.Id === ref.targetId && (ref.port === undefined || d.Target?.Port === ref.port);
-}
-
-function healthText(d: TargetHealthDescription | undefined): string {
-  const h = d?.TargetHealth;
-  if (h?.State === undefined) return "unknown";
-  const why = [h.Reason, h.Description].filter(Boolean).join(": ");
-  return why ? `${h.State} (${why})` : h.State;
-}
-
-function viewOf(d: TargetHealthDescription | undefined): TargetView {
-  const state = d?.TargetHealth?.State;
-  const presence: Presence =
-    d === undefined || d.TargetHealth?.Reason === "Target.NotRegistered"
-      ? "absent"
-      : state === "draining" || state === "unhealthy.draining"
-        ? "draining"
-        : "registered";
-  return { presence, health: healthText(d), healthy: state === "healthy" };
-}
-
-function assertPositive(name: string, value: number, min: number): void {
-  if (!Number.isFinite(value) || value < min) {
-    throw new StepError(`${name} must be a number >= ${min}, got ${value}: fix the config`);
-  }
-}
-
-/**
- * Runs one AWS call; an SDK failure becomes a StepError that names the call and where the target
- * was last seen, so the operator never has to guess whether it serves traffic.
- */
-async function awsCall<T>(
-  what: string,
-  targetGroupArn: string,
-  lastSeen: string,
-  leftChanged: string | undefined,
-  call: () => Promise<T>,
-): Promise<T> {
-  try {
-    return await call();
-  } catch (error) {
-    if (error instanceof StepError) throw error;
-    if (awsErrorName(error) === "TargetGroupNotFoundException") {
-      throw new StepError(
-        `${what}: target group ${targetGroupArn} does not exist. ${lastSeen}. ` +
-          `Check targetGroupArn and the region in the stack config.`,
-        leftChanged,
-      );
-    }
-    throw new StepError(
-      `${what} failed: ${describeAwsError(error)}. ${lastSeen}. ` +
-        `Check AWS credentials, region and endpoint, then rerun (the step is safe to rerun).`,
-      leftChanged,
-    );
-  }
-}
-
-async function describeGroup(client: ElasticLoadBalancingV2Client, targetGroupArn: string) {
-  const out = await client.send(new DescribeTargetHealthCommand({ TargetGroupArn: targetGroupArn }));
-  return out.TargetHealthDescriptions ?? [];
-}
-
-async function describeTarget(client: ElasticLoadBalancingV2Client, ref: AlbTargetRef): Promise<TargetView> {
-  try {
-    const out = await client.send(
-      new DescribeTargetHealthCommand({ TargetGroupArn: ref.targetGroupArn, Targets: [targetOf(ref)] }),
-    );
-    return viewOf(out.TargetHealthDescriptions?.find((d) => sameTarget(d, ref)));
-  } catch (error) {
-    // AWS answers InvalidTarget for an id it does not know at all: as absent as it gets.
-    if (awsErrorName(error) === "InvalidTargetException") return viewOf(undefined);
-    throw error;
-  }
-}
 
 type WaitOutcome = { done: true } | { done: false; why: string };
 
@@ -147,17 +55,21 @@ async function runWaiter(
   }
 }
 
-/** The last state for an error message; the API may be the very thing that failed. */
-async function lastHealth(client: ElasticLoadBalancingV2Client, ref: AlbTargetRef): Promise<string> {
-  try {
-    return `last health: ${(await describeTarget(client, ref)).health}`;
-  } catch (error) {
-    return `its health could not be read: ${describeAwsError(error)}`;
-  }
-}
-
-function elapsedSeconds(startMs: number): number {
-  return Math.round((Date.now() - startMs) / 100) / 10;
+/** Runs one of the SDK's target waiters on `ref` with short delays (see runWaiter). */
+function waitFor(
+  waiter: typeof waitUntilTargetDeregistered | typeof waitUntilTargetInService,
+  client: ElasticLoadBalancingV2Client,
+  ref: AlbTargetRef,
+  timeoutSeconds: number,
+  maxDelay: number,
+  abortSignal: AbortSignal | undefined,
+): Promise<WaitOutcome> {
+  return runWaiter(timeoutSeconds, maxDelay, (maxWaitTime) =>
+    waiter(
+      { client, minDelay: MIN_POLL_SECONDS, maxDelay, maxWaitTime, abortSignal },
+      { TargetGroupArn: ref.targetGroupArn, Targets: [targetOf(ref)] },
+    ),
+  );
 }
 
 /**
@@ -224,18 +136,7 @@ export async function albDrain(
       `${label} was last seen OUT of rotation (deregistered, draining)`,
       leftChanged,
       () =>
-        runWaiter(args.drainTimeoutSeconds, pollSeconds, (maxWaitTime) =>
-          waitUntilTargetDeregistered(
-            {
-              client,
-              minDelay: MIN_POLL_SECONDS,
-              maxDelay: pollSeconds,
-              maxWaitTime,
-              abortSignal: ctx.signal,
-            },
-            { TargetGroupArn: tg, Targets: [targetOf(args)] },
-          ),
-        ),
+        waitFor(waitUntilTargetDeregistered, client, args, args.drainTimeoutSeconds, pollSeconds, ctx.signal),
     );
     if (!outcome.done) {
       throw new StepError(
@@ -302,17 +203,13 @@ export async function albAdmit(
       `${label} was last seen registered but not yet healthy`,
       `${label} registered in ${tg}, not confirmed healthy`,
       () =>
-        runWaiter(args.healthTimeoutSeconds, DEFAULT_POLL_SECONDS, (maxWaitTime) =>
-          waitUntilTargetInService(
-            {
-              client,
-              minDelay: MIN_POLL_SECONDS,
-              maxDelay: DEFAULT_POLL_SECONDS,
-              maxWaitTime,
-              abortSignal: ctx.signal,
-            },
-            { TargetGroupArn: tg, Targets: [targetOf(args)] },
-          ),
+        waitFor(
+          waitUntilTargetInService,
+          client,
+          args,
+          args.healthTimeoutSeconds,
+          DEFAULT_POLL_SECONDS,
+          ctx.signal,
         ),
     );
     if (!outcome.done) {
@@ -353,54 +250,4 @@ async function deregisterAfterFailedAdmit(
       leftChanged: `${label} may still be registered in ${ref.targetGroupArn} while unhealthy`,
     };
   }
-}
-
-/**
- * The check before `db contract`: every registered target (draining ones included, they may still
- * serve) is one of `expectedTargetIds`, and each expected one is healthy.
- */
-export async function albFleetCheck(
-  args: AwsTarget & { targetGroupArn: string; expectedTargetIds: string[] },
-  ctx: StepContext,
-): Promise<{ targets: string[] }> {
-  const tg = args.targetGroupArn;
-  const client = elbv2Client(args);
-  try {
-    const group = await awsCall("DescribeTargetHealth", tg, "Nothing was changed", undefined, () =>
-      describeGroup(client, tg),
-    );
-    const registered = group.filter((d) => viewOf(d).presence !== "absent");
-    const targets = [...new Set(registered.map((d) => d.Target?.Id ?? "?"))].sort();
-    const expected = new Set(args.expectedTargetIds);
-    const unexpected = targets.filter((id) => !expected.has(id));
-    const notHealthy = args.expectedTargetIds
-      .map((id) => {
-        const entries = registered.filter((d) => d.Target?.Id === id);
-        if (entries.length === 0) return `${id}: not registered`;
-        const bad = entries.filter((d) => d.TargetHealth?.State !== "healthy");
-        return bad.length === 0 ? undefined : `${id}: ${bad.map(healthText).join(", ")}`;
-      })
-      .filter((line): line is string => line !== undefined);
-
-    const problems = [
-      ...(unexpected.length > 0 ? [`target(s) outside the upgraded set: ${unexpected.join(", ")}`] : []),
-      ...(notHealthy.length > 0 ? [`upgraded target(s) not healthy: ${notHealthy.join("; ")}`] : []),
-    ];
-    if (problems.length > 0) {
-      throw new StepError(
-        `fleet check of ${tg} failed: ${problems.join("; ")}. Nothing was changed. ` +
-          `Remove or upgrade the unexpected targets and make every upgraded one healthy before the contract step.`,
-      );
-    }
-    ctx.log(`fleet check of ${tg}: ${targets.length} target(s), all upgraded and healthy`);
-    return { targets };
-  } finally {
-    client.destroy();
-  }
-}
-
-/** The target's current health as the target group reports it (for the bake watch). */
-export async function albTargetHealth(ref: AlbTargetRef): Promise<{ healthy: boolean; health: string }> {
-  const view = await describeTarget(elbv2Client(ref), ref);
-  return { healthy: view.healthy, health: view.health };
 }

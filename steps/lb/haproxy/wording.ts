@@ -1,0 +1,189 @@
+/**
+ * What the operator reads about a server's drain, admission and fleet check. With one directly
+ * reached HAProxy there is nothing to tell apart, so messages speak of the server alone (as they
+ * always have for one instance); with several, or one reached over SSH, they name each instance.
+ */
+import { StepError } from "../../context";
+import type { HaproxyInstance } from "../haproxyEndpoints";
+import type { ServerStat } from "../haproxyRuntime";
+import {
+  currentStates,
+  describe,
+  HaproxyPoolServer,
+  InstanceLostError,
+  LastSeen,
+  serverName,
+  statesOf,
+} from "./pool";
+
+/** One instance's servers, and those other than the one to drain that are UP. */
+export interface CapacityView {
+  instance: HaproxyInstance;
+  servers: ServerStat[];
+  healthyOthers: ServerStat[];
+}
+
+export type AdmitPhase = "DRAIN" | "UP";
+
+function plural(count: number, word: string): string {
+  return `${count} ${word}${count === 1 ? "" : "s"}`;
+}
+
+function isDirect(instance: HaproxyInstance): boolean {
+  return instance.api === instance.label;
+}
+
+export type Wording = ReturnType<typeof wordingFor>;
+
+export function wordingFor(ref: HaproxyPoolServer) {
+  const name = serverName(ref);
+  const several = !(ref.instances.length === 1 && isDirect(ref.instances[0]));
+  const only = (lastSeen: LastSeen): ServerStat => lastSeen.get(ref.instances[0]) as ServerStat;
+  const onEvery = several ? " on every HAProxy instance" : "";
+  const onCount = (count: number): string => (several ? ` on ${plural(count, "HAProxy instance")}` : "");
+  const eachInstance = (text: string): string => (several ? text : "");
+
+  return {
+    /** Where the server is, for a wait that timed out. */
+    where: (lastSeen: LastSeen): string =>
+      several ? statesOf(ref, lastSeen) : `${name} is ${describe(only(lastSeen))}`,
+
+    alreadyOut: (stat: ServerStat): string =>
+      `${name} is already in ${several ? "MAINT" : stat.status}${onEvery}; nothing to drain`,
+
+    tooFewHealthy(worst: CapacityView, views: CapacityView[], minHealthy: number): StepError {
+      const perInstance = views.map((v) => `${v.instance.label}: ${v.healthyOthers.length}`).join("; ");
+      return new StepError(
+        `refusing to drain ${name}: ${several ? `HAProxy ${worst.instance.label} has only` : "only"} ` +
+          `${worst.healthyOthers.length} other healthy servers ` +
+          `(${worst.healthyOthers.map((s) => s.server).join(", ") || "none"}), minHealthy is ${minHealthy}` +
+          `${eachInstance(` (other servers UP per instance: ${perInstance})`)}; nothing was changed. Bring the ` +
+          `other servers back UP${eachInstance(" on every instance")} ` +
+          `(show stat${eachInstance(` on ${worst.instance.label}`)}: ` +
+          `${worst.servers.map((s) => `${s.server}=${s.status}`).join(", ")}) and rerun.`,
+      );
+    },
+
+    setToDrain: (pending: number, sessions: number, lastSeen: LastSeen, timeoutSeconds: number): string =>
+      `${name} set to DRAIN${onCount(pending)} with ${sessions} session(s) in flight` +
+      `${eachInstance(` (${statesOf(ref, lastSeen)})`)}; waiting up to ${timeoutSeconds} s`,
+
+    async lostWhileDraining(
+      error: InstanceLostError,
+      inState: string,
+      lastSeen: LastSeen,
+    ): Promise<StepError> {
+      if (!several) {
+        return new StepError(
+          `lost the HAProxy runtime API while watching ${name} (last seen ${describe(only(lastSeen))}): ` +
+            error.reason,
+          `server ${name} left in ${inState}`,
+        );
+      }
+      const states = await currentStates(ref, lastSeen);
+      return new StepError(
+        `lost the HAProxy runtime API of ${error.instance.label} while draining ${name} (${error.reason}). ` +
+          `Where each instance holds ${ref.server}: ${states}. It takes no new requests from the instances that ` +
+          `hold it in DRAIN or MAINT. Restore that runtime API and rerun: the drain resumes on every instance ` +
+          `(or put it back by hand with "set server ${name} state ready" on each instance).`,
+        `server ${name} left in ${inState} where reachable (${states})`,
+      );
+    },
+
+    drainTimedOut(stopped: string, inState: string, lastSeen: LastSeen, timeoutSeconds: number): StepError {
+      const open = several ? "sessions" : `${only(lastSeen).scur} session(s)`;
+      const states = statesOf(ref, lastSeen);
+      return new StepError(
+        `drain of ${name} did not finish within ${timeoutSeconds} s (${stopped}); the server is left in ` +
+          `${inState}${eachInstance(" on every instance")} with ${open} still open, taking no new requests` +
+          `${eachInstance(` (${states})`)}. Rerun to resume the drain once the long requests end (or raise ` +
+          `drainTimeoutSeconds); "set server ${name} state ready"${eachInstance(" on each instance")} puts it ` +
+          `back in rotation.`,
+        several
+          ? `server ${name} left in ${inState} (${states})`
+          : `server ${name} left in ${inState}, ${open} still open`,
+      );
+    },
+
+    drained: (seconds: number): string =>
+      `${name} drained in ${seconds.toFixed(2)} s and set to MAINT${onCount(ref.instances.length)}`,
+
+    alreadyUp: (): string => `${name} is already UP${onEvery}; nothing to admit`,
+
+    healthForcedDown: (before: ServerStat, pending: number): string =>
+      several
+        ? `${name} in DRAIN with health forced down${onCount(pending)}; waiting for their health checks`
+        : `${name} out of ${before.status}, in DRAIN with health forced down; waiting for HAProxy's health checks`,
+
+    healthCheckFailed: (stopped: string, timeoutSeconds: number): string =>
+      several
+        ? `it did not pass HAProxy's health check within ${timeoutSeconds} s on every instance: ${stopped}`
+        : stopped,
+
+    lostWhileAdmitting: (error: InstanceLostError): string =>
+      several
+        ? `lost the HAProxy runtime API of ${error.instance.label}: ${error.reason}`
+        : `lost the HAProxy runtime API while watching ${name}: ${error.reason}`,
+
+    /** The admission failed and the server went back to MAINT, except on `notBack`. */
+    async notAdmitted(
+      why: string,
+      phase: AdmitPhase,
+      lastSeen: LastSeen,
+      notBack: Array<{ instance: HaproxyInstance; reason: string }>,
+      timeoutSeconds: number,
+    ): Promise<StepError> {
+      if (!several) {
+        const seen = `${why}; last seen ${describe(only(lastSeen))}`;
+        if (notBack.length > 0) {
+          return new StepError(
+            `${name} did not pass HAProxy's health check (${seen}) and putting it back in MAINT failed: ` +
+              notBack[0].reason,
+            phase === "DRAIN"
+              ? `server ${name} left out of rotation in DRAIN (weight 0)`
+              : `server ${name} left in READY (in rotation if HAProxy sees it UP)`,
+          );
+        }
+        return new StepError(
+          `${name} did not pass HAProxy's health check within ${timeoutSeconds} s (${seen}); it was put back in ` +
+            `MAINT and stays out of rotation. Check the node's health endpoint and its logs, then rerun.`,
+        );
+      }
+      const states = await currentStates(ref, lastSeen);
+      if (notBack.length > 0) {
+        return new StepError(
+          `${name} was not admitted (${why}) and putting it back in MAINT failed on ` +
+            `${notBack.map((n) => n.instance.label).join(", ")}; where each instance holds it: ${states}. ` +
+            `Restore that runtime API, then rerun or set it to MAINT by hand.`,
+          `server ${name} not back in MAINT everywhere (${states})`,
+        );
+      }
+      return new StepError(
+        `${name} was not admitted (${why}); it was put back in MAINT on every HAProxy instance and stays out of ` +
+          `rotation (${states}). Check the node's health endpoint and its logs, then rerun.`,
+      );
+    },
+
+    backInMaint: (): string =>
+      several
+        ? `${name} put back in MAINT${onEvery}`
+        : `${name} put back in MAINT: its health check did not pass`,
+
+    admitted: (seconds: number): string =>
+      `${name} passed ${several ? "the health checks of every HAProxy instance" : "its health checks"} and is UP ` +
+      `in rotation after ${seconds.toFixed(2)} s`,
+
+    fleetProblem: (instance: HaproxyInstance, problem: string): string =>
+      several ? `${instance.label}: ${problem}` : problem,
+
+    notTheFleet: (problems: string[]): StepError =>
+      new StepError(
+        `HAProxy backend "${ref.backend}" is not exactly the upgraded fleet, all UP${eachInstance(", on every instance")}: ` +
+          `${problems.join("; ")}. Remove unexpected servers from the backend or add them to the fleet, bring every ` +
+          `node UP${eachInstance(" on every instance")}, then rerun.`,
+      ),
+
+    fleetChecked: (servers: number): string =>
+      `backend ${ref.backend}: ${servers} servers, all expected and UP${onCount(ref.instances.length)}`,
+  };
+}

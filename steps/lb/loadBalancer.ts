@@ -1,0 +1,88 @@
+/**
+ * The one seam between the steps and a load balancer. Each kind (ALB, HAProxy, ...) implements
+ * LoadBalancer for its own target and fleet shapes; steps/lb/registry.ts picks the implementation by
+ * the request's `type`, so no step knows which kinds exist.
+ */
+import type { AwsTarget } from "../aws/clients";
+import type { StepContext } from "../context";
+
+/** What every kind's target and fleet carry: the stack config's `loadBalancer.type`. */
+export interface LbKind {
+  type: string;
+}
+
+/** The secrets a load balancer may need: the SSH key of a runtime API reached over SSH. */
+export interface LbSecrets {
+  sshPrivateKey?: string;
+}
+
+export interface DrainBounds {
+  minHealthy: number;
+  drainTimeoutSeconds: number;
+}
+
+/**
+ * What a drain reports. A kind that counts sessions also says what the drain waited for and
+ * whether it took the node out of rotation (a rerun may find it half drained).
+ */
+export type Drained = {
+  drainSeconds: number;
+  alreadyOut: boolean;
+  sessionsAtStart?: number;
+  inRotationAtStart?: boolean;
+};
+
+/** One look at a baking node. */
+export interface BakeReading {
+  /** Errors the node answered since the bake began, counted against the error budget. */
+  errors: number;
+  /** The counters behind `errors`, for messages; absent for a kind that counts none. */
+  counters?: string;
+  /** Why the node must come out whatever the budget (it turned unhealthy); absent while it is fine. */
+  problem?: string;
+}
+
+/** A node watched through the bake window, its load balancer held open for the watch. */
+export interface BakeWatch {
+  /** What the node is held to, as the log says it after "baking <node> for <n> s". */
+  terms(errorBudget: number, withAlarms: boolean): string;
+  read(): Promise<BakeReading>;
+  /** Takes the node out of rotation again; says where that left it. */
+  takeOut(bounds: DrainBounds): Promise<string>;
+}
+
+/**
+ * Every membership step, for one kind. Methods (not function properties) on purpose: their
+ * parameters are bivariant, so a kind's LoadBalancer<ItsTarget, ItsFleet> can stand in the registry
+ * beside the others, and the registry guarantees each only ever sees its own `type`.
+ */
+export interface LoadBalancer<Target extends LbKind, Fleet extends LbKind> {
+  /** How messages name the node (its HAProxy server, its ALB target id, ...). */
+  nodeLabel(target: Target): string;
+  /** Where the bake reads its CloudWatch alarms: the load balancer's region, or the SDK's default. */
+  alarmRegion(target: Target): AwsTarget;
+  /** Checks the load balancer has exactly the expected members, all healthy; returns them. */
+  checkFleet(fleet: Fleet, secrets: LbSecrets, ctx: StepContext): Promise<string[]>;
+  /** Takes the node out of rotation once its in-flight requests end; refuses below minHealthy. */
+  drain(target: Target, bounds: DrainBounds, secrets: LbSecrets, ctx: StepContext): Promise<Drained>;
+  /** Puts the node back in rotation once its health checks pass; a node that fails stays out. */
+  admit(
+    target: Target,
+    bounds: { healthTimeoutSeconds: number },
+    secrets: LbSecrets,
+    ctx: StepContext,
+  ): Promise<{ admitSeconds: number }>;
+  /** Holds the load balancer open while `bake` watches the node. */
+  watch<T>(
+    target: Target,
+    secrets: LbSecrets,
+    ctx: StepContext,
+    bake: (watch: BakeWatch) => Promise<T>,
+  ): Promise<T>;
+}
+
+/** The target shape of a LoadBalancer type (distributes over a union of kinds). */
+export type TargetOf<Kind> = Kind extends LoadBalancer<infer Target, LbKind> ? Target : never;
+
+/** The fleet shape of a LoadBalancer type (distributes over a union of kinds). */
+export type FleetOf<Kind> = Kind extends LoadBalancer<LbKind, infer Fleet> ? Fleet : never;

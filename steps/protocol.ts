@@ -1,0 +1,75 @@
+/**
+ * What every step shares: the request a step resource carries (plain data the components build and
+ * the provider hands to steps/dispatch.ts), the result it returns, and the secrets it may need.
+ */
+import type { AwsTarget } from "./aws/clients";
+import type { DbEndpoint } from "./db/connection";
+import type { ScriptRun, SshTarget } from "./exec/types";
+import type { FleetOf, LbSecrets, TargetOf } from "./lb/loadBalancer";
+import type { BuiltInLoadBalancer } from "./lb/registry";
+
+/** One node's place behind the load balancer, in the shape its kind defines. */
+export type LbTarget = TargetOf<BuiltInLoadBalancer>;
+
+/** The load balancer's expected membership, in the shape its kind defines. */
+export type LbFleet = FleetOf<BuiltInLoadBalancer>;
+
+/** A database endpoint without its password (that travels as a secret). */
+export type DbRef = Omit<DbEndpoint, "password">;
+
+/** A script run with its SSH target's private key removed (that travels as a secret). */
+export type ScriptSpec = Omit<ScriptRun, "secrets" | "ssh"> & { ssh?: Omit<SshTarget, "privateKey"> };
+
+export interface PreflightRequest {
+  db: DbRef;
+  adminUser?: string;
+  rdsParameterGroup?: string;
+  /** The load balancer with every existing node expected in rotation. */
+  lb: LbFleet;
+  nodes: Array<{ name: string; healthUrl: string; version: ScriptSpec }>;
+  /** CloudWatch alarms the bake will watch: they must exist, and none may be in ALARM already. */
+  alarms?: AwsTarget & { names: string[] };
+}
+
+export interface BakeRequest {
+  lb: LbTarget;
+  windowSeconds: number;
+  errorBudget: number;
+  /**
+   * CloudWatch alarms that must stay out of ALARM, read in the ALB's region through its endpoint
+   * override (with HAProxy: the SDK's default region, e.g. AWS_REGION). Absent or empty: none.
+   */
+  alarmNames?: string[];
+  pollIntervalMs?: number;
+  alarmPollIntervalMs?: number;
+}
+
+export type StepRequest =
+  | { kind: "script"; run: ScriptSpec; healthGate?: { url: string; timeoutSeconds: number } }
+  | ({ kind: "preflight" } & PreflightRequest)
+  | { kind: "backup-mysqldump"; db: DbRef; path: string }
+  | {
+      kind: "backup-rds";
+      dbInstanceIdentifier: string;
+      snapshotIdentifier: string;
+      timeoutSeconds: number;
+      region?: string;
+      endpoint?: string;
+    }
+  | { kind: "drain"; lb: LbTarget; minHealthy: number; drainTimeoutSeconds: number }
+  | { kind: "admit"; lb: LbTarget; healthTimeoutSeconds: number }
+  | ({ kind: "bake" } & BakeRequest)
+  | { kind: "allow-functions"; db: DbRef; adminUser?: string; rdsParameterGroup?: string }
+  | { kind: "fleet-verify"; lb: LbFleet; targetVersion: string; reported: Record<string, string> }
+  | { kind: "restore-setting"; db: DbRef; adminUser?: string; previous: boolean; changed: boolean };
+
+/** Secrets a step may need; none of them is ever logged or returned. */
+export interface StepSecrets extends LbSecrets {
+  dbPassword?: string;
+  dbAdminPassword?: string;
+  sshPrivateKey?: string;
+  /** Extra secrets for a script (environment locally, stdin over SSH). */
+  scriptSecrets?: Record<string, string>;
+}
+
+export type StepResult = Record<string, string | number | boolean | string[] | null>;
