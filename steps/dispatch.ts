@@ -10,6 +10,7 @@ import { rdsSnapshotBackup } from "./backup/rdsSnapshot";
 import { loadBalancerFor } from "./lb/registry";
 import { waitHealthy } from "./health";
 import { runScript } from "./exec/run";
+import { lastLine } from "./exec/lastLine";
 import { ScriptRun } from "./exec/types";
 import { runPreflight } from "./preflight";
 import { bakeNode } from "./bake";
@@ -45,8 +46,11 @@ export async function runStep(
   switch (request.kind) {
     case "script": {
       const result = await runScript(scriptRunOf(request.run, secrets), ctx);
-      const lastLine = result.stdout.trim().split("\n").at(-1) ?? "";
-      const ran = { exitCode: result.exitCode, stdout: lastLine, scriptSeconds: result.seconds };
+      const ran = {
+        exitCode: result.exitCode,
+        stdout: lastLine(result.stdout),
+        scriptSeconds: result.seconds,
+      };
       if (!request.healthGate) return ran;
       const healthy = await waitHealthy(request.healthGate, ctx);
       return { ...ran, healthySeconds: healthy.seconds };

@@ -11,7 +11,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import mysql from "mysql2/promise";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { venvDir } from "../../lab/lab";
+import { venvDir } from "../../lab/venvs";
 import { RunningMariadb, startMariadb } from "../../lab/services/mariadb";
 import type { DbEndpoint } from "../../steps/db/connection";
 import { importsInFlight, importsThatMayRunOn, stuckImports, waitForImports } from "../../steps/db/imports";
