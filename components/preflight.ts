@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { UpgradeContext } from "./context";
 import { buildNodeScript, scriptSpec } from "./exec";
 import { dbRef, lbFleet } from "./membership";
+import { PREFLIGHT_STEP } from "./stepIds";
 import { typedStep } from "./typedStep";
 import { StepResource } from "../resources/step";
 import type { PreflightRequest } from "../steps/preflight";
@@ -21,7 +22,7 @@ export class Preflight extends pulumi.ComponentResource {
     const db = config.database;
     this.step = typedStep(
       args.context,
-      "preflight",
+      PREFLIGHT_STEP,
       {
         kind: "preflight",
         secrets: ["dbPassword", "dbAdminPassword", "sshPrivateKey"],
