@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { UpgradeContext } from "./context";
 import { buildNodeScript, scriptSpec } from "./exec";
 import { dbRef, lbFleet } from "./membership";
+import { SECRET_KEYS } from "./config";
 import { PREFLIGHT_STEP } from "./stepIds";
 import { typedStep } from "./typedStep";
 import { StepResource } from "../resources/step";
@@ -25,7 +26,8 @@ export class Preflight extends pulumi.ComponentResource {
       PREFLIGHT_STEP,
       {
         kind: "preflight",
-        secrets: ["dbPassword", "dbAdminPassword", "sshPrivateKey"],
+        // It reads everything: the database (both users) and every node.
+        secrets: [...SECRET_KEYS],
         request: {
           kind: "preflight",
           db: dbRef(config),
