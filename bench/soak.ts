@@ -32,6 +32,14 @@ import {
   zeroFailureViolations,
 } from "../lab/load/verdict";
 import { labStackConfig, LAB_SECRETS } from "../lab/stack";
+import {
+  dbStep,
+  FLEET_VERIFY_STEP,
+  nodeStep,
+  parseNodeStep,
+  RELEASE_CHANGE_KINDS,
+} from "../components/stepIds";
+import { wavesAfterNewNodeCount } from "../components/waves";
 import { freshLab, removeLab } from "../test/support/labFixture";
 import { BenchStack, DriverRun } from "./support/benchStack";
 import { loadAverage, machineLine, median, printTable, progress, seconds } from "./support/report";
@@ -42,13 +50,13 @@ const LAB_NODES = numberOption("--nodes", 3, 2);
  * The last wave (maxUnavailable 1, so one node per wave after the NEW NODE's wave 0: waves 1 to N-1):
  * every node upgraded and admitted, the version reports, the fleet check and `db contract` not run.
  */
-const PAUSE_AFTER = LAB_NODES - 1;
+const PAUSE_AFTER = wavesAfterNewNodeCount(LAB_NODES, 1);
 /** Steps past the last wave's admission: none may start before the checkpoint is approved. */
 const PAST_CHECKPOINT = (step: string) =>
-  step === "fleet/verify" ||
-  step === "db/contract" ||
-  step === "db/restore-setting" ||
-  step.endsWith("/version");
+  step === FLEET_VERIFY_STEP ||
+  step === dbStep("contract") ||
+  step === dbStep("restore-setting") ||
+  parseNodeStep(step)?.kind === "version";
 const SETTLE_MS = 3_000;
 const MIN_REQUESTS_PER_CYCLE = 100;
 const MIN_REQUESTS_TOTAL = 20_000;
@@ -114,9 +122,12 @@ async function runCycle(index: number, lab: LabState, stack: BenchStack): Promis
   // The whole chain up to the checkpoint: every node's steps, the database's expand, migrate and
   // check; the version reports, the fleet check and db contract must not start.
   const upgraded = lab.nodes.map((n) => n.name);
-  const nodeSteps = (node: string) =>
-    ["drain", "stop", "upgrade", "start", "admit"].map((k) => `${node}/${k}`);
-  const chain = [...upgraded.flatMap(nodeSteps), "db/expand", "db/migrate", "db/verify"];
+  const nodeSteps = (node: string, rollback = false) =>
+    RELEASE_CHANGE_KINDS.map((kind) => nodeStep(node, kind, rollback));
+  const chain = [
+    ...upgraded.flatMap((node) => nodeSteps(node)),
+    ...(["expand", "migrate", "verify"] as const).map(dbStep),
+  ];
   const expectedAfterUp = lab.nodes.map(() => to);
   const before = await releases(lab);
   if (before.some((r) => r !== from)) {
@@ -147,7 +158,7 @@ async function runCycle(index: number, lab: LabState, stack: BenchStack): Promis
       if (rollback.code !== 0) {
         broken = `driver rollback exited ${rollback.code}`;
         console.log(`cycle ${index}: ${broken}; its output ends with:\n${tail(rollback)}`);
-      } else if (rolledBack.join() !== upgraded.flatMap((n) => nodeSteps(`rollback/${n}`)).join()) {
+      } else if (rolledBack.join() !== upgraded.flatMap((n) => nodeSteps(n, true)).join()) {
         broken = `driver rollback ran ${rolledBack.join(", ") || "no step"}, not ${upgraded.join(" then ")}'s`;
         console.log(`cycle ${index}: ${broken}; its output ends with:\n${tail(rollback)}`);
       } else {

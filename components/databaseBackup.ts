@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { UpgradeContext } from "./context";
 import { dbRef } from "./membership";
 import { backupTarget } from "./plan";
+import { dbStep } from "./stepIds";
 import { typedStep } from "./typedStep";
 import { StepResource } from "../resources/step";
 
@@ -21,7 +22,7 @@ export class DatabaseBackup extends pulumi.ComponentResource {
     this.location = backupTarget(config);
     this.step = typedStep(
       args.context,
-      "db/backup",
+      dbStep("backup"),
       backup.type === "mysqldump"
         ? {
             kind: "backup",

@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { UpgradeContext } from "./context";
 import { buildNodeScript, NodeEndpoint } from "./exec";
 import { dbRef } from "./membership";
+import { dbStep } from "./stepIds";
 import { typedStep } from "./typedStep";
 import { StepResource } from "../resources/step";
 
@@ -25,7 +26,7 @@ export class DbMigration extends pulumi.ComponentResource {
     const { config } = this.args.context;
     this.allow = typedStep(
       this.args.context,
-      "db/allow-functions",
+      dbStep("allow-functions"),
       {
         kind: "allow-functions",
         secrets: ["dbPassword", "dbAdminPassword"],
@@ -47,7 +48,7 @@ export class DbMigration extends pulumi.ComponentResource {
     after: pulumi.Resource[],
   ): pulumi.Resource {
     const { config, executor } = this.args.context;
-    const name = kind === "verify-migrations" ? "db/verify" : `db/${kind}`;
+    const name = dbStep(kind === "verify-migrations" ? "verify" : kind);
     const node = this.args.newNode;
     const script = buildNodeScript(kind, config, node);
     const db = config.database;
@@ -61,11 +62,11 @@ export class DbMigration extends pulumi.ComponentResource {
 
   restoreSetting(after: pulumi.Resource[]): pulumi.Resource {
     const { config } = this.args.context;
-    if (!this.allow) throw new Error("db/restore-setting needs db/allow-functions first");
+    if (!this.allow) throw new Error(`${dbStep("restore-setting")} needs ${dbStep("allow-functions")} first`);
     const allowed = this.allow.result;
     return typedStep(
       this.args.context,
-      "db/restore-setting",
+      dbStep("restore-setting"),
       {
         kind: "restore-setting",
         secrets: ["dbAdminPassword"],

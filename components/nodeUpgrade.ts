@@ -3,14 +3,15 @@ import { UpgradeContext } from "./context";
 import { buildNodeScript, HealthGate, NodeEndpoint, NodeScriptKind, ScriptStep } from "./exec";
 import { ResolvedNode } from "./config";
 import { lbStepSecrets, lbTargetFor } from "./membership";
+import { nodeStep, NodeStepKind } from "./stepIds";
 import { typedStep } from "./typedStep";
 import type { LbTarget } from "../steps/protocol";
 
 export interface NodeUpgradeArgs {
   context: UpgradeContext;
   node: ResolvedNode;
-  /** Prefix of every step name (`rollback/` for a rollback); empty for the upgrade. */
-  stepPrefix?: string;
+  /** The steps are the rollback's (`rollback/node-2/drain`), not the upgrade's (`node-2/drain`). */
+  rollback?: boolean;
 }
 
 /**
@@ -19,8 +20,6 @@ export interface NodeUpgradeArgs {
  */
 export class NodeUpgrade extends pulumi.ComponentResource {
   readonly nodeName: string;
-  /** Step names start with this: `node-2` or `rollback/node-2`. */
-  protected readonly stepName: string;
   protected readonly context: UpgradeContext;
   protected endpoint: NodeEndpoint;
 
@@ -32,7 +31,6 @@ export class NodeUpgrade extends pulumi.ComponentResource {
   ) {
     super(type, name, {}, opts);
     this.nodeName = args.node.name;
-    this.stepName = `${args.stepPrefix ?? ""}${args.node.name}`;
     this.context = args.context;
     this.endpoint = {
       name: args.node.name,
@@ -57,10 +55,19 @@ export class NodeUpgrade extends pulumi.ComponentResource {
     return this.args.node.healthUrl;
   }
 
-  private script(kind: NodeScriptKind, after: pulumi.Resource[], healthGate?: HealthGate): ScriptStep {
+  /** This node's step of that kind: `node-2/drain`, or `rollback/node-2/drain` in a rollback. */
+  protected stepId(kind: NodeStepKind): string {
+    return nodeStep(this.nodeName, kind, this.args.rollback);
+  }
+
+  private script(
+    kind: NodeScriptKind & NodeStepKind,
+    after: pulumi.Resource[],
+    healthGate?: HealthGate,
+  ): ScriptStep {
     const { config, executor } = this.context;
     return executor.run({
-      name: `${this.stepName}/${kind}`,
+      name: this.stepId(kind),
       kind,
       node: this.endpoint,
       script: buildNodeScript(kind, config, this.endpoint),
@@ -74,7 +81,7 @@ export class NodeUpgrade extends pulumi.ComponentResource {
     const lb = this.context.config.loadBalancer;
     return typedStep(
       this.context,
-      `${this.stepName}/drain`,
+      this.stepId("drain"),
       {
         kind: "drain",
         node: this.nodeName,
@@ -112,7 +119,7 @@ export class NodeUpgrade extends pulumi.ComponentResource {
     const lb = this.context.config.loadBalancer;
     return typedStep(
       this.context,
-      `${this.stepName}/admit`,
+      this.stepId("admit"),
       {
         kind: "admit",
         node: this.nodeName,
@@ -135,7 +142,7 @@ export class NodeUpgrade extends pulumi.ComponentResource {
     const bake = this.context.config.bake;
     return typedStep(
       this.context,
-      `${this.stepName}/bake`,
+      this.stepId("bake"),
       {
         kind: "bake",
         node: this.nodeName,

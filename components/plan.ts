@@ -1,5 +1,14 @@
 import { UpgradeConfig } from "./config";
 import { haproxyRuntimeSummary } from "./membership/targets";
+import {
+  dbStep,
+  FLEET_VERIFY_STEP,
+  nodeStep,
+  NodeStepKind,
+  PREFLIGHT_STEP,
+  RELEASE_CHANGE_KINDS,
+} from "./stepIds";
+import { fleetWaves, Wave } from "./waves";
 
 export type StepKind =
   | "preflight"
@@ -43,18 +52,10 @@ export interface Plan {
   maxUnavailable: number;
   minHealthy: number;
   executor: string;
-  waves: Array<{ index: number; nodes: string[] }>;
+  waves: Wave[];
   steps: PlanStep[];
   /** A checkpoint: the chain stops after `afterStep` until the target release is approved. */
   pause?: { afterStep: string; active: boolean };
-}
-
-/** Splits the nodes after the NEW NODE into waves of at most `maxUnavailable`, in config order. */
-export function wavesAfterNewNode(nodeNames: string[], newNode: string, maxUnavailable: number): string[][] {
-  const rest = nodeNames.filter((name) => name !== newNode);
-  const waves: string[][] = [];
-  for (let i = 0; i < rest.length; i += maxUnavailable) waves.push(rest.slice(i, i + maxUnavailable));
-  return waves;
 }
 
 /** The ordered plan: pure data from config, the single source of the chain the components wire. */
@@ -66,15 +67,25 @@ export function buildPlan(config: UpgradeConfig): Plan {
     steps.push(step);
     return step.id;
   };
+  const describe = nodeStepDescription(release, config.bake.windowSeconds);
+  /** One node's steps of these kinds, the first after `after`, each next after the one before. */
+  const chain = (node: string, wave: number, kinds: readonly ChainKind[], after: string[]): string => {
+    let previous = after;
+    for (const kind of kinds) {
+      const description = describe(kind, wave === 0);
+      previous = [add({ id: nodeStep(node, kind), kind, node, wave, after: previous, description })];
+    }
+    return previous[0];
+  };
 
   const preflight = add({
-    id: "preflight",
+    id: PREFLIGHT_STEP,
     kind: "preflight",
     after: [],
     description: "check config, database privileges, load balancer and every node before touching anything",
   });
   const backup = add({
-    id: "db/backup",
+    id: dbStep("backup"),
     kind: "backup",
     after: [preflight],
     description:
@@ -85,111 +96,81 @@ export function buildPlan(config: UpgradeConfig): Plan {
 
   const newNode = config.newNodeName;
   const provisioned = "provision" in config.newNode;
-  let upgraded: string;
-  if (provisioned) {
-    const provision = add({
-      id: `${newNode}/provision`,
-      kind: "provision",
-      node: newNode,
-      wave: 0,
-      after: [backup],
-      description: "launch the NEW NODE's EC2 instance (kept on delete)",
-    });
-    upgraded = add(
-      nodeStep(newNode, 0, "upgrade", [provision], `install release ${release}; do not start it`),
-    );
-  } else {
-    const drain = add(
-      nodeStep(newNode, 0, "drain", [backup], `take out of rotation; wait for in-flight requests`),
-    );
-    const stop = add(nodeStep(newNode, 0, "stop", [drain], "stop Glance gracefully and verify it is down"));
-    upgraded = add(nodeStep(newNode, 0, "upgrade", [stop], `install release ${release}; do not start it`));
-  }
+  const upgraded = chain(newNode, 0, provisioned ? ["provision", "upgrade"] : UNTIL_START, [backup]);
   const allow = add({
-    id: "db/allow-functions",
+    id: dbStep("allow-functions"),
     kind: "allow-functions",
     after: [upgraded],
     description: "set log_bin_trust_function_creators=1 if binary logging needs it (previous value kept)",
   });
   const expand = add({
-    id: "db/expand",
+    id: dbStep("expand"),
     kind: "expand",
     after: [allow],
     description: `glance-manage db expand (from ${newNode})`,
   });
   const migrate = add({
-    id: "db/migrate",
+    id: dbStep("migrate"),
     kind: "migrate",
     after: [expand],
     description: "glance-manage db migrate",
   });
   const verify = add({
-    id: "db/verify",
+    id: dbStep("verify"),
     kind: "verify-migrations",
     after: [migrate],
     description: "glance-manage db check: no expand or data migration pending",
   });
-  const bakeSeconds = config.bake.windowSeconds;
-  let previousAdmits = [addStartAdmit(steps, newNode, 0, verify, bakeSeconds)];
+  // The health gate is part of the start step: a failed gate leaves no start in the state, so a plain
+  // `pulumi up` runs the start again together with its gate.
+  const bake: ChainKind[] = config.bake.windowSeconds > 0 ? ["bake"] : [];
+  let previousGates = [chain(newNode, 0, [...FROM_START, ...bake], [verify])];
 
-  wavesAfterNewNode(
+  const waves = fleetWaves(
     config.nodes.map((n) => n.name),
     newNode,
     lb.maxUnavailable,
-  ).forEach((wave, waveIndex) => {
-    const admits = wave.map((node) => {
-      const drain = add(
-        nodeStep(
-          node,
-          waveIndex + 1,
-          "drain",
-          previousAdmits,
-          "take out of rotation; wait for in-flight requests",
-        ),
-      );
-      const stop = add(
-        nodeStep(node, waveIndex + 1, "stop", [drain], "stop Glance gracefully and verify it is down"),
-      );
-      const upgrade = add(nodeStep(node, waveIndex + 1, "upgrade", [stop], `install release ${release}`));
-      return addStartAdmit(steps, node, waveIndex + 1, upgrade, bakeSeconds);
-    });
-    previousAdmits = admits;
-  });
+  );
+  for (const wave of waves.slice(1)) {
+    previousGates = wave.nodes.map((node) =>
+      chain(node, wave.index, [...RELEASE_CHANGE_KINDS, ...bake], previousGates),
+    );
+  }
 
   // Each wave's drains wait for every gate of the wave before, so the last wave's gates already come
   // after every node's gate. Listing every gate on every version report would cost N² edges (253,507
   // at 500 nodes), which the engine pays for on every preview and every checkpoint.
-  const lastGates = previousAdmits;
-  const versionReports = [newNode, ...config.nodes.map((n) => n.name).filter((n) => n !== newNode)].map(
-    (node) =>
+  const lastGates = previousGates;
+  const versionReports = waves
+    .flatMap((wave) => wave.nodes)
+    .map((node) =>
       add({
-        id: `${node}/version`,
+        id: nodeStep(node, "version"),
         kind: "report-version",
         node,
         after: lastGates,
         description: "read the release the node runs, once every node is back in rotation",
       }),
-  );
+    );
   const fleet = add({
-    id: "fleet/verify",
+    id: FLEET_VERIFY_STEP,
     kind: "fleet-verify",
     after: versionReports,
     description: `every node reports ${config.targetVersion} and the load balancer holds only upgraded nodes`,
   });
   const contract = add({
-    id: "db/contract",
+    id: dbStep("contract"),
     kind: "contract",
     after: [fleet],
     description: "glance-manage db contract",
   });
   add({
-    id: "db/restore-setting",
+    id: dbStep("restore-setting"),
     kind: "restore-setting",
     after: [contract],
     description: "restore log_bin_trust_function_creators to its previous value",
   });
 
-  const fleetNodes = config.nodes.map((n) => n.name);
   const pause = pausePoint(config, steps);
   return {
     targetRelease: release,
@@ -204,15 +185,38 @@ export function buildPlan(config: UpgradeConfig): Plan {
     maxUnavailable: lb.maxUnavailable,
     minHealthy: lb.minHealthy,
     executor: config.exec,
-    waves: [
-      { index: 0, nodes: [newNode] },
-      ...wavesAfterNewNode(fleetNodes, newNode, lb.maxUnavailable).map((nodes, i) => ({
-        index: i + 1,
-        nodes,
-      })),
-    ],
+    waves,
     steps,
     ...(pause ? { pause } : {}),
+  };
+}
+
+/** The node steps a plan chains (the version report is added on its own, as `report-version`). */
+type ChainKind = NodeStepKind & StepKind;
+
+// The NEW NODE is changed like every node but started only once the schema is expanded and migrated.
+const START = RELEASE_CHANGE_KINDS.indexOf("start");
+const UNTIL_START: ChainKind[] = RELEASE_CHANGE_KINDS.slice(0, START);
+const FROM_START: ChainKind[] = RELEASE_CHANGE_KINDS.slice(START);
+
+function nodeStepDescription(release: string, bakeSeconds: number) {
+  return (kind: ChainKind, newNode: boolean): string => {
+    switch (kind) {
+      case "provision":
+        return "launch the NEW NODE's EC2 instance (kept on delete)";
+      case "drain":
+        return "take out of rotation; wait for in-flight requests";
+      case "stop":
+        return "stop Glance gracefully and verify it is down";
+      case "upgrade":
+        return newNode ? `install release ${release}; do not start it` : `install release ${release}`;
+      case "start":
+        return "start Glance on the new release; wait until its health check answers 200";
+      case "admit":
+        return "put back in rotation; wait until the load balancer sees it healthy";
+      case "bake":
+        return `watch it serve for ${bakeSeconds} s within the error budget before the next wave`;
+    }
   };
 }
 
@@ -231,52 +235,6 @@ export function stepsToRun(plan: Plan): PlanStep[] {
   if (!plan.pause?.active) return plan.steps;
   const index = plan.steps.findIndex((s) => s.id === plan.pause?.afterStep);
   return plan.steps.slice(0, index + 1);
-}
-
-function nodeStep(
-  node: string,
-  wave: number,
-  kind: StepKind,
-  after: string[],
-  description: string,
-): PlanStep {
-  return { id: `${node}/${kind}`, kind, node, wave, after, description };
-}
-
-function addStartAdmit(
-  steps: PlanStep[],
-  node: string,
-  wave: number,
-  after: string,
-  bakeSeconds = 0,
-): string {
-  // The health gate is part of the start step: a failed gate leaves no start in the state, so a plain
-  // `pulumi up` runs the start again together with its gate.
-  const start = nodeStep(
-    node,
-    wave,
-    "start",
-    [after],
-    "start Glance on the new release; wait until its health check answers 200",
-  );
-  const admit = nodeStep(
-    node,
-    wave,
-    "admit",
-    [start.id],
-    "put back in rotation; wait until the load balancer sees it healthy",
-  );
-  steps.push(start, admit);
-  if (bakeSeconds <= 0) return admit.id;
-  const bake = nodeStep(
-    node,
-    wave,
-    "bake",
-    [admit.id],
-    `watch it serve for ${bakeSeconds} s within the error budget before the next wave`,
-  );
-  steps.push(bake);
-  return bake.id;
 }
 
 export function backupTarget(config: UpgradeConfig): string {

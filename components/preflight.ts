@@ -2,6 +2,8 @@ import * as pulumi from "@pulumi/pulumi";
 import { UpgradeContext } from "./context";
 import { buildNodeScript, scriptSpec } from "./exec";
 import { dbRef, lbFleet } from "./membership";
+import { SECRET_KEYS } from "./config";
+import { PREFLIGHT_STEP } from "./stepIds";
 import { typedStep } from "./typedStep";
 import { StepResource } from "../resources/step";
 import type { PreflightRequest } from "../steps/protocol";
@@ -21,10 +23,11 @@ export class Preflight extends pulumi.ComponentResource {
     const db = config.database;
     this.step = typedStep(
       args.context,
-      "preflight",
+      PREFLIGHT_STEP,
       {
         kind: "preflight",
-        secrets: ["dbPassword", "dbAdminPassword", "sshPrivateKey"],
+        // It reads everything: the database (both users) and every node.
+        secrets: [...SECRET_KEYS],
         request: {
           kind: "preflight",
           db: dbRef(config),

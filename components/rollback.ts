@@ -3,6 +3,7 @@ import { StackSecrets } from "./config/read";
 import { UpgradeConfig } from "./config";
 import { createExecutor } from "./exec";
 import { NodeUpgrade } from "./nodeUpgrade";
+import { nodeScope, nodeStep, RELEASE_CHANGE_KINDS } from "./stepIds";
 
 export interface RollingRollbackArgs {
   config: UpgradeConfig;
@@ -14,7 +15,7 @@ export interface RollingRollbackArgs {
 /**
  * Returns upgraded nodes to `rollbackTo`, one at a time, with the same drain and health gates as the
  * upgrade and no database step: valid while the schema is expanded but not contracted, which the
- * old release tolerates.
+ * old release tolerates. Each node runs the steps of an upgrade wave's release change, in order.
  */
 export class RollingRollback extends pulumi.ComponentResource {
   readonly steps: string[] = [];
@@ -38,18 +39,14 @@ export class RollingRollback extends pulumi.ComponentResource {
       const resolved = config.nodes.find((n) => n.name === nodeName);
       if (!resolved) throw new Error(`cannot roll back ${nodeName}: it is not in the stack's nodes`);
       const node = new NodeUpgrade(
-        `rollback/${nodeName}`,
-        { context, node: resolved, stepPrefix: "rollback/" },
+        nodeScope(nodeName, true),
+        { context, node: resolved, rollback: true },
         { parent: this },
       );
-      const drain = node.drain(previous);
-      const stop = node.stop([drain]);
-      const downgrade = node.upgrade([stop]);
-      const start = node.start([downgrade]);
-      previous = [node.admit([start])];
-      this.steps.push(
-        ...["drain", "stop", "upgrade", "start", "admit"].map((k) => `rollback/${nodeName}/${k}`),
-      );
+      for (const kind of RELEASE_CHANGE_KINDS) {
+        previous = [node[kind](previous)];
+        this.steps.push(nodeStep(nodeName, kind, true));
+      }
     }
     this.registerOutputs({ nodes: args.nodes, release: target.release });
   }

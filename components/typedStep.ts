@@ -1,9 +1,11 @@
 import * as pulumi from "@pulumi/pulumi";
 import { StepResource } from "../resources/step";
 import type { StepRequest, StepSecrets } from "../steps/protocol";
+import type { SECRET_KEYS } from "./config";
 import { UpgradeContext } from "./context";
 
-export type SecretName = "dbPassword" | "dbAdminPassword" | "sshPrivateKey";
+/** A stack secret a step may be given, by its config key. */
+export type SecretName = (typeof SECRET_KEYS)[number];
 
 /** A typed step (load balancer, database, health, backup): a StepResource with only the secrets it needs. */
 export function typedStep(

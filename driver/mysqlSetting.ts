@@ -1,5 +1,6 @@
 import type { Deployment } from "@pulumi/pulumi/automation";
 import { UpgradeConfig } from "../components/config";
+import { dbStep } from "../components/stepIds";
 import {
   readTrustFunctionCreators,
   restoreTrustFunctionCreators,
@@ -7,6 +8,7 @@ import {
 } from "../steps/db/privileges";
 import { DbEndpoint } from "../steps/db/connection";
 import { StepContext } from "../steps/context";
+import { recordNamed, stepRecords } from "./state";
 
 /** What the stack recorded about log_bin_trust_function_creators for its current chain. */
 export interface SettingRecord {
@@ -17,21 +19,11 @@ export interface SettingRecord {
   restored: boolean;
 }
 
-interface StateResource {
-  urn: string;
-  outputs?: { release?: string; startedAt?: string; result?: Record<string, unknown> };
-}
-
-function find(resources: StateResource[], step: string): StateResource | undefined {
-  return resources.find((r) => r.urn.endsWith(`::${step}`));
-}
-
 export function settingRecord(deployment: Deployment): SettingRecord | undefined {
-  const resources = ((deployment.deployment as { resources?: StateResource[] }).resources ??
-    []) as StateResource[];
-  const allow = find(resources, "db/allow-functions")?.outputs;
+  const records = stepRecords(deployment);
+  const allow = recordNamed(records, dbStep("allow-functions"))?.outputs;
   if (!allow?.result || !allow.release) return undefined;
-  const restore = find(resources, "db/restore-setting")?.outputs;
+  const restore = recordNamed(records, dbStep("restore-setting"))?.outputs;
   const restored =
     restore?.release === allow.release &&
     (restore.startedAt ?? "") > (allow.startedAt ?? "") &&

@@ -3,6 +3,7 @@ import { hostname } from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Deployment } from "@pulumi/pulumi/automation";
+import { PendingOperation, pendingOperations, withoutPendingOperations } from "./state";
 
 export interface StackLock {
   file: string;
@@ -58,17 +59,10 @@ export function releaseStaleLocks(locks: StackLock[]): { released: StackLock[]; 
   return { released, blocking };
 }
 
-interface PendingOperation {
-  resource: { urn: string };
-  type: string;
-}
-
 /** Removes the pending operations a killed run left; returns them (the steps will run again). */
 export function clearPendingOperations(deployment: Deployment): {
   cleaned: Deployment;
   cleared: PendingOperation[];
 } {
-  const inner = deployment.deployment as { pending_operations?: PendingOperation[] };
-  const cleared = inner.pending_operations ?? [];
-  return { cleaned: { ...deployment, deployment: { ...inner, pending_operations: [] } }, cleared };
+  return { cleaned: withoutPendingOperations(deployment), cleared: pendingOperations(deployment) };
 }

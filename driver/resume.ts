@@ -1,20 +1,6 @@
 import type { Deployment } from "@pulumi/pulumi/automation";
-
-interface StateResource {
-  urn: string;
-  outputs?: { release?: string; step?: string };
-}
-
-function stepsAt(deployment: Deployment, release: string): Map<string, string> {
-  const resources = ((deployment.deployment as { resources?: StateResource[] }).resources ??
-    []) as StateResource[];
-  const steps = new Map<string, string>();
-  for (const resource of resources) {
-    const step = resource.outputs?.step;
-    if (step && resource.outputs?.release === release) steps.set(step, resource.urn);
-  }
-  return steps;
-}
+import { dbStep, nodeStep, parseNodeStep } from "../components/stepIds";
+import { finishedSteps } from "./state";
 
 /**
  * A node's start (with its health gate), admission and bake are one unit. A failed health gate needs
@@ -24,14 +10,15 @@ function stepsAt(deployment: Deployment, release: string): Map<string, string> {
  */
 export function startsToRepeat(deployment: Deployment, release: string, baking = false): string[] {
   if (!baking) return [];
-  const done = stepsAt(deployment, release);
+  const done = finishedSteps(deployment, release);
   const repeat: string[] = [];
   for (const step of done.keys()) {
-    if (!step.endsWith("/admit")) continue;
-    const node = step.slice(0, -"/admit".length);
-    if (done.has(`${node}/bake`)) continue;
-    for (const kind of ["start", "admit"]) {
-      const urn = done.get(`${node}/${kind}`);
+    const admit = parseNodeStep(step);
+    if (admit?.kind !== "admit") continue;
+    const { node, rollback } = admit;
+    if (done.has(nodeStep(node, "bake", rollback))) continue;
+    for (const kind of ["start", "admit"] as const) {
+      const urn = done.get(nodeStep(node, kind, rollback));
       if (urn) repeat.push(urn);
     }
   }
@@ -40,12 +27,13 @@ export function startsToRepeat(deployment: Deployment, release: string, baking =
 
 /** Has db contract finished for this release? Then the old release can no longer run. */
 export function contractDone(deployment: Deployment, release: string): boolean {
-  return stepsAt(deployment, release).has("db/contract");
+  return finishedSteps(deployment, release).has(dbStep("contract"));
 }
 
 /** Nodes whose upgrade step finished for this release, in state order. */
 export function upgradedNodes(deployment: Deployment, release: string): string[] {
-  return [...stepsAt(deployment, release).keys()]
-    .filter((step) => step.endsWith("/upgrade") && !step.startsWith("rollback/"))
-    .map((step) => step.slice(0, -"/upgrade".length));
+  return [...finishedSteps(deployment, release).keys()].flatMap((step) => {
+    const upgrade = parseNodeStep(step);
+    return upgrade?.kind === "upgrade" && !upgrade.rollback ? [upgrade.node] : [];
+  });
 }

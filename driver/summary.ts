@@ -1,4 +1,5 @@
 import type { StepOutcome } from "../components/rollingUpgrade";
+import { dbStep, nodeStep, parseNodeStep, PREFLIGHT_STEP } from "../components/stepIds";
 
 export type Summary = Record<string, StepOutcome>;
 
@@ -31,18 +32,20 @@ function seconds(value: number | undefined): string {
 
 /** Per node: drain time, time out of rotation (drain start to admit end), release before and after. */
 export function nodeSummaries(summary: Summary): NodeSummary[] {
-  const before = JSON.parse(String(summary.preflight?.result?.versionsBefore ?? "{}")) as Record<
+  const before = JSON.parse(String(summary[PREFLIGHT_STEP]?.result?.versionsBefore ?? "{}")) as Record<
     string,
     string
   >;
+  // The summary is the upgrade's (RollingUpgrade's outputs): it holds no rollback step.
   const nodes = new Set(
-    Object.keys(summary)
-      .filter((id) => id.endsWith("/admit"))
-      .map((id) => id.slice(0, -"/admit".length)),
+    Object.keys(summary).flatMap((id) => {
+      const step = parseNodeStep(id);
+      return step?.kind === "admit" && !step.rollback ? [step.node] : [];
+    }),
   );
   return [...nodes].map((node) => {
-    const drain = summary[`${node}/drain`];
-    const admit = summary[`${node}/admit`];
+    const drain = summary[nodeStep(node, "drain")];
+    const admit = summary[nodeStep(node, "admit")];
     const out =
       drain?.startedAt && admit?.endedAt
         ? (Date.parse(admit.endedAt) - Date.parse(drain.startedAt)) / 1000
@@ -52,7 +55,7 @@ export function nodeSummaries(summary: Summary): NodeSummary[] {
       drainSeconds: typeof drain?.result?.drainSeconds === "number" ? drain.result.drainSeconds : undefined,
       outOfRotationSeconds: out,
       releaseBefore: before[node],
-      releaseAfter: summary[`${node}/version`]?.result?.stdout as string | undefined,
+      releaseAfter: summary[nodeStep(node, "version")]?.result?.stdout as string | undefined,
     };
   });
 }
@@ -82,10 +85,10 @@ export function renderSummary(summary: Summary): string {
       `  ${node.node.padEnd(12)} ${seconds(node.drainSeconds).padStart(8)} ${seconds(node.outOfRotationSeconds).padStart(16)}  ${node.releaseBefore ?? "?"} -> ${node.releaseAfter ?? "?"}`,
     );
   }
-  const db = ["db/expand", "db/migrate", "db/contract"].map(
-    (id) =>
-      `${id.slice(3)} ${summary[id]?.startedAt?.slice(11, 19) ?? "-"} (${seconds(summary[id]?.seconds)})`,
-  );
+  const db = (["expand", "migrate", "contract"] as const).map((kind) => {
+    const outcome = summary[dbStep(kind)];
+    return `${kind} ${outcome?.startedAt?.slice(11, 19) ?? "-"} (${seconds(outcome?.seconds)})`;
+  });
   lines.push("", `Database: ${db.join(", ")}`);
   const times = steps.map(([, o]) => [Date.parse(o.startedAt), Date.parse(o.endedAt)]).flat();
   if (times.length > 0) lines.push(`Total: ${seconds((Math.max(...times) - Math.min(...times)) / 1000)}`);

@@ -3,6 +3,7 @@
  * by the policy pack (CrossGuard) and, in tests, on the registrations of the mocked program.
  * Resources are matched by their runbook names: `node-2/drain`, `db/expand`, `db/contract`.
  */
+import { dbStep, nodeScope, nodeStep, parseNodeStep } from "../components/stepIds";
 
 /** A resource as the rules see it: its name, its type, and the names of what it depends on. */
 export interface RunbookResource {
@@ -25,7 +26,8 @@ export interface RunbookRule {
   check(resources: readonly RunbookResource[]): Violation[];
 }
 
-const NODE_STEP_KINDS = new Set(["provision", "drain", "stop", "upgrade", "start", "admit", "version"]);
+const CONTRACT = dbStep("contract");
+const EXPAND = dbStep("expand");
 
 /** The dependency graph of a resource list, with memoised transitive dependencies. */
 export class RunbookGraph {
@@ -76,28 +78,30 @@ export class RunbookGraph {
    * (it leaves rotation first); if several do, the one whose upgrade precedes `db/expand`.
    */
   newNode(): { node?: string; candidates: string[] } {
-    const provisioned = this.nodes.filter((node) => this.has(`${node}/provision`));
+    const provisioned = this.nodes.filter((node) => this.has(nodeStep(node, "provision")));
     if (provisioned.length > 0)
       return { node: provisioned.length === 1 ? provisioned[0] : undefined, candidates: provisioned };
     const firstOut = this.nodes.filter(
-      (node) => this.has(`${node}/drain`) && this.admitsBefore(`${node}/drain`).length === 0,
+      (node) => this.has(nodeStep(node, "drain")) && this.admitsBefore(nodeStep(node, "drain")).length === 0,
     );
     if (firstOut.length === 1) return { node: firstOut[0], candidates: firstOut };
-    const expanding = firstOut.filter((node) => this.dependsOn("db/expand", `${node}/upgrade`));
+    const expanding = firstOut.filter((node) => this.dependsOn(EXPAND, nodeStep(node, "upgrade")));
     return { node: expanding.length === 1 ? expanding[0] : undefined, candidates: firstOut };
   }
 
   /** The admissions `name` waits for. */
   admitsBefore(name: string): string[] {
-    return [...this.ancestors(name)].filter((dep) => dep.endsWith("/admit") && nodeOf(dep) !== undefined);
+    return [...this.ancestors(name)].filter((dep) => parseNodeStep(dep)?.kind === "admit");
   }
 }
 
-/** The node a step acts on (`node-2/drain` -> `node-2`), or undefined for fleet and database steps. */
+/**
+ * The node a step acts on (`node-2/drain` -> `node-2`; a rollback's `rollback/node-2/drain` ->
+ * `rollback/node-2`), or undefined for fleet and database steps.
+ */
 export function nodeOf(name: string): string | undefined {
-  const slash = name.lastIndexOf("/");
-  if (slash <= 0) return undefined;
-  return NODE_STEP_KINDS.has(name.slice(slash + 1)) ? name.slice(0, slash) : undefined;
+  const step = parseNodeStep(name);
+  return step && nodeScope(step.node, step.rollback);
 }
 
 type Report = (message: string, resource?: string) => void;
@@ -120,16 +124,13 @@ function defineRule(
   };
 }
 
-const CONTRACT = "db/contract";
-const EXPAND = "db/expand";
-
 export const contractAfterEveryAdmission = defineRule(
   "contract-after-every-admission",
   "db/contract removes the old schema, so it must wait for every node to be upgraded and back in rotation (depend on every <node>/admit).",
   (graph, report) => {
     if (!graph.has(CONTRACT)) return;
     for (const node of graph.nodes) {
-      const admit = `${node}/admit`;
+      const admit = nodeStep(node, "admit");
       if (!graph.has(admit)) {
         report(
           `${node} has no ${admit} step, so ${CONTRACT} cannot wait for it to be back in rotation on the new release.`,
@@ -150,24 +151,24 @@ export const drainAfterPreviousWave = defineRule(
   "drain-after-previous-wave",
   "Only the NEW NODE may leave rotation before any node is admitted back; every later wave's drain must depend on the previous wave's admission.",
   (graph, report) => {
-    const drains = graph.nodes.filter((node) => graph.has(`${node}/drain`));
+    const drains = graph.nodes.filter((node) => graph.has(nodeStep(node, "drain")));
     if (drains.length === 0) return;
     const { node: newNode, candidates } = graph.newNode();
     if (newNode === undefined) {
       const why =
         candidates.length === 0
           ? "every drain waits for an admission"
-          : `${candidates.map((n) => `${n}/drain`).join(", ")} all leave rotation before any node is admitted back`;
+          : `${candidates.map((n) => nodeStep(n, "drain")).join(", ")} all leave rotation before any node is admitted back`;
       report(
         `cannot tell which node is the NEW NODE: ${why}. Exactly one node (the NEW NODE) may drain first; ` +
           "every other drain must depend on the previous wave's admit.",
       );
       return;
     }
-    const newAdmit = `${newNode}/admit`;
+    const newAdmit = nodeStep(newNode, "admit");
     for (const node of drains) {
       if (node === newNode) continue;
-      const drain = `${node}/drain`;
+      const drain = nodeStep(node, "drain");
       if (graph.admitsBefore(drain).length === 0) {
         report(
           `${drain} depends on no node's admit, so ${node} could leave rotation while the NEW NODE (${newNode}) ` +
@@ -184,7 +185,8 @@ export const drainAfterPreviousWave = defineRule(
   },
 );
 
-const UNSAFE_UPGRADE: Record<string, string> = {
+const UPGRADE_NEEDS = ["drain", "stop"] as const;
+const UNSAFE_UPGRADE: Record<"provision" | (typeof UPGRADE_NEEDS)[number], string> = {
   drain: "while it still serves traffic",
   stop: "while its old services still run",
   provision: "before its instance exists",
@@ -195,11 +197,11 @@ export const upgradeAfterStopAndDrain = defineRule(
   "A node is upgraded only once it is out of rotation and its old services are verified stopped: <node>/upgrade depends on <node>/drain and <node>/stop (a provisioned NEW NODE's on its provision).",
   (graph, report) => {
     for (const node of graph.nodes) {
-      const upgrade = `${node}/upgrade`;
+      const upgrade = nodeStep(node, "upgrade");
       if (!graph.has(upgrade)) continue;
-      const required = graph.has(`${node}/provision`) ? ["provision"] : ["drain", "stop"];
+      const required = graph.has(nodeStep(node, "provision")) ? (["provision"] as const) : UPGRADE_NEEDS;
       for (const kind of required) {
-        const step = `${node}/${kind}`;
+        const step = nodeStep(node, kind);
         if (!graph.has(step)) {
           report(`${node} has no ${step} step, so ${upgrade} could run ${UNSAFE_UPGRADE[kind]}.`, upgrade);
         } else if (!graph.dependsOn(upgrade, step)) {
@@ -227,7 +229,7 @@ export const expandWithNewNodeCode = defineRule(
       );
       return;
     }
-    const upgrade = `${newNode}/upgrade`;
+    const upgrade = nodeStep(newNode, "upgrade");
     if (!graph.dependsOn(EXPAND, upgrade)) {
       report(
         `${EXPAND} does not depend on ${upgrade}: the schema could be expanded before the NEW NODE (${newNode}) has the new release's migrations.`,

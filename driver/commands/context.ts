@@ -1,0 +1,73 @@
+import type { Stack } from "@pulumi/pulumi/automation";
+import { ConfigError, parseConfigEntries, UpgradeConfig } from "../../components/config";
+import { buildPlan, Plan } from "../../components/plan";
+import { RunFiles } from "../environment";
+import type { StepContext } from "../../steps/context";
+import { configEntries, missingPlugins, OpenedStack, secretValue } from "../stack";
+import { say } from "./output";
+
+export const COMMAND_NAMES = [
+  "plan",
+  "preview",
+  "up",
+  "refresh",
+  "destroy",
+  "report",
+  "recover",
+  "rollback",
+  "approve",
+] as const;
+export type CommandName = (typeof COMMAND_NAMES)[number];
+
+export interface Options {
+  command: CommandName;
+  stack: string;
+  workDir?: string;
+}
+
+export const EXIT_FAILED = 1;
+
+/** What every command gets: its options, the run's files and the opened stack. */
+export interface CommandContext {
+  options: Options;
+  files: RunFiles;
+  opened: OpenedStack;
+  stack: Stack;
+  /** The driver's own log lines, `[driver] ...`. */
+  log: StepContext;
+  /** The stack's config, parsed once per run. */
+  config(): Promise<UpgradeConfig>;
+  /** The admin password, decrypted once, and only by the commands that touch the MySQL setting. */
+  adminPassword(): Promise<string | undefined>;
+}
+
+export type CommandHandler = (context: CommandContext) => Promise<number>;
+
+const ADMIN_PASSWORD_KEY = "glance-rolling-upgrade:dbAdminPassword";
+
+/**
+ * The stack's config is read from the CLI with secrets masked: validation needs only to know a
+ * secret is set, and decrypting costs the secrets provider's key derivation (or a KMS call).
+ */
+export function commandContext(options: Options, files: RunFiles, opened: OpenedStack): CommandContext {
+  let config: Promise<UpgradeConfig> | undefined;
+  let adminPassword: Promise<string | undefined> | undefined;
+  return {
+    options,
+    files,
+    opened,
+    stack: opened.stack,
+    log: { log: (message: string) => say(`[driver] ${message}`) },
+    config: () => (config ??= configEntries(opened).then(parseConfigEntries)),
+    adminPassword: () => (adminPassword ??= secretValue(opened, ADMIN_PASSWORD_KEY)),
+  };
+}
+
+/** The plan, once the plugins the config needs are known to be installed. */
+export async function validatedPlan(opened: OpenedStack, config: UpgradeConfig): Promise<Plan> {
+  const missing = await missingPlugins(opened.workspace, config);
+  if (missing.length > 0) {
+    throw new ConfigError(missing.map((m) => `stack ${opened.stack.name}: ${m}`));
+  }
+  return buildPlan(config);
+}

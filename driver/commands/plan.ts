@@ -1,0 +1,9 @@
+import { renderRunbook } from "../../components/plan";
+import { CommandHandler, validatedPlan } from "./context";
+import { say } from "./output";
+
+/** Prints the runbook the stack's config gives; runs nothing. */
+export const plan: CommandHandler = async ({ opened, config }) => {
+  say(renderRunbook(await validatedPlan(opened, await config())));
+  return 0;
+};

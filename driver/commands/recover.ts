@@ -1,0 +1,31 @@
+import { restoreAfterFailure, settingRecord } from "../mysqlSetting";
+import { clearPendingOperations, fileBackendLocks, releaseStaleLocks } from "../recover";
+import { urnName } from "../state";
+import { CommandHandler, EXIT_FAILED } from "./context";
+import { say } from "./output";
+
+/** After a killed run: releases its stale lock, clears its pending operations, restores the setting. */
+export const recover: CommandHandler = async ({ options, opened, stack, config, adminPassword, log }) => {
+  const backend = opened.env.PULUMI_BACKEND_URL;
+  const { released, blocking } = releaseStaleLocks(
+    fileBackendLocks(backend, "glance-rolling-upgrade", options.stack),
+  );
+  for (const lock of released)
+    say(`[driver] released the lock of pid ${lock.pid} (gone) from ${lock.timestamp}`);
+  if (blocking.length > 0) {
+    for (const reason of blocking) say(`[driver] ${reason}`);
+    return EXIT_FAILED;
+  }
+  if (!backend.startsWith("file://"))
+    say(`[driver] ${backend} is not a file backend: check its lock with your backend's tools`);
+  const { cleaned, cleared } = clearPendingOperations(await stack.exportStack());
+  if (cleared.length > 0) {
+    await stack.importStack(cleaned);
+    for (const op of cleared)
+      say(`[driver] cleared pending ${op.type} of ${urnName(op.resource.urn)}: it runs again on the next up`);
+  }
+  const record = settingRecord(cleaned);
+  say(`[driver] ${await restoreAfterFailure(record, await config(), adminPassword, log)}`);
+  say("[driver] recovered: run `up` to finish the upgrade; finished steps are not repeated");
+  return 0;
+};

@@ -1,0 +1,83 @@
+import { ConcurrentUpdateError } from "@pulumi/pulumi/automation";
+import { renderRunbook } from "../../components/plan";
+import { reapplyBeforeResume, restoreAfterFailure, settingRecord } from "../mysqlSetting";
+import { followProgress } from "../progress";
+import { startsToRepeat } from "../resume";
+import { urnName } from "../state";
+import { renderSummary, Summary } from "../summary";
+import { CommandHandler, EXIT_FAILED, validatedPlan } from "./context";
+import { engineOutputPrinter, firstLines, say } from "./output";
+
+/**
+ * Runs the upgrade, or resumes it: finished steps are not repeated. After a failure (or at a
+ * checkpoint) the MySQL setting is put back while the fleet waits.
+ */
+export const up: CommandHandler = async ({ options, files, opened, stack, config, adminPassword, log }) => {
+  // Two read-only CLI processes, each loading the backend: together they cost one's latency.
+  const [plan, state] = await Promise.all([
+    config().then((c) => validatedPlan(opened, c)),
+    stack.exportStack(),
+  ]);
+  const stackConfig = await config();
+  say(renderRunbook(plan));
+  say(`\nrun records: ${files.dir}`);
+  const reapplied = await reapplyBeforeResume(settingRecord(state), stackConfig, adminPassword, log);
+  if (reapplied) say(`[driver] ${reapplied}`);
+  const replace = startsToRepeat(state, stackConfig.targetRelease, stackConfig.bake.windowSeconds > 0);
+  if (replace.length > 0) {
+    say(
+      `[driver] resuming: ${replace.map(urnName).join(", ")} run again (their health gate or bake did not pass)`,
+    );
+  }
+  const progress = followProgress(files.progress, (line) => say(`  ${line}`));
+  try {
+    const result = await stack.up({ onOutput: engineOutputPrinter(), color: "never", replace });
+    progress.stop();
+    say(`\nup: ${result.summary.result}; ${JSON.stringify(result.summary.resourceChanges ?? {})}`);
+    say(renderSummary((result.outputs.summary?.value ?? {}) as Summary));
+    if (plan.pause?.active) {
+      const paused = settingRecord(await stack.exportStack());
+      say(`[driver] ${await restoreAfterFailure(paused, stackConfig, adminPassword, log)}`);
+      say(
+        `[driver] PAUSED after ${plan.pause.afterStep}: the fleet serves, no later node was touched and db contract has not run.\n` +
+          `[driver] Check the upgraded nodes, then approve ${stackConfig.targetRelease} with ` +
+          `\`node dist/driver/cli.js approve --stack ${options.stack}\` and run \`up\` again.`,
+      );
+    }
+    return 0;
+  } catch (error) {
+    progress.stop();
+    if (error instanceof ConcurrentUpdateError) {
+      say(`\nup REFUSED: ${lockHolders(error)}`);
+      say(
+        "[driver] Another run holds this stack's lock, so this one changed nothing (no step ran, no setting was touched).\n" +
+          "[driver] Wait for that run to finish, then run `up` again: finished steps are not repeated. " +
+          "Do not remove the lock (`pulumi cancel`) while that run is alive; for a run that died, see README: recovery.",
+      );
+      return EXIT_FAILED;
+    }
+    say(`\nup FAILED: ${firstLines(error)}`);
+    const after = settingRecord(await stack.exportStack());
+    say(`[driver] ${await restoreAfterFailure(after, stackConfig, adminPassword, log)}`);
+    say(
+      "[driver] The fleet keeps serving: the failed node stays out of rotation and db contract did not run.\n" +
+        "[driver] Fix the cause shown above, then run `up` again: finished steps are not repeated.",
+    );
+    return EXIT_FAILED;
+  }
+};
+
+/** The engine's lock refusal: "the stack is currently locked by N lock(s)" and who holds each. */
+function lockHolders(error: ConcurrentUpdateError): string {
+  const lines = error.message.split("\n");
+  const start = lines.findIndex((l) => l.includes("the stack is currently locked by"));
+  if (start < 0) return "the stack is locked by another run";
+  const count = /locked by (\d+) lock/.exec(lines[start])?.[1] ?? "1";
+  const holders = new Set(
+    lines
+      .slice(start + 1)
+      .filter((l) => /created by /.test(l))
+      .map((l) => `  ${l.replace(/^.*: created by /, "held by ")}`),
+  );
+  return [`the stack is locked by ${count} other run(s)`, ...holders].join("\n");
+}

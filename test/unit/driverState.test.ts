@@ -1,0 +1,91 @@
+import type { Deployment } from "@pulumi/pulumi/automation";
+import { describe, expect, it } from "vitest";
+import { settingRecord } from "../../driver/mysqlSetting";
+import { clearPendingOperations } from "../../driver/recover";
+import { finishedSteps, stepRecords, urnName } from "../../driver/state";
+
+const urn = (name: string, type = "pulumi-nodejs:dynamic:Resource") =>
+  `urn:pulumi:prod::glance-rolling-upgrade::glance:db:DbMigration$${type}::${name}`;
+
+function state(
+  resources: Array<{ urn: string; outputs?: Record<string, unknown> }>,
+  pending: unknown[] = [],
+) {
+  return {
+    version: 3,
+    deployment: { resources, pending_operations: pending, manifest: { time: "t" } },
+  } as Deployment;
+}
+
+describe("the driver's state reader", () => {
+  it("reads every resource as a typed record: its name, the step and release it recorded", () => {
+    const records = stepRecords(
+      state([
+        { urn: urn("db", "glance:db:DbMigration") },
+        { urn: urn("db/expand", "command:remote:Command"), outputs: { stdout: "ok" } },
+        {
+          urn: urn("db/allow-functions"),
+          outputs: {
+            step: "db/allow-functions",
+            release: "2024.1",
+            startedAt: "a",
+            result: { changed: true },
+          },
+        },
+      ]),
+    );
+    expect(records.map((r) => [r.name, r.step, r.release])).toEqual([
+      ["db", undefined, undefined],
+      ["db/expand", undefined, undefined],
+      ["db/allow-functions", "db/allow-functions", "2024.1"],
+    ]);
+    expect(records[2].outputs).toEqual({
+      step: "db/allow-functions",
+      release: "2024.1",
+      startedAt: "a",
+      result: { changed: true },
+    });
+    expect(urnName(urn("node-2/drain"))).toBe("node-2/drain");
+  });
+
+  it("finished steps are those the release recorded, by step id", () => {
+    const s = state([
+      { urn: urn("db/expand"), outputs: { step: "db/expand", release: "2024.1" } },
+      { urn: urn("db/migrate"), outputs: { step: "db/migrate", release: "2023.2" } },
+    ]);
+    expect([...finishedSteps(s, "2024.1")]).toEqual([["db/expand", urn("db/expand")]]);
+  });
+
+  it("the MySQL setting record: changed by this release, restored only by a later restore-setting", () => {
+    const allow = {
+      urn: urn("db/allow-functions"),
+      outputs: {
+        release: "2024.1",
+        startedAt: "2026-01-01T10:00",
+        result: { changed: true, previous: false },
+      },
+    };
+    expect(settingRecord(state([allow]))).toEqual({
+      release: "2024.1",
+      changed: true,
+      previous: false,
+      restored: false,
+    });
+    const restore = (startedAt: string) => ({
+      urn: urn("db/restore-setting"),
+      outputs: { release: "2024.1", startedAt, result: { restoredTo: false } },
+    });
+    expect(settingRecord(state([allow, restore("2026-01-01T11:00")]))?.restored).toBe(true);
+    expect(settingRecord(state([allow, restore("2026-01-01T09:00")]))?.restored).toBe(false);
+    expect(settingRecord(state([]))).toBeUndefined();
+  });
+
+  it("recover clears the pending operations and keeps the rest of the state", () => {
+    const pending = [{ resource: { urn: urn("node-2/drain") }, type: "creating" }];
+    const before = state([{ urn: urn("db/expand") }], pending);
+    const { cleaned, cleared } = clearPendingOperations(before);
+    expect(cleared).toEqual(pending);
+    expect(cleaned).toEqual(state([{ urn: urn("db/expand") }], []));
+    expect(clearPendingOperations(state([])).cleared).toEqual([]);
+  });
+});
