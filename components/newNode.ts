@@ -4,6 +4,7 @@ import { UpgradeContext } from "./context";
 import { ResolvedNode, UpgradeConfig } from "./config";
 import { lbTargetFor } from "./membership";
 import { NodeUpgrade } from "./nodeUpgrade";
+import { nodeStep } from "./stepIds";
 import type { LbTarget } from "../steps/protocol";
 
 export interface ProvisionedNodeArgs {
@@ -40,7 +41,7 @@ export class ProvisionedNode extends NodeUpgrade {
     super(name, { context: args.context, node }, opts, "glance:node:NewNode");
     this.node = node;
     this.instance = new aws.ec2.Instance(
-      `${provision.name}/provision`,
+      nodeStep(provision.name, "provision"),
       {
         ami: provision.ami,
         launchTemplate: provision.launchTemplateId ? { id: provision.launchTemplateId } : undefined,

@@ -2,6 +2,7 @@
  * Checks of the fleet as a whole: its size against the rollout's limits, every node against the
  * others and against the load balancer in use, and the checkpoint against the number of waves.
  */
+import { wavesAfterNewNodeCount } from "../waves";
 import { key, show } from "./problemText";
 import { ParsedStack } from "./schema";
 import { ResolvedNode } from "./upgradeConfig";
@@ -107,7 +108,7 @@ export function albTargetTypeProblems(stack: ParsedStack, nodes: ResolvedNode[])
 /** A checkpoint after a wave that exists. */
 export function pauseAfterProblems(stack: ParsedStack, nodes: ResolvedNode[]): string[] {
   const fleetSize = fleetSizeOf(stack, nodes);
-  const waveCount = Math.ceil((fleetSize - 1) / Math.max(1, stack.loadBalancer.maxUnavailable));
+  const waveCount = wavesAfterNewNodeCount(fleetSize, stack.loadBalancer.maxUnavailable);
   // Pausing after the last wave holds db contract, the one step rollback cannot undo, for approval.
   if (typeof stack.pauseAfter === "number" && stack.pauseAfter > waveCount) {
     return [
