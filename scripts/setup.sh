@@ -8,4 +8,5 @@ bash scripts/setup-services.sh
 bash scripts/setup-engine.sh >/dev/null
 bash scripts/setup-glance.sh >/dev/null
 bash scripts/setup-moto.sh >/dev/null
+bash scripts/setup-ansible.sh >/dev/null
 bash scripts/setup-actionlint.sh >/dev/null

@@ -1,0 +1,117 @@
+/**
+ * One peer on one fresh lab, measured like the others: the same load client from 3 s before to 3 s
+ * after the procedure, HAProxy polled every 100 ms throughout, the same verdict, and the same check
+ * afterwards that every node runs the target release and `db check` exits 0.
+ */
+import { LabState } from "../../lab/lab";
+import { startLoad } from "../../lab/load/client";
+import { readHaproxyLog } from "../../lab/load/haproxyLog";
+import {
+  describeViolations,
+  DrainStart,
+  labHaproxyLog,
+  loadSummary,
+  zeroFailureViolations,
+} from "../../lab/load/verdict";
+import { freshLab, removeLab } from "../../test/support/labFixture";
+import { loadAverage, progress } from "../support/report";
+import { PeerName, PeerResult } from "./render";
+import { RotationSample, serverRotation } from "./rotation";
+import { startRotationPoll } from "./rotationPoller";
+import { upgradeProblems } from "./verify";
+
+const SETTLE_MS = 3_000;
+const MIN_REQUESTS = 100;
+const LAB_NODES = 3;
+
+export interface ProcedureOutcome {
+  wallMs: number;
+  problems: string[];
+  /** Each drain's start, for the verdict's "every drain had a download in flight" rule. */
+  drains: DrainStart[];
+  drainWaitMs: Record<string, number>;
+  /** Checks that need HAProxy's polled series (the playbook's drain proof). */
+  check?: (samples: RotationSample[]) => string[];
+  /** Lines worth printing under the peer's result (its own timings). */
+  notes?: string[];
+}
+
+export interface Procedure {
+  peer: PeerName;
+  run(lab: LabState): Promise<ProcedureOutcome>;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function runGuarded(procedure: Procedure, lab: LabState): Promise<ProcedureOutcome> {
+  const started = performance.now();
+  try {
+    return await procedure.run(lab);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    return {
+      wallMs: performance.now() - started,
+      problems: [`failed: ${message}`],
+      drains: [],
+      drainWaitMs: {},
+    };
+  }
+}
+
+export async function measurePeer(procedure: Procedure): Promise<PeerResult> {
+  progress(`${procedure.peer}: building a fresh ${LAB_NODES}-node lab`);
+  const lab = await freshLab(LAB_NODES);
+  try {
+    const poll = startRotationPoll(lab.haproxy.runtimeApi, lab.haproxy.backendName);
+    const load = startLoad({ baseUrl: lab.haproxy.frontendUrl, seedImages: lab.seedImages });
+    await sleep(SETTLE_MS);
+    progress(`${procedure.peer}: running (load average ${loadAverage()})`);
+    const outcome = await runGuarded(procedure, lab);
+    await sleep(SETTLE_MS);
+    const report = await load.stop();
+    const { samples, errors } = await poll.stop();
+    const problems = [
+      ...outcome.problems,
+      ...(outcome.check?.(samples) ?? []),
+      ...(await upgradeProblems(lab)),
+    ];
+    if (errors > samples.length / 10)
+      problems.push(`${errors} HAProxy polls failed (${samples.length} answered)`);
+    const haproxyLines = readHaproxyLog(labHaproxyLog(lab));
+    const violations = zeroFailureViolations(report, {
+      minRequests: MIN_REQUESTS,
+      haproxyLines,
+      drains: outcome.drains,
+    });
+    const rotation = lab.nodes.map((n) => serverRotation(samples, n.name));
+    console.log(
+      `\n${procedure.peer}: ${(outcome.wallMs / 1000).toFixed(2)} s; ${samples.length} HAProxy polls`,
+    );
+    console.log(`  load: ${loadSummary(report)}`);
+    for (const r of rotation)
+      console.log(
+        `  ${r.server}: out of rotation ${(r.totalMs / 1000).toFixed(2)} s in ${r.intervals.length} stretch(es) ` +
+          `(${r.intervals.map((i) => i.statuses.join(" > ")).join("; ") || "never out"})`,
+      );
+    for (const note of outcome.notes ?? []) console.log(`  ${note}`);
+    for (const line of describeViolations(report, violations, haproxyLines).slice(0, 40))
+      console.log(`  ${line}`);
+    for (const problem of problems) console.log(`  PROBLEM: ${problem}`);
+    return {
+      peer: procedure.peer,
+      wallMs: outcome.wallMs,
+      problems,
+      outOfRotationMs: Object.fromEntries(rotation.map((r) => [r.server, r.totalMs])),
+      outIntervals: Object.fromEntries(rotation.map((r) => [r.server, r.intervals.length])),
+      drainWaitMs: outcome.drainWaitMs,
+      requests: report.requests,
+      failures: report.failures,
+      failuresByType: report.failuresByType,
+      cutDownloads: report.cutDownloads,
+      violations: violations.length,
+      loadAverageEnd: loadAverage(),
+    };
+  } finally {
+    await removeLab(lab);
+  }
+}

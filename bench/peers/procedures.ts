@@ -1,0 +1,95 @@
+/** The three peers, each as a procedure measurePeer can run on a fresh lab. */
+import * as path from "node:path";
+import { LabState } from "../../lab/lab";
+import { drainStarts } from "../../lab/load/verdict";
+import { kollaStyleUpgrade } from "../../lab/sequences/kollaStyle";
+import { labStackConfig, LAB_SECRETS } from "../../lab/stack";
+import { BenchStack } from "../support/benchStack";
+import { DRAIN_TASK, runPlaybook, STOP_TASK, writeInventory } from "./ansible";
+import { playbookDrainProblems } from "./checks";
+import { Procedure } from "./measure";
+
+const tail = (text: string, lines = 30) => text.trim().split("\n").slice(-lines).join("\n");
+
+export function playbookProcedure(venv: string, runDir: string): Procedure {
+  return {
+    peer: "ansible playbook",
+    async run(lab: LabState) {
+      const inventory = writeInventory(lab, path.join(runDir, "inventory.yml"));
+      const run = await runPlaybook(venv, inventory, runDir);
+      const nodes = lab.nodes.map((n) => n.name);
+      const drains = run.tasks.filter((t) => t.task === DRAIN_TASK && !t.failed);
+      const failed = run.tasks.filter((t) => t.failed).map((t) => `${t.host}: "${t.task}" failed`);
+      return {
+        wallMs: run.wallMs,
+        problems:
+          run.code === 0
+            ? []
+            : [
+                `ansible-playbook exited ${run.code} (${failed.join("; ") || "no task failed"}):\n${tail(run.stderr)}`,
+              ],
+        drains: drains.map((t) => ({ server: t.host, at: t.startedAt })),
+        drainWaitMs: Object.fromEntries(drains.map((t) => [t.host, t.ms])),
+        check: (samples) =>
+          playbookDrainProblems(nodes, run.tasks, samples, { drainTask: DRAIN_TASK, stopTask: STOP_TASK }),
+        notes: [
+          `playbook: ${run.tasks.length} task runs; per node (own timings): ` +
+            nodes
+              .map((n) => {
+                const of = (task: string) => run.tasks.filter((t) => t.host === n && t.task === task).pop();
+                const ms = (task: string) => ((of(task)?.ms ?? 0) / 1000).toFixed(2);
+                return `${n} drain ${ms(DRAIN_TASK)} s, health ${ms("Wait for the health URL")} s, enable ${ms("Enable in HAProxy (wait until UP)")} s`;
+              })
+              .join("; "),
+          `playbook output: ${runDir}`,
+        ],
+      };
+    },
+  };
+}
+
+export function kollaProcedure(): Procedure {
+  return {
+    peer: "kolla-style",
+    async run(lab: LabState) {
+      const started = performance.now();
+      const phases = await kollaStyleUpgrade(lab);
+      return {
+        wallMs: performance.now() - started,
+        problems: [],
+        drains: [],
+        drainWaitMs: {},
+        notes: [
+          `phases: ${phases.map((p) => `${p.name} ${((p.endedAt - p.startedAt) / 1000).toFixed(2)} s`).join(", ")}`,
+        ],
+      };
+    },
+  };
+}
+
+/** The driver's `up` on a bench stack made for the lab (no bake: the playbook has none either). */
+export function driverProcedure(keep: boolean): Procedure {
+  return {
+    peer: "driver up",
+    async run(lab: LabState) {
+      const stack = new BenchStack("bench-peers", labStackConfig(lab, { transport: "local" }), LAB_SECRETS);
+      try {
+        const up = await stack.driver("up");
+        const drainEnds = up.timeline.filter(
+          (e) => e.kind === "drain" && e.event === "end" && e.node !== undefined,
+        );
+        return {
+          wallMs: up.wallMs,
+          problems:
+            up.code === 0 ? [] : [`driver up exited ${up.code}:\n${tail(up.stdout)}\n${tail(up.stderr, 10)}`],
+          drains: drainStarts(up.timeline),
+          drainWaitMs: Object.fromEntries(drainEnds.map((e) => [e.node ?? "", (e.seconds ?? 0) * 1000])),
+          notes: [`driver run: ${up.timeline.filter((e) => e.event === "start").length} steps started`],
+        };
+      } finally {
+        if (keep) console.log(`  kept: ${stack.folder}`);
+        else stack.remove();
+      }
+    },
+  };
+}

@@ -1,0 +1,99 @@
+/** The peers bench's side-by-side table and its RATIO lines, from the three peers' results. */
+import { FailureType } from "../../lab/load/client";
+
+export type PeerName = "ansible playbook" | "kolla-style" | "driver up";
+
+export interface PeerResult {
+  peer: PeerName;
+  /** From the first command of the procedure to its end (process exit for the playbook and driver). */
+  wallMs: number;
+  /** Why the procedure did not complete or did not upgrade, if it did not. */
+  problems: string[];
+  /** Per node: milliseconds HAProxy had it out of rotation, and in how many stretches. */
+  outOfRotationMs: Record<string, number>;
+  outIntervals: Record<string, number>;
+  /** Per node: how long the peer's own drain waited (its timings); absent when it has no drain. */
+  drainWaitMs: Record<string, number>;
+  requests: number;
+  failures: number;
+  failuresByType: Record<FailureType, number>;
+  cutDownloads: number;
+  violations: number;
+  loadAverageEnd: string;
+}
+
+const secs = (ms: number | undefined) => (ms === undefined ? "-" : `${(ms / 1000).toFixed(2)} s`);
+
+export function failuresByKind(byType: Record<string, number>): string {
+  const parts = Object.entries(byType)
+    .filter(([, n]) => n > 0)
+    .map(([type, n]) => `${type} ${n}`);
+  return parts.length > 0 ? parts.join(", ") : "none";
+}
+
+/** Rows of metrics, one column per peer, in the order given. */
+export function peersTable(results: PeerResult[], nodes: string[]): { headers: string[]; rows: string[][] } {
+  const row = (label: string, cell: (r: PeerResult) => string) => [label, ...results.map(cell)];
+  return {
+    headers: ["", ...results.map((r) => r.peer)],
+    rows: [
+      row("wall time", (r) => secs(r.wallMs)),
+      ...nodes.map((n) =>
+        row(
+          `${n} out of rotation (HAProxy)`,
+          (r) => `${secs(r.outOfRotationMs[n] ?? 0)} (${r.outIntervals[n] ?? 0}x)`,
+        ),
+      ),
+      ...nodes.map((n) => row(`${n} drain wait (own timings)`, (r) => secs(r.drainWaitMs[n]))),
+      row("requests", (r) => r.requests.toLocaleString("en-US")),
+      row("failed requests", (r) => String(r.failures)),
+      row("failures by kind", (r) => failuresByKind(r.failuresByType)),
+      row("cut downloads", (r) => String(r.cutDownloads)),
+      row("verdict violations", (r) => String(r.violations)),
+      row("completed and upgraded", (r) => (r.problems.length === 0 ? "yes" : "NO")),
+      row("load average at end", (r) => r.loadAverageEnd),
+    ],
+  };
+}
+
+export interface Ratio {
+  line: string;
+  met: boolean;
+}
+
+function ratio(label: string, value: string, goal: string, met: boolean): Ratio {
+  return { line: `RATIO ${label} = ${value} (goal ${goal}): ${met ? "PASS" : "MISS"}`, met };
+}
+
+const fixed = (n: number) => (Number.isFinite(n) ? n.toFixed(3) : "n/a");
+
+/** One line per goal of the issue, printed whether the goal is met or not. */
+export function ratioLines(
+  ours: PeerResult,
+  playbook: PeerResult,
+  kolla: PeerResult,
+  nodes: string[],
+): Ratio[] {
+  const lines = [
+    ratio(
+      "failed requests driver up / kolla-style",
+      `${ours.failures} / ${kolla.failures}`,
+      "0 where kolla-style > 0",
+      ours.failures === 0 && kolla.failures > 0,
+    ),
+  ];
+  const wall = ours.wallMs / playbook.wallMs;
+  lines.push(ratio("wall time driver up / ansible playbook", fixed(wall), "<= 0.5", wall <= 0.5));
+  for (const node of nodes) {
+    const value = (ours.outOfRotationMs[node] ?? 0) / (playbook.outOfRotationMs[node] ?? 0);
+    lines.push(
+      ratio(
+        `${node} out of rotation driver up / ansible playbook`,
+        fixed(value),
+        "<= 1",
+        Number.isFinite(value) && value <= 1,
+      ),
+    );
+  }
+  return lines;
+}

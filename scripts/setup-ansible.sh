@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Installs Ansible for the peers benchmark (bench/peers.ts runs bench/peers/upgrade.yml with it):
+# ansible-core from PyPI in a venv in the cache dir, plus the community.general collection (its
+# haproxy module drains the nodes) and ansible.posix (its json callback times every task).
+#
+# ansible-galaxy cannot reach its server here, and no PyPI package holds community.general alone;
+# the `ansible` package on PyPI bundles it with ~100 other collections (210 MB unpacked). So the
+# `ansible` wheel is downloaded without its dependencies and only the two collections are unpacked
+# from it into a collections path (~11 MB). The two pins are a matching pair: ansible 12.x is built
+# for ansible-core 2.19, the last line that installs on Python 3.11.
+# Idempotent: seconds when the pinned set is already there. Prints the venv path on its last line
+# (ansible-playbook is its bin/ansible-playbook; the collections are in its collections/ folder).
+set -euo pipefail
+
+ANSIBLE_CORE_VERSION="2.19.14"
+ANSIBLE_VERSION="12.3.0"
+COLLECTIONS="community/general ansible/posix"
+CACHE_ROOT="${GRU_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/glance-rolling-upgrade}"
+VENV_DIR="$CACHE_ROOT/ansible-venv"
+STAMP="$VENV_DIR/.gru-ansible-pins"
+log() { printf '[setup-ansible] %s\n' "$*" >&2; }
+
+# `pip freeze` of ansible-core==2.19.14 on Python 3.11 (first resolved 2026-11).
+PINS="$(
+  cat <<'PINS'
+ansible-core==2.19.14
+cffi==2.1.1
+cryptography==50.0.2
+Jinja2==3.1.6
+MarkupSafe==3.0.4
+packaging==26.4
+pycparser==3.12
+PyYAML==6.0.4
+resolvelib==1.2.1
+PINS
+)"
+WANTED="$PINS
+collections from ansible==$ANSIBLE_VERSION: $COLLECTIONS"
+
+installed_ok() {
+  [ -x "$VENV_DIR/bin/ansible-playbook" ] && [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$WANTED" ] &&
+    [ -f "$VENV_DIR/collections/ansible_collections/community/general/plugins/modules/haproxy.py" ] &&
+    [ "$("$VENV_DIR/bin/python" -c 'import importlib.metadata as m; print(m.version("ansible-core"))' 2>/dev/null)" = "$ANSIBLE_CORE_VERSION" ]
+}
+
+if installed_ok; then
+  log "ansible-core $ANSIBLE_CORE_VERSION and collections from ansible $ANSIBLE_VERSION already in $VENV_DIR"
+  echo "$VENV_DIR"
+  exit 0
+fi
+
+PYTHON="${PYTHON:-python3}"
+if ! command -v "$PYTHON" >/dev/null 2>&1; then
+  log "ERROR: $PYTHON not found. Install Python >= 3.11 with its venv module (Debian: apt-get install python3-venv), then rerun."
+  exit 1
+fi
+if ! "$PYTHON" -c 'import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1; then
+  log "ERROR: $PYTHON is older than 3.11 or has no venv/ensurepip (ansible-core $ANSIBLE_CORE_VERSION needs >= 3.11). Debian 12: apt-get install python3-venv, then rerun."
+  exit 1
+fi
+
+start=$(date +%s)
+mkdir -p "$CACHE_ROOT"
+# The stamp is written last, so an interrupted install is never taken for a complete one.
+rm -rf "$VENV_DIR"
+log "creating venv at $VENV_DIR with $("$PYTHON" --version 2>&1)"
+"$PYTHON" -m venv "$VENV_DIR"
+log "installing ansible-core==$ANSIBLE_CORE_VERSION and its pinned dependencies"
+"$VENV_DIR/bin/python" -m pip install --quiet --disable-pip-version-check --no-input \
+  -r <(printf '%s\n' "$PINS") >&2
+
+download="$(mktemp -d)"
+trap 'rm -rf "$download"' EXIT
+log "downloading the ansible==$ANSIBLE_VERSION wheel (~54 MB, no dependencies) for its collections"
+"$VENV_DIR/bin/python" -m pip download --quiet --disable-pip-version-check --no-input --no-deps \
+  --only-binary=:all: "ansible==$ANSIBLE_VERSION" -d "$download" >&2
+"$VENV_DIR/bin/python" - "$download"/ansible-"$ANSIBLE_VERSION"-*.whl "$VENV_DIR/collections" $COLLECTIONS <<'PY'
+import sys, zipfile
+wheel, dest, *wanted = sys.argv[1:]
+prefixes = tuple(f"ansible_collections/{c}/" for c in wanted)
+with zipfile.ZipFile(wheel) as z:
+    members = [n for n in z.namelist() if n.startswith(prefixes)]
+    for c in wanted:
+        if not any(n.startswith(f"ansible_collections/{c}/") for n in members):
+            sys.exit(f"{wheel} has no collection {c}")
+    z.extractall(dest, members)
+PY
+printf '%s' "$WANTED" >"$STAMP"
+log "installed ansible-core $ANSIBLE_CORE_VERSION + ${COLLECTIONS// /, } in $(($(date +%s) - start)) s at $VENV_DIR"
+echo "$VENV_DIR"
