@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { stringify } from "yaml";
 import { PROJECT_ROOT } from "../../driver/environment";
-import { LAB_CREDENTIALS, LabState } from "../../lab/lab";
+import { LAB_CREDENTIALS, type LabState } from "../../lab/state";
 import { releaseInfo } from "../../lab/releases";
 import { TaskTiming, taskTimings } from "./ansibleTimings";
 

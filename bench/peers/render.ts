@@ -1,5 +1,5 @@
 /** The peers bench's side-by-side table and its RATIO lines, from the three peers' results. */
-import { FailureType } from "../../lab/load/client";
+import { FailureType } from "../../lab/load/loadReport";
 
 export type PeerName = "ansible playbook" | "kolla-style" | "driver up";
 

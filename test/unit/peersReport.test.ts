@@ -8,7 +8,7 @@ import { TaskTiming } from "../../bench/peers/ansibleTimings";
 import { playbookDrainProblems } from "../../bench/peers/checks";
 import { PeerResult, peersTable, ratioLines } from "../../bench/peers/render";
 import { RotationSample } from "../../bench/peers/rotation";
-import { FAILURE_TYPES, FailureType } from "../../lab/load/client";
+import { FAILURE_TYPES, FailureType } from "../../lab/load/loadReport";
 
 const NAMES = { drainTask: "Drain", stopTask: "Stop" };
 
