@@ -61,6 +61,11 @@ function whatToCheck(db: DbEndpoint, code: string | undefined): string {
     case "ENOTFOUND":
     case "EAI_AGAIN":
       return `check the host name '${db.host}' (it does not resolve)`;
+    case "ETIMEDOUT":
+      return (
+        `check that the server is running and reachable from this host on ${db.host}:${db.port} (firewall, security group, bind-address), ` +
+        "and that it is MySQL or MariaDB: a server that never greets a MySQL client (PostgreSQL does not) times out like this"
+      );
     default:
       return `check that the server is running and reachable from this host on ${db.host}:${db.port} (firewall, security group, bind-address)`;
   }
@@ -137,10 +142,30 @@ export async function queryOne(
   return row;
 }
 
-export async function checkConnection(db: DbEndpoint, ctx: StepContext): Promise<{ serverVersion: string }> {
-  const serverVersion = await withConnection(db, "read the server version", async (conn) =>
-    String((await queryOne(conn, "SELECT VERSION() AS version")).version),
+/**
+ * Servers that speak MySQL's protocol but are not MySQL or MariaDB, by what they report. Glance's
+ * rolling upgrade (expand, migrate, contract on a live schema) is supported on MySQL and MariaDB only.
+ */
+const NOT_MYSQL = /TiDB|Vitess|SingleStore|MemSQL|ClickHouse|Manticore|Doris|StarRocks|OceanBase|Dolt/i;
+
+/** Undefined for MySQL or MariaDB (Aurora and Percona included); otherwise why the server is refused. */
+export function notMysqlReason(version: string, comment: string): string | undefined {
+  const named = NOT_MYSQL.exec(`${version} ${comment}`)?.[0];
+  if (named === undefined) return undefined;
+  return (
+    `the server reports VERSION() '${version}' (${comment}): it is ${named}, not MySQL or MariaDB. Glance supports ` +
+    "rolling upgrades (db expand, migrate, contract on a live schema) on MySQL and MariaDB only; upgrade this " +
+    "database offline (all nodes stopped, glance-manage db sync) instead"
   );
-  ctx.log(`database ${describeEndpoint(db)} reachable (server ${serverVersion})`);
-  return { serverVersion };
+}
+
+export async function checkConnection(db: DbEndpoint, ctx: StepContext): Promise<{ serverVersion: string }> {
+  const { version, comment } = await withConnection(db, "read the server version", async (conn) => {
+    const row = await queryOne(conn, "SELECT VERSION() AS version, @@version_comment AS comment");
+    return { version: String(row.version), comment: String(row.comment ?? "") };
+  });
+  const refused = notMysqlReason(version, comment);
+  if (refused !== undefined) throw new StepError(`database ${describeEndpoint(db)}: ${refused}`);
+  ctx.log(`database ${describeEndpoint(db)} reachable (server ${version}, ${comment})`);
+  return { serverVersion: version };
 }

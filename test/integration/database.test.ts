@@ -1,6 +1,7 @@
 import { spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
+import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import mysql from "mysql2/promise";
@@ -108,6 +109,20 @@ describe("connection", () => {
     expect(err.message).toContain("user 'glance'");
     expect(err.message).toContain("check that the server is running and reachable");
     expectNoSecret(err.message);
+  });
+
+  it("says a server that never greets a MySQL client (as PostgreSQL does not) may not be MySQL", async () => {
+    const silent = net.createServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const port = (silent.address() as net.AddressInfo).port;
+    try {
+      const err = await stepFailure(checkConnection({ ...glance, port }, ctx));
+      expect(err.message).toContain(`127.0.0.1:${port}`);
+      expect(err.message).toContain("and that it is MySQL or MariaDB");
+      expect(err.message).toContain("PostgreSQL does not");
+    } finally {
+      silent.close();
+    }
   });
 
   it("says to check the credentials on a wrong password, without quoting either password", async () => {
