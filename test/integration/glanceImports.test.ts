@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { venvDir } from "../../lab/venvs";
 import { RunningMariadb, startMariadb } from "../../lab/services/mariadb";
 import type { DbEndpoint } from "../../steps/db/connection";
-import { importsInFlight, importsThatMayRunOn, stuckImports, waitForImports } from "../../steps/db/imports";
+import { importsInFlight, stagedOn, stuckImports, waitForImports } from "../../steps/db/imports";
 import { recordingContext, stepFailure } from "../support/stepHarness";
 
 const NODE_1 = "http://127.0.0.1:19301";
@@ -105,7 +105,7 @@ afterAll(async () => {
 
 describe("importsInFlight on Glance's own schema", () => {
   it("lists the images being imported with their stage host and lock, and nothing else", async () => {
-    const direct = await importing({ stageHost: `${NODE_1}/`, task: { status: "processing" } });
+    const direct = await importing({ stageHost: `${NODE_1}/`, task: { status: "processing" } }); // as in Glance before 22.0
     const web = await importing({ task: { status: "pending" } });
     const active = await importing({ status: "active" });
     await sql("UPDATE image_properties SET deleted = 1 WHERE image_id = ?", [active]);
@@ -118,22 +118,13 @@ describe("importsInFlight on Glance's own schema", () => {
     await sql("UPDATE images SET status = 'active' WHERE id IN (?, ?)", [direct, web]);
   });
 
-  it("names the imports that may run on a node: staged there, or with no host recorded", async () => {
-    const onOne = await importing({ stageHost: NODE_1, task: { status: "processing" } });
-    const onTwo = await importing({ stageHost: `${NODE_2}/`, task: { status: "processing" } });
-    const anywhere = await importing({ task: { status: "processing" } });
-    const all = await importsInFlight(db);
-    expect(
-      importsThatMayRunOn(all, `${NODE_1}/`)
-        .map((i) => i.imageId)
-        .sort(),
-    ).toEqual([onOne, anywhere].sort());
-    expect(
-      importsThatMayRunOn(all, NODE_2)
-        .map((i) => i.imageId)
-        .sort(),
-    ).toEqual([onTwo, anywhere].sort());
-    await sql("UPDATE images SET status = 'active' WHERE id IN (?, ?, ?)", [onOne, onTwo, anywhere]);
+  it("names the images staged on a node and not imported yet", async () => {
+    const stagedOne = await importing({ stageHost: `${NODE_1}/`, status: "uploading" });
+    const stagedTwo = await importing({ stageHost: NODE_2, status: "uploading" });
+    expect(await stagedOn(db, NODE_1)).toEqual([stagedOne]);
+    expect(await stagedOn(db, `${NODE_2}/`)).toEqual([stagedTwo]);
+    await sql("UPDATE images SET status = 'active' WHERE id IN (?, ?)", [stagedOne, stagedTwo]);
+    expect(await stagedOn(db, NODE_1)).toEqual([]);
   });
 
   it("calls stuck what no task will finish: no lock, a missing or finished task, a lock past Glance's expiry", async () => {
@@ -157,24 +148,29 @@ describe("waitForImports", () => {
       { db, selfUrl: NODE_1, timeoutSeconds: 5, onTimeout: "halt" },
       recordingContext(),
     );
-    expect(outcome).toEqual({ waitedFor: [], seconds: 0, leftImporting: [] });
+    expect(outcome).toEqual({ waitedFor: [], seconds: 0, leftImporting: [], stagedHere: [] });
   });
 
-  it("waits until the node's import ends, and says what it waited for", async () => {
-    const id = await importing({ stageHost: NODE_1, task: { status: "processing" } });
-    const elsewhere = await importing({ stageHost: NODE_2, task: { status: "processing" } });
-    const ends = setTimeout(() => void sql("UPDATE images SET status = 'active' WHERE id = ?", [id]), 1_200);
+  it("waits until every import in flight ends (a running import records no host), and says what it waited for", async () => {
+    const id = await importing({ task: { status: "processing" } });
+    const other = await importing({ task: { status: "pending" } });
+    const staged = await importing({ stageHost: NODE_1, status: "uploading" });
+    const ends = setTimeout(
+      () => void sql("UPDATE images SET status = 'active' WHERE id IN (?, ?)", [id, other]),
+      1_200,
+    );
     const ctx = recordingContext();
     const outcome = await waitForImports(
       { db, selfUrl: NODE_1, timeoutSeconds: 10, onTimeout: "halt", intervalMs: 100 },
       ctx,
     );
     clearTimeout(ends);
-    expect(outcome.waitedFor).toEqual([id]);
+    expect(outcome.waitedFor.sort()).toEqual([id, other].sort());
     expect(outcome.seconds).toBeGreaterThanOrEqual(1);
     expect(outcome.seconds).toBeLessThan(5);
-    expect(ctx.lines.join("\n")).toContain(`${id} (staged on ${NODE_1}`);
-    await sql("UPDATE images SET status = 'active' WHERE id = ?", [elsewhere]);
+    expect(outcome.stagedHere).toEqual([staged]);
+    expect(ctx.lines.join("\n")).toContain(`${id} (no stage host recorded, task`);
+    await sql("UPDATE images SET status = 'active' WHERE id = ?", [staged]);
   });
 
   it("halts at its timeout naming the images and what to do", async () => {
@@ -192,7 +188,7 @@ describe("waitForImports", () => {
   });
 
   it("with proceed, goes on at its timeout and reports what was left importing", async () => {
-    const id = await importing({ stageHost: NODE_1, task: { status: "processing" } });
+    const id = await importing({ task: { status: "processing" } });
     const outcome = await waitForImports(
       { db, selfUrl: NODE_1, timeoutSeconds: 0.5, onTimeout: "proceed", intervalMs: 100 },
       recordingContext(),
@@ -203,7 +199,7 @@ describe("waitForImports", () => {
   });
 
   it("does not wait for a stuck import", async () => {
-    const stuck = await importing({ stageHost: NODE_1, task: { status: "failure" } });
+    const stuck = await importing({ task: { status: "failure" } });
     const outcome = await waitForImports(
       { db, selfUrl: NODE_1, timeoutSeconds: 5, onTimeout: "halt" },
       recordingContext(),
