@@ -14,11 +14,9 @@
 import { createHash, randomBytes } from "node:crypto";
 import type * as http from "node:http";
 import { exchange, RequestFailure } from "./exchange";
+import type { ImportFailureType } from "./loadReport";
 
 export type ImportMethod = "glance-direct" | "web-download";
-
-/** Why an import failed, beyond the HTTP failures of its calls. */
-export type ImportFailureType = "import-failed" | "import-stuck" | "checksum-mismatch";
 
 export class ImportFailure extends Error {
   constructor(

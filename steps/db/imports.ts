@@ -118,7 +118,7 @@ export interface ImportDrainRequest {
 }
 
 export interface ImportDrainOutcome {
-  /** The images being imported (on any node) when the wait began. */
+  /** The images being imported (on any node) when the wait began, and those staged here being imported. */
   waitedFor: string[];
   seconds: number;
   /** With `proceed`: the images still importing when the wait ended. */
@@ -128,22 +128,28 @@ export interface ImportDrainOutcome {
 }
 
 /**
- * Waits until no import is in flight anywhere (a running import records no host: see above). Stuck
- * imports (no live task) are not waited for: nothing will finish them, and the preflight lists them.
+ * Called once the node is out of rotation, so no new import reaches it through the load balancer:
+ * waits until every import that was in flight at that moment has ended (any of them may be running
+ * on this node: a running import records no host), and every image staged here that starts
+ * importing meanwhile (another node would send that import here). Imports started later elsewhere
+ * are not waited for. Stuck imports (no live task) are not waited for either: nothing will finish
+ * them, and the preflight lists them.
  */
 export async function waitForImports(req: ImportDrainRequest, ctx: StepContext): Promise<ImportDrainOutcome> {
   const started = performance.now();
   const live = async () => {
     const all = await importsInFlight(req.db);
     const stuck = new Set(stuckImports(all).map((i) => i.imageId));
-    return all.filter((i) => !stuck.has(i.imageId));
+    return all.filter((i) => !stuck.has(i.imageId) && watched.has(i.imageId));
   };
   const stagedHere = await stagedOn(req.db, req.selfUrl);
+  const watched = new Set<string>(stagedHere);
   if (stagedHere.length > 0) {
     ctx.log(
       `staged on ${req.selfUrl} and not imported yet (an import fails while the node is away): ${stagedHere.join(", ")}`,
     );
   }
+  for (const i of await importsInFlight(req.db)) watched.add(i.imageId);
   const first = await live();
   const waitedFor = first.map((i) => i.imageId);
   const outcome = (leftImporting: string[]): ImportDrainOutcome => ({

@@ -173,6 +173,62 @@ describe("waitForImports", () => {
     await sql("UPDATE images SET status = 'active' WHERE id = ?", [staged]);
   });
 
+  it("does not wait for imports that start elsewhere after the node left rotation", async () => {
+    const running = await importing({ task: { status: "processing" } });
+    const ends = setTimeout(
+      () => void sql("UPDATE images SET status = 'active' WHERE id = ?", [running]),
+      1_000,
+    );
+    let later: string | undefined;
+    const starts = setTimeout(
+      () => void importing({ task: { status: "processing" } }).then((id) => (later = id)),
+      300,
+    );
+    const outcome = await waitForImports(
+      { db, selfUrl: NODE_1, timeoutSeconds: 10, onTimeout: "halt", intervalMs: 100 },
+      recordingContext(),
+    );
+    clearTimeout(ends);
+    clearTimeout(starts);
+    expect(outcome.waitedFor).toEqual([running]);
+    expect(later).toBeDefined();
+    expect(outcome.seconds).toBeLessThan(5);
+    await sql("UPDATE images SET status = 'active' WHERE id = ?", [later]);
+  });
+
+  it("waits for an image staged on the node that starts importing during the wait", async () => {
+    // Its lock and task exist from the import call on; the status follows when the flow starts.
+    const staged = await importing({
+      stageHost: NODE_1,
+      status: "uploading",
+      task: { status: "processing" },
+    });
+    const running = await importing({ task: { status: "processing" } });
+    // The import in flight ends after 0.5 s; the staged image starts importing at 0.2 s (Glance sets
+    // the status and drops the stage host) and ends at 1.5 s: the wait must last until then.
+    const runningEnds = setTimeout(
+      () => void sql("UPDATE images SET status = 'active' WHERE id = ?", [running]),
+      500,
+    );
+    const startsImport = setTimeout(
+      () => void sql("UPDATE images SET status = 'importing' WHERE id = ?", [staged]),
+      200,
+    );
+    const ends = setTimeout(
+      () => void sql("UPDATE images SET status = 'active' WHERE id = ?", [staged]),
+      1_500,
+    );
+    const outcome = await waitForImports(
+      { db, selfUrl: NODE_1, timeoutSeconds: 10, onTimeout: "halt", intervalMs: 100 },
+      recordingContext(),
+    );
+    clearTimeout(startsImport);
+    clearTimeout(runningEnds);
+    clearTimeout(ends);
+    expect(outcome.stagedHere).toEqual([staged]);
+    expect(outcome.seconds).toBeGreaterThanOrEqual(1.3);
+  });
+
   it("halts at its timeout naming the images and what to do", async () => {
     const id = await importing({ task: { status: "processing" } });
     const err = await stepFailure(
