@@ -13,6 +13,10 @@ export interface NodeSummary {
 
 const SHOWN_RESULT_KEYS = [
   "drainSeconds",
+  "importSeconds",
+  "importsWaitedFor",
+  "importsLeftRunning",
+  "stagedHere",
   "sessionsAtStart",
   "admitSeconds",
   "healthySeconds",

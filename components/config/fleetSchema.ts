@@ -15,6 +15,8 @@ export const nodeSchema = z.strictObject({
   haproxyServer: safeName.optional(),
   sshPort: port.optional(),
   healthUrl: url.optional(),
+  /** The node's `worker_self_reference_url` in Glance; defaults to the health URL's origin. */
+  selfReferenceUrl: url.optional(),
 });
 
 const provisionSchema = z.strictObject({

@@ -775,6 +775,8 @@ describe("valid configs", () => {
       runtimeApi: "unix:/run/haproxy/admin.sock",
       backend: "glance_api",
       drainTimeoutSeconds: 300,
+      importDrainTimeoutSeconds: 1800,
+      onImportTimeout: "halt",
       healthTimeoutSeconds: 120,
       maxUnavailable: 1,
       minHealthy: 1,
@@ -813,6 +815,7 @@ describe("valid configs", () => {
         haproxyServer: "node-1",
         sshPort: 22,
         healthUrl: "http://10.0.0.1:9292/healthcheck",
+        selfReferenceUrl: "http://10.0.0.1:9292",
         provisioned: false,
       },
       {
@@ -823,6 +826,7 @@ describe("valid configs", () => {
         haproxyServer: "node-2",
         sshPort: 22,
         healthUrl: "http://10.0.0.2:9292/healthcheck",
+        selfReferenceUrl: "http://10.0.0.2:9292",
         provisioned: false,
       },
     ]);
