@@ -91,12 +91,16 @@ export class NodeUpgrade extends pulumi.ComponentResource {
           lb: target,
           minHealthy: lb.minHealthy,
           drainTimeoutSeconds: lb.drainTimeoutSeconds,
-          imports: {
-            db: dbRef(this.context.config),
-            selfUrl: this.args.node.selfReferenceUrl,
-            timeoutSeconds: lb.importDrainTimeoutSeconds,
-            onTimeout: lb.onImportTimeout,
-          },
+          ...(lb.importDrainTimeoutSeconds > 0
+            ? {
+                imports: {
+                  db: dbRef(this.context.config),
+                  selfUrl: this.args.node.selfReferenceUrl,
+                  timeoutSeconds: lb.importDrainTimeoutSeconds,
+                  onTimeout: lb.onImportTimeout,
+                },
+              }
+            : {}),
         })),
       },
       { parent: this, dependsOn: after },
@@ -164,6 +168,11 @@ export class NodeUpgrade extends pulumi.ComponentResource {
       },
       { parent: this, dependsOn: after },
     );
+  }
+
+  /** Upstream's `glance-status upgrade check`, with the new code, before any schema change. */
+  upgradeCheck(after: pulumi.Resource[]): pulumi.Resource {
+    return this.script("upgrade-check", after).resource;
   }
 
   version(after: pulumi.Resource[]): ScriptStep {

@@ -13,6 +13,7 @@ export interface NodeSummary {
 
 const SHOWN_RESULT_KEYS = [
   "drainSeconds",
+  "stuckImports",
   "importSeconds",
   "importsWaitedFor",
   "importsLeftRunning",

@@ -98,6 +98,7 @@ export function labStackConfig(lab: LabLayout, opts: LabStackOptions): Record<st
       startCommand: node("start"),
       versionCommand: node("version"),
       glanceManageCommand: node("manage"),
+      glanceStatusCommand: node("glance-status"),
       scriptTimeoutSeconds: 300,
     },
   };

@@ -233,10 +233,9 @@ export function startLoad(opts: LoadOptions): RunningLoad {
       requestIdPrefix,
       stopping: () => stopping,
     });
-    workers.push(
-      prepared.then(() => worker("glance-direct")),
-      prepared.then(() => worker("web-download")),
-    );
+    workers.push(prepared.then(() => worker("glance-direct")));
+    for (let i = 0; i < (opts.imports.webWorkers ?? 1); i++)
+      workers.push(prepared.then(() => worker("web-download")));
   }
   if (opts.holdOnEveryServer ?? true) workers.push(prepared.then(holdSupervisor));
 

@@ -15,6 +15,8 @@ export interface ImportLoadOptions {
   directBytes?: number;
   /** How long an accepted import may take to become active; default 120 s. */
   timeoutMs?: number;
+  /** web-download workers (each keeps one import running); default 1. */
+  webWorkers?: number;
 }
 
 const KIND_OF: Record<ImportMethod, ImportKind> = {

@@ -63,6 +63,8 @@ export interface ImportOptions {
 
 interface ImageRecord {
   status?: string;
+  /** The import lock: Glance releases it a moment after the image turns active. */
+  os_glance_import_task?: string;
   checksum?: string | null;
   os_glance_failed_import?: string;
 }
@@ -138,7 +140,9 @@ export async function runImport(source: ImportSource, opts: ImportOptions): Prom
     let last: ImageRecord = {};
     for (;;) {
       last = JSON.parse((await call("GET", `/v2/images/${imageId}`)).body.toString("utf8")) as ImageRecord;
-      if (last.status === "active") break;
+      // Done once the task has let go of its lock too: a delete before that races the task's last
+      // writes (Glance answers 500 and logs "did not hold the lock upon completion").
+      if (last.status === "active" && !last.os_glance_import_task) break;
       if (last.os_glance_failed_import || last.status === "killed" || last.status === "deleted") {
         throw new ImportFailure(
           "import-failed",

@@ -91,6 +91,24 @@ export async function stagedOn(db: DbEndpoint, selfUrl: string): Promise<string[
   });
 }
 
+/** Of `ids`, the images still staged and not imported (status `uploading`). */
+async function stillStaged(db: DbEndpoint, ids: readonly string[]): Promise<string[]> {
+  if (ids.length === 0) return [];
+  return withConnection(db, "read the images staged on a node", async (conn) => {
+    const [rows] = await conn.query<mysql.RowDataPacket[]>(
+      "SELECT id FROM images WHERE id IN (?) AND status = 'uploading' AND deleted = 0",
+      [ids],
+    );
+    return rows.map((row) => String(row.id));
+  });
+}
+
+/**
+ * How long an image staged on the node may stay un-imported before the drain stops waiting for its
+ * import call: a client imports right after staging, and that call would reach this node.
+ */
+const STAGED_GRACE_SECONDS = 10;
+
 /** Imports no node is working on any more: a lock with no live task, or one older than Glance's expiry. */
 export function stuckImports(imports: readonly ImportInFlight[]): ImportInFlight[] {
   return imports.filter(
@@ -140,8 +158,11 @@ export async function waitForImports(req: ImportDrainRequest, ctx: StepContext):
   const live = async () => {
     const all = await importsInFlight(req.db);
     const stuck = new Set(stuckImports(all).map((i) => i.imageId));
-    return all.filter((i) => !stuck.has(i.imageId) && watched.has(i.imageId));
+    const running = all.filter((i) => !stuck.has(i.imageId) && watched.has(i.imageId));
+    for (const i of running) seen.add(i.imageId);
+    return running;
   };
+  const seen = new Set<string>();
   const stagedHere = await stagedOn(req.db, req.selfUrl);
   const watched = new Set<string>(stagedHere);
   if (stagedHere.length > 0) {
@@ -151,21 +172,22 @@ export async function waitForImports(req: ImportDrainRequest, ctx: StepContext):
   }
   for (const i of await importsInFlight(req.db)) watched.add(i.imageId);
   const first = await live();
-  const waitedFor = first.map((i) => i.imageId);
-  const outcome = (leftImporting: string[]): ImportDrainOutcome => ({
-    waitedFor,
-    seconds: waitedFor.length === 0 ? 0 : (performance.now() - started) / 1000,
+  const outcome = (leftImporting: string[], waited: boolean): ImportDrainOutcome => ({
+    waitedFor: [...seen],
+    seconds: waited ? (performance.now() - started) / 1000 : 0,
     leftImporting,
     stagedHere,
   });
-  if (first.length === 0) return outcome([]);
+  if (first.length === 0 && (await stillStaged(req.db, stagedHere)).length === 0) return outcome([], false);
   ctx.log(`waiting for ${first.length} image import(s) in flight: ${first.map(describeImport).join("; ")}`);
   let last = first;
   try {
     await pollUntil(
       async () => {
         last = await live();
-        return last.length === 0 ? true : undefined;
+        if (last.length > 0) return undefined;
+        const inGrace = (performance.now() - started) / 1000 < STAGED_GRACE_SECONDS;
+        return inGrace && (await stillStaged(req.db, stagedHere)).length > 0 ? undefined : true;
       },
       {
         timeoutMs: req.timeoutSeconds * 1000,
@@ -184,9 +206,9 @@ export async function waitForImports(req: ImportDrainRequest, ctx: StepContext):
     }
     const leftImporting = last.map((i) => i.imageId);
     ctx.log(`proceeding with ${leftImporting.length} import(s) still running (onImportTimeout: proceed)`);
-    return outcome(leftImporting);
+    return outcome(leftImporting, true);
   }
-  const done = outcome([]);
+  const done = outcome([], true);
   ctx.log(`image imports done after ${done.seconds.toFixed(1)} s`);
   return done;
 }
