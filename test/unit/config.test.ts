@@ -442,6 +442,21 @@ const badConfigs: BadConfig[] = [
     shows: [`${NS}:loadBalancer.drainTimeoutSeconds = -5`, ">=1"],
   },
   {
+    name: "negative import drain timeout",
+    stack: () => twoHaproxy({ loadBalancer: { importDrainTimeoutSeconds: -1 } }),
+    shows: [`${NS}:loadBalancer.importDrainTimeoutSeconds = -1`, ">=0"],
+  },
+  {
+    name: "an import timeout choice that is neither halt nor proceed",
+    stack: () => twoHaproxy({ loadBalancer: { onImportTimeout: "ignore" } }),
+    shows: [`${NS}:loadBalancer.onImportTimeout = "ignore"`, '"halt"', '"proceed"'],
+  },
+  {
+    name: "a self reference URL that is not an http(s) URL",
+    stack: () => twoHaproxy(twoNodes({ selfReferenceUrl: "glance-1:9292" }, {})),
+    shows: [`${NS}:nodes[0].selfReferenceUrl = "glance-1:9292"`, "http(s) URL"],
+  },
+  {
     name: "fractional health timeout",
     stack: () => twoHaproxy({ loadBalancer: { healthTimeoutSeconds: 1.5 } }),
     shows: [`${NS}:loadBalancer.healthTimeoutSeconds = 1.5`, "expected int"],
@@ -803,6 +818,7 @@ describe("valid configs", () => {
       startCommand: "systemctl unmask --runtime glance-api && systemctl start glance-api",
       versionCommand: "dpkg-query -W -f='${Version}' glance-common | sed 's/^[0-9]*://'",
       glanceManageCommand: "glance-manage",
+      glanceStatusCommand: "glance-status",
       healthUrl: "http://{address}:9292/healthcheck",
       scriptTimeoutSeconds: 1800,
     });
