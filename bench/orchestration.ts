@@ -9,7 +9,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { labDown, labUp } from "../lab/lab";
-import type { LabPorts, LabState } from "../lab/state";
+import { nodePortRun, type LabPorts, type LabState } from "../lab/state";
 import { findFreePort, findFreePortRun } from "../lab/services/ports";
 import { labStackConfig, LAB_SECRETS } from "../lab/stack";
 import { BenchStack, DriverRun } from "./support/benchStack";
@@ -67,7 +67,7 @@ async function realLab(): Promise<void> {
     mariadb: await findFreePort(),
     haproxyFrontend: await findFreePort(),
     haproxyRuntimeTcp: await findFreePort(),
-    firstNode: await findFreePortRun(LAB_NODES),
+    firstNode: await findFreePortRun(nodePortRun(LAB_NODES)),
   };
   let stack: BenchStack | undefined;
   const extraStacks: BenchStack[] = [];

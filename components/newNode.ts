@@ -36,6 +36,8 @@ export class ProvisionedNode extends NodeUpgrade {
       haproxyServer: provision.name,
       sshPort,
       healthUrl: config.nodeCommands.healthUrl,
+      // Never drained (it joins the fleet during the upgrade), so its imports are never waited for.
+      selfReferenceUrl: "",
       provisioned: true,
     };
     super(name, { context: args.context, node }, opts, "glance:node:NewNode");

@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { UpgradeContext } from "./context";
 import { buildNodeScript, HealthGate, NodeEndpoint, NodeScriptKind, ScriptStep } from "./exec";
 import { ResolvedNode } from "./config";
-import { lbStepSecrets, lbTargetFor } from "./membership";
+import { dbRef, lbStepSecrets, lbTargetFor } from "./membership";
 import { nodeStep, NodeStepKind } from "./stepIds";
 import { typedStep } from "./typedStep";
 import type { LbTarget } from "../steps/protocol";
@@ -85,12 +85,22 @@ export class NodeUpgrade extends pulumi.ComponentResource {
       {
         kind: "drain",
         node: this.nodeName,
-        secrets: lbStepSecrets(this.context.config),
+        secrets: [...new Set([...lbStepSecrets(this.context.config), "dbPassword" as const])],
         request: pulumi.output(this.lbTarget()).apply((target) => ({
           kind: "drain" as const,
           lb: target,
           minHealthy: lb.minHealthy,
           drainTimeoutSeconds: lb.drainTimeoutSeconds,
+          ...(lb.importDrainTimeoutSeconds > 0
+            ? {
+                imports: {
+                  db: dbRef(this.context.config),
+                  selfUrl: this.args.node.selfReferenceUrl,
+                  timeoutSeconds: lb.importDrainTimeoutSeconds,
+                  onTimeout: lb.onImportTimeout,
+                },
+              }
+            : {}),
         })),
       },
       { parent: this, dependsOn: after },
@@ -158,6 +168,11 @@ export class NodeUpgrade extends pulumi.ComponentResource {
       },
       { parent: this, dependsOn: after },
     );
+  }
+
+  /** Upstream's `glance-status upgrade check`, with the new code, before any schema change. */
+  upgradeCheck(after: pulumi.Resource[]): pulumi.Resource {
+    return this.script("upgrade-check", after).resource;
   }
 
   version(after: pulumi.Resource[]): ScriptStep {

@@ -17,6 +17,7 @@ export type StepKind =
   | "drain"
   | "stop"
   | "upgrade"
+  | "upgrade-check"
   | "allow-functions"
   | "expand"
   | "migrate"
@@ -97,10 +98,11 @@ export function buildPlan(config: UpgradeConfig): Plan {
   const newNode = config.newNodeName;
   const provisioned = "provision" in config.newNode;
   const upgraded = chain(newNode, 0, provisioned ? ["provision", "upgrade"] : UNTIL_START, [backup]);
+  const checked = chain(newNode, 0, ["upgrade-check"], [upgraded]);
   const allow = add({
     id: dbStep("allow-functions"),
     kind: "allow-functions",
-    after: [upgraded],
+    after: [checked],
     description: "set log_bin_trust_function_creators=1 if binary logging needs it (previous value kept)",
   });
   const expand = add({
@@ -210,6 +212,8 @@ function nodeStepDescription(release: string, bakeSeconds: number) {
         return "stop Glance gracefully and verify it is down";
       case "upgrade":
         return newNode ? `install release ${release}; do not start it` : `install release ${release}`;
+      case "upgrade-check":
+        return "glance-status upgrade check with the new code: a failure halts before any schema change";
       case "start":
         return "start Glance on the new release; wait until its health check answers 200";
       case "admit":

@@ -101,6 +101,9 @@ export class RollingUpgrade extends pulumi.ComponentResource {
         case "bake":
           resource = nodeOf(nodeName)[step.kind](deps);
           break;
+        case "upgrade-check":
+          resource = nodeOf(nodeName).upgradeCheck(deps);
+          break;
         case "report-version": {
           const reported = nodeOf(nodeName).version(deps);
           versions[nodeName] = reported.stdout;

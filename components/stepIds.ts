@@ -11,6 +11,7 @@ export const NODE_STEP_KINDS = [
   "drain",
   "stop",
   "upgrade",
+  "upgrade-check",
   "start",
   "admit",
   "bake",

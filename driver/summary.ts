@@ -13,6 +13,11 @@ export interface NodeSummary {
 
 const SHOWN_RESULT_KEYS = [
   "drainSeconds",
+  "stuckImports",
+  "importSeconds",
+  "importsWaitedFor",
+  "importsLeftRunning",
+  "stagedHere",
   "sessionsAtStart",
   "admitSeconds",
   "healthySeconds",

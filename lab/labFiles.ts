@@ -2,7 +2,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { LAB_POLICY_YAML, writeNodeConfig } from "./glance/config";
-import { LAB_CREDENTIALS, type LabNode, type LabState } from "./state";
+import { importSourcePort, LAB_CREDENTIALS, type LabNode, type LabState } from "./state";
 
 function databaseUrl(port: number): string {
   const { user, password } = LAB_CREDENTIALS.glance;
@@ -53,6 +53,8 @@ export function writeLabFiles(
         databaseUrl: databaseUrl(mariadbPort),
         imagesDir,
         policyFile,
+        selfReferenceUrl: node.selfUrl,
+        importPorts: [importSourcePort(nodes)],
       });
     }
     // A node keeps the release it was switched to; only a new node starts on the fleet's release.

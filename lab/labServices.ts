@@ -5,7 +5,14 @@ import { parseStatCsv, runtimeCommand, serverStatsOf } from "../steps/lb/haproxy
 import { isAlive, startService } from "./processes";
 import { startHaproxy } from "./services/haproxy";
 import { startMariadb } from "./services/mariadb";
-import { HAPROXY_BACKEND, LAB_CREDENTIALS, type LabNode, type LabState, writeLabState } from "./state";
+import {
+  HAPROXY_BACKEND,
+  LAB_CREDENTIALS,
+  LAB_IDENTITY_HEADERS,
+  type LabNode,
+  type LabState,
+  writeLabState,
+} from "./state";
 
 /**
  * The MariaDB `previous` recorded while it is still running; otherwise a fresh start (which reuses an
@@ -51,7 +58,12 @@ export async function ensureHaproxy(
     const haproxy = await startService(outliveProcess, () =>
       startHaproxy({
         dir: path.join(state.dir, "haproxy"),
-        backends: nodes.map((node) => ({ name: node.name, address: node.address })),
+        backends: nodes.map((node) => ({
+          name: node.name,
+          address: node.address,
+          selfPort: Number(new URL(node.selfUrl).port),
+        })),
+        requestHeaders: LAB_IDENTITY_HEADERS,
         frontendPort: state.ports.haproxyFrontend,
         backendName: HAPROXY_BACKEND,
         healthPath: "/healthcheck",

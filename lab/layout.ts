@@ -20,6 +20,7 @@ export function labNodes(dir: string, count: number, ports: LabPorts): LabNode[]
       healthUrl: `http://127.0.0.1:${port}/healthcheck`,
       dir: nodeDir,
       healthcheckDisableFile: healthcheckDisableFile(nodeDir),
+      selfUrl: `http://127.0.0.1:${ports.firstNode + count + i}`,
     };
   });
 }

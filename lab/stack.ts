@@ -4,7 +4,7 @@ import { releaseInfo } from "./releases";
 
 /** The parts of a lab a stack config needs. */
 export type LabLayout = Pick<LabState, "dir" | "fromRelease" | "toRelease" | "glanceNodeBin" | "ports"> & {
-  nodes: Array<Pick<LabState["nodes"][number], "name" | "healthUrl">>;
+  nodes: Array<Pick<LabState["nodes"][number], "name" | "healthUrl"> & { selfUrl?: string }>;
   haproxy: Pick<LabState["haproxy"], "runtimeApi">;
 };
 
@@ -23,6 +23,7 @@ export function defaultLabLayout(nodeCount = 3, fromRelease = "2023.2", toReleas
     nodes: Array.from({ length: nodeCount }, (_, i) => ({
       name: `node-${i + 1}`,
       healthUrl: `http://127.0.0.1:${DEFAULT_PORTS.firstNode + i}/healthcheck`,
+      selfUrl: `http://127.0.0.1:${DEFAULT_PORTS.firstNode + nodeCount + i}`,
     })),
     haproxy: { runtimeApi: `unix:${path.join(dir, "haproxy", "admin.sock")}` },
   };
@@ -56,6 +57,8 @@ export function labStackConfig(lab: LabLayout, opts: LabStackOptions): Record<st
       address: opts.transport === "ssh" ? sshAddress(i) : "127.0.0.1",
       transport: opts.transport,
       healthUrl: n.healthUrl,
+      // The lab's Glance names its own HAProxy frontend as worker_self_reference_url (lab/layout.ts).
+      ...(n.selfUrl ? { selfReferenceUrl: n.selfUrl } : {}),
       ...(opts.ssh ? { sshPort: opts.ssh.port } : {}),
     })),
     newNode: { existing: lab.nodes[0].name },
@@ -95,6 +98,7 @@ export function labStackConfig(lab: LabLayout, opts: LabStackOptions): Record<st
       startCommand: node("start"),
       versionCommand: node("version"),
       glanceManageCommand: node("manage"),
+      glanceStatusCommand: node("glance-status"),
       scriptTimeoutSeconds: 300,
     },
   };

@@ -11,8 +11,16 @@ export interface LabPorts {
   mariadb: number;
   haproxyFrontend: number;
   haproxyRuntimeTcp: number;
-  /** node-1 listens here, node-2 on the next port, and so on. */
+  /**
+   * node-1 listens here, node-2 on the next port, and so on; after the nodes, each node's own HAProxy
+   * frontend (its `worker_self_reference_url`) in the same order, then the import source.
+   */
   firstNode: number;
+}
+
+/** Loopback ports from `firstNode` on a lab of `nodes` nodes uses. */
+export function nodePortRun(nodes: number): number {
+  return 2 * nodes + 1;
 }
 
 /** The committed local stack's ports. */
@@ -35,6 +43,22 @@ export const LAB_CREDENTIALS = {
 
 export const HAPROXY_BACKEND = "glance";
 
+/**
+ * The identity every request to the lab's Glance carries, set by the lab's HAProxy (there is no
+ * Keystone): one project, one admin user. Glance's `context` middleware reads it (lab/glance/config.ts).
+ */
+export const LAB_IDENTITY_HEADERS: Record<string, string> = {
+  "X-Identity-Status": "Confirmed",
+  "X-User-Id": "lab-user",
+  "X-Project-Id": "lab-project",
+  "X-Roles": "admin,member,reader",
+};
+
+/** Where the lab's slow source for `web-download` imports listens: the port after the nodes' own frontends. */
+export function importSourcePort(nodes: LabNode[]): number {
+  return Number(new URL(nodes[nodes.length - 1].selfUrl).port) + 1;
+}
+
 export interface LabNode {
   name: string;
   host: "127.0.0.1";
@@ -46,6 +70,8 @@ export interface LabNode {
   dir: string;
   /** While it exists, the node's /healthcheck answers 503. */
   healthcheckDisableFile: string;
+  /** The node's `worker_self_reference_url`: HAProxy's frontend for this node alone. */
+  selfUrl: string;
 }
 
 export interface SeedImageRecord {

@@ -4,6 +4,7 @@
  */
 import { StepContext, StepError } from "./context";
 import { DbEndpoint } from "./db/connection";
+import { waitForImports } from "./db/imports";
 import { privilegePreflight, restoreTrustFunctionCreators, setTrustFunctionCreators } from "./db/privileges";
 import { mysqldumpBackup } from "./backup/mysqldump";
 import { rdsSnapshotBackup } from "./backup/rdsSnapshot";
@@ -69,9 +70,18 @@ export async function runStep(
       return { snapshotArn: snapshot.snapshotArn, snapshotIdentifier: snapshot.snapshotIdentifier };
     }
     case "drain": {
-      const { lb, minHealthy, drainTimeoutSeconds } = request;
+      const { lb, minHealthy, drainTimeoutSeconds, imports } = request;
       const drained = await loadBalancerFor(lb).drain(lb, { minHealthy, drainTimeoutSeconds }, secrets, ctx);
-      return { ...drained };
+      if (imports === undefined) return { ...drained };
+      // Out of rotation now, so no new import reaches the node through the load balancer.
+      const waited = await waitForImports({ ...imports, db: endpoint(imports.db, secrets.dbPassword) }, ctx);
+      return {
+        ...drained,
+        importsWaitedFor: waited.waitedFor,
+        importSeconds: waited.seconds,
+        importsLeftRunning: waited.leftImporting,
+        stagedHere: waited.stagedHere,
+      };
     }
     case "admit": {
       const { lb, healthTimeoutSeconds } = request;

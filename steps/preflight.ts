@@ -4,6 +4,7 @@
  */
 import { StepContext, StepError } from "./context";
 import { checkConnection } from "./db/connection";
+import { describeImport, importsInFlight, stuckImports } from "./db/imports";
 import { privilegePreflight } from "./db/privileges";
 import { loadBalancerFor } from "./lb/registry";
 import { waitHealthy } from "./health";
@@ -32,6 +33,20 @@ export async function runPreflight(
   await check(problems, "database", async () => {
     const glance = { ...request.db, password };
     const { serverVersion } = await checkConnection(glance, ctx);
+    // Not a problem (they do not block the upgrade, and the drains do not wait for them), but an
+    // operator should know: Glance breaks their lock only after 60 minutes.
+    try {
+      const stuck = stuckImports(await importsInFlight(glance));
+      if (stuck.length > 0) {
+        ctx.log(
+          `WARNING: ${stuck.length} image(s) stuck in 'importing': ${stuck.map(describeImport).join("; ")}`,
+        );
+        result.stuckImports = stuck.map(describeImport);
+      }
+    } catch (error) {
+      // A database without Glance's tables yet has no imports; the checks below judge the database.
+      ctx.log(`could not read the image imports (${error instanceof Error ? error.message : String(error)})`);
+    }
     const admin = request.adminUser
       ? { ...request.db, user: request.adminUser, password: secrets.dbAdminPassword ?? "" }
       : undefined;

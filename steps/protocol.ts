@@ -56,7 +56,14 @@ export type StepRequest =
       region?: string;
       endpoint?: string;
     }
-  | { kind: "drain"; lb: LbTarget; minHealthy: number; drainTimeoutSeconds: number }
+  | {
+      kind: "drain";
+      lb: LbTarget;
+      minHealthy: number;
+      drainTimeoutSeconds: number;
+      /** After the HTTP drain, the image imports in flight (steps/db/imports.ts). */
+      imports?: { db: DbRef; selfUrl: string; timeoutSeconds: number; onTimeout: "halt" | "proceed" };
+    }
   | { kind: "admit"; lb: LbTarget; healthTimeoutSeconds: number }
   | ({ kind: "bake" } & BakeRequest)
   | { kind: "allow-functions"; db: DbRef; adminUser?: string; rdsParameterGroup?: string }

@@ -15,6 +15,8 @@ export const nodeSchema = z.strictObject({
   haproxyServer: safeName.optional(),
   sshPort: port.optional(),
   healthUrl: url.optional(),
+  /** The node's `worker_self_reference_url` in Glance; defaults to the health URL's origin. */
+  selfReferenceUrl: url.optional(),
 });
 
 const provisionSchema = z.strictObject({
@@ -70,6 +72,8 @@ export const nodeCommandsSchema = z.strictObject({
   startCommand: command.default("systemctl unmask --runtime glance-api && systemctl start glance-api"),
   versionCommand: command.default("dpkg-query -W -f='${Version}' glance-common | sed 's/^[0-9]*://'"),
   glanceManageCommand: command.default("glance-manage"),
+  /** Upstream's readiness check, run as `<this> upgrade check` with the new code on the NEW NODE. */
+  glanceStatusCommand: command.default("glance-status"),
   healthUrl: url.default("http://{address}:9292/healthcheck"),
   scriptTimeoutSeconds: positiveSeconds(7200).default(1800),
 });

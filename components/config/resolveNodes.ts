@@ -11,9 +11,19 @@ export function resolveNodes(stack: ParsedStack): ResolvedNode[] {
     instanceId: node.instanceId,
     haproxyServer: node.haproxyServer ?? node.name,
     sshPort: node.sshPort ?? stack.ssh?.port ?? 22,
-    healthUrl: (node.healthUrl ?? stack.nodeCommands.healthUrl).replaceAll("{address}", node.address),
+    healthUrl: healthUrlOf(stack, node),
+    selfReferenceUrl: node.selfReferenceUrl ?? originOf(healthUrlOf(stack, node)),
     provisioned: false,
   }));
+}
+
+/** `scheme://host:port` of a URL (the schema has checked it is an http(s) URL). */
+function originOf(url: string): string {
+  return /^https?:\/\/[^/?#]+/.exec(url)?.[0] ?? url;
+}
+
+function healthUrlOf(stack: ParsedStack, node: ParsedStack["nodes"][number]): string {
+  return (node.healthUrl ?? stack.nodeCommands.healthUrl).replaceAll("{address}", node.address);
 }
 
 /** The NEW NODE's name (an existing node, or the one the stack launches), and what is wrong with it. */

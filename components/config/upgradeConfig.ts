@@ -21,6 +21,8 @@ export interface ResolvedNode {
   haproxyServer: string;
   sshPort: number;
   healthUrl: string;
+  /** Glance's `worker_self_reference_url` on the node: where images staged on it are imported. */
+  selfReferenceUrl: string;
   /** True for a NEW NODE the stack provisions (not in `nodes`). */
   provisioned: boolean;
 }

@@ -8,7 +8,29 @@ import { UpgradeConfig } from "../config";
  */
 
 export type NodeScriptKind =
-  "stop" | "upgrade" | "start" | "version" | "expand" | "migrate" | "verify-migrations" | "contract";
+  | "stop"
+  | "upgrade"
+  | "start"
+  | "version"
+  | "upgrade-check"
+  | "expand"
+  | "migrate"
+  | "verify-migrations"
+  | "contract";
+
+/**
+ * Reads oslo.upgradecheck's table (`| Check: name |`, `| Result: Warning |`, `| Details: ... |` with
+ * continuation rows, `+---+` between checks) and prints "name: details" for every check that warned
+ * or failed, separated by "; ".
+ */
+const FLAGGED_CHECKS_AWK = [
+  '{ line = $2; gsub(/^ +| +$/, "", line) }',
+  '/^\\+/ { if (flag) { printf "%s%s: %s", sep, name, details; sep = "; " } name = ""; details = ""; flag = 0; indet = 0; next }',
+  "line ~ /^Check: / { name = substr(line, 8); next }",
+  "line ~ /^Result: (Warning|Failure)/ { flag = 1; next }",
+  "line ~ /^Details: / { details = substr(line, 10); indet = 1; next }",
+  'indet && line != "" { details = details " " line }',
+].join(" ");
 
 const STOP_VERIFY_ATTEMPTS = 120; // x 0.5 s: how long a stopped service may take to really be gone
 
@@ -48,6 +70,21 @@ function body(kind: NodeScriptKind, config: UpgradeConfig): string[] {
       return [c.startCommand];
     case "version":
       return [c.versionCommand];
+    case "upgrade-check":
+      return [
+        "set +e",
+        `report="$(${c.glanceStatusCommand} upgrade check 2>&1)"`,
+        "rc=$?",
+        "set -e",
+        `printf '%s\\n' "$report" >&2`,
+        `flagged="$(printf '%s\\n' "$report" | awk -F'|' '${FLAGGED_CHECKS_AWK}')"`,
+        `case "$rc" in`,
+        `  0) echo "glance-status upgrade check: success" ;;`,
+        `  1) echo "glance-status upgrade check: WARNING (exit 1): $flagged" ;;`,
+        `  2) echo "glance-status upgrade check FAILED (exit 2): $flagged. Nothing was changed: fix this on the NEW NODE, then run up again" >&2; exit 1 ;;`,
+        `  *) echo "glance-status upgrade check ERROR (exit $rc): it could not run its checks (its output is above); nothing was changed" >&2; exit 1 ;;`,
+        "esac",
+      ];
     case "expand":
       return [`${manage} db expand`];
     case "migrate":

@@ -1,7 +1,10 @@
 /**
  * Renders one lab node's Glance configuration for one release: glance-api.conf, a per-node copy of
  * the release's paste ini (so the health check's disable file is per node), and the shared policy
- * file. No Keystone: the paste pipeline without a flavor uses `unauthenticated-context`.
+ * file. No Keystone: the lab's own paste flavor runs Glance's `context` middleware without
+ * `authtoken`, so a request's project and roles come from the `X-Identity-Status: Confirmed`,
+ * `X-Project-Id`, `X-User-Id` and `X-Roles` headers the lab's HAProxy sets (image imports need a
+ * project: tasks have an owner, which the `unauthenticated-context` flavor leaves empty).
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -18,6 +21,13 @@ export interface NodeConfigInput {
   /** Shared by every node, so that any node serves any image. */
   imagesDir: string;
   policyFile: string;
+  /**
+   * Where other nodes reach this one to import an image staged here (`worker_self_reference_url`):
+   * the lab's HAProxy frontend for this node alone, which sets the identity headers.
+   */
+  selfReferenceUrl: string;
+  /** Ports a `web-download` import may fetch from, besides Glance's default 80 and 443. */
+  importPorts: number[];
 }
 
 export interface NodeConfigPaths {
@@ -34,15 +44,33 @@ export function healthcheckDisableFile(nodeDir: string): string {
   return path.join(nodeDir, "healthcheck_disable");
 }
 
-/** The shipped paste ini with this node's disable file instead of the shared /etc/glance one. */
+/** The lab's paste flavor: the `keystone` pipeline with `authtoken` left out. */
+export const LAB_PASTE_FLAVOR = "lab";
+const LAB_PIPELINE = `${LAB_PASTE_FLAVOR} = cors http_proxy_to_wsgi versionnegotiation osprofiler context rootapp`;
+
+/**
+ * The shipped paste ini with this node's disable file instead of the shared /etc/glance one, and
+ * the lab's flavor added beside the shipped ones.
+ */
 export function renderPasteIni(shipped: string, disableFile: string): string {
-  const pattern = /^disable_by_file_path\s*=.*$/m;
-  if (!pattern.test(shipped)) {
-    throw new Error(
-      "the shipped glance-api-paste.ini has no disable_by_file_path line: this Glance release is not supported by the lab",
+  const unsupported = (what: string) =>
+    new Error(
+      `the shipped glance-api-paste.ini has no ${what}: this Glance release is not supported by the lab`,
     );
-  }
-  return shipped.replace(pattern, `disable_by_file_path = ${disableFile}`);
+  const disable = /^disable_by_file_path\s*=.*$/m;
+  const defaultPipeline = /^(\[composite:api\][^[]*?^default\s*=.*$)/m;
+  if (!disable.test(shipped)) throw unsupported("disable_by_file_path line");
+  if (!defaultPipeline.test(shipped)) throw unsupported("[composite:api] section with a default pipeline");
+  const root = [
+    `[composite:glance-api-${LAB_PASTE_FLAVOR}]`,
+    "paste.composite_factory = glance.api:root_app_factory",
+    "/: api",
+    "/healthcheck: healthcheck",
+  ].join("\n");
+  return `${shipped
+    .replace(disable, `disable_by_file_path = ${disableFile}`)
+    .replace(defaultPipeline, `$1\n${LAB_PIPELINE}`)
+    .trimEnd()}\n\n# The lab's flavor: identity from headers, no Keystone.\n${root}\n`;
 }
 
 export function renderGlanceApiConf(input: NodeConfigInput, pastePath: string): string {
@@ -53,14 +81,18 @@ bind_port = ${input.bindPort}
 # One process: SIGTERM ends it at once, and two cores host the whole lab.
 workers = 0
 node_staging_uri = file://${path.join(input.nodeDir, "staging")}
+worker_self_reference_url = ${input.selfReferenceUrl}
 use_stderr = true
 
 [database]
 connection = ${input.databaseUrl}
 
 [paste_deploy]
-flavor =
+flavor = ${LAB_PASTE_FLAVOR}
 config_file = ${pastePath}
+
+[import_filtering_opts]
+allowed_ports = [${[80, 443, ...input.importPorts].join(", ")}]
 
 [oslo_policy]
 enforce_new_defaults = False

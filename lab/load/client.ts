@@ -27,6 +27,7 @@ import * as http from "node:http";
 import type { InFlightRequest, LoadReport } from "./loadReport";
 import { LoadStats } from "./loadStats";
 import { countedRequests } from "./requests";
+import { importWorker, type ImportLoadOptions } from "./importWorker";
 
 export type { LoadReport } from "./loadReport";
 
@@ -53,6 +54,8 @@ export interface LoadOptions {
   smallImageBytes?: number;
   /** Keep a held download on every server in rotation (see above); default true. */
   holdOnEveryServer?: boolean;
+  /** Also run image imports, one glance-direct and one web-download worker (lab/load/imports.ts). */
+  imports?: ImportLoadOptions;
 }
 
 export interface RunningLoad {
@@ -221,6 +224,19 @@ export function startLoad(opts: LoadOptions): RunningLoad {
         })
       : Promise.resolve();
   const workers = roles.map((role) => prepared.then(role));
+  if (opts.imports) {
+    stats.importsEnabled = true;
+    const worker = importWorker(opts.imports, {
+      baseUrl: opts.baseUrl,
+      agent,
+      stats,
+      requestIdPrefix,
+      stopping: () => stopping,
+    });
+    workers.push(prepared.then(() => worker("glance-direct")));
+    for (let i = 0; i < (opts.imports.webWorkers ?? 1); i++)
+      workers.push(prepared.then(() => worker("web-download")));
+  }
   if (opts.holdOnEveryServer ?? true) workers.push(prepared.then(holdSupervisor));
 
   return {

@@ -1,6 +1,11 @@
 /** What a load run reports: its requests, failures by kind and type, slow downloads and timeline. */
 
-export type RequestKind = "list" | "create" | "upload" | "download" | "slow-download" | "delete";
+/** An import (lab/load/imports.ts) counts as one request: it succeeds when the image is active and right. */
+export type ImportKind = "import-direct" | "import-web";
+export const IMPORT_KINDS: readonly ImportKind[] = ["import-direct", "import-web"];
+
+export type RequestKind = "list" | "create" | "upload" | "download" | "slow-download" | "delete" | ImportKind;
+/** The kinds every load makes. */
 export const REQUEST_KINDS: readonly RequestKind[] = [
   "list",
   "create",
@@ -9,6 +14,8 @@ export const REQUEST_KINDS: readonly RequestKind[] = [
   "slow-download",
   "delete",
 ];
+/** With the import workers too. */
+export const ALL_REQUEST_KINDS: readonly RequestKind[] = [...REQUEST_KINDS, ...IMPORT_KINDS];
 
 /**
  * What went wrong: no answer before the connection closed or was refused, no answer in time, an
@@ -16,7 +23,15 @@ export const REQUEST_KINDS: readonly RequestKind[] = [
  * shorter than announced or not matching its sha256 is a cut download).
  */
 export type FailureType =
-  "reset-before-answer" | "timeout" | "http-5xx" | "http-other" | "cut-download" | "cut-body";
+  | "reset-before-answer"
+  | "timeout"
+  | "http-5xx"
+  | "http-other"
+  | "cut-download"
+  | "cut-body"
+  | ImportFailureType;
+/** An import that Glance failed, that was not active in time, or whose image has other data. */
+export type ImportFailureType = "import-failed" | "import-stuck" | "checksum-mismatch";
 export const FAILURE_TYPES: readonly FailureType[] = [
   "reset-before-answer",
   "timeout",
@@ -24,6 +39,9 @@ export const FAILURE_TYPES: readonly FailureType[] = [
   "http-other",
   "cut-download",
   "cut-body",
+  "import-failed",
+  "import-stuck",
+  "checksum-mismatch",
 ];
 
 export interface FailureRecord {
@@ -61,7 +79,20 @@ export interface InFlightRequest {
   held: boolean;
 }
 
+/** One image import of the load, from its first call to its end. */
+export interface ImportSpan {
+  kind: ImportKind;
+  imageId?: string;
+  startedAt: number;
+  endedAt: number;
+  ok: boolean;
+}
+
 export interface LoadReport {
+  /** Whether the load ran import workers (then at least a few imports of each kind are expected). */
+  importsEnabled?: boolean;
+  /** Every import, in order of start. */
+  imports?: ImportSpan[];
   /** Epoch milliseconds: the load's start, and when stop() was called. */
   startedAt: number;
   stoppedAt: number;

@@ -3,8 +3,9 @@ import {
   FAILURE_TYPES,
   type FailureRecord,
   type FailureType,
+  type ImportSpan,
   type LoadReport,
-  REQUEST_KINDS,
+  ALL_REQUEST_KINDS,
   type RequestKind,
   type SlowDownloadSpan,
 } from "./loadReport";
@@ -24,10 +25,9 @@ export class LoadStats {
     FailureType,
     number
   >;
-  readonly byKind = Object.fromEntries(REQUEST_KINDS.map((k) => [k, { requests: 0, failures: 0 }])) as Record<
-    RequestKind,
-    { requests: number; failures: number }
-  >;
+  readonly byKind = Object.fromEntries(
+    ALL_REQUEST_KINDS.map((k) => [k, { requests: 0, failures: 0 }]),
+  ) as Record<RequestKind, { requests: number; failures: number }>;
   readonly slowDownloads: SlowDownloadSpan[] = [];
   private readonly perSecond = new Map<number, { requests: number; failures: number }>();
 
@@ -63,6 +63,9 @@ export class LoadStats {
     return `${elapsed}s ${record.requestId} ${record.method} ${record.path}${server}: ${record.type}: ${record.detail}`;
   }
 
+  importsEnabled = false;
+  readonly imports: ImportSpan[] = [];
+
   report(requestIdPrefix: string): LoadReport {
     const stoppedAt = this.stopRequestedAt ?? Date.now();
     const durationMs = Date.now() - this.startedAt;
@@ -73,6 +76,8 @@ export class LoadStats {
       timeline.push({ second, ...(this.perSecond.get(second) ?? { requests: 0, failures: 0 }) });
     }
     return {
+      importsEnabled: this.importsEnabled,
+      imports: structuredClone(this.imports),
       startedAt: this.startedAt,
       stoppedAt,
       durationMs,

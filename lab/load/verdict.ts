@@ -5,7 +5,7 @@
 import * as path from "node:path";
 import type { TimelineEvent } from "../../steps/record";
 import type { LabState } from "../state";
-import { LoadReport, REQUEST_KINDS } from "./loadReport";
+import { IMPORT_KINDS, LoadReport, REQUEST_KINDS } from "./loadReport";
 import { HaproxyLogLine, isAbnormal } from "./haproxyLog";
 
 export type ViolationRule =
@@ -60,7 +60,7 @@ export function zeroFailureViolations(report: LoadReport, expectation: ZeroFailu
       detail: `${report.requests} requests, expected at least ${expectation.minRequests}`,
     });
   }
-  for (const kind of REQUEST_KINDS) {
+  for (const kind of report.importsEnabled ? [...REQUEST_KINDS, ...IMPORT_KINDS] : REQUEST_KINDS) {
     const made = report.byKind[kind].requests;
     if (made < minPerKind)
       violations.push({
@@ -149,6 +149,7 @@ export function describeViolations(
 /** One line: how many requests of each kind, how many failed and how, how many slow or held downloads. */
 export function loadSummary(report: LoadReport): string {
   const kinds = Object.entries(report.byKind)
+    .filter(([kind, counts]) => counts.requests > 0 || !(IMPORT_KINDS as readonly string[]).includes(kind))
     .map(
       ([kind, counts]) =>
         `${kind} ${counts.requests}${counts.failures > 0 ? ` (${counts.failures} failed)` : ""}`,

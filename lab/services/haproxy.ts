@@ -13,6 +13,11 @@ export interface HaproxyBackend {
   name: string;
   /** `127.0.0.1:port` */
   address: string;
+  /**
+   * A loopback port where a frontend of its own reaches this server alone, out of any rotation:
+   * what the node's `worker_self_reference_url` names, so other nodes can reach an image staged on it.
+   */
+  selfPort?: number;
 }
 
 export interface StartHaproxyOptions {
@@ -29,6 +34,8 @@ export interface StartHaproxyOptions {
   checkIntervalMs?: number;
   /** How long to wait for the runtime API and the first health checks; default 20 s. */
   startTimeoutMs?: number;
+  /** Headers every frontend sets on each request, replacing the client's (the lab's identity). */
+  requestHeaders?: Record<string, string>;
 }
 
 export interface RunningHaproxy {
@@ -56,8 +63,28 @@ export function haproxyConfig(opts: {
   healthPath: string;
   checkIntervalMs: number;
   backends: HaproxyBackend[];
+  requestHeaders?: Record<string, string>;
 }): string {
   const servers = opts.backends.map((b) => `    server ${b.name} ${b.address} check`).join("\n");
+  const setHeaders = Object.entries(opts.requestHeaders ?? {})
+    .map(([name, value]) => `    http-request set-header ${name} ${value}\n`)
+    .join("");
+  const selfProxies = opts.backends
+    .filter((b) => b.selfPort !== undefined)
+    .map(
+      (b) => `
+frontend fe_self_${b.name}
+    bind 127.0.0.1:${b.selfPort}
+    http-request capture req.hdr(x-request-id) len 64
+${setHeaders}    default_backend self_${b.name}
+
+backend self_${b.name}
+    option http-server-close
+    http-response set-header X-Served-By %[srv_name]
+    server ${b.name} ${b.address}
+`,
+    )
+    .join("");
   return `global
     stats socket ${opts.adminSocketPath} mode 600 level admin
     stats socket ipv4@127.0.0.1:${opts.adminTcpPort} level admin
@@ -89,7 +116,7 @@ frontend fe_${opts.backendName}
     # The client's request id, logged in braces after the queue counters, so a failure seen by the
     # client can be matched with HAProxy's line for it.
     http-request capture req.hdr(x-request-id) len 64
-    default_backend ${opts.backendName}
+${setHeaders}    default_backend ${opts.backendName}
 
 backend ${opts.backendName}
     balance roundrobin
@@ -104,7 +131,7 @@ backend ${opts.backendName}
     http-check expect status 200
     default-server inter ${opts.checkIntervalMs} fall 2 rise 2
 ${servers}
-`;
+${selfProxies}`;
 }
 
 function assertHaproxyInstalled(): void {
@@ -150,6 +177,7 @@ export async function startHaproxy(opts: StartHaproxyOptions): Promise<RunningHa
       healthPath: opts.healthPath ?? "/healthcheck",
       checkIntervalMs: opts.checkIntervalMs ?? 1000,
       backends: opts.backends,
+      requestHeaders: opts.requestHeaders,
     }),
   );
 

@@ -8,10 +8,15 @@
  * The names read here are Glance's own, present since 22.0 (Wallaby) and checked in the sources of
  * 27.1.1 (2023.2) and 28.2.0 (2024.1): `images.status = 'importing'`; the image property
  * `os_glance_import_task` (the import lock: the id of the task that holds it, set and removed
- * atomically); the image property `os_glance_stage_host` (set by a `glance-direct` stage to the
- * staging node's `worker_self_reference_url`; an import of that image runs on that node, other nodes
- * proxy to it); and `tasks.status`. A `web-download` or `copy-image` import records no host, so it
- * may be running on any node.
+ * atomically); `tasks.status`; and the image property `os_glance_stage_host` (set by a `glance-direct`
+ * stage to the staging node's `worker_self_reference_url`).
+ *
+ * A running import records no host: Glance removes `os_glance_stage_host` as the import starts
+ * (`api_image_import.get_flow`, beside setting the status to `importing`), and a `web-download`
+ * never had one. So any node may be running any import, and a drain waits for all of them (seen on
+ * the lab: a glance-direct import staged on node-2 showed no stage host from its first second of
+ * `importing`). An image staged on the node and not imported yet (`uploading` with the node's stage
+ * host) will fail to import while the node is away; the drain reports those.
  */
 import type mysql from "mysql2/promise";
 import { pollUntil, StepContext, StepError } from "../context";
@@ -71,13 +76,38 @@ function sameUrl(a: string, b: string): boolean {
   return a.replace(/\/+$/, "") === b.replace(/\/+$/, "");
 }
 
-/**
- * The imports that could be running on the node whose `worker_self_reference_url` is `selfUrl`:
- * those staged on it, and those that record no host (they may be running anywhere).
- */
-export function importsThatMayRunOn(imports: readonly ImportInFlight[], selfUrl: string): ImportInFlight[] {
-  return imports.filter((i) => i.stageHost === undefined || sameUrl(i.stageHost, selfUrl));
+/** Images staged on the node whose `worker_self_reference_url` is `selfUrl` and not imported yet. */
+export async function stagedOn(db: DbEndpoint, selfUrl: string): Promise<string[]> {
+  return withConnection(db, "read the images staged on a node", async (conn) => {
+    const [rows] = await conn.query<mysql.RowDataPacket[]>(
+      `SELECT i.id AS imageId, p.value AS stageHost
+         FROM images i
+         JOIN image_properties p
+           ON p.image_id = i.id AND p.name = 'os_glance_stage_host' AND p.deleted = 0
+        WHERE i.status = 'uploading' AND i.deleted = 0
+        ORDER BY i.updated_at, i.id`,
+    );
+    return rows.filter((row) => sameUrl(String(row.stageHost), selfUrl)).map((row) => String(row.imageId));
+  });
 }
+
+/** Of `ids`, the images still staged and not imported (status `uploading`). */
+async function stillStaged(db: DbEndpoint, ids: readonly string[]): Promise<string[]> {
+  if (ids.length === 0) return [];
+  return withConnection(db, "read the images staged on a node", async (conn) => {
+    const [rows] = await conn.query<mysql.RowDataPacket[]>(
+      "SELECT id FROM images WHERE id IN (?) AND status = 'uploading' AND deleted = 0",
+      [ids],
+    );
+    return rows.map((row) => String(row.id));
+  });
+}
+
+/**
+ * How long an image staged on the node may stay un-imported before the drain stops waiting for its
+ * import call: a client imports right after staging, and that call would reach this node.
+ */
+const STAGED_GRACE_SECONDS = 10;
 
 /** Imports no node is working on any more: a lock with no live task, or one older than Glance's expiry. */
 export function stuckImports(imports: readonly ImportInFlight[]): ImportInFlight[] {
@@ -97,7 +127,7 @@ export function describeImport(i: ImportInFlight): string {
 
 export interface ImportDrainRequest {
   db: DbEndpoint;
-  /** The node's `worker_self_reference_url`. */
+  /** The node's `worker_self_reference_url`, to report the images staged on it. */
   selfUrl: string;
   timeoutSeconds: number;
   /** On timeout: halt (the default) or go on, reporting what was still importing. */
@@ -106,43 +136,64 @@ export interface ImportDrainRequest {
 }
 
 export interface ImportDrainOutcome {
-  /** The images that were importing on the node (or anywhere, for imports with no host) at the start. */
+  /** The images being imported (on any node) when the wait began, and those staged here being imported. */
   waitedFor: string[];
   seconds: number;
   /** With `proceed`: the images still importing when the wait ended. */
   leftImporting: string[];
+  /** Staged on this node and not imported yet: their import fails while the node is away. */
+  stagedHere: string[];
 }
 
 /**
- * Waits until no import that may be running on the node is in flight. Stuck imports (no live task)
- * are not waited for: nothing will finish them, and the preflight already listed them.
+ * Called once the node is out of rotation, so no new import reaches it through the load balancer:
+ * waits until every import that was in flight at that moment has ended (any of them may be running
+ * on this node: a running import records no host), and every image staged here that starts
+ * importing meanwhile (another node would send that import here). Imports started later elsewhere
+ * are not waited for. Stuck imports (no live task) are not waited for either: nothing will finish
+ * them, and the preflight lists them.
  */
 export async function waitForImports(req: ImportDrainRequest, ctx: StepContext): Promise<ImportDrainOutcome> {
   const started = performance.now();
   const live = async () => {
     const all = await importsInFlight(req.db);
     const stuck = new Set(stuckImports(all).map((i) => i.imageId));
-    return importsThatMayRunOn(all, req.selfUrl).filter((i) => !stuck.has(i.imageId));
+    const running = all.filter((i) => !stuck.has(i.imageId) && watched.has(i.imageId));
+    for (const i of running) seen.add(i.imageId);
+    return running;
   };
+  const seen = new Set<string>();
+  const stagedHere = await stagedOn(req.db, req.selfUrl);
+  const watched = new Set<string>(stagedHere);
+  if (stagedHere.length > 0) {
+    ctx.log(
+      `staged on ${req.selfUrl} and not imported yet (an import fails while the node is away): ${stagedHere.join(", ")}`,
+    );
+  }
+  for (const i of await importsInFlight(req.db)) watched.add(i.imageId);
   const first = await live();
-  const waitedFor = first.map((i) => i.imageId);
-  if (first.length === 0) return { waitedFor, seconds: 0, leftImporting: [] };
-  ctx.log(
-    `waiting for ${first.length} image import(s) that may run on ${req.selfUrl}: ${first.map(describeImport).join("; ")}`,
-  );
+  const outcome = (leftImporting: string[], waited: boolean): ImportDrainOutcome => ({
+    waitedFor: [...seen],
+    seconds: waited ? (performance.now() - started) / 1000 : 0,
+    leftImporting,
+    stagedHere,
+  });
+  if (first.length === 0 && (await stillStaged(req.db, stagedHere)).length === 0) return outcome([], false);
+  ctx.log(`waiting for ${first.length} image import(s) in flight: ${first.map(describeImport).join("; ")}`);
   let last = first;
   try {
     await pollUntil(
       async () => {
         last = await live();
-        return last.length === 0 ? true : undefined;
+        if (last.length > 0) return undefined;
+        const inGrace = (performance.now() - started) / 1000 < STAGED_GRACE_SECONDS;
+        return inGrace && (await stillStaged(req.db, stagedHere)).length > 0 ? undefined : true;
       },
       {
         timeoutMs: req.timeoutSeconds * 1000,
         intervalMs: req.intervalMs ?? 500,
         signal: ctx.signal,
-        describe: () =>
-          `image imports still running that may run on ${req.selfUrl}: ${last.map(describeImport).join("; ")}`,
+        describe: () => `image imports still running: ${last.map(describeImport).join("; ")}`,
       },
     );
   } catch (error) {
@@ -150,14 +201,14 @@ export async function waitForImports(req: ImportDrainRequest, ctx: StepContext):
       throw new StepError(
         `${error instanceof Error ? error.message : String(error)}. The node is out of rotation and still running: ` +
           `let the imports finish and run up again, raise importDrainTimeoutSeconds, or set onImportTimeout: proceed ` +
-          `to stop the node anyway (its imports then stay 'importing' until Glance breaks their lock after 60 minutes)`,
+          `to stop the node anyway (an import it runs then stays 'importing' until Glance breaks its lock after 60 minutes)`,
       );
     }
     const leftImporting = last.map((i) => i.imageId);
     ctx.log(`proceeding with ${leftImporting.length} import(s) still running (onImportTimeout: proceed)`);
-    return { waitedFor, seconds: (performance.now() - started) / 1000, leftImporting };
+    return outcome(leftImporting, true);
   }
-  const seconds = (performance.now() - started) / 1000;
-  ctx.log(`image imports done after ${seconds.toFixed(1)} s`);
-  return { waitedFor, seconds, leftImporting: [] };
+  const done = outcome([], true);
+  ctx.log(`image imports done after ${done.seconds.toFixed(1)} s`);
+  return done;
 }

@@ -12,7 +12,7 @@ import { pollUntil } from "../../steps/context";
 import { parseStatCsv, runtimeCommand, serverStatsOf } from "../../steps/lb/haproxyRuntime";
 import { waitNodeHealthy } from "../../lab/glanceNode";
 import { LabState, labDown, labUp, runGlanceNode } from "../../lab/lab";
-import type { LabNode } from "../../lab/state";
+import { nodePortRun, type LabNode } from "../../lab/state";
 import { requireVenv } from "../../lab/venvs";
 import { startLoad } from "../../lab/load/client";
 import { releaseInfo } from "../../lab/releases";
@@ -110,7 +110,7 @@ describe("the Glance lab (2 nodes, real HAProxy, real MariaDB)", () => {
         mariadb: await findFreePort(),
         haproxyFrontend: await findFreePort(),
         haproxyRuntimeTcp: 0,
-        firstNode: await findFreePortRun(2),
+        firstNode: await findFreePortRun(nodePortRun(2)),
       },
       log: (line) => console.log(`[lab] ${line}`),
     });

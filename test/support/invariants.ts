@@ -79,6 +79,8 @@ export function invariantViolations(timeline: TimelineEvent[], shape: FleetShape
     before(`${node}/upgrade`, `${node}/start`, "I2 upgraded before started");
   }
   before(`${shape.newNode}/upgrade`, "db/expand", "I2 NEW NODE upgraded before expand");
+  before(`${shape.newNode}/upgrade`, `${shape.newNode}/upgrade-check`, "I3 upgrade check with the new code");
+  before(`${shape.newNode}/upgrade-check`, "db/allow-functions", "I3 upgrade check before any schema step");
   before("db/verify", `${shape.newNode}/start`, "I2 NEW NODE started only after verify");
   // I3
   before("db/allow-functions", "db/expand", "I3 setting before expand");

@@ -5,6 +5,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { PROJECT_ROOT } from "../../driver/environment";
 import { LabState, labDown, labUp } from "../../lab/lab";
+import { nodePortRun } from "../../lab/state";
 import { isAbnormal, readHaproxyLog } from "../../lab/load/haproxyLog";
 import { labHaproxyLog } from "../../lab/load/verdict";
 import { findFreePort, findFreePortRun } from "../../lab/services/ports";
@@ -40,7 +41,7 @@ export async function freshLab(
       mariadb: await findFreePort(),
       haproxyFrontend: await findFreePort(),
       haproxyRuntimeTcp: await findFreePort(),
-      firstNode: await findFreePortRun(nodes),
+      firstNode: await findFreePortRun(nodePortRun(nodes)),
     },
     log,
   });

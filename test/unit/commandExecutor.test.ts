@@ -36,6 +36,7 @@ const KINDS: Record<string, NodeScriptKind> = {
   upgrade: "upgrade",
   start: "start",
   version: "version",
+  "upgrade-check": "upgrade-check",
   expand: "expand",
   migrate: "migrate",
   verify: "verify-migrations",
@@ -99,7 +100,8 @@ describe("the command executor (mock-level: the Command plugin cannot run here)"
     const raw = config();
     const { registrations } = await runMockProgram(raw, secrets);
     const commands = registrations.filter((r) => r.type === "command:remote:Command");
-    expect(commands.length).toBe(3 * 4 + 4); // stop/upgrade/start/version per node + expand/migrate/verify/contract
+    // stop/upgrade/start/version per node, the NEW NODE's upgrade check, expand/migrate/verify/contract
+    expect(commands.length).toBe(3 * 4 + 1 + 4);
     const cfg = parsed(raw);
     const gateSeconds = cfg.loadBalancer.healthTimeoutSeconds;
     for (const command of commands) {
@@ -202,7 +204,7 @@ describe("the command executor (mock-level: the Command plugin cannot run here)"
     });
     const { registrations } = await runMockProgram(raw, secrets);
     const locals = registrations.filter((r) => r.type === "command:local:Command");
-    expect(locals.length).toBe(2 * 4 + 4);
+    expect(locals.length).toBe(2 * 4 + 1 + 4);
     const expand = locals.find((r) => r.name === "db/expand")!;
     expect(await outputIsSecret(expand.props.environment)).toBe(true);
     expect(receivedAsSecret(expand.inputs?.environment)).toBe(true);
@@ -232,7 +234,8 @@ describe("the command executor (mock-level: the Command plugin cannot run here)"
 
 /** What a node-step resource received that its executor acts on, with secrets unwrapped. */
 function nodeStepInputs(registrations: Registration[]): Record<string, string> {
-  const nodeStep = /^(node-\d+\/(stop|upgrade|start|version)|db\/(expand|migrate|verify|contract))$/;
+  const nodeStep =
+    /^(node-\d+\/(stop|upgrade|upgrade-check|start|version)|db\/(expand|migrate|verify|contract))$/;
   return Object.fromEntries(
     registrations
       .filter((r) => nodeStep.test(r.name))
@@ -274,6 +277,7 @@ const PARITY_CASES: Array<[string, string, unknown]> = [
   ["nodeCommands", "startCommand", "docker start glance-api"],
   ["nodeCommands", "versionCommand", "cat /etc/glance/version"],
   ["nodeCommands", "glanceManageCommand", "docker exec glance-api glance-manage"],
+  ["nodeCommands", "glanceStatusCommand", "docker exec glance-api glance-status"],
   ["nodeCommands", "healthUrl", "http://{address}:9393/healthcheck"],
   ["nodeCommands", "scriptTimeoutSeconds", 600],
   ["database", "host", "db2.internal"],

@@ -442,6 +442,21 @@ const badConfigs: BadConfig[] = [
     shows: [`${NS}:loadBalancer.drainTimeoutSeconds = -5`, ">=1"],
   },
   {
+    name: "negative import drain timeout",
+    stack: () => twoHaproxy({ loadBalancer: { importDrainTimeoutSeconds: -1 } }),
+    shows: [`${NS}:loadBalancer.importDrainTimeoutSeconds = -1`, ">=0"],
+  },
+  {
+    name: "an import timeout choice that is neither halt nor proceed",
+    stack: () => twoHaproxy({ loadBalancer: { onImportTimeout: "ignore" } }),
+    shows: [`${NS}:loadBalancer.onImportTimeout = "ignore"`, '"halt"', '"proceed"'],
+  },
+  {
+    name: "a self reference URL that is not an http(s) URL",
+    stack: () => twoHaproxy(twoNodes({ selfReferenceUrl: "glance-1:9292" }, {})),
+    shows: [`${NS}:nodes[0].selfReferenceUrl = "glance-1:9292"`, "http(s) URL"],
+  },
+  {
     name: "fractional health timeout",
     stack: () => twoHaproxy({ loadBalancer: { healthTimeoutSeconds: 1.5 } }),
     shows: [`${NS}:loadBalancer.healthTimeoutSeconds = 1.5`, "expected int"],
@@ -775,6 +790,8 @@ describe("valid configs", () => {
       runtimeApi: "unix:/run/haproxy/admin.sock",
       backend: "glance_api",
       drainTimeoutSeconds: 300,
+      importDrainTimeoutSeconds: 1800,
+      onImportTimeout: "halt",
       healthTimeoutSeconds: 120,
       maxUnavailable: 1,
       minHealthy: 1,
@@ -801,6 +818,7 @@ describe("valid configs", () => {
       startCommand: "systemctl unmask --runtime glance-api && systemctl start glance-api",
       versionCommand: "dpkg-query -W -f='${Version}' glance-common | sed 's/^[0-9]*://'",
       glanceManageCommand: "glance-manage",
+      glanceStatusCommand: "glance-status",
       healthUrl: "http://{address}:9292/healthcheck",
       scriptTimeoutSeconds: 1800,
     });
@@ -813,6 +831,7 @@ describe("valid configs", () => {
         haproxyServer: "node-1",
         sshPort: 22,
         healthUrl: "http://10.0.0.1:9292/healthcheck",
+        selfReferenceUrl: "http://10.0.0.1:9292",
         provisioned: false,
       },
       {
@@ -823,6 +842,7 @@ describe("valid configs", () => {
         haproxyServer: "node-2",
         sshPort: 22,
         healthUrl: "http://10.0.0.2:9292/healthcheck",
+        selfReferenceUrl: "http://10.0.0.2:9292",
         provisioned: false,
       },
     ]);

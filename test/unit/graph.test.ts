@@ -160,6 +160,27 @@ describe.each(cases)("the resource graph for $title", ({ config, newNode, waves,
     for (const node of waves.flat()) expectBefore(graph, "db/verify", `${node}/admit`);
   });
 
+  it("I3: glance-status upgrade check runs once, on the NEW NODE after its upgrade, before any schema step", async () => {
+    await setup();
+    const checks = steps().filter((s) => s.name.endsWith("/upgrade-check"));
+    expect(checks.map((s) => s.name)).toEqual([`${newNode}/upgrade-check`]);
+    expectBefore(graph, `${newNode}/upgrade`, `${newNode}/upgrade-check`);
+    expectBefore(graph, `${newNode}/upgrade-check`, "db/allow-functions");
+    expect(graph.get(`${newNode}/upgrade-check`)?.has("db/allow-functions")).toBe(false);
+  });
+
+  it("every drain waits for the image imports too, with the node's self URL and the database password", async () => {
+    await setup();
+    const drains = steps().filter((s) => s.name.endsWith("/drain"));
+    expect(drains.length).toBeGreaterThan(0);
+    for (const drain of drains) {
+      const request = drain.inputs?.request as { imports?: { selfUrl: string; timeoutSeconds: number } };
+      expect(request.imports?.selfUrl, drain.name).toMatch(/^https?:\/\/[^/]+$/);
+      expect(request.imports?.timeoutSeconds).toBe(1800);
+      expect(JSON.stringify(drain.inputs?.secrets ?? {})).toContain("dbPassword");
+    }
+  });
+
   it("I4: every node is admitted only after its health gate, which is part of its start step", async () => {
     await setup();
     for (const node of waves.flat()) {

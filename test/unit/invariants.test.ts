@@ -69,7 +69,7 @@ function phases(shape: FleetShape): string[][] {
   return [
     ["preflight"],
     ["db/backup"],
-    ...each([shape.newNode], ["drain", "stop", "upgrade"]),
+    ...each([shape.newNode], ["drain", "stop", "upgrade", "upgrade-check"]),
     ["db/allow-functions"],
     ["db/expand"],
     ["db/migrate"],
@@ -278,6 +278,23 @@ const orderCases: OrderCase[] = [
     earlier: "node-1/upgrade",
     later: "db/expand",
     mutate: endsAfter("node-1/upgrade", "db/expand"),
+    // Ending that late, the upgrade also ends after the upgrade check started.
+    also: ["I3 upgrade check with the new code: node-1/upgrade ended at"],
+  },
+  {
+    rule: "I3 upgrade check with the new code",
+    shape: ONE_AT_A_TIME,
+    earlier: "node-1/upgrade",
+    later: "node-1/upgrade-check",
+    mutate: startsBefore("node-1/upgrade-check", "node-1/upgrade"),
+    also: [],
+  },
+  {
+    rule: "I3 upgrade check before any schema step",
+    shape: TWO_AT_A_TIME,
+    earlier: "node-1/upgrade-check",
+    later: "db/allow-functions",
+    mutate: startsBefore("db/allow-functions", "node-1/upgrade-check"),
     also: [],
   },
   {
@@ -367,7 +384,7 @@ describe("invariantViolations: each ordering rule fires on its own violation", (
   });
 
   it("covers every ordering rule the checker has", () => {
-    expect(new Set(orderCases.map((c) => c.rule)).size).toBe(15);
+    expect(new Set(orderCases.map((c) => c.rule)).size).toBe(17);
   });
 });
 

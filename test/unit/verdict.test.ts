@@ -47,6 +47,9 @@ function cleanReport(): LoadReport {
       "http-other": 0,
       "cut-download": 0,
       "cut-body": 0,
+      "import-failed": 0,
+      "import-stuck": 0,
+      "checksum-mismatch": 0,
     },
     cutDownloads: 0,
     requestsPerSecond: (PER_KIND * REQUEST_KINDS.length) / 59.5,
@@ -57,6 +60,9 @@ function cleanReport(): LoadReport {
       download: kind(),
       "slow-download": kind(),
       delete: kind(),
+      // A load without import workers makes no imports.
+      "import-direct": { requests: 0, failures: 0 },
+      "import-web": { requests: 0, failures: 0 },
     },
     maxDownloadsInFlight: 4,
     slowDownloads: [
@@ -247,6 +253,18 @@ describe('zeroFailureViolations: "too few requests of a kind"', () => {
     const violations = zeroFailureViolations(report, cleanExpectation());
     expect(rules(violations)).toEqual(["too few requests of a kind"]);
     expect(violations[0].detail).toBe(`0 ${kind} requests, expected at least 3`);
+  });
+
+  it("wants imports of each kind only from a load that ran import workers", () => {
+    const report = cleanReport();
+    expect(zeroFailureViolations(report, cleanExpectation())).toEqual([]);
+    report.importsEnabled = true;
+    report.byKind["import-web"].requests = 3;
+    expect(zeroFailureViolations(report, cleanExpectation())).toEqual([
+      { rule: "too few requests of a kind", detail: "0 import-direct requests, expected at least 3" },
+    ]);
+    report.byKind["import-direct"].requests = 3;
+    expect(zeroFailureViolations(report, cleanExpectation())).toEqual([]);
   });
 
   it("wants 3 of a kind by default: 2 fire, 3 do not", () => {
