@@ -3,7 +3,7 @@
  * Each cycle runs the driver's `up` with `pauseAfter` at the last wave, then the driver's `rollback`
  * (every node back to release A, one at a time, no database step).
  *
- * A pause after the last wave (components/config/parse.ts accepts `pauseAfter` from 1 to the number
+ * A pause after the last wave (plan/config/fleetChecks.ts accepts `pauseAfter` from 1 to the number
  * of waves after the NEW NODE) holds the chain after the last node's admission: every node runs
  * release B and is admitted, the schema is expanded and migrated, and the version reports, the fleet
  * check and `db contract` have not run, so the rollback is allowed. In a 3-node lab (maxUnavailable
@@ -32,14 +32,8 @@ import {
   zeroFailureViolations,
 } from "../lab/load/verdict";
 import { labStackConfig, LAB_SECRETS } from "../lab/stack";
-import {
-  dbStep,
-  FLEET_VERIFY_STEP,
-  nodeStep,
-  parseNodeStep,
-  RELEASE_CHANGE_KINDS,
-} from "../components/stepIds";
-import { wavesAfterNewNodeCount } from "../components/waves";
+import { dbStep, FLEET_VERIFY_STEP, nodeStep, parseNodeStep, RELEASE_CHANGE_KINDS } from "../plan/stepIds";
+import { wavesAfterNewNodeCount } from "../plan/waves";
 import { freshLab, removeLab } from "../test/support/labFixture";
 import { BenchStack, DriverRun } from "./support/benchStack";
 import { loadAverage, machineLine, median, printTable, progress, seconds } from "./support/report";

@@ -1,5 +1,5 @@
-import { StackSecrets } from "./config/read";
-import { UpgradeConfig } from "./config";
+import { StackSecrets } from "../plan/config/read";
+import { UpgradeConfig } from "../plan/config";
 import { Executor } from "./exec";
 
 /** What every component of one upgrade shares: the validated config, its secrets and the executor. */

@@ -1,8 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { UpgradeContext } from "./context";
 import { dbRef } from "./membership";
-import { backupTarget } from "./plan";
-import { dbStep } from "./stepIds";
+import { backupTarget } from "../plan/plan";
+import { dbStep } from "../plan/stepIds";
 import { typedStep } from "./typedStep";
 import { StepResource } from "../resources/step";
 

@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { UpgradeContext } from "./context";
 import { buildNodeScript, NodeEndpoint } from "./exec";
 import { dbRef } from "./membership";
-import { dbStep } from "./stepIds";
+import { dbStep } from "../plan/stepIds";
 import { typedStep } from "./typedStep";
 import { StepResource } from "../resources/step";
 

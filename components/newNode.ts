@@ -1,10 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as aws from "@pulumi/aws";
 import { UpgradeContext } from "./context";
-import { ResolvedNode, UpgradeConfig } from "./config";
+import { ResolvedNode, UpgradeConfig } from "../plan/config";
 import { lbTargetFor } from "./membership";
 import { NodeUpgrade } from "./nodeUpgrade";
-import { nodeStep } from "./stepIds";
+import { nodeStep } from "../plan/stepIds";
 import type { LbTarget } from "../steps/protocol";
 
 export interface ProvisionedNodeArgs {

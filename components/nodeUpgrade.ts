@@ -1,9 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import { UpgradeContext } from "./context";
 import { buildNodeScript, HealthGate, NodeEndpoint, NodeScriptKind, ScriptStep } from "./exec";
-import { ResolvedNode } from "./config";
+import { ResolvedNode } from "../plan/config";
 import { dbRef, lbStepSecrets, lbTargetFor } from "./membership";
-import { nodeStep, NodeStepKind } from "./stepIds";
+import { nodeStep, NodeStepKind } from "../plan/stepIds";
 import { typedStep } from "./typedStep";
 import type { LbTarget } from "../steps/protocol";
 

@@ -1,8 +1,8 @@
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { checkStepsBuild, StaleBuildError } from "../resources/stepsEntry";
-import { ConfigError } from "./config";
-import { readStackConfig } from "./config/read";
+import { ConfigError } from "../plan/config";
+import { readStackConfig } from "../plan/config/read";
 import { RollingUpgrade } from "./rollingUpgrade";
 import { RollingRollback } from "./rollback";
 

@@ -1,9 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
-import { StackSecrets } from "./config/read";
-import { UpgradeConfig } from "./config";
+import { StackSecrets } from "../plan/config/read";
+import { UpgradeConfig } from "../plan/config";
 import { createExecutor } from "./exec";
 import { NodeUpgrade } from "./nodeUpgrade";
-import { nodeScope, nodeStep, RELEASE_CHANGE_KINDS } from "./stepIds";
+import { nodeScope, nodeStep, RELEASE_CHANGE_KINDS } from "../plan/stepIds";
 
 export interface RollingRollbackArgs {
   config: UpgradeConfig;

@@ -1,10 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
-import { StackSecrets } from "./config/read";
-import { UpgradeConfig } from "./config";
+import { StackSecrets } from "../plan/config/read";
+import { UpgradeConfig } from "../plan/config";
 import { UpgradeContext } from "./context";
 import { createExecutor } from "./exec";
 import { outcomeOf } from "./exec/executor";
-import { buildPlan, Plan, PlanStep, renderRunbook, stepsToRun } from "./plan";
+import { buildPlan, Plan, PlanStep, renderRunbook, stepsToRun } from "../plan/plan";
 import { Preflight } from "./preflight";
 import { DatabaseBackup } from "./databaseBackup";
 import { DbMigration } from "./dbMigration";

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { StepResource } from "../resources/step";
 import type { StepRequest, StepSecrets } from "../steps/protocol";
-import type { SECRET_KEYS } from "./config";
+import type { SECRET_KEYS } from "../plan/config";
 import { UpgradeContext } from "./context";
 
 /** A stack secret a step may be given, by its config key. */

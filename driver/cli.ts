@@ -5,7 +5,7 @@
  *
  *   node dist/driver/cli.js <plan|preview|up|refresh|destroy|report> --stack <name> [--work-dir DIR]
  */
-import { ConfigError } from "../components/config";
+import { ConfigError } from "../plan/config";
 import { runFiles } from "./environment";
 import { defaultLocation, openStack } from "./stack";
 import { COMMANDS } from "./commands";

@@ -1,6 +1,6 @@
 import type { Deployment } from "@pulumi/pulumi/automation";
-import { UpgradeConfig } from "../components/config";
-import { dbStep } from "../components/stepIds";
+import { UpgradeConfig } from "../plan/config";
+import { dbStep } from "../plan/stepIds";
 import {
   readTrustFunctionCreators,
   restoreTrustFunctionCreators,

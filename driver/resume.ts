@@ -1,5 +1,5 @@
 import type { Deployment } from "@pulumi/pulumi/automation";
-import { dbStep, nodeStep, parseNodeStep } from "../components/stepIds";
+import { dbStep, nodeStep, parseNodeStep } from "../plan/stepIds";
 import { finishedSteps } from "./state";
 
 /**

@@ -2,7 +2,7 @@ import { execFile } from "node:child_process";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import { LocalWorkspace, PulumiCommand, Stack } from "@pulumi/pulumi/automation";
-import { ConfigEntry, UpgradeConfig } from "../components/config";
+import { ConfigEntry, UpgradeConfig } from "../plan/config";
 import { upgradeProgram } from "../components/program";
 import { engineEnvironment, engineRoot, PROJECT_ROOT, RunFiles } from "./environment";
 

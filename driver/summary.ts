@@ -1,5 +1,5 @@
 import type { StepOutcome } from "../components/rollingUpgrade";
-import { dbStep, nodeStep, parseNodeStep, PREFLIGHT_STEP } from "../components/stepIds";
+import { dbStep, nodeStep, parseNodeStep, PREFLIGHT_STEP } from "../plan/stepIds";
 
 export type Summary = Record<string, StepOutcome>;
 

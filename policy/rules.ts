@@ -3,7 +3,7 @@
  * by the policy pack (CrossGuard) and, in tests, on the registrations of the mocked program.
  * Resources are matched by their runbook names: `node-2/drain`, `db/expand`, `db/contract`.
  */
-import { dbStep, nodeScope, nodeStep, parseNodeStep } from "../components/stepIds";
+import { dbStep, nodeScope, nodeStep, parseNodeStep } from "../plan/stepIds";
 
 /** A resource as the rules see it: its name, its type, and the names of what it depends on. */
 export interface RunbookResource {

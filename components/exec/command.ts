@@ -3,8 +3,8 @@ import * as command from "@pulumi/command";
 import { lastLine } from "../../steps/exec/lastLine";
 import { remoteBashCommand, scriptForStdin } from "../../steps/exec/local";
 import { shellQuote } from "../../steps/exec/shellQuote";
-import { UpgradeConfig } from "../config";
-import { healthGateScript, secretExports } from "./scripts";
+import { UpgradeConfig } from "../../plan/config";
+import { healthGateScript, secretExports } from "../../steps/node/scripts";
 import { Executor, recordOutcome, ScriptStep, ScriptStepArgs, StepOutcomeSource } from "./executor";
 
 /** Markers the wrapped script prints on stderr, so a step reports when it ran as a native step does. */

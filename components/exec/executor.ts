@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
-import { UpgradeConfig } from "../config";
-import { NodeScriptKind } from "./scripts";
+import { UpgradeConfig } from "../../plan/config";
+import { NodeScriptKind } from "../../steps/node/scripts";
 
 /** Where a node is reached; the address is an Output for a NEW NODE the stack provisions. */
 export interface NodeEndpoint {

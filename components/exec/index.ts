@@ -1,11 +1,11 @@
 import * as pulumi from "@pulumi/pulumi";
-import { UpgradeConfig } from "../config";
+import { UpgradeConfig } from "../../plan/config";
 import { CommandExecutor } from "./command";
 import { Executor } from "./executor";
 import { NativeExecutor } from "./native";
 
 export * from "./executor";
-export * from "./scripts";
+export * from "../../steps/node/scripts";
 export { scriptSpec } from "./native";
 
 export function createExecutor(

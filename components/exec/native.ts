@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { UpgradeConfig } from "../config";
+import { UpgradeConfig } from "../../plan/config";
 import { StepResource } from "../../resources/step";
 import type { ScriptSpec } from "../../steps/protocol";
 import { Executor, NodeEndpoint, ScriptStep, ScriptStepArgs } from "./executor";

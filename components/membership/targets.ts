@@ -1,4 +1,4 @@
-import { ResolvedNode, UpgradeConfig } from "../config";
+import { ResolvedNode, UpgradeConfig } from "../../plan/config";
 import type { DbRef, LbFleet, LbTarget } from "../../steps/protocol";
 import { RuntimeEndpoint, runtimeEndpointLabel } from "../../steps/lb/haproxyEndpoints";
 import type { SecretName } from "../typedStep";

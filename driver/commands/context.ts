@@ -1,6 +1,6 @@
 import type { Stack } from "@pulumi/pulumi/automation";
-import { ConfigError, parseConfigEntries, UpgradeConfig } from "../../components/config";
-import { buildPlan, Plan } from "../../components/plan";
+import { ConfigError, parseConfigEntries, UpgradeConfig } from "../../plan/config";
+import { buildPlan, Plan } from "../../plan/plan";
 import { RunFiles } from "../environment";
 import type { StepContext } from "../../steps/context";
 import { configEntries, missingPlugins, OpenedStack, secretValue } from "../stack";

@@ -1,4 +1,4 @@
-import { renderRunbook } from "../../components/plan";
+import { renderRunbook } from "../../plan/plan";
 import { CommandHandler, validatedPlan } from "./context";
 import { say } from "./output";
 

@@ -1,4 +1,4 @@
-import { ConfigError } from "../../components/config";
+import { ConfigError } from "../../plan/config";
 import { rollbackProgram } from "../../components/program";
 import { restoreAfterFailure, settingRecord } from "../mysqlSetting";
 import { followProgress } from "../progress";

@@ -1,5 +1,5 @@
 import { ConcurrentUpdateError } from "@pulumi/pulumi/automation";
-import { renderRunbook } from "../../components/plan";
+import { renderRunbook } from "../../plan/plan";
 import { reapplyBeforeResume, restoreAfterFailure, settingRecord } from "../mysqlSetting";
 import { followProgress } from "../progress";
 import { startsToRepeat } from "../resume";

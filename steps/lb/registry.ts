@@ -1,7 +1,7 @@
 /**
  * Which LoadBalancer a step acts through, by its request's `type` (the stack config's
  * `loadBalancer.type`). Adding a kind: its module under steps/lb/, its schema entry in
- * components/config/schema.ts, and one line in `builtInKinds`.
+ * plan/config/loadBalancerSchema.ts, and one line in `builtInKinds`.
  */
 import { StepError } from "../context";
 import { albLoadBalancer } from "./alb/loadBalancer";

@@ -8,7 +8,7 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildNodeScript } from "../../components/exec/scripts";
+import { buildNodeScript } from "../../steps/node/scripts";
 import { venvDir } from "../../lab/venvs";
 import { runScript } from "../../steps/exec/run";
 import { haproxyStack, parsed } from "../unit/fixtures";

@@ -3,7 +3,7 @@ import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { findFreePort } from "../../lab/services/ports";
 import { spawn } from "node:child_process";
-import { healthGateScript } from "../../components/exec/scripts";
+import { healthGateScript } from "../../steps/node/scripts";
 import { waitHealthy } from "../../steps/health";
 import { recordingContext, stepFailure } from "../support/stepHarness";
 

@@ -13,13 +13,8 @@ import { writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { markers, OUTCOME_PREAMBLE } from "../../components/exec/command";
-import {
-  buildNodeScript,
-  healthGateScript,
-  NodeScriptKind,
-  secretExports,
-} from "../../components/exec/scripts";
-import { ConfigEntry, ConfigError, parseConfigEntries } from "../../components/config";
+import { buildNodeScript, healthGateScript, NodeScriptKind, secretExports } from "../../steps/node/scripts";
+import { ConfigEntry, ConfigError, parseConfigEntries } from "../../plan/config";
 import { remoteBashCommand, scriptForStdin } from "../../steps/exec/local";
 import {
   fixtureHostKey,
@@ -328,7 +323,7 @@ describe("parity: every ssh, nodeCommands and database key reaches both executor
   });
 
   it("lists every key of the three blocks", async () => {
-    const { databaseSchema, nodeCommandsSchema, sshSchema } = await import("../../components/config");
+    const { databaseSchema, nodeCommandsSchema, sshSchema } = await import("../../plan/config");
     const keys = (block: string) => PARITY_CASES.filter(([b]) => b === block).map(([, k]) => k);
     expect(keys("ssh").sort()).toEqual(Object.keys(sshSchema.shape).sort());
     expect(keys("nodeCommands").sort()).toEqual(Object.keys(nodeCommandsSchema.shape).sort());

@@ -6,7 +6,7 @@ import {
   parseStackConfig,
   SecretKey,
   SecretPresence,
-} from "../../components/config";
+} from "../../plan/config";
 import {
   albProvisionedStack,
   albStack,

@@ -8,7 +8,7 @@ import {
   SecretKey,
   SecretPresence,
   UpgradeConfig,
-} from "../../components/config";
+} from "../../plan/config";
 
 /**
  * Builders for valid stack configs, shaped the way `Pulumi.<stack>.yaml` holds them (keys without the

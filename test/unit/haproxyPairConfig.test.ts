@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { lbFleet, lbStepSecrets, lbTargetFor } from "../../components/membership";
-import { buildPlan } from "../../components/plan";
+import { buildPlan } from "../../plan/plan";
 import { configErrorOf, haproxyStack, Overrides, parsed } from "./fixtures";
 
 const NS = "glance-rolling-upgrade";

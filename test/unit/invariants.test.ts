@@ -6,7 +6,7 @@
  * that rule by name, and nothing unrelated.
  */
 import { describe, expect, it } from "vitest";
-import { buildPlan } from "../../components/plan";
+import { buildPlan } from "../../plan/plan";
 import type { TimelineEvent } from "../../steps/record";
 import { FleetShape, invariantViolations } from "../support/invariants";
 import { haproxyStack, parsed } from "./fixtures";
@@ -37,7 +37,7 @@ const TWO_AT_A_TIME: FleetShape = {
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
-/** The step kinds the chain records (components/plan.ts), from the step ids. */
+/** The step kinds the chain records (plan/plan.ts), from the step ids. */
 function kindOf(step: string): string {
   const special: Record<string, string> = {
     "db/backup": "backup",

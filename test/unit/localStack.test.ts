@@ -3,7 +3,7 @@ import * as path from "node:path";
 import { parse } from "yaml";
 import { describe, expect, it } from "vitest";
 import { defaultLabLayout, labStackConfig, LOCAL_STACK_BAKE_SECONDS } from "../../lab/stack";
-import { parseConfigEntries } from "../../components/config";
+import { parseConfigEntries } from "../../plan/config";
 
 const committed = parse(fs.readFileSync(path.join(__dirname, "..", "..", "Pulumi.local.yaml"), "utf8")) as {
   config: Record<string, unknown>;

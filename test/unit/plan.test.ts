@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { backupTarget, buildPlan, Plan, renderRunbook, stepsToRun } from "../../components/plan";
-import { wavesAfterNewNode } from "../../components/waves";
+import { backupTarget, buildPlan, Plan, renderRunbook, stepsToRun } from "../../plan/plan";
+import { wavesAfterNewNode } from "../../plan/waves";
 import { albProvisionedStack, albStack, haproxyStack, parsed } from "./fixtures";
 
 /** `id <- after, after` per step, the plan's shape at a glance. */

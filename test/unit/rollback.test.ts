@@ -1,8 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { describe, expect, it } from "vitest";
-import { readStackConfig } from "../../components/config/read";
+import { readStackConfig } from "../../plan/config/read";
 import { RollingRollback } from "../../components/rollback";
-import { nodeStep, parseNodeStep, RELEASE_CHANGE_KINDS } from "../../components/stepIds";
+import { nodeStep, parseNodeStep, RELEASE_CHANGE_KINDS } from "../../plan/stepIds";
 import { runMockProgram, stackConfig } from "./support/mockProgram";
 
 const withAdmin = { dbPassword: "secret", dbAdminPassword: "secret", sshPrivateKey: "secret" } as const;

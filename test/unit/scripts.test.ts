@@ -3,8 +3,8 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { UpgradeConfig } from "../../components/config";
-import { buildNodeScript, NodeScriptKind, secretExports } from "../../components/exec/scripts";
+import { UpgradeConfig } from "../../plan/config";
+import { buildNodeScript, NodeScriptKind, secretExports } from "../../steps/node/scripts";
 import { shellQuote } from "../../steps/exec/shellQuote";
 import {
   albProvisionedStack,

@@ -10,8 +10,8 @@ import {
   parseConfigEntries,
   SECRET_KEYS,
   UpgradeConfig,
-} from "../../components/config";
-import { buildPlan } from "../../components/plan";
+} from "../../plan/config";
+import { buildPlan } from "../../plan/plan";
 
 /**
  * The committed example stacks for real environments. Their secrets are set by operators with

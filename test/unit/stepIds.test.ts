@@ -1,6 +1,6 @@
 import type { Deployment } from "@pulumi/pulumi/automation";
 import { describe, expect, it } from "vitest";
-import { buildPlan } from "../../components/plan";
+import { buildPlan } from "../../plan/plan";
 import {
   DB_STEP_KINDS,
   dbStep,
@@ -12,7 +12,7 @@ import {
   parseStepId,
   PREFLIGHT_STEP,
   RELEASE_CHANGE_KINDS,
-} from "../../components/stepIds";
+} from "../../plan/stepIds";
 import { contractDone, startsToRepeat, upgradedNodes } from "../../driver/resume";
 import { nodeOf } from "../../policy/rules";
 import { haproxyStack, parsed } from "./fixtures";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { fleetWaves, wavesAfterNewNode, wavesAfterNewNodeCount } from "../../components/waves";
+import { fleetWaves, wavesAfterNewNode, wavesAfterNewNodeCount } from "../../plan/waves";
 
 describe("waves", () => {
   it("the NEW NODE's wave first, then the others in config order", () => {

@@ -2,7 +2,7 @@ import { writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
-import { readStackConfig } from "../../../components/config/read";
+import { readStackConfig } from "../../../plan/config/read";
 import { RollingUpgrade } from "../../../components/rollingUpgrade";
 
 /** A resource as the program registered it, with the dependsOn actually passed to Pulumi. */

@@ -1,5 +1,5 @@
-import { exportLines, shellQuote } from "../../steps/exec/shellQuote";
-import { UpgradeConfig } from "../config";
+import { exportLines, shellQuote } from "../exec/shellQuote";
+import { UpgradeConfig } from "../../plan/config";
 
 /**
  * The pure script builder: config in, the exact bash of every node step out. Both executors run
