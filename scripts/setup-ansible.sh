@@ -19,6 +19,8 @@ CACHE_ROOT="${GRU_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/glance-rolling-upgr
 VENV_DIR="$CACHE_ROOT/ansible-venv"
 STAMP="$VENV_DIR/.gru-ansible-pins"
 log() { printf '[setup-ansible] %s\n' "$*" >&2; }
+# shellcheck source-path=SCRIPTDIR source=lib/python-venv.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/python-venv.sh"
 
 # `pip freeze` of ansible-core==2.19.14 on Python 3.11 (first resolved 2026-11).
 PINS="$(
@@ -49,25 +51,10 @@ if installed_ok; then
   exit 0
 fi
 
-PYTHON="${PYTHON:-python3}"
-if ! command -v "$PYTHON" >/dev/null 2>&1; then
-  log "ERROR: $PYTHON not found. Install Python >= 3.11 with its venv module (Debian: apt-get install python3-venv), then rerun."
-  exit 1
-fi
-if ! "$PYTHON" -c 'import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1; then
-  log "ERROR: $PYTHON is older than 3.11 or has no venv/ensurepip (ansible-core $ANSIBLE_CORE_VERSION needs >= 3.11). Debian 12: apt-get install python3-venv, then rerun."
-  exit 1
-fi
-
+require_python 11
 start=$(date +%s)
-mkdir -p "$CACHE_ROOT"
-# The stamp is written last, so an interrupted install is never taken for a complete one.
-rm -rf "$VENV_DIR"
-log "creating venv at $VENV_DIR with $("$PYTHON" --version 2>&1)"
-"$PYTHON" -m venv "$VENV_DIR"
 log "installing ansible-core==$ANSIBLE_CORE_VERSION and its pinned dependencies"
-"$VENV_DIR/bin/python" -m pip install --quiet --disable-pip-version-check --no-input \
-  -r <(printf '%s\n' "$PINS") >&2
+fresh_venv "$VENV_DIR" "$PINS"
 
 download="$(mktemp -d)"
 trap 'rm -rf "$download"' EXIT

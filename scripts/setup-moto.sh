@@ -10,6 +10,8 @@ CACHE_ROOT="${GRU_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/glance-rolling-upgr
 VENV_DIR="$CACHE_ROOT/moto-venv"
 STAMP="$VENV_DIR/.gru-moto-pins"
 log() { printf '[setup-moto] %s\n' "$*" >&2; }
+# shellcheck source-path=SCRIPTDIR source=lib/python-venv.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/python-venv.sh"
 
 # `pip freeze` of moto[server]==5.2.5 (first resolved 2026-05). Flask/Werkzeug/flask-cors carry the
 # server; boto3/botocore carry the API models moto answers with.
@@ -89,25 +91,10 @@ if installed_ok; then
   exit 0
 fi
 
-PYTHON="${PYTHON:-python3}"
-if ! command -v "$PYTHON" >/dev/null 2>&1; then
-  log "ERROR: $PYTHON not found. Install Python >= 3.9 with its venv module (Debian: apt-get install python3-venv), then rerun."
-  exit 1
-fi
-if ! "$PYTHON" -c 'import venv, ensurepip' >/dev/null 2>&1; then
-  log "ERROR: $PYTHON has no venv/ensurepip module. Debian: apt-get install python3-venv, then rerun."
-  exit 1
-fi
-
+require_python 9
 start=$(date +%s)
-mkdir -p "$CACHE_ROOT"
-# The stamp is written last, so an interrupted install is never taken for a complete one.
-rm -rf "$VENV_DIR"
-log "creating venv at $VENV_DIR with $("$PYTHON" --version 2>&1)"
-"$PYTHON" -m venv "$VENV_DIR"
 log "installing moto[server]==$MOTO_VERSION and its pinned dependencies (~20 s)"
-"$VENV_DIR/bin/python" -m pip install --quiet --disable-pip-version-check --no-input \
-  -r <(printf '%s\n' "$PINS") >&2
+fresh_venv "$VENV_DIR" "$PINS"
 printf '%s' "$PINS" >"$STAMP"
 log "installed moto $MOTO_VERSION in $(($(date +%s) - start)) s at $VENV_DIR"
 echo "$VENV_DIR"
