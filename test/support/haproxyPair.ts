@@ -5,6 +5,7 @@
 import * as path from "node:path";
 import { HAPROXY_BACKEND, LabState } from "../../lab/lab";
 import { RunningHaproxy, startHaproxy } from "../../lab/services/haproxy";
+import { LAB_IDENTITY_HEADERS } from "../../lab/state";
 
 /** Starts HAProxy "b" for `lab` in `<lab dir>/haproxy-b`, health-checking the nodes as the lab's does. */
 export function startSecondHaproxy(lab: LabState, name = "haproxy-b"): Promise<RunningHaproxy> {
@@ -14,5 +15,7 @@ export function startSecondHaproxy(lab: LabState, name = "haproxy-b"): Promise<R
     backendName: HAPROXY_BACKEND,
     healthPath: "/healthcheck",
     checkIntervalMs: 1000,
+    // The lab's Glance takes its identity from these headers, which the lab's own HAProxy sets too.
+    requestHeaders: LAB_IDENTITY_HEADERS,
   });
 }

@@ -5,15 +5,16 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { PROJECT_ROOT } from "../../driver/environment";
 import { LabState, labDown, labUp } from "../../lab/lab";
-import { nodePortRun } from "../../lab/state";
+import { LAB_IDENTITY_HEADERS, nodePortRun } from "../../lab/state";
 import { isAbnormal, readHaproxyLog } from "../../lab/load/haproxyLog";
 import { labHaproxyLog } from "../../lab/load/verdict";
 import { findFreePort, findFreePortRun } from "../../lab/services/ports";
 
+/** The sha256 of a download; straight from a node too (with the identity the lab's HAProxy would set). */
 export function sha256Of(url: string): Promise<string> {
   return new Promise((resolve, reject) => {
     http
-      .get(url, { agent: false }, (res) => {
+      .get(url, { agent: false, headers: LAB_IDENTITY_HEADERS }, (res) => {
         if (res.statusCode !== 200) {
           res.resume();
           reject(new Error(`GET ${url}: HTTP ${res.statusCode}`));
