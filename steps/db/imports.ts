@@ -155,39 +155,42 @@ export interface ImportDrainOutcome {
  */
 export async function waitForImports(req: ImportDrainRequest, ctx: StepContext): Promise<ImportDrainOutcome> {
   const started = performance.now();
-  const live = async () => {
-    const all = await importsInFlight(req.db);
-    const stuck = new Set(stuckImports(all).map((i) => i.imageId));
-    const running = all.filter((i) => !stuck.has(i.imageId) && watched.has(i.imageId));
-    for (const i of running) seen.add(i.imageId);
-    return running;
-  };
-  const seen = new Set<string>();
   const stagedHere = await stagedOn(req.db, req.selfUrl);
-  const watched = new Set<string>(stagedHere);
   if (stagedHere.length > 0) {
     ctx.log(
       `staged on ${req.selfUrl} and not imported yet (an import fails while the node is away): ${stagedHere.join(", ")}`,
     );
   }
-  for (const i of await importsInFlight(req.db)) watched.add(i.imageId);
-  const first = await live();
+  const initial = await importsInFlight(req.db);
+  const watched = new Set<string>([...stagedHere, ...initial.map((i) => i.imageId)]);
+  const seen = new Set<string>();
+  /** The watched imports among `all` that a task is still working on. */
+  const running = (all: ImportInFlight[]): ImportInFlight[] => {
+    const stuck = new Set(stuckImports(all).map((i) => i.imageId));
+    const result = all.filter((i) => !stuck.has(i.imageId) && watched.has(i.imageId));
+    for (const i of result) seen.add(i.imageId);
+    return result;
+  };
+  let last = running(initial);
+  /** Nothing watched is importing, and no image staged here still waits, within the grace, for its import call. */
+  const settled = async (): Promise<boolean> => {
+    if (last.length > 0) return false;
+    const inGrace = (performance.now() - started) / 1000 < STAGED_GRACE_SECONDS;
+    return !(inGrace && (await stillStaged(req.db, stagedHere)).length > 0);
+  };
   const outcome = (leftImporting: string[], waited: boolean): ImportDrainOutcome => ({
     waitedFor: [...seen],
     seconds: waited ? (performance.now() - started) / 1000 : 0,
     leftImporting,
     stagedHere,
   });
-  if (first.length === 0 && (await stillStaged(req.db, stagedHere)).length === 0) return outcome([], false);
-  ctx.log(`waiting for ${first.length} image import(s) in flight: ${first.map(describeImport).join("; ")}`);
-  let last = first;
+  if (await settled()) return outcome([], false);
+  ctx.log(`waiting for ${last.length} image import(s) in flight: ${last.map(describeImport).join("; ")}`);
   try {
     await pollUntil(
       async () => {
-        last = await live();
-        if (last.length > 0) return undefined;
-        const inGrace = (performance.now() - started) / 1000 < STAGED_GRACE_SECONDS;
-        return inGrace && (await stillStaged(req.db, stagedHere)).length > 0 ? undefined : true;
+        last = running(await importsInFlight(req.db));
+        return (await settled()) ? true : undefined;
       },
       {
         timeoutMs: req.timeoutSeconds * 1000,
