@@ -17,6 +17,14 @@ export class RequestFailure extends Error {
   }
 }
 
+/** A failure for an answer whose status is not 2xx (5xx or other), or undefined for a 2xx. */
+export function statusFailure(outcome: Outcome): RequestFailure | undefined {
+  if (outcome.status >= 200 && outcome.status <= 299) return undefined;
+  const text = outcome.body.toString("utf8").slice(0, 200);
+  const type = outcome.status >= 500 ? "http-5xx" : "http-other";
+  return new RequestFailure(type, `HTTP ${outcome.status} ${text}`, outcome.server);
+}
+
 export interface Outcome {
   status: number;
   body: Buffer;

@@ -13,7 +13,7 @@
  */
 import { createHash, randomBytes } from "node:crypto";
 import type * as http from "node:http";
-import { exchange, RequestFailure } from "./exchange";
+import { exchange, statusFailure } from "./exchange";
 import type { ImportFailureType } from "./loadReport";
 
 export type ImportMethod = "glance-direct" | "web-download";
@@ -92,14 +92,8 @@ export async function runImport(source: ImportSource, opts: ImportOptions): Prom
       contentType,
       onAnswer: (_status, server) => (record.server = server),
     });
-    if (outcome.status < 200 || outcome.status >= 300) {
-      const type = outcome.status >= 500 ? "http-5xx" : "http-other";
-      throw new RequestFailure(
-        type,
-        `HTTP ${outcome.status}: ${outcome.body.toString("utf8", 0, 300)}`,
-        outcome.server,
-      );
-    }
+    const failed = statusFailure(outcome);
+    if (failed) throw failed;
     return outcome;
   };
   const json = (value: unknown) => Buffer.from(JSON.stringify(value));

@@ -1,6 +1,6 @@
 /** The load's requests: each counted, tracked while in flight, and traced to the server that answered. */
 import type * as http from "node:http";
-import { exchange, type ExchangeOptions, type Outcome, RequestFailure } from "./exchange";
+import { exchange, type ExchangeOptions, type Outcome, RequestFailure, statusFailure } from "./exchange";
 import type { FailureType, InFlightRequest, RequestKind } from "./loadReport";
 import type { LoadStats } from "./loadStats";
 
@@ -81,13 +81,9 @@ export function countedRequests(setup: {
               })),
         },
       );
-      if (outcome.status < 200 || outcome.status > 299) {
-        const text = outcome.body.toString("utf8").slice(0, 200);
-        fail(
-          outcome.status >= 500 ? "http-5xx" : "http-other",
-          `HTTP ${outcome.status} ${text}`,
-          outcome.server,
-        );
+      const failed = statusFailure(outcome);
+      if (failed) {
+        fail(failed.type, failed.message, failed.server);
         return undefined;
       }
       stats.counted(kind);

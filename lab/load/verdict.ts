@@ -5,7 +5,7 @@
 import * as path from "node:path";
 import type { TimelineEvent } from "../../steps/record";
 import type { LabState } from "../state";
-import { IMPORT_KINDS, LoadReport, REQUEST_KINDS } from "./loadReport";
+import { ALL_REQUEST_KINDS, IMPORT_KINDS, LoadReport, REQUEST_KINDS } from "./loadReport";
 import { HaproxyLogLine, isAbnormal } from "./haproxyLog";
 
 export type ViolationRule =
@@ -60,7 +60,7 @@ export function zeroFailureViolations(report: LoadReport, expectation: ZeroFailu
       detail: `${report.requests} requests, expected at least ${expectation.minRequests}`,
     });
   }
-  for (const kind of report.importsEnabled ? [...REQUEST_KINDS, ...IMPORT_KINDS] : REQUEST_KINDS) {
+  for (const kind of report.importsEnabled ? ALL_REQUEST_KINDS : REQUEST_KINDS) {
     const made = report.byKind[kind].requests;
     if (made < minPerKind)
       violations.push({
