@@ -1,5 +1,6 @@
 import * as path from "node:path";
 import { DEFAULT_LAB_DIR, DEFAULT_PORTS, HAPROXY_BACKEND, LAB_CREDENTIALS, LabState } from "./state";
+import { labNodes } from "./layout";
 import { releaseInfo } from "./releases";
 
 /** The parts of a lab a stack config needs. */
@@ -20,11 +21,8 @@ export function defaultLabLayout(nodeCount = 3, fromRelease = "2023.2", toReleas
     toRelease,
     glanceNodeBin: path.join(dir, "bin", "glance-node"),
     ports: DEFAULT_PORTS,
-    nodes: Array.from({ length: nodeCount }, (_, i) => ({
-      name: `node-${i + 1}`,
-      healthUrl: `http://127.0.0.1:${DEFAULT_PORTS.firstNode + i}/healthcheck`,
-      selfUrl: `http://127.0.0.1:${DEFAULT_PORTS.firstNode + nodeCount + i}`,
-    })),
+    // The same layout `lab up` computes, so the committed stack and the lab cannot disagree on a port.
+    nodes: labNodes(dir, nodeCount, DEFAULT_PORTS),
     haproxy: { runtimeApi: `unix:${path.join(dir, "haproxy", "admin.sock")}` },
   };
 }
