@@ -4,7 +4,7 @@
  * a later node fails its health gate; the rollback after that; and the driver killed in the middle
  * of a node's upgrade, then `recover` and `up`.
  */
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -15,7 +15,7 @@ import { readBackendServers } from "../../steps/lb/haproxyRuntime";
 import { labTrustSetting } from "../support/faultTools";
 import type { TimelineEvent } from "../../steps/record";
 import { readTimeline, TestStack } from "../support/driverFixture";
-import { freshLab, removeLab } from "../support/labFixture";
+import { dbCheck, freshLab, removeLab } from "../support/labFixture";
 import { spans } from "../support/invariants";
 import { PROJECT_ROOT } from "../../driver/environment";
 import { drainStarts, expectZeroFailedRequests } from "../support/loadAssertions";
@@ -45,13 +45,6 @@ async function releases(lab: LabState): Promise<Record<string, string>> {
     ),
   );
   return Object.fromEntries(entries);
-}
-
-/** `glance-manage db check` with the NEW release's code (the old code misreads a newer schema). */
-function dbCheck(lab: LabState): number {
-  const glanceManage = path.join(lab.releases[lab.toRelease].venv, "bin", "glance-manage");
-  const conf = path.join(lab.dir, "nodes", lab.nodes[0].name, lab.toRelease, "glance-api.conf");
-  return spawnSync(glanceManage, ["--config-file", conf, "db", "check"], { stdio: "ignore" }).status ?? -1;
 }
 
 function stepsThatRan(timeline: TimelineEvent[]): string[] {

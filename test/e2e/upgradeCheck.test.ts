@@ -5,7 +5,6 @@
  * serving and the MySQL setting untouched; a warning (exit 1, from a stand-in: 28.2.0 has no check
  * that warns) lets the upgrade complete and shows in the summary.
  */
-import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -16,19 +15,13 @@ import { readBackendServers } from "../../steps/lb/haproxyRuntime";
 import { type DriverRun, TestStack } from "../support/driverFixture";
 import { labTrustSetting } from "../support/faultTools";
 import { spans } from "../support/invariants";
-import { freshLab, removeLab } from "../support/labFixture";
+import { dbCheck, freshLab, removeLab } from "../support/labFixture";
 import { drainStarts, expectZeroFailedRequests } from "../support/loadAssertions";
 
 function withStatusCommand(lab: LabState, command: string): Record<string, unknown> {
   const config = labStackConfig(lab, { transport: "local" });
   const nodeCommands = { ...(config.nodeCommands as Record<string, unknown>), glanceStatusCommand: command };
   return { ...config, nodeCommands };
-}
-
-function dbCheck(lab: LabState): number {
-  const glanceManage = path.join(lab.releases[lab.toRelease].venv, "bin", "glance-manage");
-  const conf = path.join(lab.dir, "nodes", lab.nodes[0].name, lab.toRelease, "glance-api.conf");
-  return spawnSync(glanceManage, ["--config-file", conf, "db", "check"], { stdio: "ignore" }).status ?? -1;
 }
 
 const started = (run: DriverRun) => run.timeline.filter((e) => e.event === "start").map((e) => e.step);

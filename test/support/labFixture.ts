@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as http from "node:http";
@@ -9,6 +10,13 @@ import { LAB_IDENTITY_HEADERS, nodePortRun } from "../../lab/state";
 import { isAbnormal, readHaproxyLog } from "../../lab/load/haproxyLog";
 import { labHaproxyLog } from "../../lab/load/verdict";
 import { findFreePort, findFreePortRun } from "../../lab/services/ports";
+
+/** `glance-manage db check` with the NEW release's code (the old code misreads a newer schema). */
+export function dbCheck(lab: LabState): number {
+  const glanceManage = path.join(lab.releases[lab.toRelease].venv, "bin", "glance-manage");
+  const conf = path.join(lab.dir, "nodes", lab.nodes[0].name, lab.toRelease, "glance-api.conf");
+  return spawnSync(glanceManage, ["--config-file", conf, "db", "check"], { stdio: "ignore" }).status ?? -1;
+}
 
 /** The sha256 of a download; straight from a node too (with the identity the lab's HAProxy would set). */
 export function sha256Of(url: string): Promise<string> {
