@@ -24,6 +24,24 @@ const KIND_OF: Record<ImportMethod, ImportKind> = {
   "web-download": "import-web",
 };
 
+/**
+ * Runs the calls it is given one at a time, in order. The import workers send their import calls
+ * through one: Glance (27.x and 28.x, `image_set_property_atomic` in glance/db/sqlalchemy/api.py)
+ * takes the import lock with an UPDATE that finds no row, then an INSERT, with no retry; under
+ * InnoDB's default REPEATABLE READ two such calls for different images in the same index gap
+ * deadlock, and one import call is answered 500. That happens with or without an upgrade
+ * (test/integration/glanceImports.test.ts reproduces it on Glance's own schema), so the lab's load
+ * does not start two imports at the same instant; everything after the call still overlaps.
+ */
+export function oneAtATime(): <T>(call: () => Promise<T>) => Promise<T> {
+  let tail: Promise<unknown> = Promise.resolve();
+  return <T>(call: () => Promise<T>): Promise<T> => {
+    const run = tail.then(call);
+    tail = run.catch(() => undefined);
+    return run;
+  };
+}
+
 export function importWorker(
   opts: ImportLoadOptions,
   run: {
@@ -36,6 +54,7 @@ export function importWorker(
 ): (method: ImportMethod) => Promise<void> {
   let sequence = 0;
   let sourceImage = 0;
+  const importCall = oneAtATime();
   const nextRequestId = () => `${run.requestIdPrefix}-import-${++sequence}`;
   return async (method) => {
     const kind = KIND_OF[method];
@@ -53,6 +72,7 @@ export function importWorker(
             selfUrls: opts.selfUrls,
             nextRequestId,
             timeoutMs: opts.timeoutMs ?? 120_000,
+            importCall,
           },
         );
         run.stats.counted(kind);

@@ -59,6 +59,11 @@ export interface ImportOptions {
   /** How long the image may stay short of `active` after the import was accepted. */
   timeoutMs: number;
   pollMs?: number;
+  /**
+   * Runs the import call (`POST .../import`); the load's workers pass one that makes those calls one
+   * at a time (oneAtATime in importWorker.ts). Default: straight away.
+   */
+  importCall?: <T>(call: () => Promise<T>) => Promise<T>;
 }
 
 interface ImageRecord {
@@ -129,7 +134,9 @@ export async function runImport(source: ImportSource, opts: ImportOptions): Prom
       source.method === "glance-direct"
         ? { name: "glance-direct" }
         : { name: "web-download", uri: source.uri };
-    await call("POST", `/v2/images/${imageId}/import`, json({ method }), "application/json", importUrl);
+    const accept = () =>
+      call("POST", `/v2/images/${imageId}/import`, json({ method }), "application/json", importUrl);
+    await (opts.importCall ? opts.importCall(accept) : accept());
     const deadline = Date.now() + opts.timeoutMs;
     let last: ImageRecord = {};
     for (;;) {

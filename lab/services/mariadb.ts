@@ -151,6 +151,8 @@ export async function startMariadb(opts: StartMariadbOptions): Promise<RunningMa
       "--binlog-format=MIXED",
       "--skip-name-resolve",
       `--log-error=${errorLog}`,
+      // Every InnoDB deadlock, both transactions and their locks, in the error log (kept by the tests).
+      "--innodb-print-all-deadlocks=ON",
       `--pid-file=${path.join(dir, "mariadbd.pid")}`,
       `--tmpdir=${tmpDir}`,
       `--ssl-ca=${tls.caFile}`,

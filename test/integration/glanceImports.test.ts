@@ -313,3 +313,93 @@ describe("the preflight lists the images stuck in importing, as a warning", () =
     expect(warning).not.toContain(live);
   });
 });
+
+/**
+ * Why the lab's load makes its import calls one at a time (lab/load/importWorker.ts): Glance takes
+ * the import lock with `image_set_property_atomic`, an UPDATE that finds no row, then an INSERT, in
+ * one transaction and with no retry. Under InnoDB's default REPEATABLE READ the UPDATE leaves a gap
+ * lock, so two import calls for images in the same index gap deadlock and Glance answers one with 500.
+ * Upstream behaviour, on Glance's own schema, with no upgrade anywhere.
+ */
+describe("Glance's import lock: two import calls at once can deadlock (upstream, upgrade or not)", () => {
+  // Two new images past every random uuid: the same gap of image_properties' (image_id, name) index.
+  const images = ["ffffffff-ffff-4fff-8fff-fffffffffff1", "ffffffff-ffff-4fff-8fff-fffffffffff2"];
+  /** What `image_set_property_atomic` sends for an image with no lock yet: a missed UPDATE, an INSERT. */
+  const lockStatements = (image: string): Array<[statement: string, values: string[]]> => [
+    [
+      "UPDATE image_properties SET value = 'task', deleted = 0 WHERE name = 'os_glance_import_task' AND image_id = ? AND deleted != 0",
+      [image],
+    ],
+    [
+      "INSERT INTO image_properties (created_at, updated_at, deleted, image_id, name, value) VALUES (UTC_TIMESTAMP(), UTC_TIMESTAMP(), 0, ?, 'os_glance_import_task', 'task')",
+      [image],
+    ],
+  ];
+  let connections: mysql.Connection[] = [];
+
+  beforeAll(async () => {
+    for (const id of images) {
+      await sql(
+        `INSERT INTO images (id, name, status, created_at, deleted, min_disk, min_ram, protected, visibility, os_hidden)
+         VALUES (?, 'lock-test', 'queued', UTC_TIMESTAMP(), 0, 0, 0, 0, 'shared', 0)`,
+        [id],
+      );
+    }
+  });
+  afterEach(async () => {
+    await Promise.all(connections.map((c) => c.end()));
+    connections = [];
+    await sql("DELETE FROM image_properties WHERE image_id IN (?, ?)", images);
+  });
+
+  async function connect(): Promise<mysql.Connection> {
+    const { host, port, user, password, database } = db;
+    const conn = await mysql.createConnection({ host, port, user, password, database });
+    connections.push(conn);
+    return conn;
+  }
+
+  it("the server runs REPEATABLE READ, InnoDB's default and Glance's", async () => {
+    const conn = await connect();
+    const [rows] = await conn.query<mysql.RowDataPacket[]>("SELECT @@tx_isolation AS isolation");
+    expect(rows[0].isolation).toBe("REPEATABLE-READ");
+  });
+
+  it("interleaved, as two import calls that arrive together run them, one of the two is a deadlock", async () => {
+    const [a, b] = [await connect(), await connect()];
+    const [updateA, insertA] = lockStatements(images[0]);
+    const [updateB, insertB] = lockStatements(images[1]);
+    await a.query("BEGIN");
+    await b.query("BEGIN");
+    await a.query(updateA[0], updateA[1]);
+    await b.query(updateB[0], updateB[1]);
+    const first = a.query(insertA[0], insertA[1]).then(
+      () => "took the lock",
+      (error: { code?: string }) => error.code,
+    );
+    // The first INSERT now waits for b's gap lock; b's INSERT closes the cycle.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const second = await b.query(insertB[0], insertB[1]).then(
+      () => "took the lock",
+      (error: { code?: string }) => error.code,
+    );
+    expect([await first, second].sort()).toEqual(["ER_LOCK_DEADLOCK", "took the lock"]);
+  });
+
+  it("one after the other (how the lab's load sends them), both take their lock", async () => {
+    const [a, b] = [await connect(), await connect()];
+    for (const [conn, image] of [
+      [a, images[0]],
+      [b, images[1]],
+    ] satisfies Array<[mysql.Connection, string]>) {
+      await conn.query("BEGIN");
+      for (const [statement, values] of lockStatements(image)) await conn.query(statement, values);
+      await conn.query("COMMIT");
+    }
+    const [rows] = await a.query<mysql.RowDataPacket[]>(
+      "SELECT COUNT(*) AS locks FROM image_properties WHERE image_id IN (?, ?) AND name = 'os_glance_import_task'",
+      images,
+    );
+    expect(rows[0].locks).toBe(2);
+  });
+});

@@ -11,6 +11,8 @@ import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { IDLE_CLOSE_MS, startLoad } from "../../lab/load/client";
+import { runImport } from "../../lab/load/imports";
+import { oneAtATime } from "../../lab/load/importWorker";
 import { exchange, REQUEST_ID_HEADER, RequestFailure, SERVED_BY_HEADER } from "../../lab/load/exchange";
 import { zeroFailureViolations } from "../../lab/load/verdict";
 
@@ -239,5 +241,87 @@ describe("a load run: counted by kind and by failure type, every request traceab
     expect(rules).toContain("failed requests");
     const types = Object.entries(report.failuresByType).filter(([, n]) => n > 0);
     expect(types.length, JSON.stringify(report.failuresByType)).toBeGreaterThanOrEqual(2);
+  });
+});
+
+describe("import workers send their import calls one at a time (Glance's import lock can deadlock)", () => {
+  /** A stand-in for Glance's import API that notes how many import calls it holds at once. */
+  async function startImportGlance(): Promise<{
+    url: string;
+    maxConcurrentImportCalls: () => number;
+    close(): Promise<void>;
+  }> {
+    let current = 0;
+    let max = 0;
+    const server = http.createServer((req, res) => {
+      req.resume();
+      req.on("end", () => {
+        const url = req.url ?? "/";
+        if (req.method === "POST" && url === "/v2/images") {
+          res
+            .writeHead(201, { "content-type": "application/json" })
+            .end(JSON.stringify({ id: randomUUID() }));
+        } else if (req.method === "POST" && url.endsWith("/import")) {
+          max = Math.max(max, ++current);
+          setTimeout(() => {
+            current--;
+            res.writeHead(202).end();
+          }, 50);
+        } else if (req.method === "GET") {
+          res
+            .writeHead(200, { "content-type": "application/json" })
+            .end(JSON.stringify({ status: "active", checksum: "md5-of-source" }));
+        } else {
+          res.writeHead(204).end();
+        }
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
+    return {
+      url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      maxConcurrentImportCalls: () => max,
+      close: () => new Promise((resolve) => server.close(() => resolve())),
+    };
+  }
+
+  async function fourImportsAtOnce(importCall?: <T>(call: () => Promise<T>) => Promise<T>): Promise<number> {
+    const glance = await startImportGlance();
+    const pool = new http.Agent({ keepAlive: true });
+    try {
+      await Promise.all(
+        [1, 2, 3, 4].map(() =>
+          runImport(
+            { method: "web-download", uri: "http://127.0.0.1:80/image", md5: "md5-of-source" },
+            {
+              agent: pool,
+              baseUrl: glance.url,
+              selfUrls: {},
+              nextRequestId: id,
+              timeoutMs: 5_000,
+              importCall,
+            },
+          ),
+        ),
+      );
+      return glance.maxConcurrentImportCalls();
+    } finally {
+      pool.destroy();
+      await glance.close();
+    }
+  }
+
+  it("through the workers' queue, never two import calls at once", async () => {
+    expect(await fourImportsAtOnce(oneAtATime())).toBe(1);
+  });
+
+  it("negative control: without it, the stand-in sees the calls overlap", async () => {
+    expect(await fourImportsAtOnce()).toBeGreaterThan(1);
+  });
+
+  it("a failed call does not block the ones after it", async () => {
+    const queue = oneAtATime();
+    const failed = queue(() => Promise.reject(new Error("answered 500")));
+    await expect(failed).rejects.toThrow("answered 500");
+    await expect(queue(() => Promise.resolve("next"))).resolves.toBe("next");
   });
 });

@@ -56,7 +56,10 @@ export async function freshLab(
   });
 }
 
-/** Glance logs with errors other than the known harmless ones are kept in .work/lab-logs/ for diagnosis. */
+/**
+ * Kept in .work/lab-logs/ for diagnosis: Glance logs with errors other than the known harmless ones,
+ * MariaDB's error log when it recorded a deadlock, HAProxy's abnormal lines.
+ */
 function keepErrorLogs(lab: LabState): void {
   const keep = path.join(PROJECT_ROOT, ".work", "lab-logs", path.basename(lab.dir));
   const harmless = /os_brick|stevedore\.extension/;
@@ -67,6 +70,11 @@ function keepErrorLogs(lab: LabState): void {
     if (!text.split("\n").some((line) => / (ERROR|CRITICAL) /.test(line) && !harmless.test(line))) continue;
     fs.mkdirSync(keep, { recursive: true });
     fs.copyFileSync(log, path.join(keep, `${node.name}-glance-api.log`));
+  }
+  const mariadbLog = path.join(lab.dir, "mariadb", "mariadbd.err");
+  if (fs.existsSync(mariadbLog) && /deadlock/i.test(fs.readFileSync(mariadbLog, "utf8"))) {
+    fs.mkdirSync(keep, { recursive: true });
+    fs.copyFileSync(mariadbLog, path.join(keep, "mariadbd.err"));
   }
   const abnormal = readHaproxyLog(labHaproxyLog(lab))
     .filter(isAbnormal)
