@@ -230,7 +230,7 @@ describe("the command executor (mock-level: the Command plugin cannot run here)"
 /** What a node-step resource received that its executor acts on, with secrets unwrapped. */
 function nodeStepInputs(registrations: Registration[]): Record<string, string> {
   const nodeStep =
-    /^(node-\d+\/(stop|upgrade|upgrade-check|start|version)|db\/(expand|migrate|verify|contract))$/;
+    /^(node-\d+\/(prestage|stop|upgrade|upgrade-check|start|version)|db\/(expand|migrate|verify|contract))$/;
   return Object.fromEntries(
     registrations
       .filter((r) => nodeStep.test(r.name))
@@ -269,6 +269,7 @@ const PARITY_CASES: Array<[string, string, unknown]> = [
   ["nodeCommands", "stopCommand", "docker stop glance-api"],
   ["nodeCommands", "stoppedCheckCommand", "! docker ps -q -f name=glance-api | grep -q ."],
   ["nodeCommands", "upgradeCommand", "glance-switch $GLANCE_RELEASE"],
+  ["nodeCommands", "prestageCommand", "glance-fetch \"$GLANCE_RELEASE\" '$GLANCE_TARGET_VERSION'"],
   ["nodeCommands", "startCommand", "docker start glance-api"],
   ["nodeCommands", "versionCommand", "cat /etc/glance/version"],
   ["nodeCommands", "glanceManageCommand", "docker exec glance-api glance-manage"],
@@ -292,6 +293,11 @@ const PARITY_CASES: Array<[string, string, unknown]> = [
  */
 const NOT_NODE_STEP_KEYS = new Set(["database.adminUser", "database.rdsParameterGroup"]);
 
+/** Keys that add node steps when set (both executors must add the same ones): prestage is off by default. */
+const STEP_ADDING_KEYS: Record<string, string[]> = {
+  "nodeCommands.prestageCommand": ["node-1/prestage", "node-2/prestage", "node-3/prestage"],
+};
+
 describe("parity: every ssh, nodeCommands and database key reaches both executors alike", () => {
   const inputsFor = async (exec: string, block?: string, key?: string, value?: unknown) => {
     const base: Record<string, unknown> = {
@@ -310,16 +316,35 @@ describe("parity: every ssh, nodeCommands and database key reaches both executor
 
   it.each(PARITY_CASES)("%s.%s", async (block, key, value) => {
     const changed: Record<string, boolean> = {};
+    const added: Record<string, string[]> = {};
     for (const exec of ["native", "command"]) {
       const before = await inputsFor(exec);
       const after = await inputsFor(exec, block, key, value);
-      expect(Object.keys(after).sort()).toEqual(Object.keys(before).sort());
-      changed[exec] = Object.keys(before).some((step) => before[step] !== after[step]);
+      added[exec] = Object.keys(after)
+        .filter((step) => !(step in before))
+        .sort();
+      expect(Object.keys(before).filter((step) => !(step in after))).toEqual([]);
+      changed[exec] =
+        added[exec].length > 0 || Object.keys(before).some((step) => before[step] !== after[step]);
     }
     expect(changed.command, `exec: command ${changed.command ? "acts on" : "ignores"} ${block}.${key}`).toBe(
       changed.native,
     );
     expect(changed.native).toBe(!NOT_NODE_STEP_KEYS.has(`${block}.${key}`));
+    expect(added.command).toEqual(added.native);
+    expect(added.native).toEqual(STEP_ADDING_KEYS[`${block}.${key}`] ?? []);
+  });
+
+  it("nodeCommands.prestageCommand, once set: a changed value reaches both executors' prestage steps alike", async () => {
+    const changed: Record<string, string[]> = {};
+    for (const exec of ["native", "command"]) {
+      const before = await inputsFor(exec, "nodeCommands", "prestageCommand", "glance-fetch one");
+      const after = await inputsFor(exec, "nodeCommands", "prestageCommand", "glance-fetch two");
+      expect(Object.keys(after).sort()).toEqual(Object.keys(before).sort());
+      changed[exec] = Object.keys(before).filter((step) => before[step] !== after[step]);
+    }
+    expect(changed.native).toEqual(["node-1/prestage", "node-2/prestage", "node-3/prestage"]);
+    expect(changed.command).toEqual(changed.native);
   });
 
   it("lists every key of the three blocks", async () => {

@@ -85,7 +85,7 @@ describe("the runbook policy rules", () => {
   });
 
   it("have distinct names and descriptions, and ignore a stack with no runbook in it", () => {
-    expect(new Set(RUNBOOK_RULES.map((r) => r.name)).size).toBe(4);
+    expect(new Set(RUNBOOK_RULES.map((r) => r.name)).size).toBe(5);
     for (const rule of RUNBOOK_RULES) expect(rule.description.length).toBeGreaterThan(20);
     expect(checkRunbook([{ name: "bucket", type: "aws:s3/bucket:Bucket", dependsOn: [] }])).toEqual([]);
   });
