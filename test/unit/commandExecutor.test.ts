@@ -356,6 +356,57 @@ describe("parity: every ssh, nodeCommands and database key reaches both executor
   });
 });
 
+describe("the command executor runs prestageCommand like every node command (mock-level)", () => {
+  // Quotes and dollars as an operator writes them; bash on the node reads them, nothing before it does.
+  const PRESTAGE = `printf '%s|%s|%s\\n' "$GLANCE_NODE" "glance-api=2:\${GLANCE_TARGET_VERSION}*" '$GLANCE_RELEASE'`;
+
+  it("the shared builder's script on stdin to bash, bounded by the step timeout, no secret anywhere", async () => {
+    const raw = config({
+      nodeCommands: { prestageCommand: PRESTAGE },
+      database: {
+        host: "db.internal",
+        user: "glance",
+        adminUser: "admin",
+        passConnectionToGlanceManage: true,
+      },
+    });
+    const { registrations } = await runMockProgram(raw, secrets);
+    const cfg = parsed(raw);
+    const prestages = registrations.filter((r) => r.name.endsWith("/prestage"));
+    expect(prestages.map((r) => r.name)).toEqual(["node-1/prestage", "node-2/prestage", "node-3/prestage"]);
+    for (const command of prestages) {
+      const node = command.name.split("/")[0];
+      expect(command.type).toBe("command:remote:Command");
+      expect(scriptOf(command)).toBe(
+        scriptForStdin(`${OUTCOME_PREAMBLE}${buildNodeScript("prestage", cfg, { name: node })}`),
+      );
+      expect(command.inputs?.create).toBe("timeout -k 5 1800 bash -s");
+      expect(command.inputs?.triggers).toEqual(["2024.1", node, "prestage"]);
+      expect(command.opts.customTimeouts).toEqual({ create: "1860s", update: "1860s" });
+      // no secret: not in the command line, not on stdin (which is then no secret either)
+      expect(receivedAsSecret(command.inputs?.stdin)).toBe(false);
+      for (const secret of Object.values(SECRET_VALUES)) {
+        expect(String(command.inputs?.create).includes(secret)).toBe(false);
+        expect(scriptOf(command).includes(secret)).toBe(false);
+      }
+      expect(scriptOf(command)).not.toContain("OS_DATABASE__CONNECTION");
+    }
+  });
+
+  it("its stdin, run for real under dash as the login shell: the value arrives intact and the step reports its times", async () => {
+    const raw = config({ nodeCommands: { prestageCommand: PRESTAGE } });
+    const { registrations } = await runMockProgram(raw, secrets);
+    const stdin = scriptOf(registrations.find((r) => r.name === "node-2/prestage")!);
+    const run = spawnSync("dash", ["-c", remoteBashCommand(30)], { input: stdin, encoding: "utf8" });
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stdout).toBe(
+      "node-2|glance-api=2:28.2.0*|$GLANCE_RELEASE\npre-staged release 2024.1 (28.2.0) on node-2 while it still serves (prestageCommand exit 0)\n",
+    );
+    const times = markers(run.stderr);
+    expect(Date.parse(times.endedAt)).toBeGreaterThanOrEqual(Date.parse(times.startedAt));
+  });
+});
+
 describe("the command executor refuses at plan what it cannot honour", () => {
   const problemsOf = (raw: Record<string, unknown>, knownHosts?: string): string => {
     try {
