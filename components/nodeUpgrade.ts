@@ -15,8 +15,9 @@ export interface NodeUpgradeArgs {
 }
 
 /**
- * One node's part of the runbook: drain, graceful stop, upgrade, start (with its health gate), admit. Each step
- * is created by the rolling upgrade in plan order, with the dependencies the plan gives it.
+ * One node's part of the runbook: prestage (optional), drain, graceful stop, upgrade, start (with its
+ * health gate), admit. Each step is created by the rolling upgrade in plan order, with the
+ * dependencies the plan gives it.
  */
 export class NodeUpgrade extends pulumi.ComponentResource {
   readonly nodeName: string;
@@ -75,6 +76,15 @@ export class NodeUpgrade extends pulumi.ComponentResource {
       parent: this,
       dependsOn: after,
     });
+  }
+
+  /**
+   * Runs prestageCommand while the node still serves (before its drain, which depends on it), so the
+   * node's time out of rotation is stop, switch, start and health only. Built, timed and given its
+   * secrets (none) like every node script.
+   */
+  prestage(after: pulumi.Resource[]): pulumi.Resource {
+    return this.script("prestage", after).resource;
   }
 
   drain(after: pulumi.Resource[]): pulumi.Resource {

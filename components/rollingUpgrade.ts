@@ -93,6 +93,7 @@ export class RollingUpgrade extends pulumi.ComponentResource {
           nodes.set(nodeName, provisioned);
           resource = provisioned.instance;
           break;
+        case "prestage":
         case "drain":
         case "stop":
         case "upgrade":

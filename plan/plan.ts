@@ -14,6 +14,7 @@ export type StepKind =
   | "preflight"
   | "backup"
   | "provision"
+  | "prestage"
   | "drain"
   | "stop"
   | "upgrade"
@@ -69,12 +70,19 @@ export function buildPlan(config: UpgradeConfig): Plan {
     return step.id;
   };
   const describe = nodeStepDescription(release, config.bake.windowSeconds);
-  /** One node's steps of these kinds, the first after `after`, each next after the one before. */
+  /** The prestage step of each node that has one, by node. */
+  const prestaged = new Map<string, string>();
+  /**
+   * One node's steps of these kinds, the first after `after`, each next after the one before. A
+   * node's drain also waits for its own prestage, so the node leaves rotation with the release fetched.
+   */
   const chain = (node: string, wave: number, kinds: readonly ChainKind[], after: string[]): string => {
     let previous = after;
     for (const kind of kinds) {
       const description = describe(kind, wave === 0);
-      previous = [add({ id: nodeStep(node, kind), kind, node, wave, after: previous, description })];
+      const prestage = kind === "drain" ? prestaged.get(node) : undefined;
+      const waitsFor = prestage === undefined ? previous : [...previous, prestage];
+      previous = [add({ id: nodeStep(node, kind), kind, node, wave, after: waitsFor, description })];
     }
     return previous[0];
   };
@@ -97,6 +105,32 @@ export function buildPlan(config: UpgradeConfig): Plan {
 
   const newNode = config.newNodeName;
   const provisioned = "provision" in config.newNode;
+  const waves = fleetWaves(
+    config.nodes.map((n) => n.name),
+    newNode,
+    lb.maxUnavailable,
+  );
+
+  // Every node that will be drained fetches the release first, while it still serves, all of them
+  // at once: each prestage waits only for the preflight and the backup. A provisioned NEW NODE is
+  // skipped: it serves nothing before its upgrade, which follows its launch at once.
+  if (config.nodeCommands.prestageCommand !== undefined) {
+    for (const wave of waves) {
+      for (const node of wave.nodes) {
+        if (provisioned && node === newNode) continue;
+        const id = add({
+          id: nodeStep(node, "prestage"),
+          kind: "prestage",
+          node,
+          wave: wave.index,
+          after: [preflight, backup],
+          description: describe("prestage", wave.index === 0),
+        });
+        prestaged.set(node, id);
+      }
+    }
+  }
+
   const upgraded = chain(newNode, 0, provisioned ? ["provision", "upgrade"] : UNTIL_START, [backup]);
   const checked = chain(newNode, 0, ["upgrade-check"], [upgraded]);
   const allow = add({
@@ -128,11 +162,6 @@ export function buildPlan(config: UpgradeConfig): Plan {
   const bake: ChainKind[] = config.bake.windowSeconds > 0 ? ["bake"] : [];
   let previousGates = [chain(newNode, 0, [...FROM_START, ...bake], [verify])];
 
-  const waves = fleetWaves(
-    config.nodes.map((n) => n.name),
-    newNode,
-    lb.maxUnavailable,
-  );
   for (const wave of waves.slice(1)) {
     previousGates = wave.nodes.map((node) =>
       chain(node, wave.index, [...RELEASE_CHANGE_KINDS, ...bake], previousGates),
@@ -206,6 +235,8 @@ function nodeStepDescription(release: string, bakeSeconds: number) {
     switch (kind) {
       case "provision":
         return "launch the NEW NODE's EC2 instance (kept on delete)";
+      case "prestage":
+        return `prestageCommand: fetch release ${release} while the node still serves; nothing installed`;
       case "drain":
         return "take out of rotation; wait for in-flight requests";
       case "stop":
@@ -234,11 +265,16 @@ function pausePoint(config: UpgradeConfig, steps: PlanStep[]): Plan["pause"] {
   return { afterStep, active: config.approvedRelease !== config.targetRelease };
 }
 
-/** The steps a run registers: all of them, or those up to an active checkpoint. */
+/**
+ * The steps a run registers: all of them, or those up to an active checkpoint. A node past the
+ * checkpoint is not pre-staged either: nothing runs on it until the release is approved.
+ */
 export function stepsToRun(plan: Plan): PlanStep[] {
   if (!plan.pause?.active) return plan.steps;
   const index = plan.steps.findIndex((s) => s.id === plan.pause?.afterStep);
-  return plan.steps.slice(0, index + 1);
+  const kept = plan.steps.slice(0, index + 1);
+  const drained = new Set(kept.filter((s) => s.kind === "drain").map((s) => s.node));
+  return kept.filter((s) => s.kind !== "prestage" || drained.has(s.node));
 }
 
 export function backupTarget(config: UpgradeConfig): string {
@@ -256,6 +292,9 @@ export function renderRunbook(plan: Plan): string {
     `  backup:          ${plan.backup}`,
     `  drain timeout:   ${plan.drainTimeoutSeconds} s; maxUnavailable ${plan.maxUnavailable}; minHealthy ${plan.minHealthy}`,
     `  executor:        ${plan.executor}`,
+    ...(plan.steps.some((s) => s.kind === "prestage")
+      ? ["  prestage:        each node runs prestageCommand before its drain, while it still serves"]
+      : []),
     `  waves:           ${plan.waves.map((w) => `${w.index}: ${w.nodes.join(", ")}`).join(" | ")}`,
     "",
     "Steps, in order:",

@@ -8,6 +8,8 @@
 /** Every step that acts on one node, by the last segment of its id. */
 export const NODE_STEP_KINDS = [
   "provision",
+  // Optional (nodeCommands.prestageCommand): fetches the release while the node still serves.
+  "prestage",
   "drain",
   "stop",
   "upgrade",
@@ -21,7 +23,8 @@ export type NodeStepKind = (typeof NODE_STEP_KINDS)[number];
 
 /**
  * One node's change of release in place, in order: out of rotation, stopped, changed, started (with
- * its health gate), back in rotation. Every upgrade wave runs these; the rollback runs exactly these.
+ * its health gate), back in rotation. Every upgrade wave runs these; the rollback runs exactly these
+ * (so it does not pre-stage: `prestage` comes before the drain, outside the release change).
  */
 export const RELEASE_CHANGE_KINDS = [
   "drain",

@@ -3,7 +3,7 @@
  * by the policy pack (CrossGuard) and, in tests, on the registrations of the mocked program.
  * Resources are matched by their runbook names: `node-2/drain`, `db/expand`, `db/contract`.
  */
-import { dbStep, nodeScope, nodeStep, parseNodeStep } from "../plan/stepIds";
+import { dbStep, nodeScope, nodeStep, parseNodeStep, PREFLIGHT_STEP } from "../plan/stepIds";
 
 /** A resource as the rules see it: its name, its type, and the names of what it depends on. */
 export interface RunbookResource {
@@ -239,11 +239,51 @@ export const expandWithNewNodeCode = defineRule(
   },
 );
 
+/** What a prestage waits for: nothing runs on a node before the checks and the backup. */
+const PRESTAGE_NEEDS = [PREFLIGHT_STEP, dbStep("backup")] as const;
+
+export const prestageBeforeOwnDrain = defineRule(
+  "prestage-before-own-drain",
+  "A node's optional prestage (prestageCommand) runs while the node still serves: after the preflight and db/backup, and before its own drain, which depends on it (so the fetch never races the install, and never adds to the node's time out of rotation).",
+  (graph, report) => {
+    for (const node of graph.nodes) {
+      const prestage = nodeStep(node, "prestage");
+      if (!graph.has(prestage)) continue;
+      for (const step of PRESTAGE_NEEDS) {
+        if (graph.has(step) && !graph.dependsOn(prestage, step)) {
+          report(
+            `${prestage} does not depend on ${step}: it could run on ${node} before ${step} finished.`,
+            prestage,
+          );
+        }
+      }
+      const drain = nodeStep(node, "drain");
+      if (!graph.has(drain)) {
+        report(
+          `${node} has ${prestage} but no ${drain}: a prestage exists only to shorten a drained node's time out of rotation.`,
+          prestage,
+        );
+      } else if (graph.dependsOn(prestage, drain)) {
+        report(
+          `${prestage} depends on ${drain}: it would run with ${node} out of rotation, which it exists to avoid. Make ${drain} depend on ${prestage}.`,
+          prestage,
+        );
+      } else if (!graph.dependsOn(drain, prestage)) {
+        report(
+          `${drain} does not depend on ${prestage}: ${node} could leave rotation (and be upgraded) while its prestage still runs. Make ${drain} depend on ${prestage}.`,
+          drain,
+        );
+      }
+    }
+  },
+);
+
 export const RUNBOOK_RULES: readonly RunbookRule[] = [
   contractAfterEveryAdmission,
   drainAfterPreviousWave,
   upgradeAfterStopAndDrain,
   expandWithNewNodeCode,
+  prestageBeforeOwnDrain,
 ];
 
 /** Every rule's violations, in rule order. */

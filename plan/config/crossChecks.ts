@@ -180,3 +180,45 @@ export function rollbackCommandProblems(stack: ParsedStack): string[] {
   }
   return [];
 }
+
+/** The apt example the README gives, in the shape of the default upgradeCommand. */
+export const PRESTAGE_EXAMPLE =
+  'DEBIAN_FRONTEND=noninteractive apt-get install --download-only -y "glance-api=2:${GLANCE_TARGET_VERSION}*" "glance-common=2:${GLANCE_TARGET_VERSION}*" "python3-glance=2:${GLANCE_TARGET_VERSION}*"';
+
+/** An apt install (apt-get or apt), and the flags that make it only download. */
+const APT_INSTALL = /\bapt(-get)?\s+(\S+\s+)*install\b/;
+const DOWNLOAD_ONLY = /(^|\s)(--download-only|-[a-z]*d[a-z]*)(\s|$)|Download-Only=(true|1|yes)\b/;
+
+const PRESTAGE_UNSAFE = {
+  stopCommand: "stops Glance",
+  upgradeCommand: "installs the new release",
+  startCommand: "starts Glance",
+} as const;
+
+/**
+ * prestageCommand runs on a node that still serves (before its drain), so it must change nothing the
+ * running Glance uses: refuse the node commands that stop, install or start, and an apt install that
+ * would install rather than only download. The rollback does not pre-stage (it runs exactly the
+ * release change: drain, stop, upgrade, start, admit), so nothing here concerns rollbackTo.
+ */
+export function prestageProblems(stack: ParsedStack): string[] {
+  const commands = stack.nodeCommands;
+  const prestage = commands.prestageCommand;
+  if (prestage === undefined) return [];
+  const at = `${key(["nodeCommands", "prestageCommand"])} = ${show(prestage)}: it runs on each node before its drain, while the node still serves`;
+  const example = `e.g. ${PRESTAGE_EXAMPLE}`;
+  const same = (Object.keys(PRESTAGE_UNSAFE) as Array<keyof typeof PRESTAGE_UNSAFE>).find(
+    (name) => commands[name] === prestage,
+  );
+  if (same) {
+    return [
+      `${at}, and it is nodeCommands.${same}, which ${PRESTAGE_UNSAFE[same]} on a node in rotation: make it fetch what upgradeCommand installs without installing it (${example}), or remove prestageCommand`,
+    ];
+  }
+  if (APT_INSTALL.test(prestage) && !DOWNLOAD_ONLY.test(prestage)) {
+    return [
+      `${at}, and this apt install would install the packages on a node in rotation (their maintainer scripts may restart Glance on new code): add --download-only so it only fetches them (${example}), or remove prestageCommand`,
+    ];
+  }
+  return [];
+}

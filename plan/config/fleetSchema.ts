@@ -69,6 +69,12 @@ export const nodeCommandsSchema = z.strictObject({
   upgradeCommand: command.default(
     'systemctl mask --runtime glance-api && DEBIAN_FRONTEND=noninteractive apt-get install -y --allow-downgrades "glance-api=2:${GLANCE_TARGET_VERSION}*" "glance-common=2:${GLANCE_TARGET_VERSION}*" "python3-glance=2:${GLANCE_TARGET_VERSION}*"',
   ),
+  /**
+   * Optional, off by default: run on each node before its drain, while it still serves, so its time
+   * out of rotation is only stop, switch, start and health. It must not touch the running service:
+   * fetch what upgradeCommand will install, install nothing (e.g. apt-get install --download-only).
+   */
+  prestageCommand: command.optional(),
   startCommand: command.default("systemctl unmask --runtime glance-api && systemctl start glance-api"),
   versionCommand: command.default("dpkg-query -W -f='${Version}' glance-common | sed 's/^[0-9]*://'"),
   glanceManageCommand: command.default("glance-manage"),

@@ -8,6 +8,7 @@ import { UpgradeConfig } from "../../plan/config";
  */
 
 export type NodeScriptKind =
+  | "prestage"
   | "stop"
   | "upgrade"
   | "start"
@@ -47,6 +48,18 @@ function body(kind: NodeScriptKind, config: UpgradeConfig): string[] {
   const c = config.nodeCommands;
   const manage = c.glanceManageCommand;
   switch (kind) {
+    case "prestage":
+      // In a subshell, so a failure is reported in the operator's words with its exit code.
+      if (c.prestageCommand === undefined)
+        throw new Error("a prestage step needs nodeCommands.prestageCommand");
+      return [
+        "set +e",
+        `( set -e; ${c.prestageCommand} )`,
+        "rc=$?",
+        "set -e",
+        `if [ "$rc" -ne 0 ]; then echo "prestageCommand failed on $GLANCE_NODE (exit $rc) before its drain: the node is still in rotation and was not changed by the upgrade; fix the command or the node, then run up again" >&2; exit "$rc"; fi`,
+        `echo "pre-staged release $GLANCE_RELEASE ($GLANCE_TARGET_VERSION) on $GLANCE_NODE while it still serves (prestageCommand exit 0)"`,
+      ];
     case "stop":
       return [
         c.stopCommand,

@@ -230,7 +230,7 @@ describe("the command executor (mock-level: the Command plugin cannot run here)"
 /** What a node-step resource received that its executor acts on, with secrets unwrapped. */
 function nodeStepInputs(registrations: Registration[]): Record<string, string> {
   const nodeStep =
-    /^(node-\d+\/(stop|upgrade|upgrade-check|start|version)|db\/(expand|migrate|verify|contract))$/;
+    /^(node-\d+\/(prestage|stop|upgrade|upgrade-check|start|version)|db\/(expand|migrate|verify|contract))$/;
   return Object.fromEntries(
     registrations
       .filter((r) => nodeStep.test(r.name))
@@ -269,6 +269,7 @@ const PARITY_CASES: Array<[string, string, unknown]> = [
   ["nodeCommands", "stopCommand", "docker stop glance-api"],
   ["nodeCommands", "stoppedCheckCommand", "! docker ps -q -f name=glance-api | grep -q ."],
   ["nodeCommands", "upgradeCommand", "glance-switch $GLANCE_RELEASE"],
+  ["nodeCommands", "prestageCommand", "glance-fetch \"$GLANCE_RELEASE\" '$GLANCE_TARGET_VERSION'"],
   ["nodeCommands", "startCommand", "docker start glance-api"],
   ["nodeCommands", "versionCommand", "cat /etc/glance/version"],
   ["nodeCommands", "glanceManageCommand", "docker exec glance-api glance-manage"],
@@ -292,6 +293,11 @@ const PARITY_CASES: Array<[string, string, unknown]> = [
  */
 const NOT_NODE_STEP_KEYS = new Set(["database.adminUser", "database.rdsParameterGroup"]);
 
+/** Keys that add node steps when set (both executors must add the same ones): prestage is off by default. */
+const STEP_ADDING_KEYS: Record<string, string[]> = {
+  "nodeCommands.prestageCommand": ["node-1/prestage", "node-2/prestage", "node-3/prestage"],
+};
+
 describe("parity: every ssh, nodeCommands and database key reaches both executors alike", () => {
   const inputsFor = async (exec: string, block?: string, key?: string, value?: unknown) => {
     const base: Record<string, unknown> = {
@@ -310,16 +316,35 @@ describe("parity: every ssh, nodeCommands and database key reaches both executor
 
   it.each(PARITY_CASES)("%s.%s", async (block, key, value) => {
     const changed: Record<string, boolean> = {};
+    const added: Record<string, string[]> = {};
     for (const exec of ["native", "command"]) {
       const before = await inputsFor(exec);
       const after = await inputsFor(exec, block, key, value);
-      expect(Object.keys(after).sort()).toEqual(Object.keys(before).sort());
-      changed[exec] = Object.keys(before).some((step) => before[step] !== after[step]);
+      added[exec] = Object.keys(after)
+        .filter((step) => !(step in before))
+        .sort();
+      expect(Object.keys(before).filter((step) => !(step in after))).toEqual([]);
+      changed[exec] =
+        added[exec].length > 0 || Object.keys(before).some((step) => before[step] !== after[step]);
     }
     expect(changed.command, `exec: command ${changed.command ? "acts on" : "ignores"} ${block}.${key}`).toBe(
       changed.native,
     );
     expect(changed.native).toBe(!NOT_NODE_STEP_KEYS.has(`${block}.${key}`));
+    expect(added.command).toEqual(added.native);
+    expect(added.native).toEqual(STEP_ADDING_KEYS[`${block}.${key}`] ?? []);
+  });
+
+  it("nodeCommands.prestageCommand, once set: a changed value reaches both executors' prestage steps alike", async () => {
+    const changed: Record<string, string[]> = {};
+    for (const exec of ["native", "command"]) {
+      const before = await inputsFor(exec, "nodeCommands", "prestageCommand", "glance-fetch one");
+      const after = await inputsFor(exec, "nodeCommands", "prestageCommand", "glance-fetch two");
+      expect(Object.keys(after).sort()).toEqual(Object.keys(before).sort());
+      changed[exec] = Object.keys(before).filter((step) => before[step] !== after[step]);
+    }
+    expect(changed.native).toEqual(["node-1/prestage", "node-2/prestage", "node-3/prestage"]);
+    expect(changed.command).toEqual(changed.native);
   });
 
   it("lists every key of the three blocks", async () => {
@@ -328,6 +353,57 @@ describe("parity: every ssh, nodeCommands and database key reaches both executor
     expect(keys("ssh").sort()).toEqual(Object.keys(sshSchema.shape).sort());
     expect(keys("nodeCommands").sort()).toEqual(Object.keys(nodeCommandsSchema.shape).sort());
     expect(keys("database").sort()).toEqual(Object.keys(databaseSchema.shape).sort());
+  });
+});
+
+describe("the command executor runs prestageCommand like every node command (mock-level)", () => {
+  // Quotes and dollars as an operator writes them; bash on the node reads them, nothing before it does.
+  const PRESTAGE = `printf '%s|%s|%s\\n' "$GLANCE_NODE" "glance-api=2:\${GLANCE_TARGET_VERSION}*" '$GLANCE_RELEASE'`;
+
+  it("the shared builder's script on stdin to bash, bounded by the step timeout, no secret anywhere", async () => {
+    const raw = config({
+      nodeCommands: { prestageCommand: PRESTAGE },
+      database: {
+        host: "db.internal",
+        user: "glance",
+        adminUser: "admin",
+        passConnectionToGlanceManage: true,
+      },
+    });
+    const { registrations } = await runMockProgram(raw, secrets);
+    const cfg = parsed(raw);
+    const prestages = registrations.filter((r) => r.name.endsWith("/prestage"));
+    expect(prestages.map((r) => r.name)).toEqual(["node-1/prestage", "node-2/prestage", "node-3/prestage"]);
+    for (const command of prestages) {
+      const node = command.name.split("/")[0];
+      expect(command.type).toBe("command:remote:Command");
+      expect(scriptOf(command)).toBe(
+        scriptForStdin(`${OUTCOME_PREAMBLE}${buildNodeScript("prestage", cfg, { name: node })}`),
+      );
+      expect(command.inputs?.create).toBe("timeout -k 5 1800 bash -s");
+      expect(command.inputs?.triggers).toEqual(["2024.1", node, "prestage"]);
+      expect(command.opts.customTimeouts).toEqual({ create: "1860s", update: "1860s" });
+      // no secret: not in the command line, not on stdin (which is then no secret either)
+      expect(receivedAsSecret(command.inputs?.stdin)).toBe(false);
+      for (const secret of Object.values(SECRET_VALUES)) {
+        expect(String(command.inputs?.create).includes(secret)).toBe(false);
+        expect(scriptOf(command).includes(secret)).toBe(false);
+      }
+      expect(scriptOf(command)).not.toContain("OS_DATABASE__CONNECTION");
+    }
+  });
+
+  it("its stdin, run for real under dash as the login shell: the value arrives intact and the step reports its times", async () => {
+    const raw = config({ nodeCommands: { prestageCommand: PRESTAGE } });
+    const { registrations } = await runMockProgram(raw, secrets);
+    const stdin = scriptOf(registrations.find((r) => r.name === "node-2/prestage")!);
+    const run = spawnSync("dash", ["-c", remoteBashCommand(30)], { input: stdin, encoding: "utf8" });
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stdout).toBe(
+      "node-2|glance-api=2:28.2.0*|$GLANCE_RELEASE\npre-staged release 2024.1 (28.2.0) on node-2 while it still serves (prestageCommand exit 0)\n",
+    );
+    const times = markers(run.stderr);
+    expect(Date.parse(times.endedAt)).toBeGreaterThanOrEqual(Date.parse(times.startedAt));
   });
 });
 

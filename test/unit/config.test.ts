@@ -72,6 +72,12 @@ const albNodes = (second: Record<string, unknown>): Overrides => ({
   ],
 });
 const CUSTOM_VERSION_COMMAND = "dpkg-query -W -f='${Version}' glance-common";
+/** The README's prestageCommand example: the default upgradeCommand's packages, downloaded only. */
+const APT_PRESTAGE =
+  'DEBIAN_FRONTEND=noninteractive apt-get install --download-only -y "glance-api=2:${GLANCE_TARGET_VERSION}*" "glance-common=2:${GLANCE_TARGET_VERSION}*" "python3-glance=2:${GLANCE_TARGET_VERSION}*"';
+const DEFAULT_UPGRADE =
+  'systemctl mask --runtime glance-api && DEBIAN_FRONTEND=noninteractive apt-get install -y --allow-downgrades "glance-api=2:${GLANCE_TARGET_VERSION}*" "glance-common=2:${GLANCE_TARGET_VERSION}*" "python3-glance=2:${GLANCE_TARGET_VERSION}*"';
+const PRESTAGE_FIX = `(e.g. ${APT_PRESTAGE}), or remove prestageCommand`;
 
 const crossBlockChecks: CrossBlockCheck[] = [
   {
@@ -223,6 +229,42 @@ const crossBlockChecks: CrossBlockCheck[] = [
     stack: () => twoHaproxy({ rollbackTo: { release: "2023.2", version: "2:27.1.1" } }),
     problem: `${NS}:rollbackTo.version = "2:27.1.1": nodeCommands.versionCommand is the default, which prints the version without its Debian epoch, so no node would ever report a version starting with "2:"; write "27.1.1"`,
     valid: () => twoHaproxy({ rollbackTo: { release: "2023.2", version: "27.1.1" } }),
+  },
+  {
+    name: "prestageCommand that is the default upgradeCommand (it would install on a serving node)",
+    stack: () => twoHaproxy({ nodeCommands: { prestageCommand: DEFAULT_UPGRADE } }),
+    problem: `${NS}:nodeCommands.prestageCommand = "systemctl mask --runtime glance-api && DEBIAN_FRONTEND=noninteractive apt-ge...: it runs on each node before its drain, while the node still serves, and it is nodeCommands.upgradeCommand, which installs the new release on a node in rotation: make it fetch what upgradeCommand installs without installing it ${PRESTAGE_FIX}`,
+    valid: () => twoHaproxy({ nodeCommands: { prestageCommand: APT_PRESTAGE } }),
+  },
+  {
+    name: "prestageCommand that is the stopCommand (it would stop a serving node)",
+    stack: () =>
+      twoHaproxy({
+        nodeCommands: { stopCommand: "docker stop glance-api", prestageCommand: "docker stop glance-api" },
+      }),
+    problem: `${NS}:nodeCommands.prestageCommand = "docker stop glance-api": it runs on each node before its drain, while the node still serves, and it is nodeCommands.stopCommand, which stops Glance on a node in rotation: make it fetch what upgradeCommand installs without installing it ${PRESTAGE_FIX}`,
+    valid: () =>
+      twoHaproxy({
+        nodeCommands: {
+          stopCommand: "docker stop glance-api",
+          prestageCommand: "docker pull glance:$GLANCE_RELEASE",
+        },
+      }),
+  },
+  {
+    name: "prestageCommand with an apt install that is not download-only",
+    stack: () =>
+      twoHaproxy({
+        nodeCommands: { prestageCommand: 'sudo apt-get install -y "glance-api=2:${GLANCE_TARGET_VERSION}*"' },
+      }),
+    problem: `${NS}:nodeCommands.prestageCommand = "sudo apt-get install -y \\"glance-api=2:\${GLANCE_TARGET_VERSION}*\\"": it runs on each node before its drain, while the node still serves, and this apt install would install the packages on a node in rotation (their maintainer scripts may restart Glance on new code): add --download-only so it only fetches them ${PRESTAGE_FIX}`,
+    // apt's short form of --download-only, in a group of flags
+    valid: () =>
+      twoHaproxy({
+        nodeCommands: {
+          prestageCommand: 'sudo apt-get install -yd "glance-api=2:${GLANCE_TARGET_VERSION}*"',
+        },
+      }),
   },
   {
     name: "errorBudget with the bake off",
@@ -576,6 +618,22 @@ const badConfigs: BadConfig[] = [
     shows: [`${NS}:nodeCommands.upgradeCommand = "apt-get install -y glance\\rreboot"`, "control characters"],
   },
   {
+    name: "prestageCommand with a newline (injection)",
+    stack: () =>
+      twoHaproxy({ nodeCommands: { prestageCommand: "apt-get install -d -y glance-api\nreboot" } }),
+    shows: [`${NS}:nodeCommands.prestageCommand = "apt-get install -d -y glance-api\\nreboot"`, "one line"],
+  },
+  {
+    name: "empty prestageCommand",
+    stack: () => twoHaproxy({ nodeCommands: { prestageCommand: "" } }),
+    shows: [`${NS}:nodeCommands.prestageCommand = ""`, "must not be empty"],
+  },
+  {
+    name: "prestageCommand given as a YAML list",
+    stack: () => twoHaproxy({ nodeCommands: { prestageCommand: ["apt-get", "install"] } }),
+    shows: [`${NS}:nodeCommands.prestageCommand = ["apt-get","install"]`, "expected string"],
+  },
+  {
     name: "empty command",
     stack: () => twoHaproxy({ nodeCommands: { startCommand: "" } }),
     shows: [`${NS}:nodeCommands.startCommand = ""`, "must not be empty"],
@@ -847,6 +905,19 @@ describe("valid configs", () => {
       },
     ]);
     expect(config.secrets).toEqual({ dbPassword: true, dbAdminPassword: false, sshPrivateKey: false });
+  });
+
+  it("leaves prestageCommand unset by default (no prestage step), and takes the README's apt example as is", () => {
+    expect(parsed(haproxyStack(2)).nodeCommands.prestageCommand).toBeUndefined();
+    expect("prestageCommand" in parsed(haproxyStack(2)).nodeCommands).toBe(false);
+    const config = parsed(haproxyStack(2, { nodeCommands: { prestageCommand: APT_PRESTAGE } }));
+    expect(config.nodeCommands.prestageCommand).toBe(APT_PRESTAGE);
+    // rollbackTo does not interact with it: the rollback does not pre-stage
+    const rollback = haproxyStack(2, {
+      nodeCommands: { prestageCommand: APT_PRESTAGE },
+      rollbackTo: { release: "2023.2", version: "27.1.1" },
+    });
+    expect(parsed(rollback).rollbackTo?.version).toBe("27.1.1");
   });
 
   it("applies partial nodeCommands overrides on top of the defaults", () => {

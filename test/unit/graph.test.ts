@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import {
   ancestors,
+  SECRET_VALUES,
   provisionedStackConfig,
   Registration,
   runMockProgram,
@@ -267,3 +268,96 @@ function stripProvider(inputs: Record<string, unknown> | undefined): Record<stri
   const { __provider: _provider, ...rest } = inputs ?? {};
   return rest;
 }
+
+describe("the resource graph with prestageCommand (nodes fetch the release before their drain)", () => {
+  // Quotes and dollars, as an operator writes them: the script carries them verbatim, bash reads them.
+  const PRESTAGE = `apt-get install --download-only -y "glance-api=2:\${GLANCE_TARGET_VERSION}*" && echo 'fetched $GLANCE_RELEASE'`;
+  const withPrestage = (config: Record<string, unknown>): Record<string, unknown> => ({
+    ...config,
+    nodeCommands: { ...((config.nodeCommands as object | undefined) ?? {}), prestageCommand: PRESTAGE },
+  });
+  const prestageCases: Array<{ title: string; config: Record<string, unknown>; nodes: string[] }> = [
+    { title: "3 nodes, native", config: stackConfig(3), nodes: nodes(3) },
+    {
+      title: "3 nodes, exec: command (mock-level)",
+      config: stackConfig(3, { exec: "command" }),
+      nodes: nodes(3),
+    },
+    {
+      title: "5 nodes, maxUnavailable 2",
+      config: stackConfig(5, {
+        loadBalancer: { type: "haproxy", runtimeApi: "127.0.0.1:9999", backend: "glance", maxUnavailable: 2 },
+      }),
+      nodes: nodes(5),
+    },
+    {
+      title: "a provisioned NEW NODE (not pre-staged) and 2 existing nodes",
+      config: provisionedStackConfig(2),
+      nodes: nodes(2),
+    },
+  ];
+
+  it("is absent when prestageCommand is not set", async () => {
+    for (const config of [stackConfig(3), stackConfig(3, { exec: "command" }), provisionedStackConfig(2)]) {
+      const { registrations } = await runMockProgram(config, withAdmin);
+      expect(registrations.filter((r) => r.name.endsWith("/prestage"))).toEqual([]);
+    }
+  });
+
+  it.each(prestageCases)("$title", async ({ config, nodes: prestaged }) => {
+    const { registrations } = await runMockProgram(withPrestage(config), withAdmin);
+    const graph = ancestors(registrations);
+    const steps = registrations.filter((r) => STEP_TYPES.has(r.type));
+    const prestages = steps.filter((r) => r.name.endsWith("/prestage"));
+    expect(prestages.map((r) => r.name).sort()).toEqual(prestaged.map((n) => `${n}/prestage`).sort());
+    for (const prestage of prestages) {
+      const node = prestage.name.split("/")[0];
+      // after the preflight and the backup, and nothing else: no step of any node, its own or another's
+      expect(prestage.dependsOn).toEqual(["preflight", "db/backup"]);
+      expect([...(graph.get(prestage.name) ?? [])].sort()).toEqual(["db/backup", "preflight"]);
+      // before its own drain, which waits for it directly; never after it
+      expect(registrations.find((r) => r.name === `${node}/drain`)?.dependsOn).toContain(prestage.name);
+      expect(graph.get(`${node}/drain`)?.has(prestage.name)).toBe(true);
+      expect(graph.get(prestage.name)?.has(`${node}/drain`)).toBe(false);
+      // a child of the node's component, like the node's other steps
+      expect(prestage.parent).toBe(node);
+    }
+    // nothing but drains waits for a prestage directly, and no prestage for another
+    for (const r of steps) {
+      for (const dep of r.dependsOn.filter((d) => d.endsWith("/prestage")))
+        expect(r.name).toBe(dep.replace(/\/prestage$/, "/drain"));
+    }
+    // the provisioned NEW NODE has no drain to shorten, so no prestage either
+    expect(steps.some((r) => r.name === "node-new/prestage")).toBe(false);
+  });
+
+  it("native: the shared script builder's script, the step timeout, and no secret outside the secret input", async () => {
+    const raw = withPrestage(
+      stackConfig(3, {
+        database: {
+          host: "db.internal",
+          user: "glance",
+          adminUser: "admin",
+          passConnectionToGlanceManage: true,
+        },
+        nodeCommands: { scriptTimeoutSeconds: 900 },
+      }),
+    );
+    const { registrations } = await runMockProgram(raw, withAdmin);
+    const prestage = registrations.find((r) => r.name === "node-2/prestage");
+    expect(prestage?.type).toBe("pulumi-nodejs:dynamic:Resource");
+    const request = prestage?.inputs?.request as {
+      kind: string;
+      run: { script: string; timeoutSeconds: number };
+    };
+    expect(request.kind).toBe("script");
+    expect(request.run.timeoutSeconds).toBe(900);
+    expect(request.run.script).toContain(`\n( set -e; ${PRESTAGE} )\n`);
+    expect(request.run.script).toContain("export GLANCE_NODE='node-2'\n");
+    expect(prestage?.inputs?.kind).toBe("prestage");
+    const { secrets: secretInput, __provider: _provider, ...rest } = prestage?.inputs ?? {};
+    for (const secret of Object.values(SECRET_VALUES)) expect(JSON.stringify(rest)).not.toContain(secret);
+    // the glance-manage connection is for the db steps only
+    expect(JSON.stringify(secretInput ?? {})).not.toContain("OS_DATABASE__CONNECTION");
+  });
+});

@@ -393,3 +393,114 @@ describe("pauseAfter: a checkpoint that stops the chain until the release is app
     );
   });
 });
+
+describe("prestage (nodeCommands.prestageCommand): each node fetches the release before its drain", () => {
+  const PRESTAGE = 'apt-get install --download-only -y "glance-api=2:${GLANCE_TARGET_VERSION}*"';
+  const withPrestage = (stack: ReturnType<typeof haproxyStack>) =>
+    buildPlan(
+      parsed({
+        ...stack,
+        raw: {
+          ...stack.raw,
+          nodeCommands: { ...(stack.raw.nodeCommands as object), prestageCommand: PRESTAGE },
+        },
+      }),
+    );
+  const step = (plan: Plan, id: string) => plan.steps.find((s) => s.id === id);
+
+  it("off by default: no prestage step, the same plan and runbook as before", () => {
+    const plan = buildPlan(parsed(haproxyStack(3)));
+    expect(plan.steps.filter((s) => s.kind === "prestage")).toEqual([]);
+    expect(step(plan, "node-1/drain")?.after).toEqual(["db/backup"]);
+    expect(step(plan, "node-2/drain")?.after).toEqual(["node-1/admit"]);
+    expect(renderRunbook(plan)).not.toContain("prestage");
+  });
+
+  it("2 nodes: every prestage after preflight and backup, each drain after its own node's prestage", () => {
+    const plan = withPrestage(haproxyStack(2));
+    expect(shape(plan).slice(0, 6)).toEqual([
+      "preflight <- ",
+      "db/backup <- preflight",
+      "node-1/prestage <- preflight, db/backup",
+      "node-2/prestage <- preflight, db/backup",
+      "node-1/drain <- db/backup, node-1/prestage",
+      "node-1/stop <- node-1/drain",
+    ]);
+    expect(step(plan, "node-2/drain")?.after).toEqual(["node-1/admit", "node-2/prestage"]);
+    expect(step(plan, "node-1/prestage")).toMatchObject({ kind: "prestage", node: "node-1", wave: 0 });
+    expect(step(plan, "node-2/prestage")).toMatchObject({ kind: "prestage", node: "node-2", wave: 1 });
+    expect(step(plan, "node-2/prestage")?.description).toBe(
+      "prestageCommand: fetch release 2024.1 while the node still serves; nothing installed",
+    );
+    // The rest of the chain is the plan without prestage, step for step.
+    const without = buildPlan(parsed(haproxyStack(2)));
+    expect(plan.steps.filter((s) => s.kind !== "prestage").map((s) => s.id)).toEqual(
+      without.steps.map((s) => s.id),
+    );
+  });
+
+  it.each([
+    ["3 nodes", haproxyStack(3)],
+    ["5 nodes, maxUnavailable 2", haproxyStack(5, { loadBalancer: { maxUnavailable: 2 } })],
+    ["a NEW NODE that is not first", haproxyStack(3, { newNode: { existing: "node-2" } })],
+    ["50 nodes", albStack(50)],
+  ])("%s: one per node, in parallel, before its drain and never after it", (_, stack) => {
+    const plan = withPrestage(stack);
+    const prestages = plan.steps.filter((s) => s.kind === "prestage");
+    const nodes = plan.waves.flatMap((w) => w.nodes);
+    expect(prestages.map((s) => s.node)).toEqual(nodes);
+    const index = new Map(plan.steps.map((s, i) => [s.id, i]));
+    for (const prestage of prestages) {
+      // waits for the preflight and the backup only: no other node's step, so all run at once
+      expect(prestage.after).toEqual(["preflight", "db/backup"]);
+      const drain = `${prestage.node}/drain`;
+      expect(step(plan, drain)?.after).toContain(prestage.id);
+      expect(index.get(prestage.id)).toBeLessThan(index.get(drain) as number);
+      expect(prestage.wave).toBe(step(plan, drain)?.wave);
+    }
+    // nothing but the node's own drain waits for a prestage
+    for (const s of plan.steps) {
+      for (const dep of s.after.filter((d) => d.endsWith("/prestage")))
+        expect(s.id, `${s.id} waits for ${dep}`).toBe(dep.replace(/\/prestage$/, "/drain"));
+    }
+  });
+
+  it("a provisioned NEW NODE is not pre-staged (it serves nothing before its upgrade); the fleet is", () => {
+    const stack = albProvisionedStack(2);
+    const plan = withPrestage(stack);
+    expect(plan.steps.filter((s) => s.kind === "prestage").map((s) => s.id)).toEqual([
+      "node-1/prestage",
+      "node-2/prestage",
+    ]);
+    expect(step(plan, "glance-new/provision")?.after).toEqual(["db/backup"]);
+    expect(step(plan, "glance-new/upgrade")?.after).toEqual(["glance-new/provision"]);
+    expect(step(plan, "node-1/drain")?.after).toEqual(["glance-new/admit", "node-1/prestage"]);
+  });
+
+  it("the runbook says so in its header and lists the steps", () => {
+    const runbook = renderRunbook(withPrestage(haproxyStack(2)));
+    expect(runbook).toContain(
+      "  prestage:        each node runs prestageCommand before its drain, while it still serves",
+    );
+    expect(runbook).toMatch(/ {2}3\. node-1\/prestage +prestageCommand: fetch release 2024\.1 .* \[wave 0\]/);
+    expect(runbook).toMatch(/ {2}4\. node-2\/prestage +prestageCommand: fetch release 2024\.1 .* \[wave 1\]/);
+  });
+
+  it("a node past an active checkpoint is not pre-staged until the release is approved", () => {
+    const paused = (approvedRelease?: string) => {
+      const stack = haproxyStack(3, {
+        pauseAfter: "newNode",
+        ...(approvedRelease ? { approvedRelease } : {}),
+      });
+      return stepsToRun(withPrestage(stack)).map((s) => s.id);
+    };
+    const run = paused();
+    expect(run.filter((id) => id.endsWith("/prestage"))).toEqual(["node-1/prestage"]);
+    expect(run.at(-1)).toBe("node-1/admit");
+    expect(paused("2024.1").filter((id) => id.endsWith("/prestage"))).toEqual([
+      "node-1/prestage",
+      "node-2/prestage",
+      "node-3/prestage",
+    ]);
+  });
+});

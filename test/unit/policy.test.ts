@@ -5,6 +5,7 @@ import {
   contractAfterEveryAdmission,
   drainAfterPreviousWave,
   expandWithNewNodeCode,
+  prestageBeforeOwnDrain,
   RUNBOOK_RULES,
   RunbookResource,
   upgradeAfterStopAndDrain,
@@ -52,6 +53,8 @@ function rewired(
 /** `rule resource` per violation, in the order the rules report them. */
 const offenders = (violations: Violation[]) => violations.map((v) => `${v.rule} ${v.resource ?? ""}`);
 
+const PRESTAGED = { nodeCommands: { prestageCommand: "apt-get install --download-only -y glance-api" } };
+
 const goodPrograms: Array<{ title: string; config: Record<string, unknown> }> = [
   { title: "3 nodes", config: stackConfig(3) },
   {
@@ -66,6 +69,11 @@ const goodPrograms: Array<{ title: string; config: Record<string, unknown> }> = 
   },
   { title: "the command executor", config: stackConfig(3, { exec: "command" }) },
   { title: "a provisioned NEW NODE on an ALB", config: provisionedStackConfig(2) },
+  { title: "3 nodes with prestageCommand", config: stackConfig(3, PRESTAGED) },
+  {
+    title: "a provisioned NEW NODE with prestageCommand",
+    config: { ...provisionedStackConfig(2), ...PRESTAGED },
+  },
 ];
 
 function only(violations: Violation[], rule: string): Violation[] {
@@ -85,7 +93,7 @@ describe("the runbook policy rules", () => {
   });
 
   it("have distinct names and descriptions, and ignore a stack with no runbook in it", () => {
-    expect(new Set(RUNBOOK_RULES.map((r) => r.name)).size).toBe(4);
+    expect(new Set(RUNBOOK_RULES.map((r) => r.name)).size).toBe(5);
     for (const rule of RUNBOOK_RULES) expect(rule.description.length).toBeGreaterThan(20);
     expect(checkRunbook([{ name: "bucket", type: "aws:s3/bucket:Bucket", dependsOn: [] }])).toEqual([]);
   });
@@ -229,6 +237,39 @@ describe("the runbook policy rules", () => {
       const violations = checkRunbook(broken).filter((v) => v.rule === upgradeAfterStopAndDrain.name);
       expect(violations.map((v) => v.message)).toEqual([
         "node-new/upgrade does not depend on node-new/provision: node-new could be upgraded before its instance exists.",
+      ]);
+    });
+
+    it("a node's drain does not wait for its prestage (the fetch could race the install)", async () => {
+      const broken = withoutEdge(
+        await captured(stackConfig(3, PRESTAGED)),
+        "node-2/drain",
+        "node-2/prestage",
+      );
+      const [violation, ...rest] = only(checkRunbook(broken), prestageBeforeOwnDrain.name);
+      expect(rest).toEqual([]);
+      expect(violation.resource).toBe("node-2/drain");
+      expect(violation.message).toBe(
+        "node-2/drain does not depend on node-2/prestage: node-2 could leave rotation (and be upgraded) while its prestage still runs. Make node-2/drain depend on node-2/prestage.",
+      );
+    });
+
+    it("a prestage runs after its node's drain (out of rotation), or before the backup", async () => {
+      const resources = await captured(stackConfig(3, PRESTAGED));
+      const late = resources.map((r) =>
+        r.name === "node-3/prestage"
+          ? { ...r, dependsOn: ["node-3/drain"] }
+          : r.name === "node-3/drain"
+            ? { ...r, dependsOn: r.dependsOn.filter((d) => d !== "node-3/prestage") }
+            : r,
+      );
+      expect(only(checkRunbook(late), prestageBeforeOwnDrain.name).map((v) => v.message)).toEqual([
+        "node-3/prestage depends on node-3/drain: it would run with node-3 out of rotation, which it exists to avoid. Make node-3/drain depend on node-3/prestage.",
+      ]);
+      const early = resources.map((r) => (r.name === "node-1/prestage" ? { ...r, dependsOn: [] } : r));
+      expect(only(checkRunbook(early), prestageBeforeOwnDrain.name).map((v) => v.message)).toEqual([
+        "node-1/prestage does not depend on preflight: it could run on node-1 before preflight finished.",
+        "node-1/prestage does not depend on db/backup: it could run on node-1 before db/backup finished.",
       ]);
     });
 

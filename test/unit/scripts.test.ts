@@ -465,6 +465,69 @@ const HOSTILE_VALUES = [
   "\u0001\u001b[31mescape\u007f",
 ];
 
+/** The README's apt example for prestageCommand (plan/config/crossChecks.ts). */
+const APT_PRESTAGE =
+  'DEBIAN_FRONTEND=noninteractive apt-get install --download-only -y "glance-api=2:${GLANCE_TARGET_VERSION}*" "glance-common=2:${GLANCE_TARGET_VERSION}*" "python3-glance=2:${GLANCE_TARGET_VERSION}*"';
+
+describe("buildNodeScript: prestage (nodeCommands.prestageCommand)", () => {
+  it("exact text: the node's exports, the command in a subshell, a failure in the operator's words, then what it did", () => {
+    const script = buildNodeScript("prestage", configWith({ prestageCommand: APT_PRESTAGE }), node2);
+    expect(script).toBe(
+      [
+        "set -euo pipefail",
+        "export GLANCE_NODE='node-2'",
+        "export GLANCE_RELEASE='2024.1'",
+        "export GLANCE_TARGET_VERSION='28.2.0'",
+        "set +e",
+        `( set -e; ${APT_PRESTAGE} )`,
+        "rc=$?",
+        "set -e",
+        'if [ "$rc" -ne 0 ]; then echo "prestageCommand failed on $GLANCE_NODE (exit $rc) before its drain: the node is still in rotation and was not changed by the upgrade; fix the command or the node, then run up again" >&2; exit "$rc"; fi',
+        'echo "pre-staged release $GLANCE_RELEASE ($GLANCE_TARGET_VERSION) on $GLANCE_NODE while it still serves (prestageCommand exit 0)"',
+        "",
+      ].join("\n"),
+    );
+    expect(spawnSync("bash", ["-n"], { input: script, encoding: "utf8" }).status).toBe(0);
+  });
+
+  it("is built only for a stack that sets prestageCommand", () => {
+    expect(() => buildNodeScript("prestage", parsed(haproxyStack(2)), node2)).toThrow(
+      "a prestage step needs nodeCommands.prestageCommand",
+    );
+  });
+
+  it("runs the command as written: its quotes and dollars are bash's, the exports expand, and it prints what it did", () => {
+    const config = configWith({
+      prestageCommand: `printf '%s|%s|%s\\n' "$GLANCE_NODE" "glance-api=2:\${GLANCE_TARGET_VERSION}*" '$GLANCE_RELEASE'`,
+    });
+    const run = bash(buildNodeScript("prestage", config, node2));
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stdout).toBe(
+      "node-2|glance-api=2:28.2.0*|$GLANCE_RELEASE\npre-staged release 2024.1 (28.2.0) on node-2 while it still serves (prestageCommand exit 0)\n",
+    );
+  });
+
+  it("a failing command fails the step with its exit code and says the node is still in rotation; a failed pipe stage counts (pipefail)", () => {
+    const failed = bash(
+      buildNodeScript("prestage", configWith({ prestageCommand: "echo fetching; exit 100" }), node2),
+    );
+    expect(failed.status).toBe(100);
+    expect(failed.stdout).toBe("fetching\n");
+    expect(failed.stderr).toContain(
+      "prestageCommand failed on node-2 (exit 100) before its drain: the node is still in rotation",
+    );
+    const piped = bash(buildNodeScript("prestage", configWith({ prestageCommand: "false | true" }), node2));
+    expect(piped.status).toBe(1);
+    expect(piped.stdout).toBe("");
+    // set -e holds inside the command too: a failing first command of a list fails the step.
+    const list = bash(
+      buildNodeScript("prestage", configWith({ prestageCommand: "false; echo after" }), node2),
+    );
+    expect(list.status).toBe(1);
+    expect(list.stdout).toBe("");
+  });
+});
+
 describe("shellQuote", () => {
   it.each(HOSTILE_VALUES.map((v) => [JSON.stringify(v), v]))(
     "round-trips %s byte-exact through bash and sh",
@@ -556,9 +619,13 @@ describe("no secret in any node script", () => {
       "PRIVATE KEY",
       "fixture-not-a-real-key",
     ];
+    const withPrestage = {
+      ...config,
+      nodeCommands: { ...config.nodeCommands, prestageCommand: APT_PRESTAGE },
+    };
     for (const node of [...config.nodes, { name: config.newNodeName }]) {
-      for (const kind of KINDS) {
-        const script = buildNodeScript(kind, config, node);
+      for (const kind of [...KINDS, "prestage" as const]) {
+        const script = buildNodeScript(kind, withPrestage, node);
         for (const secret of forbidden) expect(script.includes(secret), `${node.name}/${kind}`).toBe(false);
       }
     }
