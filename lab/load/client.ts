@@ -124,12 +124,26 @@ export function startLoad(opts: LoadOptions): RunningLoad {
     while (!stopping) await attempt("list", "GET", "/v2/images?limit=20");
   };
 
+  /**
+   * With import workers, the load's image deletes wait until stop(), after the last import: Glance
+   * releases an import's lock (`image_delete_property_atomic`) with no retry, and a concurrent image
+   * delete can deadlock it (MariaDB's log in a lab run: the release's DELETE against image_destroy's
+   * UPDATE on `ix_image_properties_deleted`), leaving the image active with its lock held. That is
+   * Glance's, upgrade or not; the imports are what this load measures. Without imports, deletes run
+   * in the loop as before.
+   */
+  const deferredDeletes: string[] = [];
+  const deleteImage = async (id: string): Promise<void> => {
+    if (opts.imports) deferredDeletes.push(id);
+    else await attempt("delete", "DELETE", `/v2/images/${id}`);
+  };
+
   const uploader = async (): Promise<void> => {
     while (!stopping) {
       const image = await uploadImage(randomBytes(smallBytes), `load-${process.pid}-${++counter}`);
       if (image === undefined) continue;
       await attempt("download", "GET", `/v2/images/${image.id}/file`, { sha256: image.sha256 });
-      await attempt("delete", "DELETE", `/v2/images/${image.id}`);
+      await deleteImage(image.id);
     }
   };
 
@@ -232,6 +246,7 @@ export function startLoad(opts: LoadOptions): RunningLoad {
       stats,
       requestIdPrefix,
       stopping: () => stopping,
+      deleteImage: (id) => deferredDeletes.push(id),
     });
     workers.push(prepared.then(() => worker("glance-direct")));
     for (let i = 0; i < (opts.imports.webWorkers ?? 1); i++)
@@ -246,6 +261,7 @@ export function startLoad(opts: LoadOptions): RunningLoad {
       stats.stopRequestedAt = Date.now();
       for (const list of holds.values()) for (const hold of list) hold.release();
       await Promise.all(workers);
+      for (const id of deferredDeletes) await attempt("delete", "DELETE", `/v2/images/${id}`);
       // Held downloads still in flight finish before the report.
       while (heldCount > 0) {
         for (const list of holds.values()) for (const hold of list) hold.release();

@@ -50,6 +50,8 @@ export function importWorker(
     stats: LoadStats;
     requestIdPrefix: string;
     stopping: () => boolean;
+    /** Deletes an imported image later (the load's deferred deletes); by default the import deletes it. */
+    deleteImage?: (imageId: string) => void;
   },
 ): (method: ImportMethod) => Promise<void> {
   let sequence = 0;
@@ -73,8 +75,10 @@ export function importWorker(
             nextRequestId,
             timeoutMs: opts.timeoutMs ?? 120_000,
             importCall,
+            keepImage: run.deleteImage !== undefined,
           },
         );
+        if (done.imageId !== undefined) run.deleteImage?.(done.imageId);
         run.stats.counted(kind);
         run.stats.imports.push({ kind, imageId: done.imageId, startedAt, endedAt: Date.now(), ok: true });
       } catch (error) {

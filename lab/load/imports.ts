@@ -64,6 +64,8 @@ export interface ImportOptions {
    * at a time (oneAtATime in importWorker.ts). Default: straight away.
    */
   importCall?: <T>(call: () => Promise<T>) => Promise<T>;
+  /** Leave the image for the caller to delete (after its lock is released); default: delete it. */
+  keepImage?: boolean;
 }
 
 interface ImageRecord {
@@ -164,7 +166,7 @@ export async function runImport(source: ImportSource, opts: ImportOptions): Prom
         `image ${imageId} is active with checksum ${last.checksum}, expected ${expectedMd5}`,
       );
     }
-    await call("DELETE", `/v2/images/${imageId}`);
+    if (!opts.keepImage) await call("DELETE", `/v2/images/${imageId}`);
     return { imageId, calls, seconds: (Date.now() - started) / 1000 };
   } catch (error) {
     Object.assign(error as object, { imageId, calls });
