@@ -1,15 +1,17 @@
 /**
  * The lab's command line (after `npm run build`):
- *   node dist/lab/cli.js up [--dir D] [--nodes N] [--from R] [--to R]
+ *   node dist/lab/cli.js up [--dir D] [--nodes N] [--from R] [--to R] [--realistic-upgrade]
  *   node dist/lab/cli.js down [--dir D] [--purge]
  *   node dist/lab/cli.js status [--dir D]
  * The dir defaults to $GLANCE_LAB_DIR, else /var/tmp/glance-rolling-upgrade-lab.
+ * --realistic-upgrade: the "wheelhouse" upgrade mode (lab/state.ts UpgradeMode): a node's upgrade is a
+ * real offline pip install into its own environment, which `glance-node prestage` can do ahead.
  */
 import { parseArgs } from "node:util";
 import { labDown, labStatus, labUp } from "./lab";
 
 const USAGE =
-  "usage: node dist/lab/cli.js up|down|status [--dir D] [--nodes N] [--from RELEASE] [--to RELEASE] [--purge]";
+  "usage: node dist/lab/cli.js up|down|status [--dir D] [--nodes N] [--from RELEASE] [--to RELEASE] [--realistic-upgrade] [--purge]";
 
 async function main(): Promise<number> {
   const { positionals, values } = parseArgs({
@@ -20,6 +22,7 @@ async function main(): Promise<number> {
       from: { type: "string" },
       to: { type: "string" },
       purge: { type: "boolean" },
+      "realistic-upgrade": { type: "boolean" },
     },
   });
   const command = positionals[0];
@@ -33,6 +36,7 @@ async function main(): Promise<number> {
         nodes,
         fromRelease: values.from,
         toRelease: values.to,
+        upgradeMode: values["realistic-upgrade"] === true ? "wheelhouse" : "switch",
         outliveProcess: true,
       });
       process.stdout.write(
@@ -45,6 +49,7 @@ async function main(): Promise<number> {
             nodes: state.nodes.map((n) => n.address),
             db: `${state.db.host}:${state.db.port}/${state.db.database}`,
             glanceNode: state.glanceNodeBin,
+            upgradeMode: state.upgradeMode,
           },
           null,
           2,

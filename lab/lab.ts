@@ -22,14 +22,15 @@ import {
   type LabPorts,
   type LabState,
   labStatePath,
+  type UpgradeMode,
   readLabState,
   resolveLabDir,
   writeLabState,
 } from "./state";
-import { installedReleases } from "./venvs";
+import { installedReleases, installedWheelhouses } from "./venvs";
 
 export { runGlanceNode } from "./glanceNode";
-export { HAPROXY_BACKEND, type LabState } from "./state";
+export { HAPROXY_BACKEND, type LabState, type UpgradeMode } from "./state";
 
 export interface LabOptions {
   /** Default: env GLANCE_LAB_DIR, else /var/tmp/glance-rolling-upgrade-lab. */
@@ -42,6 +43,12 @@ export interface LabOptions {
   toRelease?: string;
   /** Default DEFAULT_PORTS. */
   ports?: LabPorts;
+  /**
+   * How `glance-node install` upgrades a node (UpgradeMode). Default "switch": instant, what the
+   * e2e suite runs. "wheelhouse": a real offline pip install per node from the release's wheelhouse
+   * (scripts/setup-wheelhouse.sh), seconds of work, which `glance-node prestage` can do ahead.
+   */
+  upgradeMode?: UpgradeMode;
   /** Progress lines; default stderr. */
   log?: (line: string) => void;
   /**
@@ -64,6 +71,9 @@ export async function labUp(opts: LabOptions = {}): Promise<LabState> {
   const ports = opts.ports ?? DEFAULT_PORTS;
   if (nodeCount < 1) throw new Error(`a lab needs at least 1 node, not ${nodeCount}`);
   const releases = installedReleases([fromRelease, toRelease]);
+  const upgradeMode = opts.upgradeMode ?? "switch";
+  const wheelhouses =
+    upgradeMode === "wheelhouse" ? installedWheelhouses([fromRelease, toRelease], Object.keys(releases)) : {};
 
   const previous = readLabState(dir);
   if (previous !== undefined) {
@@ -76,12 +86,15 @@ export async function labUp(opts: LabOptions = {}): Promise<LabState> {
   }
   fs.mkdirSync(dir, { recursive: true });
   const nodes = labNodes(dir, nodeCount, ports);
-  writeLabFiles(dir, nodes, releases, ports.mariadb, fromRelease);
+  // The mode may change on a reused lab: environments nodes already have stay, and are used.
+  writeLabFiles(dir, nodes, releases, ports.mariadb, fromRelease, { mode: upgradeMode, wheelhouses });
 
   try {
     return await bringUp(dir, {
       nodes,
       releases,
+      upgradeMode,
+      wheelhouses,
       fromRelease,
       toRelease,
       ports,
@@ -101,6 +114,8 @@ async function bringUp(
   p: {
     nodes: LabNode[];
     releases: LabState["releases"];
+    upgradeMode: UpgradeMode;
+    wheelhouses: Record<string, string>;
     fromRelease: string;
     toRelease: string;
     ports: LabPorts;
@@ -120,6 +135,8 @@ async function bringUp(
     fromRelease: p.fromRelease,
     toRelease: p.toRelease,
     releases: p.releases,
+    upgradeMode: p.upgradeMode,
+    ...(p.upgradeMode === "wheelhouse" ? { wheelhouses: p.wheelhouses } : {}),
     ports: p.ports,
     glanceNodeBin: path.join(dir, "bin", "glance-node"),
     nodes,
@@ -182,6 +199,8 @@ const LAB_ENTRIES = [
   "lab.json.tmp",
   "bin",
   "venvs",
+  "wheelhouses",
+  "upgrade-mode",
   "etc",
   "images",
   "nodes",

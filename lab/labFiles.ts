@@ -1,8 +1,11 @@
-/** The files a lab runs from: the glance-node copy, venv links, policy and each node's configs. */
+/**
+ * The files a lab runs from: the glance-node copy, venv links, the upgrade mode and its wheelhouse
+ * links, policy and each node's configs.
+ */
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { LAB_POLICY_YAML, writeNodeConfig } from "./glance/config";
-import { importSourcePort, LAB_CREDENTIALS, type LabNode, type LabState } from "./state";
+import { importSourcePort, LAB_CREDENTIALS, type LabNode, type LabState, type UpgradeMode } from "./state";
 
 function databaseUrl(port: number): string {
   const { user, password } = LAB_CREDENTIALS.glance;
@@ -21,13 +24,14 @@ function glanceNodeSource(): string {
   return found;
 }
 
-/** Files: bin copy, venv links, policy, and each node's configs (rewritten every time; cheap). */
+/** Files: bin copy, venv links, mode, policy, and each node's configs (rewritten every time; cheap). */
 export function writeLabFiles(
   dir: string,
   nodes: LabNode[],
   releases: LabState["releases"],
   mariadbPort: number,
   fromRelease: string,
+  upgrade: { mode: UpgradeMode; wheelhouses: Record<string, string> } = { mode: "switch", wheelhouses: {} },
 ): void {
   fs.mkdirSync(path.join(dir, "bin"), { recursive: true });
   fs.copyFileSync(glanceNodeSource(), path.join(dir, "bin", "glance-node"));
@@ -37,6 +41,15 @@ export function writeLabFiles(
     const link = path.join(dir, "venvs", release);
     fs.rmSync(link, { force: true });
     fs.symlinkSync(venv, link);
+  }
+  // What glance-node's install and prestage read: the mode, and the wheelhouses (links into the cache).
+  fs.writeFileSync(path.join(dir, "upgrade-mode"), `${upgrade.mode}\n`);
+  fs.rmSync(path.join(dir, "wheelhouses"), { recursive: true, force: true });
+  if (upgrade.mode === "wheelhouse") {
+    fs.mkdirSync(path.join(dir, "wheelhouses"), { recursive: true });
+    for (const [release, wheelhouse] of Object.entries(upgrade.wheelhouses)) {
+      fs.symlinkSync(wheelhouse, path.join(dir, "wheelhouses", release));
+    }
   }
   fs.mkdirSync(path.join(dir, "etc"), { recursive: true });
   const policyFile = path.join(dir, "etc", "policy.yaml");

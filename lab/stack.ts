@@ -4,7 +4,10 @@ import { labNodes } from "./layout";
 import { releaseInfo } from "./releases";
 
 /** The parts of a lab a stack config needs. */
-export type LabLayout = Pick<LabState, "dir" | "fromRelease" | "toRelease" | "glanceNodeBin" | "ports"> & {
+export type LabLayout = Pick<
+  LabState,
+  "dir" | "fromRelease" | "toRelease" | "glanceNodeBin" | "ports" | "upgradeMode"
+> & {
   nodes: Array<Pick<LabState["nodes"][number], "name" | "healthUrl"> & { selfUrl?: string }>;
   haproxy: Pick<LabState["haproxy"], "runtimeApi">;
 };
@@ -38,6 +41,12 @@ export interface LabStackOptions {
   bakeSeconds?: number;
   /** Reach MariaDB over TLS, verifying it against this CA file (the lab's own is `lab.db.caFile`). */
   tlsCaFile?: string;
+  /**
+   * Set `nodeCommands.prestageCommand` (`glance-node ... prestage`): each node's next release is
+   * installed ahead, while it serves. Needs a lab in the "wheelhouse" upgrade mode, where there is
+   * something to install. Off by default: the config schema on this branch does not know the key yet.
+   */
+  prestage?: boolean;
 }
 
 /** The stack config (without secrets) that upgrades a lab: what Pulumi.local.yaml holds for the default lab. */
@@ -45,6 +54,13 @@ export function labStackConfig(lab: LabLayout, opts: LabStackOptions): Record<st
   const release = opts.targetRelease ?? lab.toRelease;
   const node = (action: string, ...args: string[]) =>
     [lab.glanceNodeBin, lab.dir, action, '"$GLANCE_NODE"', ...args].join(" ");
+  if (opts.prestage === true && lab.upgradeMode !== "wheelhouse") {
+    throw new Error(
+      `prestage needs a lab in the "wheelhouse" upgrade mode, and the lab at ${lab.dir} is in ` +
+        `"${lab.upgradeMode ?? "switch"}" (nothing to install ahead): bring it up with ` +
+        `labUp({ upgradeMode: "wheelhouse" }) or "node dist/lab/cli.js up --realistic-upgrade", or drop prestage`,
+    );
+  }
   return {
     targetRelease: release,
     targetVersion: releaseInfo(release).glanceVersion,
@@ -93,6 +109,7 @@ export function labStackConfig(lab: LabLayout, opts: LabStackOptions): Record<st
       stopCommand: node("stop"),
       stoppedCheckCommand: `[ "$(${node("status")})" = stopped ]`,
       upgradeCommand: node("install", '"$GLANCE_TARGET_VERSION"'),
+      ...(opts.prestage === true ? { prestageCommand: node("prestage", '"$GLANCE_TARGET_VERSION"') } : {}),
       startCommand: node("start"),
       versionCommand: node("version"),
       glanceManageCommand: node("manage"),

@@ -66,7 +66,7 @@ export interface LabNode {
   /** `127.0.0.1:<port>`, as HAProxy names the server. */
   address: string;
   healthUrl: string;
-  /** `<dir>/nodes/<name>`: release file, configs, pid, log. */
+  /** `<dir>/nodes/<name>`: release file, configs, pid, log, and (wheelhouse mode) `envs/<release>`. */
   dir: string;
   /** While it exists, the node's /healthcheck answers 503. */
   healthcheckDisableFile: string;
@@ -81,14 +81,29 @@ export interface SeedImageRecord {
   size: number;
 }
 
+/**
+ * How `glance-node install` upgrades a node. `switch` (the default, instant): every release is
+ * installed once, in a shared virtualenv, and a node is pointed at another one. `wheelhouse`
+ * (realistic, seconds of real work per node): the release is pip-installed offline from its local
+ * wheelhouse into the node's own environment, which `glance-node prestage` can do ahead while the
+ * node serves.
+ */
+export type UpgradeMode = "switch" | "wheelhouse";
+
+export const UPGRADE_MODES: readonly UpgradeMode[] = ["switch", "wheelhouse"];
+
 export interface LabState {
   dir: string;
+  /** Absent in a lab.json written before the modes existed: "switch". */
+  upgradeMode?: UpgradeMode;
+  /** wheelhouse mode: release -> its wheelhouse (scripts/setup-wheelhouse.sh), linked as <dir>/wheelhouses/<release>. */
+  wheelhouses?: Record<string, string>;
   fromRelease: string;
   toRelease: string;
   /** Every release the nodes have a config for, with its Glance version and virtualenv. */
   releases: Record<string, { glanceVersion: string; venv: string }>;
   ports: LabPorts;
-  /** `<dir>/bin/glance-node`: `glance-node <dir> start|stop|status|version|release|switch|manage <node> ...`. */
+  /** `<dir>/bin/glance-node`: `glance-node <dir> start|stop|status|version|release|switch|install|prestage|manage <node> ...`. */
   glanceNodeBin: string;
   nodes: LabNode[];
   haproxy: {

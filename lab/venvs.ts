@@ -1,15 +1,48 @@
-/** The Glance virtualenvs scripts/setup-glance.sh installs, one per release. */
+/**
+ * The Glance virtualenvs scripts/setup-glance.sh installs, one per release, and the wheelhouses
+ * scripts/setup-wheelhouse.sh builds from them (for the lab's realistic upgrade mode).
+ */
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { RELEASES, releaseInfo } from "./releases";
 
+function cacheRoot(): string {
+  return (
+    process.env.GRU_CACHE_DIR ??
+    path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "glance-rolling-upgrade")
+  );
+}
+
 /** Where scripts/setup-glance.sh puts a release's virtualenv. */
 export function venvDir(release: string): string {
-  const cacheRoot =
-    process.env.GRU_CACHE_DIR ??
-    path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), ".cache"), "glance-rolling-upgrade");
-  return path.join(cacheRoot, "glance-venvs", release);
+  return path.join(cacheRoot(), "glance-venvs", release);
+}
+
+/** Where scripts/setup-wheelhouse.sh puts a release's wheelhouse. */
+export function wheelhouseDir(release: string): string {
+  return path.join(cacheRoot(), "glance-wheelhouses", release);
+}
+
+/**
+ * Throws the operator-facing error unless the release's wheelhouse is complete (setup-wheelhouse.sh's
+ * stamp, written last, names the release's Glance version); returns its directory.
+ */
+export function requireWheelhouse(release: string): string {
+  const wanted = releaseInfo(release).glanceVersion;
+  let got: string | undefined;
+  try {
+    got = fs.readFileSync(path.join(wheelhouseDir(release), ".gru-complete"), "utf8").trim();
+  } catch {
+    got = undefined;
+  }
+  if (got !== wanted) {
+    throw new Error(
+      `the Glance ${release} wheelhouse is ${got === undefined ? "missing or unfinished" : `for ${got}, not ${wanted}`} ` +
+        `(${wheelhouseDir(release)}): run "bash scripts/setup-wheelhouse.sh ${release}" first`,
+    );
+  }
+  return wheelhouseDir(release);
 }
 
 /** The Glance version an installed venv holds (setup-glance.sh's completion stamp), if any. */
@@ -32,6 +65,23 @@ export function requireVenv(release: string): string {
     );
   }
   return venvDir(release);
+}
+
+/**
+ * The wheelhouses a wheelhouse-mode lab links: the required releases' (else the operator-facing error),
+ * and any other complete one among `releases`.
+ */
+export function installedWheelhouses(required: string[], releases: string[]): Record<string, string> {
+  for (const release of required) requireWheelhouse(release);
+  const wheelhouses: Record<string, string> = {};
+  for (const release of releases) {
+    try {
+      wheelhouses[release] = requireWheelhouse(release);
+    } catch {
+      // not built: nodes cannot install this release from a wheelhouse, and were not asked to
+    }
+  }
+  return wheelhouses;
 }
 
 /** Every release whose venv is installed at its expected version (so nodes can be switched to it). */

@@ -5,7 +5,7 @@ import * as http from "node:http";
 import * as os from "node:os";
 import * as path from "node:path";
 import { PROJECT_ROOT } from "../../driver/environment";
-import { LabState, labDown, labUp } from "../../lab/lab";
+import { type LabOptions, LabState, labDown, labUp } from "../../lab/lab";
 import { LAB_IDENTITY_HEADERS, nodePortRun } from "../../lab/state";
 import { isAbnormal, readHaproxyLog } from "../../lab/load/haproxyLog";
 import { labHaproxyLog } from "../../lab/load/verdict";
@@ -41,6 +41,7 @@ export function sha256Of(url: string): Promise<string> {
 export async function freshLab(
   nodes: number,
   log: (line: string) => void = () => undefined,
+  opts: Pick<LabOptions, "upgradeMode"> = {},
 ): Promise<LabState> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gru-lab-"));
   return labUp({
@@ -53,6 +54,7 @@ export async function freshLab(
       firstNode: await findFreePortRun(nodePortRun(nodes)),
     },
     log,
+    ...opts,
   });
 }
 
