@@ -44,7 +44,7 @@ export interface LabStackOptions {
   /**
    * Set `nodeCommands.prestageCommand` (`glance-node ... prestage`): each node's next release is
    * installed ahead, while it serves. Needs a lab in the "wheelhouse" upgrade mode, where there is
-   * something to install. Off by default: the config schema on this branch does not know the key yet.
+   * something to install. Off by default.
    */
   prestage?: boolean;
 }
