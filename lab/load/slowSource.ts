@@ -1,7 +1,8 @@
 /**
  * A loopback HTTP server that serves image data slowly, for `web-download` imports: each import then
  * runs inside a node's glance-api for seconds, long enough for a drain to start while it runs.
- * `/image/<n>` is `bytes` of data that depends on n only, sent at `bytesPerSecond`.
+ * `/image/<n>` is `bytes` of data that depends on n only, sent at `bytesPerSecond`;
+ * `/image/<n>/rate/<r>` is the same data sent at r bytes per second.
  */
 import { createHash } from "node:crypto";
 import * as http from "node:http";
@@ -11,8 +12,11 @@ export interface SlowSource {
   /** `http://127.0.0.1:<port>` */
   url: string;
   port: number;
-  /** The URL of the n-th image and the md5 Glance will record as its checksum. */
-  image(n: number): { url: string; md5: string };
+  /**
+   * The URL of the n-th image and the md5 Glance will record as its checksum; sent at the source's
+   * rate, or at `bytesPerSecond` when given.
+   */
+  image(n: number, bytesPerSecond?: number): { url: string; md5: string };
   /** Requests served so far (for tests of the instrument). */
   served(): number;
   stop(): Promise<void>;
@@ -44,13 +48,14 @@ export async function startSlowSource(opts: {
   let served = 0;
   const chunkBytes = 64 * 1024;
   const server = http.createServer((req, res) => {
-    const match = /^\/image\/(\d+)$/.exec(req.url ?? "");
+    const match = /^\/image\/(\d+)(?:\/rate\/(\d+))?$/.exec(req.url ?? "");
     if (req.method !== "GET" || match === null) {
       res.writeHead(404).end();
       return;
     }
     served++;
     const data = sourceData(Number(match[1]), opts.bytes);
+    const rate = match[2] === undefined ? opts.bytesPerSecond : Math.max(1, Number(match[2]));
     res.writeHead(200, { "content-type": "application/octet-stream", "content-length": data.length });
     const started = Date.now();
     let sent = 0;
@@ -63,7 +68,7 @@ export async function startSlowSource(opts: {
       const chunk = data.subarray(sent, sent + chunkBytes);
       sent += chunk.length;
       res.write(chunk);
-      const dueAt = started + (sent / opts.bytesPerSecond) * 1000;
+      const dueAt = started + (sent / rate) * 1000;
       setTimeout(sendNext, Math.max(0, dueAt - Date.now()));
     };
     sendNext();
@@ -74,7 +79,13 @@ export async function startSlowSource(opts: {
   return {
     url,
     port,
-    image: (n) => ({ url: `${url}/image/${n}`, md5: md5Of(n) }),
+    image: (n, bytesPerSecond) => ({
+      url:
+        bytesPerSecond === undefined
+          ? `${url}/image/${n}`
+          : `${url}/image/${n}/rate/${Math.round(bytesPerSecond)}`,
+      md5: md5Of(n),
+    }),
     served: () => served,
     stop: async () => {
       server.closeAllConnections();

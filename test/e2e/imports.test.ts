@@ -127,11 +127,16 @@ describe("negative control: the same run with the import wait turned off loses i
     };
     stack = TestStack.unique("e2e-imports-off", { ...config, loadBalancer }, LAB_SECRETS);
     // Imports of ~40 s, and one that is sure to run on node-1 when its drain (with no import wait)
-    // lets it be stopped: the control cannot pass by chance.
+    // lets it be stopped: it would take an hour, so it is still running however slowly the machine
+    // gets to node-1 (a run on a busy machine took over 40 s to, and that import finished first).
     result = await upWithImports(lab, stack, {
       bytesPerSecond: SOURCE_BYTES / 40,
       beforeUp: async (source) => {
-        pinned = await importOn(lab.haproxy.frontendUrl, lab.nodes[0].selfUrl, source.image(10_000).url);
+        pinned = await importOn(
+          lab.haproxy.frontendUrl,
+          lab.nodes[0].selfUrl,
+          source.image(10_000, SOURCE_BYTES / 3600).url,
+        );
       },
     });
   });

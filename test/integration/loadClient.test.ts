@@ -12,6 +12,7 @@ import type { AddressInfo } from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { IDLE_CLOSE_MS, startLoad } from "../../lab/load/client";
 import { runImport } from "../../lab/load/imports";
+import { startSlowSource } from "../../lab/load/slowSource";
 import { oneAtATime } from "../../lab/load/importWorker";
 import { exchange, REQUEST_ID_HEADER, RequestFailure, SERVED_BY_HEADER } from "../../lab/load/exchange";
 import { zeroFailureViolations } from "../../lab/load/verdict";
@@ -323,5 +324,26 @@ describe("import workers send their import calls one at a time (Glance's import 
     const failed = queue(() => Promise.reject(new Error("answered 500")));
     await expect(failed).rejects.toThrow("answered 500");
     await expect(queue(() => Promise.resolve("next"))).resolves.toBe("next");
+  });
+});
+
+describe("the slow source for web-download imports", () => {
+  it("sends an image at the source's rate, or at the rate its URL names", async () => {
+    const source = await startSlowSource({ bytes: 256 * 1024, bytesPerSecond: 64 * 1024 * 1024 });
+    try {
+      const timed = async (url: string) => {
+        const started = Date.now();
+        const body = Buffer.from(await (await fetch(url)).arrayBuffer());
+        return { ms: Date.now() - started, md5: createHash("md5").update(body).digest("hex") };
+      };
+      const fast = await timed(source.image(7).url);
+      const slow = await timed(source.image(7, 256 * 1024).url);
+      expect(fast.md5).toBe(source.image(7).md5);
+      expect(slow.md5).toBe(fast.md5);
+      expect(fast.ms).toBeLessThan(500);
+      expect(slow.ms).toBeGreaterThanOrEqual(700);
+    } finally {
+      await source.stop();
+    }
   });
 });
