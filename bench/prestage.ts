@@ -16,7 +16,7 @@
 import { nodeSummaries, Summary } from "../driver/summary";
 import { measurePeer } from "./peers/measure";
 import { driverProcedure } from "./peers/procedures";
-import { nodeSteps, PrestageRun, prestageRatios, prestageTable } from "./prestage/report";
+import { inWindowLines, nodeSteps, PrestageRun, prestageRatios, prestageTable } from "./prestage/report";
 import { loadAverage, machineLine, printTable } from "./support/report";
 import type { TimelineEvent } from "../steps/record";
 
@@ -70,6 +70,7 @@ async function main(): Promise<void> {
     table.rows,
   );
   console.log(`load average at end: ${loadAverage()}`);
+  for (const line of runs.flatMap(inWindowLines)) console.log(line);
   if (runs.length === 2) for (const ratio of prestageRatios(runs[0], runs[1], NODES)) console.log(ratio.line);
 
   const broken = runs.filter((r) => r.result.problems.length > 0);

@@ -200,3 +200,13 @@ export function prestageRatios(without: PrestageRun, withPrestage: PrestageRun, 
   }
   return lines;
 }
+
+/** Per node with steps inside its window besides its own (the NEW NODE's checks and db steps): what they were. */
+export function inWindowLines(run: PrestageRun): string[] {
+  return run.steps
+    .filter((s) => s.inWindow.length > 0)
+    .map(
+      (s) =>
+        `${run.result.peer}: ${s.node}'s window also held ${s.inWindow.map((w) => `${w.step} ${short(w.ms)} s`).join(", ")}`,
+    );
+}

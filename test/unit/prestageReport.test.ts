@@ -5,6 +5,7 @@
 import { describe, expect, it } from "vitest";
 import { PeerResult } from "../../bench/peers/render";
 import {
+  inWindowLines,
   nodeSteps,
   PrestageRun,
   prestageRatios,
@@ -177,5 +178,13 @@ describe("prestageTable", () => {
       "3.00 / 2.00 / 3.00 / 2.00 s",
     ]);
     expect(row("load average at start")?.slice(1)).toEqual(["8.00 7.00 6.00", "8.00 7.00 6.00"]);
+  });
+});
+
+describe("inWindowLines", () => {
+  it("names the steps inside a node's window besides its own, for the nodes that had any", () => {
+    expect(inWindowLines(run(true, 0.1, [12_500, 7_500]))).toEqual([
+      "with prestage: node-1's window also held db/expand 1.00 s, db/migrate 1.00 s",
+    ]);
   });
 });
