@@ -3,7 +3,7 @@
  * after the procedure, HAProxy polled every 100 ms throughout, the same verdict, and the same check
  * afterwards that every node runs the target release and `db check` exits 0.
  */
-import { LabState } from "../../lab/lab";
+import { LabOptions, LabState } from "../../lab/lab";
 import { startLoad } from "../../lab/load/client";
 import { readHaproxyLog } from "../../lab/load/haproxyLog";
 import {
@@ -58,14 +58,21 @@ async function runGuarded(procedure: Procedure, lab: LabState): Promise<Procedur
   }
 }
 
-export async function measurePeer(procedure: Procedure): Promise<PeerResult> {
-  progress(`${procedure.peer}: building a fresh ${LAB_NODES}-node lab`);
-  const lab = await freshLab(LAB_NODES);
+/** How the fresh lab is built: the peers bench uses the default ("switch"), bench/prestage.ts "wheelhouse". */
+export type MeasureOptions = Pick<LabOptions, "upgradeMode">;
+
+export async function measurePeer(procedure: Procedure, opts: MeasureOptions = {}): Promise<PeerResult> {
+  progress(
+    `${procedure.peer}: building a fresh ${LAB_NODES}-node lab` +
+      (opts.upgradeMode ? ` (upgrade mode ${opts.upgradeMode})` : ""),
+  );
+  const lab = await freshLab(LAB_NODES, undefined, opts);
   try {
     const poll = startRotationPoll(lab.haproxy.runtimeApi, lab.haproxy.backendName);
     const load = startLoad({ baseUrl: lab.haproxy.frontendUrl, seedImages: lab.seedImages });
     await sleep(SETTLE_MS);
-    progress(`${procedure.peer}: running (load average ${loadAverage()})`);
+    const loadAverageStart = loadAverage();
+    progress(`${procedure.peer}: running (load average ${loadAverageStart})`);
     const outcome = await runGuarded(procedure, lab);
     await sleep(SETTLE_MS);
     const report = await load.stop();
@@ -109,6 +116,7 @@ export async function measurePeer(procedure: Procedure): Promise<PeerResult> {
       failuresByType: report.failuresByType,
       cutDownloads: report.cutDownloads,
       violations: violations.length,
+      loadAverageStart,
       loadAverageEnd: loadAverage(),
     };
   } finally {

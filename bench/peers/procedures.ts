@@ -4,10 +4,11 @@ import { LabState } from "../../lab/lab";
 import { drainStarts } from "../../lab/load/verdict";
 import { kollaStyleUpgrade } from "../../lab/sequences/kollaStyle";
 import { labStackConfig, LAB_SECRETS } from "../../lab/stack";
-import { BenchStack } from "../support/benchStack";
+import { BenchStack, DriverRun } from "../support/benchStack";
 import { DRAIN_TASK, runPlaybook, STOP_TASK, writeInventory } from "./ansible";
 import { playbookDrainProblems } from "./checks";
 import { Procedure } from "./measure";
+import { PeerName } from "./render";
 
 const tail = (text: string, lines = 30) => text.trim().split("\n").slice(-lines).join("\n");
 
@@ -67,14 +68,30 @@ export function kollaProcedure(): Procedure {
   };
 }
 
+export interface DriverProcedureOptions {
+  /** The column it gets; default "driver up". */
+  peer?: PeerName;
+  /** Set `nodeCommands.prestageCommand` (a lab in the "wheelhouse" upgrade mode only). */
+  prestage?: boolean;
+  /** The bench stack's name prefix; default "bench-peers". */
+  stackPrefix?: string;
+  /** Called with the finished run and its stack (still there), to read more than measurePeer does. */
+  inspect?: (up: DriverRun, stack: BenchStack) => void;
+}
+
 /** The driver's `up` on a bench stack made for the lab (no bake: the playbook has none either). */
-export function driverProcedure(keep: boolean): Procedure {
+export function driverProcedure(keep: boolean, opts: DriverProcedureOptions = {}): Procedure {
   return {
-    peer: "driver up",
+    peer: opts.peer ?? "driver up",
     async run(lab: LabState) {
-      const stack = new BenchStack("bench-peers", labStackConfig(lab, { transport: "local" }), LAB_SECRETS);
+      const stack = new BenchStack(
+        opts.stackPrefix ?? "bench-peers",
+        labStackConfig(lab, { transport: "local", prestage: opts.prestage }),
+        LAB_SECRETS,
+      );
       try {
         const up = await stack.driver("up");
+        opts.inspect?.(up, stack);
         const drainEnds = up.timeline.filter(
           (e) => e.kind === "drain" && e.event === "end" && e.node !== undefined,
         );

@@ -1,7 +1,9 @@
 /** The peers bench's side-by-side table and its RATIO lines, from the three peers' results. */
 import { FailureType } from "../../lab/load/loadReport";
 
-export type PeerName = "ansible playbook" | "kolla-style" | "driver up";
+/** The peers bench's three, and bench/prestage.ts's two driver runs (measured the same way). */
+export type PeerName =
+  "ansible playbook" | "kolla-style" | "driver up" | "without prestage" | "with prestage";
 
 export interface PeerResult {
   peer: PeerName;
@@ -19,6 +21,8 @@ export interface PeerResult {
   failuresByType: Record<FailureType, number>;
   cutDownloads: number;
   violations: number;
+  /** When the procedure started (after the load's first 3 s). */
+  loadAverageStart?: string;
   loadAverageEnd: string;
 }
 
@@ -61,11 +65,11 @@ export interface Ratio {
   met: boolean;
 }
 
-function ratio(label: string, value: string, goal: string, met: boolean): Ratio {
+export function ratio(label: string, value: string, goal: string, met: boolean): Ratio {
   return { line: `RATIO ${label} = ${value} (goal ${goal}): ${met ? "PASS" : "MISS"}`, met };
 }
 
-const fixed = (n: number) => (Number.isFinite(n) ? n.toFixed(3) : "n/a");
+export const fixed = (n: number) => (Number.isFinite(n) ? n.toFixed(3) : "n/a");
 
 /** One line per goal of the issue, printed whether the goal is met or not. */
 export function ratioLines(

@@ -79,6 +79,13 @@ export class BenchStack {
     return JSON.parse(this.cli(["stack", "export", "--show-secrets", "--stack", this.name]));
   }
 
+  /** The stack's outputs with secrets shown (`summary`: what the driver's summary table is built from). */
+  outputs(): Record<string, unknown> {
+    return JSON.parse(
+      this.cli(["stack", "output", "--json", "--show-secrets", "--stack", this.name]),
+    ) as Record<string, unknown>;
+  }
+
   async driver(command: string, timeoutMs = DRIVER_TIMEOUT_MS): Promise<DriverRun> {
     const runDir = path.join(this.folder, "runs", `${Date.now()}-${command}`);
     fs.mkdirSync(runDir, { recursive: true });
