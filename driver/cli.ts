@@ -5,12 +5,12 @@
  *
  *   node dist/driver/cli.js <plan|preview|up|refresh|destroy|report> --stack <name> [--work-dir DIR]
  */
-import { ConfigError } from "../plan/config";
+// Only light modules at load time: the config and state reads start before the SDK and the
+// program load (~1 s of Node.js module loading, more on a busy machine), and run beside it.
 import { runFiles } from "./environment";
-import { defaultLocation, openStack } from "./stack";
-import { COMMANDS } from "./commands";
-import { COMMAND_NAMES, CommandName, commandContext, EXIT_FAILED, Options } from "./commands/context";
+import { COMMAND_NAMES, CommandName, EARLY_READS, EXIT_FAILED, Options } from "./commands/names";
 import { firstLines } from "./commands/output";
+import { defaultLocation, stackSite, startEarlyReads } from "./site";
 
 const EXIT_USAGE = 2;
 const EXIT_CONFIG = 3;
@@ -43,10 +43,17 @@ export function parseArgs(argv: string[]): Options {
 
 async function run(options: Options): Promise<number> {
   const files = runFiles(options.stack, options.command);
-  const opened = await openStack(defaultLocation(options.stack, options.workDir), files, {
+  const site = stackSite(defaultLocation(options.stack, options.workDir), files, {
     previewOnly: options.command === "preview",
   });
-  return COMMANDS[options.command](commandContext(options, files, opened));
+  const early = startEarlyReads(site, EARLY_READS[options.command] ?? { config: false, state: false });
+  const [{ openSite }, { COMMANDS }, { commandContext }] = await Promise.all([
+    import("./stack"),
+    import("./commands"),
+    import("./commands/context"),
+  ]);
+  const opened = await openSite(site);
+  return COMMANDS[options.command](commandContext(options, files, opened, early));
 }
 
 async function main(): Promise<void> {
@@ -54,6 +61,8 @@ async function main(): Promise<void> {
   try {
     process.exitCode = await run(options);
   } catch (error) {
+    // Loaded by now whenever a ConfigError can have been thrown: the commands import it.
+    const { ConfigError } = await import("../plan/config");
     if (error instanceof ConfigError) {
       console.error(error.message);
       process.exitCode = EXIT_CONFIG;

@@ -1,29 +1,18 @@
-import { execFile } from "node:child_process";
-import * as path from "node:path";
-import { promisify } from "node:util";
 import { LocalWorkspace, PulumiCommand, Stack } from "@pulumi/pulumi/automation";
-import { ConfigEntry, UpgradeConfig } from "../plan/config";
+import type { UpgradeConfig } from "../plan/config";
 import { upgradeProgram } from "../components/program";
-import { engineEnvironment, engineRoot, PROJECT_ROOT, RunFiles } from "./environment";
+import type { RunFiles } from "./environment";
+import { StackLocation, StackSite, stackSite } from "./site";
 
-const execFileAsync = promisify(execFile);
+export { defaultLocation, type StackLocation } from "./site";
 
 export interface OpenedStack {
+  site: StackSite;
   stack: Stack;
   workspace: LocalWorkspace;
   env: Record<string, string>;
   pulumiCommand: PulumiCommand;
   workDir: string;
-}
-
-export interface StackLocation {
-  stackName: string;
-  /** A folder holding Pulumi.yaml and Pulumi.<stack>.yaml; it must sit where node_modules resolves. */
-  workDir: string;
-}
-
-export function defaultLocation(stackName: string, workDir?: string): StackLocation {
-  return { stackName, workDir: path.resolve(workDir ?? PROJECT_ROOT) };
 }
 
 export interface OpenOptions {
@@ -39,47 +28,31 @@ export async function openStack(
   files: RunFiles,
   { program = upgradeProgram, previewOnly = false }: OpenOptions = {},
 ): Promise<OpenedStack> {
-  const root = engineRoot();
-  const env = engineEnvironment(root, location.stackName, files, { previewOnly });
-  const pulumiCommand = await PulumiCommand.get({ root, skipVersionCheck: true });
+  return openSite(stackSite(location, files, { previewOnly }), program);
+}
+
+/** The Stack handle for a site: `pulumi version`, then `stack select` (or `stack init`). */
+export async function openSite(
+  site: StackSite,
+  program: () => Record<string, unknown> = upgradeProgram,
+): Promise<OpenedStack> {
+  const pulumiCommand = await PulumiCommand.get({ root: site.root, skipVersionCheck: true });
   const stack = await LocalWorkspace.createOrSelectStack(
     {
-      stackName: location.stackName,
+      stackName: site.stackName,
       projectName: "glance-rolling-upgrade",
       program: async () => program(),
     },
-    { workDir: location.workDir, pulumiCommand, envVars: env },
+    { workDir: site.workDir, pulumiCommand, envVars: site.env },
   );
   return {
+    site,
     stack,
     workspace: stack.workspace as LocalWorkspace,
-    env,
+    env: site.env,
     pulumiCommand,
-    workDir: location.workDir,
+    workDir: site.workDir,
   };
-}
-
-/**
- * The stack's config as entries, secrets masked (`pulumi config --json` without `--show-secrets`):
- * their presence and secret flag is all validation needs. The Automation API's getAllConfig always
- * decrypts, which costs the secrets provider's key derivation on every run.
- */
-export async function configEntries(opened: OpenedStack): Promise<ConfigEntry[]> {
-  const result = await execFileAsync(
-    opened.pulumiCommand.command,
-    ["config", "--json", "--stack", opened.stack.name],
-    {
-      cwd: opened.workDir,
-      env: { ...process.env, ...opened.env },
-      maxBuffer: 16 * 1024 * 1024,
-    },
-  );
-  const map = JSON.parse(result.stdout) as Record<string, { value?: string; secret?: boolean }>;
-  return Object.entries(map).map(([key, item]) => ({
-    key,
-    value: item.value ?? "",
-    secret: item.secret ?? false,
-  }));
 }
 
 /** One config value decrypted, or undefined when it is not set. */

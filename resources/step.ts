@@ -4,23 +4,33 @@ import type { StepRequest, StepResult, StepSecrets } from "../steps/protocol";
 import { stepsEntry } from "./stepsEntry";
 
 /**
- * The compiled steps library the provider loads at run time. Pulumi serializes a dynamic provider's
- * functions by value; capturing the whole library that way is brittle and bloats every checkpoint,
- * so the provider captures only this path and delegates to the module.
+ * The compiled steps library the provider loads at run time. The provider text below names only
+ * this path and delegates to the module: nothing of the library goes into the state.
  */
 const STEPS_ENTRY = stepsEntry(path.join(__dirname, ".."));
 
-type Methods = typeof import("../steps/execute").stepProviderMethods;
+/**
+ * The steps' dynamic provider, as the module text the SDK's provider host loads from every step
+ * resource's `__provider` input (`require-from-string`, then `exports.handler()`): four one-line
+ * delegates to the compiled steps module. `pulumi.dynamic.Resource` would build an equivalent text
+ * at every run with the SDK's closure serializer, which opens a V8 inspector session over every
+ * loaded script and parses the functions with TypeScript: 0.3-0.7 s of the driver's CPU before the
+ * engine sees the first resource, for a text that never changes. Same type token, same provider
+ * host, same methods; `delete` changes nothing outside the state.
+ */
+export const STEP_PROVIDER_SOURCE = [
+  `const entry = ${JSON.stringify(STEPS_ENTRY)};`,
+  "const methods = () => require(entry).stepProviderMethods;",
+  "exports.handler = () => ({",
+  "  diff: (id, olds, news) => methods().diff(id, olds, news),",
+  "  create: (inputs) => methods().create(inputs),",
+  "  update: (id, olds, news) => methods().update(id, olds, news),",
+  "  delete: async () => undefined,",
+  "});",
+].join("\n");
 
-export const stepProvider: pulumi.dynamic.ResourceProvider = {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  diff: (id, olds, news) => (require(STEPS_ENTRY).stepProviderMethods as Methods).diff(id, olds, news),
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  create: (inputs) => (require(STEPS_ENTRY).stepProviderMethods as Methods).create(inputs),
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  update: (id, olds, news) => (require(STEPS_ENTRY).stepProviderMethods as Methods).update(id, olds, news),
-  delete: async () => undefined,
-};
+/** The resource type the SDK's dynamic provider host serves (`pulumi.dynamic.Resource`'s own). */
+const DYNAMIC_RESOURCE_TYPE = "pulumi-nodejs:dynamic:Resource";
 
 export interface StepResourceArgs {
   /** The runbook name, e.g. `node-2/drain`. */
@@ -34,7 +44,7 @@ export interface StepResourceArgs {
 }
 
 /** A step of the upgrade, run by the project's own dynamic provider. */
-export class StepResource extends pulumi.dynamic.Resource {
+export class StepResource extends pulumi.CustomResource {
   declare readonly result: pulumi.Output<StepResult>;
   declare readonly startedAt: pulumi.Output<string>;
   declare readonly endedAt: pulumi.Output<string>;
@@ -42,9 +52,10 @@ export class StepResource extends pulumi.dynamic.Resource {
 
   constructor(name: string, args: StepResourceArgs, opts?: pulumi.CustomResourceOptions) {
     super(
-      stepProvider,
+      DYNAMIC_RESOURCE_TYPE,
       name,
       {
+        __provider: STEP_PROVIDER_SOURCE,
         ...args,
         node: args.node ?? null,
         secrets: args.secrets === undefined ? undefined : pulumi.secret(args.secrets),

@@ -3,7 +3,7 @@
  * watch the node's real traffic for a window; over the error budget, or with a named CloudWatch alarm
  * in ALARM, take it back out and halt.
  */
-import { AlarmState, AlarmWatch, openAlarmWatch } from "./aws/alarms";
+import type { AlarmState, AlarmWatch } from "./aws/alarms";
 import type { AwsTarget } from "./aws/clients";
 import { StepContext, StepError } from "./context";
 import type { BakeWatch } from "./lb/loadBalancer";
@@ -38,6 +38,8 @@ async function openAlarms(
   const names = request.alarmNames ?? [];
   if (names.length === 0) return undefined;
   try {
+    // Loaded here, only for a bake with alarms: the AWS SDK costs the provider process 0.2-0.4 s.
+    const { openAlarmWatch } = await import("./aws/alarms");
     return await openAlarmWatch(
       { alarmNames: names, intervalMs: request.alarmPollIntervalMs, ...region },
       ctx,

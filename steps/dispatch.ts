@@ -7,7 +7,6 @@ import { DbEndpoint } from "./db/connection";
 import { waitForImports } from "./db/imports";
 import { privilegePreflight, restoreTrustFunctionCreators, setTrustFunctionCreators } from "./db/privileges";
 import { mysqldumpBackup } from "./backup/mysqldump";
-import { rdsSnapshotBackup } from "./backup/rdsSnapshot";
 import { loadBalancerFor } from "./lb/registry";
 import { waitHealthy } from "./health";
 import { runScript } from "./exec/run";
@@ -66,6 +65,8 @@ export async function runStep(
       return { path: backup.path, bytes: backup.bytes, sha256: backup.sha256 };
     }
     case "backup-rds": {
+      // Loaded on first use: the AWS SDK costs the provider process 0.2-0.4 s to load.
+      const { rdsSnapshotBackup } = await import("./backup/rdsSnapshot");
       const snapshot = await rdsSnapshotBackup(request, ctx);
       return { snapshotArn: snapshot.snapshotArn, snapshotIdentifier: snapshot.snapshotIdentifier };
     }

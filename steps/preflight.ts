@@ -9,7 +9,6 @@ import { privilegePreflight } from "./db/privileges";
 import { loadBalancerFor } from "./lb/registry";
 import { waitHealthy } from "./health";
 import { runScript } from "./exec/run";
-import { openAlarmWatch } from "./aws/alarms";
 import type { PreflightRequest, StepResult, StepSecrets } from "./protocol";
 
 const NODE_HEALTH_TIMEOUT_SECONDS = 5;
@@ -71,6 +70,8 @@ export async function runPreflight(
   const alarms = request.alarms;
   if (alarms && alarms.names.length > 0) {
     await check(problems, "bake alarms", async () => {
+      // Loaded here, only with alarms: the AWS SDK costs the provider process 0.2-0.4 s to load.
+      const { openAlarmWatch } = await import("./aws/alarms");
       const watch = await openAlarmWatch({ ...alarms, alarmNames: alarms.names }, ctx);
       try {
         const firing = await watch.check(true);

@@ -10,11 +10,13 @@ import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
+import mysql from "mysql2/promise";
 import { HAPROXY_BACKEND, LAB_CREDENTIALS } from "../../lab/state";
 import { releaseInfo } from "../../lab/releases";
 import { startHaproxy } from "../../lab/services/haproxy";
 import { startMariadb } from "../../lab/services/mariadb";
 import type { LabLayout } from "../../lab/stack";
+import type { DbEndpoint } from "../../steps/db/connection";
 
 export interface StandinFleet {
   layout: LabLayout;
@@ -40,6 +42,30 @@ function listen(server: http.Server): Promise<number> {
     server.once("error", reject);
     server.listen({ host: "127.0.0.1", port: 0 }, () => resolve((server.address() as AddressInfo).port));
   });
+}
+
+/**
+ * The three Glance tables the steps read (a drain waits for the image imports staged on its node;
+ * preflight lists stuck ones), with only the columns they query, empty: no import is ever in flight.
+ */
+const IMPORT_TABLES = [
+  `CREATE TABLE IF NOT EXISTS images (id VARCHAR(36) PRIMARY KEY, status VARCHAR(30) NOT NULL,
+     deleted TINYINT(1) NOT NULL DEFAULT 0, updated_at DATETIME NULL)`,
+  `CREATE TABLE IF NOT EXISTS image_properties (id INT AUTO_INCREMENT PRIMARY KEY,
+     image_id VARCHAR(36) NOT NULL, name VARCHAR(255) NOT NULL, value TEXT,
+     deleted TINYINT(1) NOT NULL DEFAULT 0)`,
+  `CREATE TABLE IF NOT EXISTS tasks (id VARCHAR(36) PRIMARY KEY, status VARCHAR(30) NOT NULL,
+     deleted TINYINT(1) NOT NULL DEFAULT 0)`,
+];
+
+async function createImportTables(endpoint: DbEndpoint): Promise<void> {
+  const { host, port, user, password, database } = endpoint;
+  const conn = await mysql.createConnection({ host, port, user, password, database });
+  try {
+    for (const statement of IMPORT_TABLES) await conn.query(statement);
+  } finally {
+    await conn.end();
+  }
 }
 
 export async function startStandinFleet(
@@ -68,6 +94,7 @@ export async function startStandinFleet(
     const db = await startMariadb({ dir: path.join(dir, "mariadb") });
     stops.push(db.stop);
     await db.createDatabase(LAB_CREDENTIALS.database);
+    await createImportTables(db.rootEndpoint(LAB_CREDENTIALS.database));
     await db.createUser(
       LAB_CREDENTIALS.glance.user,
       LAB_CREDENTIALS.glance.password,

@@ -1,31 +1,14 @@
-import type { Stack } from "@pulumi/pulumi/automation";
+import type { Deployment, Stack } from "@pulumi/pulumi/automation";
 import { ConfigError, parseConfigEntries, UpgradeConfig } from "../../plan/config";
 import { buildPlan, Plan } from "../../plan/plan";
 import { RunFiles } from "../environment";
 import type { StepContext } from "../../steps/context";
-import { configEntries, missingPlugins, OpenedStack, secretValue } from "../stack";
+import { configEntries, EarlyReads, exportedState } from "../site";
+import { missingPlugins, OpenedStack, secretValue } from "../stack";
+import type { Options } from "./names";
 import { say } from "./output";
 
-export const COMMAND_NAMES = [
-  "plan",
-  "preview",
-  "up",
-  "refresh",
-  "destroy",
-  "report",
-  "recover",
-  "rollback",
-  "approve",
-] as const;
-export type CommandName = (typeof COMMAND_NAMES)[number];
-
-export interface Options {
-  command: CommandName;
-  stack: string;
-  workDir?: string;
-}
-
-export const EXIT_FAILED = 1;
+export { COMMAND_NAMES, EXIT_FAILED, type CommandName, type Options } from "./names";
 
 /** What every command gets: its options, the run's files and the opened stack. */
 export interface CommandContext {
@@ -37,6 +20,8 @@ export interface CommandContext {
   log: StepContext;
   /** The stack's config, parsed once per run. */
   config(): Promise<UpgradeConfig>;
+  /** The stack's state as the command started (secrets encrypted), read once per run. */
+  initialState(): Promise<Deployment>;
   /** The admin password, decrypted once, and only by the commands that touch the MySQL setting. */
   adminPassword(): Promise<string | undefined>;
 }
@@ -49,16 +34,25 @@ const ADMIN_PASSWORD_KEY = "glance-rolling-upgrade:dbAdminPassword";
  * The stack's config is read from the CLI with secrets masked: validation needs only to know a
  * secret is set, and decrypting costs the secrets provider's key derivation (or a KMS call).
  */
-export function commandContext(options: Options, files: RunFiles, opened: OpenedStack): CommandContext {
+export function commandContext(
+  options: Options,
+  files: RunFiles,
+  opened: OpenedStack,
+  early: EarlyReads = {},
+): CommandContext {
   let config: Promise<UpgradeConfig> | undefined;
+  let initialState: Promise<Deployment> | undefined;
   let adminPassword: Promise<string | undefined> | undefined;
+  const readConfig = early.config ?? (() => configEntries(opened.site));
+  const readState = early.state ?? (() => exportedState(opened.site));
   return {
     options,
     files,
     opened,
     stack: opened.stack,
     log: { log: (message: string) => say(`[driver] ${message}`) },
-    config: () => (config ??= configEntries(opened).then(parseConfigEntries)),
+    config: () => (config ??= readConfig().then(parseConfigEntries)),
+    initialState: () => (initialState ??= readState()),
     adminPassword: () => (adminPassword ??= secretValue(opened, ADMIN_PASSWORD_KEY)),
   };
 }

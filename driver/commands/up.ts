@@ -3,8 +3,10 @@ import { renderRunbook } from "../../plan/plan";
 import { reapplyBeforeResume, restoreAfterFailure, settingRecord } from "../mysqlSetting";
 import { followProgress } from "../progress";
 import { startsToRepeat } from "../resume";
+import { exportedState } from "../site";
 import { urnName } from "../state";
 import { renderSummary, Summary } from "../summary";
+import { upReadingEvents } from "../upResult";
 import { CommandHandler, EXIT_FAILED, validatedPlan } from "./context";
 import { engineOutputPrinter, firstLines, say } from "./output";
 
@@ -12,12 +14,18 @@ import { engineOutputPrinter, firstLines, say } from "./output";
  * Runs the upgrade, or resumes it: finished steps are not repeated. After a failure (or at a
  * checkpoint) the MySQL setting is put back while the fleet waits.
  */
-export const up: CommandHandler = async ({ options, files, opened, stack, config, adminPassword, log }) => {
-  // Two read-only CLI processes, each loading the backend: together they cost one's latency.
-  const [plan, state] = await Promise.all([
-    config().then((c) => validatedPlan(opened, c)),
-    stack.exportStack(),
-  ]);
+export const up: CommandHandler = async ({
+  options,
+  files,
+  opened,
+  stack,
+  config,
+  initialState,
+  adminPassword,
+  log,
+}) => {
+  // Both read-only CLI processes started with the stack site (startEarlyReads).
+  const [plan, state] = await Promise.all([config().then((c) => validatedPlan(opened, c)), initialState()]);
   const stackConfig = await config();
   say(renderRunbook(plan));
   say(`\nrun records: ${files.dir}`);
@@ -31,12 +39,12 @@ export const up: CommandHandler = async ({ options, files, opened, stack, config
   }
   const progress = followProgress(files.progress, (line) => say(`  ${line}`));
   try {
-    const result = await stack.up({ onOutput: engineOutputPrinter(), color: "never", replace });
+    const result = await upReadingEvents(stack, { onOutput: engineOutputPrinter(), color: "never", replace });
     progress.stop();
     say(`\nup: ${result.summary.result}; ${JSON.stringify(result.summary.resourceChanges ?? {})}`);
     say(renderSummary((result.outputs.summary?.value ?? {}) as Summary));
     if (plan.pause?.active) {
-      const paused = settingRecord(await stack.exportStack());
+      const paused = settingRecord(await exportedState(opened.site));
       say(`[driver] ${await restoreAfterFailure(paused, stackConfig, adminPassword, log)}`);
       say(
         `[driver] PAUSED after ${plan.pause.afterStep}: the fleet serves, no later node was touched and db contract has not run.\n` +
@@ -57,7 +65,7 @@ export const up: CommandHandler = async ({ options, files, opened, stack, config
       return EXIT_FAILED;
     }
     say(`\nup FAILED: ${firstLines(error)}`);
-    const after = settingRecord(await stack.exportStack());
+    const after = settingRecord(await exportedState(opened.site));
     say(`[driver] ${await restoreAfterFailure(after, stackConfig, adminPassword, log)}`);
     say(
       "[driver] The fleet keeps serving: the failed node stays out of rotation and db contract did not run.\n" +

@@ -1,9 +1,12 @@
 /** An ALB target group as a LoadBalancer: every step talks to the ELBv2 API in the ALB's region. */
 import type { StepContext } from "../../context";
 import type { BakeWatch, LoadBalancer } from "../loadBalancer";
-import { albFleetCheck } from "./fleet";
-import { albAdmit, albDrain } from "./membership";
-import { albTargetHealth } from "./targetGroup";
+
+// The ELBv2 steps are loaded on first use: the AWS SDK takes 0.2-0.4 s to load, and the provider
+// process that runs every step would pay it before its first step even when no step is an ALB's.
+const fleet = () => import("./fleet");
+const membership = () => import("./membership");
+const targetGroup = () => import("./targetGroup");
 
 /** One node as a step request carries it: a target (instance id or IP address) in the target group. */
 export type AlbTarget = {
@@ -30,11 +33,11 @@ function targetWatch(target: AlbTarget, ctx: StepContext): BakeWatch {
     terms: (_errorBudget, withAlarms) =>
       `: it must stay healthy${withAlarms ? " and its CloudWatch alarms out of ALARM" : ""}`,
     async read() {
-      const health = await albTargetHealth(target);
+      const health = await (await targetGroup()).albTargetHealth(target);
       return health.healthy ? { errors: 0 } : { errors: 0, problem: `target turned ${health.health}` };
     },
     async takeOut(bounds) {
-      await albDrain({ ...target, ...bounds }, ctx);
+      await (await membership()).albDrain({ ...target, ...bounds }, ctx);
       return `${target.targetId} is deregistered`;
     },
   };
@@ -43,14 +46,15 @@ function targetWatch(target: AlbTarget, ctx: StepContext): BakeWatch {
 export const albLoadBalancer: LoadBalancer<AlbTarget, AlbFleet> = {
   nodeLabel: (target) => target.targetId,
   alarmRegion: (target) => ({ region: target.region, endpoint: target.endpoint }),
-  async checkFleet(fleet, _secrets, ctx) {
-    return (await albFleetCheck({ ...fleet, expectedTargetIds: fleet.expected }, ctx)).targets;
+  async checkFleet(fleetArgs, _secrets, ctx) {
+    const { albFleetCheck } = await fleet();
+    return (await albFleetCheck({ ...fleetArgs, expectedTargetIds: fleetArgs.expected }, ctx)).targets;
   },
-  drain(target, bounds, _secrets, ctx) {
-    return albDrain({ ...target, ...bounds }, ctx);
+  async drain(target, bounds, _secrets, ctx) {
+    return (await membership()).albDrain({ ...target, ...bounds }, ctx);
   },
-  admit(target, bounds, _secrets, ctx) {
-    return albAdmit({ ...target, ...bounds }, ctx);
+  async admit(target, bounds, _secrets, ctx) {
+    return (await membership()).albAdmit({ ...target, ...bounds }, ctx);
   },
   watch(target, _secrets, ctx, bake) {
     return bake(targetWatch(target, ctx));
