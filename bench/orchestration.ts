@@ -3,7 +3,11 @@
  * versus the floor (the same step requests replayed by a plain script with no Pulumi, on a second
  * fresh lab), then the engine's per-step cost at 10 and 50 nodes on HTTP stand-ins.
  *
- *   npm run build && node dist/bench/orchestration.js [--skip-lab] [--sizes 10,50] [--rounds 3]
+ *   npm run build && node dist/bench/orchestration.js [--skip-lab] [--sizes 10,50] [--rounds 3] [--realistic]
+ *
+ * `--realistic`: the lab of issue 25 item 2, where each node's release is pip-installed from a local
+ * wheelhouse (`upgradeMode: "wheelhouse"`) and pre-staged (`prestageCommand`); the floor replays the
+ * same requests, prestage included.
  */
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -28,6 +32,9 @@ const LAB_NODES = 3;
  * HAProxy's health-check phase move a run by seconds), so the ratio is the median over rounds.
  */
 const ROUNDS = numberOption("--rounds", 3);
+const REALISTIC = process.argv.includes("--realistic");
+const stackConfig = (lab: LabState) =>
+  labStackConfig(lab, { transport: "local", ...(REALISTIC ? { prestage: true } : {}) });
 
 function numberOption(flag: string, fallback: number): number {
   const index = process.argv.indexOf(flag);
@@ -54,7 +61,13 @@ async function compare(stack: BenchStack, up: DriverRun, floorOn: () => Promise<
 
 async function labOn(dir: string, ports: LabPorts): Promise<LabState> {
   const started = performance.now();
-  const lab = await labUp({ dir, nodes: LAB_NODES, ports, log: () => undefined });
+  const lab = await labUp({
+    dir,
+    nodes: LAB_NODES,
+    ports,
+    log: () => undefined,
+    ...(REALISTIC ? { upgradeMode: "wheelhouse" as const } : {}),
+  });
   progress(`lab up in ${seconds(performance.now() - started)}`);
   return lab;
 }
@@ -73,7 +86,7 @@ async function realLab(): Promise<void> {
   const extraStacks: BenchStack[] = [];
   try {
     const lab = await labOn(dir, ports);
-    stack = new BenchStack("bench-orch", labStackConfig(lab, { transport: "local" }), LAB_SECRETS);
+    stack = new BenchStack("bench-orch", stackConfig(lab), LAB_SECRETS);
     progress("driver plan (start-up: process, workspace, config; no engine operation)");
     const plan = await stack.driverOk("plan");
     progress("driver preview of the fresh stack");
@@ -95,11 +108,7 @@ async function realLab(): Promise<void> {
     ];
     for (let round = 2; round <= ROUNDS; round++) {
       const floorFirst = round % 2 === 0;
-      const roundStack = new BenchStack(
-        `bench-orch-r${round}`,
-        labStackConfig(lab, { transport: "local" }),
-        LAB_SECRETS,
-      );
+      const roundStack = new BenchStack(`bench-orch-r${round}`, stackConfig(lab), LAB_SECRETS);
       extraStacks.push(roundStack);
       let floorMs = 0;
       let driverMs = 0;
@@ -122,7 +131,7 @@ async function realLab(): Promise<void> {
       }
       rounds.push({ driverMs, floorMs, first: floorFirst ? "floor" : "driver" });
     }
-    reportRounds(rounds);
+    reportRounds(rounds, REALISTIC ? "realistic" : "lab");
   } finally {
     if (!KEEP) for (const extra of extraStacks) extra.remove();
     if (!KEEP) stack?.remove();
