@@ -14,7 +14,7 @@ import { startHaproxy } from "../lab/services/haproxy";
 import { pollUntil, silentContext } from "../steps/context";
 import { haproxyDrain } from "../steps/lb/haproxy/oneInstance";
 import { readBackendServers, runtimeCommand } from "../steps/lb/haproxyRuntime";
-import { machineLine, median, millis, printTable, progress, ratioLine } from "./support/report";
+import { machineLine, median, millis, printTable, progress, ratioLine, runBench } from "./support/report";
 
 const BACKEND = "glance";
 const IDLE_TRIALS = 10;
@@ -198,10 +198,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    console.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
-    process.exit(1);
-  },
-);
+runBench(main);

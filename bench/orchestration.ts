@@ -20,7 +20,7 @@ import { BenchStack, DriverRun } from "./support/benchStack";
 import { floorStepsFromState, runFloor } from "./support/floor";
 import { gapsBetweenSteps, windowsFromFloor, windowsFromTimeline } from "./support/gaps";
 import { Comparison, reportLabComparison, reportRounds } from "./support/orchestrationReport";
-import { machineLine, millis, printTable, progress, seconds } from "./support/report";
+import { machineLine, millis, printTable, progress, runBench, seconds } from "./support/report";
 import { STANDIN_CHECK_INTERVAL_MS, startStandinFleet } from "./support/standins";
 
 /** `--keep`: leave the bench stacks' folders (driver logs, timelines) and state for a closer look. */
@@ -208,10 +208,4 @@ async function main(): Promise<void> {
   console.log(machineLine().replace(/^machine: .*; /, "at the end: "));
 }
 
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    console.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
-    process.exit(1);
-  },
-);
+runBench(main);

@@ -18,7 +18,7 @@ import { ansibleVenv } from "./peers/ansible";
 import { measurePeer } from "./peers/measure";
 import { driverProcedure, kollaProcedure, playbookProcedure } from "./peers/procedures";
 import { PeerResult, peersTable, ratioLines } from "./peers/render";
-import { loadAverage, machineLine, printTable, progress } from "./support/report";
+import { loadAverage, machineLine, printTable, progress, runBench } from "./support/report";
 
 const KEEP = process.argv.includes("--keep");
 /** `--only <peer>`: run one peer (to look at it); no table, no ratios. */
@@ -71,10 +71,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(process.exitCode ?? 0),
-  (error: unknown) => {
-    console.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
-    process.exit(1);
-  },
-);
+runBench(main);

@@ -8,7 +8,16 @@
  */
 import { labStackConfig, LAB_SECRETS, LabLayout } from "../lab/stack";
 import { BenchStack, changeSummary, DriverRun } from "./support/benchStack";
-import { machineLine, mebibytes, millis, printTable, progress, ratioLine, seconds } from "./support/report";
+import {
+  machineLine,
+  mebibytes,
+  millis,
+  printTable,
+  progress,
+  ratioLine,
+  runBench,
+  seconds,
+} from "./support/report";
 
 const SIZES = [10, 50, 200, 500];
 const GOAL = 10;
@@ -109,10 +118,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    console.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
-    process.exit(1);
-  },
-);
+runBench(main);

@@ -17,7 +17,7 @@ import { nodeSummaries, Summary } from "../driver/summary";
 import { measurePeer } from "./peers/measure";
 import { driverProcedure } from "./peers/procedures";
 import { inWindowLines, nodeSteps, PrestageRun, prestageRatios, prestageTable } from "./prestage/report";
-import { loadAverage, machineLine, printTable } from "./support/report";
+import { loadAverage, machineLine, printTable, runBench } from "./support/report";
 import type { TimelineEvent } from "../steps/record";
 
 const KEEP = process.argv.includes("--keep");
@@ -80,10 +80,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(process.exitCode ?? 0),
-  (error: unknown) => {
-    console.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
-    process.exit(1);
-  },
-);
+runBench(main);

@@ -36,7 +36,7 @@ import { dbStep, FLEET_VERIFY_STEP, nodeStep, parseNodeStep, RELEASE_CHANGE_KIND
 import { wavesAfterNewNodeCount } from "../plan/waves";
 import { freshLab, removeLab } from "../test/support/labFixture";
 import { BenchStack, DriverRun } from "./support/benchStack";
-import { loadAverage, machineLine, median, printTable, progress, seconds } from "./support/report";
+import { loadAverage, machineLine, median, printTable, progress, runBench, seconds } from "./support/report";
 
 /** `--nodes N`: the lab's size (default 3, at least 2); every node is upgraded and rolled back. */
 const LAB_NODES = numberOption("--nodes", 3, 2);
@@ -283,10 +283,4 @@ async function main(): Promise<void> {
   if (!pass) process.exitCode = 1;
 }
 
-main().then(
-  () => process.exit(process.exitCode ?? 0),
-  (error: unknown) => {
-    console.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
-    process.exit(1);
-  },
-);
+runBench(main);

@@ -14,7 +14,7 @@ import type { StepContext } from "../steps/context";
 import { runScript } from "../steps/exec/run";
 import { closeSshConnections } from "../steps/exec/sshMaster";
 import type { ScriptRun } from "../steps/exec/types";
-import { machineLine, median, millis, printTable, progress, ratioLine } from "./support/report";
+import { machineLine, median, millis, printTable, progress, ratioLine, runBench } from "./support/report";
 
 const CYCLES = 15;
 const REUSE_PER_CYCLE = 2;
@@ -136,10 +136,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    console.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
-    process.exit(1);
-  },
-);
+runBench(main);

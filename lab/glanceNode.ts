@@ -40,7 +40,8 @@ export async function glanceNodeOrThrow(dir: string, args: string[]): Promise<st
   return result.stdout.trim();
 }
 
-function httpStatus(url: string): Promise<number> {
+/** The status a URL answers with (2 s bound, a fresh connection), or 0 when it does not answer. */
+export function httpStatus(url: string): Promise<number> {
   return new Promise((resolve) => {
     const req = http.get(url, { timeout: 2_000, agent: false }, (res) => {
       res.resume();

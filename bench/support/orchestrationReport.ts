@@ -2,7 +2,7 @@
 import { changeSummary, DriverRun } from "./benchStack";
 import { FloorRun, FloorStep } from "./floor";
 import { GapSummary, StepWindow, windowsFromFloor, windowsFromTimeline, workMs } from "./gaps";
-import { millis, printTable, ratioLine, seconds } from "./report";
+import { median, millis, printTable, ratioLine, seconds } from "./report";
 
 /** Issue 25's goals: driver/floor on the 3-node lab, and on the realistic (wheelhouse, prestage) lab. */
 export const GOAL_RATIO = { lab: 1.1, realistic: 1.02 } as const;
@@ -110,23 +110,17 @@ export function reportRounds(
       ratios[i].toFixed(3),
     ]),
   );
-  const median = medianOf(ratios);
+  const medianRatio = median(ratios);
   console.log(
-    `median driver - floor: ${seconds(medianOf(rounds.map((r) => r.driverMs - r.floorMs)))}; ` +
+    `median driver - floor: ${seconds(median(rounds.map((r) => r.driverMs - r.floorMs)))}; ` +
       `ratios from ${Math.min(...ratios).toFixed(3)} to ${Math.max(...ratios).toFixed(3)}`,
   );
   ratioLine(
     `orchestration driver/floor (3 real nodes${lab === "realistic" ? ", wheelhouse installs with prestage" : ""}, median of ${rounds.length} rounds)`,
-    median,
+    medianRatio,
     `<= ${goal}`,
-    median <= goal,
+    medianRatio <= goal,
   );
-}
-
-function medianOf(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
 function byKind(

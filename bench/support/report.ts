@@ -78,3 +78,17 @@ export function ratioLine(label: string, value: number, goal: string, met: boole
 export function progress(message: string): void {
   process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
 }
+
+/**
+ * Runs a bench's main and exits: with the code it set (`process.exitCode`, e.g. 1 on a MISS), 0
+ * otherwise, or 1 after printing an error it threw. The exit ends handles a bench left open.
+ */
+export function runBench(main: () => Promise<void>): void {
+  main().then(
+    () => process.exit(process.exitCode ?? 0),
+    (error: unknown) => {
+      console.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
+      process.exit(1);
+    },
+  );
+}

@@ -5,10 +5,9 @@
  * switches. Measured here: install without prestage (a real build) against install after it.
  */
 import * as fs from "node:fs";
-import * as http from "node:http";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { waitNodeHealthy } from "../../lab/glanceNode";
+import { httpStatus, waitNodeHealthy } from "../../lab/glanceNode";
 import { LabState, runGlanceNode } from "../../lab/lab";
 import { releaseInfo } from "../../lab/releases";
 import { requireVenv, requireWheelhouse } from "../../lab/venvs";
@@ -41,17 +40,6 @@ function node(name: string) {
   const found = lab.nodes.find((n) => n.name === name);
   if (found === undefined) throw new Error(`no ${name} in the lab`);
   return found;
-}
-
-function httpStatus(url: string): Promise<number> {
-  return new Promise((resolve) => {
-    const req = http.get(url, { timeout: 2_000, agent: false }, (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    });
-    req.on("timeout", () => req.destroy());
-    req.on("error", () => resolve(0));
-  });
 }
 
 /** The program glance-api runs from (the node's own environment or the shared venv). */
