@@ -17,7 +17,7 @@ import { PROJECT_ROOT } from "../driver/environment";
 import { ansibleVenv } from "./peers/ansible";
 import { measurePeer } from "./peers/measure";
 import { driverProcedure, kollaProcedure, playbookProcedure } from "./peers/procedures";
-import { PeerResult, peersTable, ratioLines } from "./peers/render";
+import { PeerResult, peersTable, ratioLines, wallTimeBound } from "./peers/render";
 import { loadAverage, machineLine, printTable, progress, runBench } from "./support/report";
 
 const KEEP = process.argv.includes("--keep");
@@ -63,6 +63,8 @@ async function main(): Promise<void> {
   );
   console.log(`load average at end: ${loadAverage()}`);
   for (const ratio of ratioLines(ours, playbook, kolla, NODES)) console.log(ratio.line);
+  const bound = wallTimeBound(ours, playbook);
+  if (bound !== undefined) console.log(bound);
 
   const broken = results.filter((r) => r.problems.length > 0);
   if (broken.length > 0) {

@@ -30,6 +30,8 @@ export interface ProcedureOutcome {
   /** Each drain's start, for the verdict's "every drain had a download in flight" rule. */
   drains: DrainStart[];
   drainWaitMs: Record<string, number>;
+  /** The time at least one of its steps ran (the driver's, from its timeline); see gaps.ts busyMs. */
+  stepsBusyMs?: number;
   /** Checks that need HAProxy's polled series (the playbook's drain proof). */
   check?: (samples: RotationSample[]) => string[];
   /** Lines worth printing under the peer's result (its own timings). */
@@ -111,6 +113,7 @@ export async function measurePeer(procedure: Procedure, opts: MeasureOptions = {
       outOfRotationMs: Object.fromEntries(rotation.map((r) => [r.server, r.totalMs])),
       outIntervals: Object.fromEntries(rotation.map((r) => [r.server, r.intervals.length])),
       drainWaitMs: outcome.drainWaitMs,
+      stepsBusyMs: outcome.stepsBusyMs,
       requests: report.requests,
       failures: report.failures,
       failuresByType: report.failuresByType,

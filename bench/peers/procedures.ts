@@ -5,6 +5,7 @@ import { drainStarts } from "../../lab/load/verdict";
 import { kollaStyleUpgrade } from "../../lab/sequences/kollaStyle";
 import { labStackConfig, LAB_SECRETS } from "../../lab/stack";
 import { BenchStack, DriverRun } from "../support/benchStack";
+import { busyMs, windowsFromTimeline } from "../support/gaps";
 import { DRAIN_TASK, runPlaybook, STOP_TASK, writeInventory } from "./ansible";
 import { playbookDrainProblems } from "./checks";
 import { Procedure } from "./measure";
@@ -101,6 +102,7 @@ export function driverProcedure(keep: boolean, opts: DriverProcedureOptions = {}
             up.code === 0 ? [] : [`driver up exited ${up.code}:\n${tail(up.stdout)}\n${tail(up.stderr, 10)}`],
           drains: drainStarts(up.timeline),
           drainWaitMs: Object.fromEntries(drainEnds.map((e) => [e.node ?? "", (e.seconds ?? 0) * 1000])),
+          stepsBusyMs: busyMs(windowsFromTimeline(up.timeline).values()),
           notes: [`driver run: ${up.timeline.filter((e) => e.event === "start").length} steps started`],
         };
       } finally {

@@ -16,6 +16,11 @@ export interface PeerResult {
   outIntervals: Record<string, number>;
   /** Per node: how long the peer's own drain waited (its timings); absent when it has no drain. */
   drainWaitMs: Record<string, number>;
+  /**
+   * The time at least one of its steps ran: its wall time with no orchestration cost at all (no
+   * start-up, no gap between steps). Only the driver records its steps' windows.
+   */
+  stepsBusyMs?: number;
   requests: number;
   failures: number;
   failuresByType: Record<FailureType, number>;
@@ -42,6 +47,7 @@ export function peersTable(results: PeerResult[], nodes: string[]): { headers: s
     headers: ["", ...results.map((r) => r.peer)],
     rows: [
       row("wall time", (r) => secs(r.wallMs)),
+      row("steps alone (time a step ran)", (r) => secs(r.stepsBusyMs)),
       ...nodes.map((n) =>
         row(
           `${n} out of rotation (HAProxy)`,
@@ -100,4 +106,22 @@ export function ratioLines(
     );
   }
   return lines;
+}
+
+/**
+ * Not a goal: what the wall-time goal leaves for orchestration to win. The driver's steps alone (the
+ * same drains, stops, starts, health checks and db commands, with no start-up and no gap) over the
+ * playbook's wall time; above 0.5, no orchestrator running these steps one node at a time meets it.
+ */
+export function wallTimeBound(ours: PeerResult, playbook: PeerResult): string | undefined {
+  if (ours.stepsBusyMs === undefined) return undefined;
+  const bound = ours.stepsBusyMs / playbook.wallMs;
+  const verdict =
+    bound > 0.5
+      ? "above 0.5: no orchestration of these steps meets the wall-time goal"
+      : `orchestration may cost up to ${fixed(0.5 - bound)} of the playbook's wall time`;
+  return (
+    `BOUND steps alone driver up / ansible playbook = ${fixed(bound)}, ${verdict} ` +
+    `(the driver's own cost in this run: ${secs(ours.wallMs - ours.stepsBusyMs)})`
+  );
 }

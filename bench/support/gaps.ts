@@ -65,6 +65,24 @@ export function gapsBetweenSteps(steps: FloorStep[], windows: Map<string, StepWi
   };
 }
 
+/**
+ * How long at least one step was running: the union of the step windows. For a chain it is the wall
+ * time an orchestrator with no cost of its own (no start-up, no gap between steps) would take.
+ */
+export function busyMs(windows: Iterable<StepWindow>): number {
+  const spans = [...windows]
+    .filter((w) => Number.isFinite(w.endMs - w.startMs))
+    .sort((a, b) => a.startMs - b.startMs);
+  let total = 0;
+  let coveredTo = Number.NEGATIVE_INFINITY;
+  for (const span of spans) {
+    const from = Math.max(span.startMs, coveredTo);
+    if (span.endMs > from) total += span.endMs - from;
+    coveredTo = Math.max(coveredTo, span.endMs);
+  }
+  return total;
+}
+
 /** The sum of every step's own run time (what the work itself took, whoever ran it). */
 export function workMs(windows: Map<string, StepWindow>): number {
   let total = 0;

@@ -6,7 +6,8 @@
 import { describe, expect, it } from "vitest";
 import { TaskTiming } from "../../bench/peers/ansibleTimings";
 import { playbookDrainProblems } from "../../bench/peers/checks";
-import { PeerResult, peersTable, ratioLines } from "../../bench/peers/render";
+import { PeerResult, peersTable, ratioLines, wallTimeBound } from "../../bench/peers/render";
+import { busyMs } from "../../bench/support/gaps";
 import { RotationSample } from "../../bench/peers/rotation";
 import { FAILURE_TYPES, FailureType } from "../../lab/load/loadReport";
 
@@ -94,6 +95,7 @@ describe("peersTable", () => {
     expect(table.headers).toEqual(["", "ansible playbook", "kolla-style"]);
     const row = (label: string) => table.rows.find((r) => r[0] === label);
     expect(row("wall time")).toEqual(["wall time", "100.00 s", "40.00 s"]);
+    expect(row("steps alone (time a step ran)")).toEqual(["steps alone (time a step ran)", "-", "-"]);
     expect(row("node-2 out of rotation (HAProxy)")).toEqual([
       "node-2 out of rotation (HAProxy)",
       "20.00 s (1x)",
@@ -145,5 +147,41 @@ describe("ratioLines", () => {
     expect(lines[2].line).toBe(
       "RATIO node-1 out of rotation driver up / ansible playbook = n/a (goal <= 1): MISS",
     );
+  });
+});
+
+describe("busyMs: the time at least one step ran", () => {
+  const w = (startMs: number, endMs: number) => ({ startMs, endMs });
+
+  it("adds a chain's steps and leaves out the gaps between them", () => {
+    expect(busyMs([w(0, 1_000), w(1_050, 2_000), w(2_500, 3_000)])).toBe(2_450);
+  });
+
+  it("counts steps running side by side once, in any order, and skips an unfinished one", () => {
+    expect(busyMs([w(2_000, 2_100), w(0, 1_000), w(500, 1_500), w(600, 700), w(3_000, Number.NaN)])).toBe(
+      1_600,
+    );
+  });
+});
+
+describe("wallTimeBound", () => {
+  const playbook = result("ansible playbook", 100_000, 0, [30_000, 20_000]);
+  const driver = (stepsBusyMs: number | undefined) => ({
+    ...result("driver up", 66_000, 0, [10_000, 10_000]),
+    stepsBusyMs,
+  });
+
+  it("says when the steps alone already take more than half the playbook's wall time", () => {
+    expect(wallTimeBound(driver(62_000), playbook)).toBe(
+      "BOUND steps alone driver up / ansible playbook = 0.620, above 0.5: no orchestration of these " +
+        "steps meets the wall-time goal (the driver's own cost in this run: 4.00 s)",
+    );
+  });
+
+  it("says how much room orchestration has when they do not, and prints nothing without the figure", () => {
+    expect(wallTimeBound(driver(45_000), playbook)).toContain(
+      "= 0.450, orchestration may cost up to 0.050 of the playbook's wall time",
+    );
+    expect(wallTimeBound(driver(undefined), playbook)).toBeUndefined();
   });
 });
