@@ -75,10 +75,9 @@ export function importWorker(
             nextRequestId,
             timeoutMs: opts.timeoutMs ?? 120_000,
             importCall,
-            keepImage: run.deleteImage !== undefined,
+            deleteImage: run.deleteImage,
           },
         );
-        if (done.imageId !== undefined) run.deleteImage?.(done.imageId);
         run.stats.counted(kind);
         run.stats.imports.push({ kind, imageId: done.imageId, startedAt, endedAt: Date.now(), ok: true });
       } catch (error) {

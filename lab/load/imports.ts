@@ -64,8 +64,11 @@ export interface ImportOptions {
    * at a time (oneAtATime in importWorker.ts). Default: straight away.
    */
   importCall?: <T>(call: () => Promise<T>) => Promise<T>;
-  /** Leave the image for the caller to delete (after its lock is released); default: delete it. */
-  keepImage?: boolean;
+  /**
+   * Deletes the image once it is active and checked (the load defers its deletes while imports run);
+   * default: a `DELETE` straight away.
+   */
+  deleteImage?: (imageId: string) => void;
 }
 
 interface ImageRecord {
@@ -166,7 +169,8 @@ export async function runImport(source: ImportSource, opts: ImportOptions): Prom
         `image ${imageId} is active with checksum ${last.checksum}, expected ${expectedMd5}`,
       );
     }
-    if (!opts.keepImage) await call("DELETE", `/v2/images/${imageId}`);
+    if (opts.deleteImage) opts.deleteImage(imageId);
+    else await call("DELETE", `/v2/images/${imageId}`);
     return { imageId, calls, seconds: (Date.now() - started) / 1000 };
   } catch (error) {
     Object.assign(error as object, { imageId, calls });
