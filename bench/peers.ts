@@ -17,7 +17,7 @@ import { PROJECT_ROOT } from "../driver/environment";
 import { ansibleVenv } from "./peers/ansible";
 import { measurePeer } from "./peers/measure";
 import { driverProcedure, kollaProcedure, playbookProcedure } from "./peers/procedures";
-import { PeerResult, peersTable, ratioLines, wallTimeBound } from "./peers/render";
+import { failIfBroken, PeerResult, peersTable, ratioLines, wallTimeBound } from "./peers/render";
 import { loadAverage, machineLine, printTable, progress, runBench } from "./support/report";
 
 const KEEP = process.argv.includes("--keep");
@@ -66,11 +66,7 @@ async function main(): Promise<void> {
   const bound = wallTimeBound(ours, playbook);
   if (bound !== undefined) console.log(bound);
 
-  const broken = results.filter((r) => r.problems.length > 0);
-  if (broken.length > 0) {
-    for (const r of broken) console.log(`BENCH FAILED: ${r.peer}: ${r.problems.join("; ")}`);
-    process.exitCode = 1;
-  }
+  failIfBroken(results);
 }
 
 runBench(main);

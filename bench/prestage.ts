@@ -16,6 +16,7 @@
 import { nodeSummaries, Summary } from "../driver/summary";
 import { measurePeer } from "./peers/measure";
 import { driverProcedure } from "./peers/procedures";
+import { failIfBroken } from "./peers/render";
 import { inWindowLines, nodeSteps, PrestageRun, prestageRatios, prestageTable } from "./prestage/report";
 import { loadAverage, machineLine, printTable, runBench } from "./support/report";
 import type { TimelineEvent } from "../steps/record";
@@ -73,11 +74,7 @@ async function main(): Promise<void> {
   for (const line of runs.flatMap(inWindowLines)) console.log(line);
   if (runs.length === 2) for (const ratio of prestageRatios(runs[0], runs[1], NODES)) console.log(ratio.line);
 
-  const broken = runs.filter((r) => r.result.problems.length > 0);
-  if (broken.length > 0) {
-    for (const r of broken) console.log(`BENCH FAILED: ${r.result.peer}: ${r.result.problems.join("; ")}`);
-    process.exitCode = 1;
-  }
+  failIfBroken(runs.map((r) => r.result));
 }
 
 runBench(main);

@@ -125,3 +125,10 @@ export function wallTimeBound(ours: PeerResult, playbook: PeerResult): string | 
     `(the driver's own cost in this run: ${secs(ours.wallMs - ours.stepsBusyMs)})`
   );
 }
+
+/** A `BENCH FAILED` line for each run that did not complete or upgrade, and exit code 1 if any. */
+export function failIfBroken(results: PeerResult[]): void {
+  const broken = results.filter((r) => r.problems.length > 0);
+  for (const r of broken) console.log(`BENCH FAILED: ${r.peer}: ${r.problems.join("; ")}`);
+  if (broken.length > 0) process.exitCode = 1;
+}

@@ -3,10 +3,10 @@
  * (bench/peers/checks.ts), and the side-by-side table and RATIO lines (bench/peers/render.ts),
  * which print a missed goal as MISS rather than hide it.
  */
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, onTestFinished, vi } from "vitest";
 import { TaskTiming } from "../../bench/peers/ansibleTimings";
 import { playbookDrainProblems } from "../../bench/peers/checks";
-import { PeerResult, peersTable, ratioLines, wallTimeBound } from "../../bench/peers/render";
+import { failIfBroken, PeerResult, peersTable, ratioLines, wallTimeBound } from "../../bench/peers/render";
 import { busyMs } from "../../bench/support/gaps";
 import { RotationSample } from "../../bench/peers/rotation";
 import { FAILURE_TYPES, FailureType } from "../../lab/load/loadReport";
@@ -183,5 +183,36 @@ describe("wallTimeBound", () => {
       "= 0.450, orchestration may cost up to 0.050 of the playbook's wall time",
     );
     expect(wallTimeBound(driver(undefined), playbook)).toBeUndefined();
+  });
+});
+
+describe("failIfBroken", () => {
+  function run(results: PeerResult[]): { lines: string[]; exitCode: typeof process.exitCode } {
+    const before = process.exitCode;
+    const log = vi.spyOn(console, "log").mockImplementation(() => undefined);
+    onTestFinished(() => {
+      log.mockRestore();
+      process.exitCode = before;
+    });
+    failIfBroken(results);
+    return { lines: log.mock.calls.map((c) => String(c[0])), exitCode: process.exitCode };
+  }
+  const ok = result("ansible playbook", 1, 0, []);
+
+  it("names each run that did not complete and sets exit code 1", () => {
+    const broken = {
+      ...result("driver up", 1, 0, []),
+      problems: ["driver up exited 1", "node-2 runs 27.1.1"],
+    };
+    expect(run([ok, broken])).toEqual({
+      lines: ["BENCH FAILED: driver up: driver up exited 1; node-2 runs 27.1.1"],
+      exitCode: 1,
+    });
+  });
+
+  it("prints nothing and leaves the exit code alone when every run completed", () => {
+    const { lines, exitCode } = run([ok]);
+    expect(lines).toEqual([]);
+    expect(exitCode).not.toBe(1);
   });
 });
