@@ -90,8 +90,6 @@ export interface SeedImageRecord {
  */
 export type UpgradeMode = "switch" | "wheelhouse";
 
-export const UPGRADE_MODES: readonly UpgradeMode[] = ["switch", "wheelhouse"];
-
 export interface LabState {
   dir: string;
   /** Absent in a lab.json written before the modes existed: "switch". */

@@ -24,18 +24,24 @@ export function wheelhouseDir(release: string): string {
   return path.join(cacheRoot(), "glance-wheelhouses", release);
 }
 
-/**
- * Throws the operator-facing error unless the release's wheelhouse is complete (setup-wheelhouse.sh's
- * stamp, written last, names the release's Glance version); returns its directory.
- */
+/** A setup script's completion stamp (written last: the Glance version it holds), if there is one. */
+function stamp(file: string): string | undefined {
+  try {
+    return fs.readFileSync(file, "utf8").trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/** The Glance version a complete wheelhouse holds (setup-wheelhouse.sh's stamp), if any. */
+function wheelhouseGlanceVersion(release: string): string | undefined {
+  return stamp(path.join(wheelhouseDir(release), ".gru-complete"));
+}
+
+/** Throws the operator-facing error unless the release's wheelhouse is complete; returns its directory. */
 export function requireWheelhouse(release: string): string {
   const wanted = releaseInfo(release).glanceVersion;
-  let got: string | undefined;
-  try {
-    got = fs.readFileSync(path.join(wheelhouseDir(release), ".gru-complete"), "utf8").trim();
-  } catch {
-    got = undefined;
-  }
+  const got = wheelhouseGlanceVersion(release);
   if (got !== wanted) {
     throw new Error(
       `the Glance ${release} wheelhouse is ${got === undefined ? "missing or unfinished" : `for ${got}, not ${wanted}`} ` +
@@ -47,11 +53,7 @@ export function requireWheelhouse(release: string): string {
 
 /** The Glance version an installed venv holds (setup-glance.sh's completion stamp), if any. */
 export function installedGlanceVersion(release: string): string | undefined {
-  try {
-    return fs.readFileSync(path.join(venvDir(release), ".gru-installed"), "utf8").trim();
-  } catch {
-    return undefined;
-  }
+  return stamp(path.join(venvDir(release), ".gru-installed"));
 }
 
 /** Throws the operator-facing error when a release's venv is missing or holds another version. */
@@ -74,12 +76,10 @@ export function requireVenv(release: string): string {
 export function installedWheelhouses(required: string[], releases: string[]): Record<string, string> {
   for (const release of required) requireWheelhouse(release);
   const wheelhouses: Record<string, string> = {};
+  // A release without a complete wheelhouse is left out: nodes were not asked to install it.
   for (const release of releases) {
-    try {
-      wheelhouses[release] = requireWheelhouse(release);
-    } catch {
-      // not built: nodes cannot install this release from a wheelhouse, and were not asked to
-    }
+    if (wheelhouseGlanceVersion(release) === releaseInfo(release).glanceVersion)
+      wheelhouses[release] = wheelhouseDir(release);
   }
   return wheelhouses;
 }

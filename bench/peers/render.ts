@@ -31,7 +31,7 @@ export interface PeerResult {
   loadAverageEnd: string;
 }
 
-const secs = (ms: number | undefined) => (ms === undefined ? "-" : `${(ms / 1000).toFixed(2)} s`);
+export const secs = (ms: number | undefined) => (ms === undefined ? "-" : `${(ms / 1000).toFixed(2)} s`);
 
 export function failuresByKind(byType: Record<string, number>): string {
   const parts = Object.entries(byType)

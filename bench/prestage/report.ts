@@ -5,7 +5,7 @@
 import type { NodeSummary } from "../../driver/summary";
 import { nodeStep, NodeStepKind, parseStepId } from "../../plan/stepIds";
 import type { TimelineEvent } from "../../steps/record";
-import { failuresByKind, fixed, PeerResult, Ratio, ratio } from "../peers/render";
+import { failuresByKind, fixed, PeerResult, Ratio, ratio, secs } from "../peers/render";
 
 /**
  * Slack on top of a node's floor + drain + admit (+ the database steps inside its window) for the
@@ -112,7 +112,6 @@ export interface PrestageRun {
   summary: NodeSummary[];
 }
 
-const secs = (ms: number | undefined) => (ms === undefined ? "-" : `${(ms / 1000).toFixed(2)} s`);
 const short = (ms: number | undefined) => (ms === undefined ? "-" : (ms / 1000).toFixed(2));
 
 /** Rows of metrics, one column per run (without prestage, with it). */

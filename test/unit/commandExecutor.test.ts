@@ -62,6 +62,14 @@ function parsed(raw: Record<string, unknown>) {
   return parseConfigEntries(entriesOf(raw));
 }
 
+/** A database block whose connection reaches glance-manage on stdin, with the password in it. */
+const CONNECTION_ON_STDIN = {
+  host: "db.internal",
+  user: "glance",
+  adminUser: "admin",
+  passConnectionToGlanceManage: true,
+};
+
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 
 /** The mock engine sees secret values wrapped in Pulumi's secret envelope; unwrap them for comparison. */
@@ -156,12 +164,7 @@ describe("the command executor (mock-level: the Command plugin cannot run here)"
 
   it("passes the glance-manage DB connection on stdin as a secret, exported before the script, never on the command line", async () => {
     const raw = config({
-      database: {
-        host: "db.internal",
-        user: "glance",
-        adminUser: "admin",
-        passConnectionToGlanceManage: true,
-      },
+      database: CONNECTION_ON_STDIN,
     });
     const { registrations } = await runMockProgram(raw, secrets);
     const expand = registrations.find((r) => r.name === "db/expand");
@@ -363,12 +366,7 @@ describe("the command executor runs prestageCommand like every node command (moc
   it("the shared builder's script on stdin to bash, bounded by the step timeout, no secret anywhere", async () => {
     const raw = config({
       nodeCommands: { prestageCommand: PRESTAGE },
-      database: {
-        host: "db.internal",
-        user: "glance",
-        adminUser: "admin",
-        passConnectionToGlanceManage: true,
-      },
+      database: CONNECTION_ON_STDIN,
     });
     const { registrations } = await runMockProgram(raw, secrets);
     const cfg = parsed(raw);

@@ -30,6 +30,12 @@ function summaryOf(prestage: boolean): Summary {
   };
 }
 
+/** The rendered summary's lines from its "Nodes:" heading on. */
+function fromNodesTable(text: string): string[] {
+  const lines = text.split("\n");
+  return lines.slice(lines.indexOf("Nodes:"));
+}
+
 describe("the summary's node table", () => {
   it("out of rotation runs from the drain's start to the admit's end; pre-staged when the prestage ended before the drain", () => {
     expect(nodeSummaries(summaryOf(true))).toEqual([
@@ -67,7 +73,7 @@ describe("the summary's node table", () => {
   it("with prestage: the prestage steps in the step list, and a pre-staged column with what it means", () => {
     const text = renderSummary(summaryOf(true));
     expect(text).toContain("  node-1/prestage          10:00:02    12.5 s  stdout=pre-staged release 2024.1");
-    const nodes = text.split("\n").slice(text.split("\n").indexOf("Nodes:"));
+    const nodes = fromNodesTable(text);
     expect(nodes.slice(0, 6)).toEqual([
       "Nodes:",
       "  node            drain  out of rotation pre-staged      release before -> after",
@@ -80,7 +86,7 @@ describe("the summary's node table", () => {
 
   it("without prestage: the table an operator knows, unchanged", () => {
     const text = renderSummary(summaryOf(false));
-    const nodes = text.split("\n").slice(text.split("\n").indexOf("Nodes:"));
+    const nodes = fromNodesTable(text);
     expect(nodes.slice(0, 5)).toEqual([
       "Nodes:",
       "  node            drain  out of rotation  release before -> after",
