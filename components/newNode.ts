@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import type { NodeUnit } from "../steps/identity";
 import type * as aws from "@pulumi/aws";
 import { UpgradeContext } from "./context";
 import { ResolvedNode, UpgradeConfig } from "../plan/config";
@@ -60,7 +61,9 @@ export class ProvisionedNode extends NodeUpgrade {
         keyName: provision.keyName,
         tags: { Name: provision.name, "glance:release": config.targetRelease, ...provision.tags },
       },
-      { parent: this, dependsOn: args.after, retainOnDelete: true },
+      // Launched once: an edit of how to launch one never replaces a NEW NODE that may already serve
+      // (it would run only the launch of a unit; plan/identity.ts). To launch another, see the README.
+      { parent: this, dependsOn: args.after, retainOnDelete: true, ignoreChanges: [...LAUNCH_INPUTS] },
     );
     this.instanceId = this.instance.id;
     this.endpoint = { name: provision.name, address: this.instance.privateIp, transport: "ssh", sshPort };
@@ -69,6 +72,18 @@ export class ProvisionedNode extends NodeUpgrade {
   protected override lbTarget(): pulumi.Input<LbTarget> {
     requireAlb(this.context.config);
     return this.instance.id.apply((targetId) => lbTargetFor(this.context.config, this.node, targetId));
+  }
+
+  /** The launched instance is the machine: a replaced instance re-runs the whole unit on the new one. */
+  protected override unit(): pulumi.Input<NodeUnit> {
+    const { config } = this.context;
+    return pulumi.all([this.instance.id, this.instance.privateIp]).apply(([instanceId, address]) => ({
+      node: this.nodeName,
+      address,
+      member: instanceId,
+      transport: "ssh" as const,
+      exec: config.exec,
+    }));
   }
 
   protected override healthUrl(): pulumi.Input<string> {
@@ -83,11 +98,23 @@ export class ProvisionedNode extends NodeUpgrade {
     const attachment = new (awsSdk().lb.TargetGroupAttachment)(
       `${this.nodeName}/attach`,
       { targetGroupArn: lb.targetGroupArn, targetId: this.instance.id, port: lb.port },
-      { parent: this, dependsOn: after, retainOnDelete: true },
+      // Joined once: moving it to another group is no step of an upgrade.
+      { parent: this, dependsOn: after, retainOnDelete: true, ignoreChanges: ["targetGroupArn", "port"] },
     );
     return super.admit([attachment]);
   }
 }
+
+/** Every input of the NEW NODE's instance: none of them is changed on an instance already launched. */
+export const LAUNCH_INPUTS = [
+  "ami",
+  "launchTemplate",
+  "instanceType",
+  "subnetId",
+  "vpcSecurityGroupIds",
+  "keyName",
+  "tags",
+] as const;
 
 /** The ALB a provisioned NEW NODE joins: the only load balancer that can take a new instance. */
 function requireAlb(config: UpgradeConfig): Extract<UpgradeConfig["loadBalancer"], { type: "alb" }> {

@@ -6,6 +6,8 @@ import { dbRef, lbStepSecrets, lbTargetFor } from "./membership";
 import { nodeStep, NodeStepKind } from "../plan/stepIds";
 import { typedStep } from "./typedStep";
 import type { LbTarget } from "../steps/protocol";
+import type { NodeUnit } from "../steps/identity";
+import { nodeUnit } from "../plan/identity";
 
 export interface NodeUpgradeArgs {
   context: UpgradeContext;
@@ -52,6 +54,11 @@ export class NodeUpgrade extends pulumi.ComponentResource {
     return lbTargetFor(this.context.config, this.args.node);
   }
 
+  /** What every step of this node's unit carries: a change re-runs the whole unit (plan/identity.ts). */
+  protected unit(): pulumi.Input<NodeUnit> {
+    return nodeUnit(this.context.config, this.args.node);
+  }
+
   protected healthUrl(): pulumi.Input<string> {
     return this.args.node.healthUrl;
   }
@@ -71,6 +78,7 @@ export class NodeUpgrade extends pulumi.ComponentResource {
       name: this.stepId(kind),
       kind,
       node: this.endpoint,
+      unit: this.unit(),
       script: buildNodeScript(kind, config, this.endpoint),
       healthGate,
       parent: this,
@@ -95,6 +103,7 @@ export class NodeUpgrade extends pulumi.ComponentResource {
       {
         kind: "drain",
         node: this.nodeName,
+        unit: this.unit(),
         secrets: [...new Set([...lbStepSecrets(this.context.config), "dbPassword" as const])],
         request: pulumi.output(this.lbTarget()).apply((target) => ({
           kind: "drain" as const,
@@ -143,6 +152,7 @@ export class NodeUpgrade extends pulumi.ComponentResource {
       {
         kind: "admit",
         node: this.nodeName,
+        unit: this.unit(),
         secrets: lbStepSecrets(this.context.config),
         request: pulumi.output(this.lbTarget()).apply((target) => ({
           kind: "admit" as const,
@@ -166,6 +176,7 @@ export class NodeUpgrade extends pulumi.ComponentResource {
       {
         kind: "bake",
         node: this.nodeName,
+        unit: this.unit(),
         secrets: lbStepSecrets(this.context.config),
         request: pulumi.output(this.lbTarget()).apply((target) => ({
           kind: "bake" as const,

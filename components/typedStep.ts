@@ -1,6 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { StepResource } from "../resources/step";
 import type { StepRequest, StepSecrets } from "../steps/protocol";
+import type { NodeUnit } from "../steps/identity";
+import { stepIdentity } from "../plan/identity";
 import type { SECRET_KEYS } from "../plan/config";
 import { UpgradeContext } from "./context";
 
@@ -11,7 +13,14 @@ export type SecretName = (typeof SECRET_KEYS)[number];
 export function typedStep(
   ctx: UpgradeContext,
   name: string,
-  args: { kind: string; node?: string; request: pulumi.Input<StepRequest>; secrets?: SecretName[] },
+  args: {
+    kind: string;
+    node?: string;
+    /** A node step's unit (plan/identity.ts). */
+    unit?: pulumi.Input<NodeUnit>;
+    request: pulumi.Input<StepRequest>;
+    secrets?: SecretName[];
+  },
   opts: pulumi.CustomResourceOptions,
 ): StepResource {
   const wanted = args.secrets ?? [];
@@ -33,6 +42,7 @@ export function typedStep(
       kind: args.kind,
       node: args.node,
       release: ctx.config.targetRelease,
+      identity: pulumi.output(args.unit).apply((unit) => stepIdentity(ctx.config, name, unit)),
       request: args.request,
       secrets,
     },

@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "node:path";
+import type { StepIdentity } from "../steps/identity";
 import type { StepRequest, StepResult, StepSecrets } from "../steps/protocol";
 import { stepsEntry } from "./stepsEntry";
 
@@ -38,6 +39,8 @@ export interface StepResourceArgs {
   kind: string;
   node?: string;
   release: pulumi.Input<string>;
+  /** What makes it the same step: only a change here runs a finished step again (plan/identity.ts). */
+  identity: pulumi.Input<StepIdentity>;
   request: pulumi.Input<StepRequest>;
   /** Passed as a Pulumi secret; never in outputs. */
   secrets?: pulumi.Input<StepSecrets>;

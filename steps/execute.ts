@@ -1,4 +1,5 @@
 import { runStep } from "./dispatch";
+import { sameStep, type StepIdentity } from "./identity";
 import type { StepRequest, StepSecrets } from "./protocol";
 import { recordStep } from "./record";
 
@@ -8,22 +9,21 @@ export interface StepInputs {
   kind: string;
   node?: string | null;
   release: string;
+  /** Absent in a state written before step identities existed. */
+  identity?: StepIdentity;
   request: StepRequest;
   secrets?: StepSecrets;
 }
 
-/** The inputs that identify a step run; a change to any of them runs the step again (an update). */
-const IDENTITY_KEYS = ["step", "kind", "node", "release", "request"] as const;
-
 /** Runs a step with progress and timeline records; returns its outputs (never its secrets). */
 export async function executeStep(inputs: StepInputs): Promise<Record<string, unknown>> {
-  const { secrets, ...identity } = inputs;
+  const { secrets, ...recorded } = inputs;
   const run = await recordStep(
     { step: inputs.step, kind: inputs.kind, node: inputs.node ?? undefined, release: inputs.release },
     (ctx) => runStep(inputs.request, secrets ?? {}, ctx),
   );
   return {
-    ...identity,
+    ...recorded,
     result: run.result,
     startedAt: run.startedAt,
     endedAt: run.endedAt,
@@ -35,15 +35,13 @@ export async function executeStep(inputs: StepInputs): Promise<Record<string, un
  * The dynamic provider's methods. The provider Pulumi serializes into every step's state only
  * delegates here, so each checkpoint carries a few bytes of code instead of the whole provider.
  * A step is an event: create runs it, a changed identity runs it again as an update, and delete does
- * nothing. An update is cheaper than a replacement, which for a dynamic provider resource means a
+ * nothing. Only the identity counts (steps/identity.ts): an edited request applies to the steps yet to
+ * run, never re-runs a finished one, so a node's unit runs whole or not at all. An update is cheaper than a replacement, which for a dynamic provider resource means a
  * create of the new resource and a delete of the old one: two engine operations for one run.
  */
 export const stepProviderMethods = {
   async diff(_id: string, olds: StepInputs, news: StepInputs) {
-    const changed = IDENTITY_KEYS.filter(
-      (key) => JSON.stringify(olds[key] ?? null) !== JSON.stringify(news[key] ?? null),
-    );
-    return { changes: changed.length > 0, replaces: [], deleteBeforeReplace: false };
+    return { changes: !sameStep(olds, news), replaces: [], deleteBeforeReplace: false };
   },
   async create(inputs: StepInputs) {
     return { id: inputs.step, outs: await executeStep(inputs) };

@@ -6,6 +6,9 @@ import { shellQuote } from "../../steps/exec/shellQuote";
 import { UpgradeConfig } from "../../plan/config";
 import { healthGateScript, secretExports } from "../../steps/node/scripts";
 import { Executor, recordOutcome, ScriptStep, ScriptStepArgs, StepOutcomeSource } from "./executor";
+import { stepIdentity } from "../../plan/identity";
+import { canonicalJson } from "../../steps/identity";
+import type { NodeScriptKind } from "../../steps/node/scripts";
 
 /** Markers the wrapped script prints on stderr, so a step reports when it ran as a native step does. */
 const STARTED = "gru-step-started";
@@ -33,7 +36,16 @@ export class CommandExecutor implements Executor {
   ) {}
 
   run(args: ScriptStepArgs): ScriptStep {
+    // Kept as they were before step identities, so a state written then shows no change. With an
+    // `update` command the plugin updates on a changed trigger rather than replacing.
     const triggers = [this.config.targetRelease, args.node.name, args.kind];
+    // The unit rule (plan/identity.ts): a changed identity replaces the resource, and only a create
+    // runs the script. Any other change of its inputs (an edited command, SSH setting or timeout) is
+    // an update, which runs `update`: a no-op for the steps that change something, so a finished stop
+    // never runs again without its drain. A null trigger (a state from before) never replaces.
+    const replacementTrigger = pulumi
+      .output(args.unit)
+      .apply((unit) => canonicalJson(stepIdentity(this.config, args.name, unit)));
     // A start step's gate runs inside the same bound, so the bound grows by the gate's own timeout.
     const timeoutSeconds =
       this.config.nodeCommands.scriptTimeoutSeconds + (args.healthGate?.timeoutSeconds ?? 0);
@@ -43,7 +55,9 @@ export class CommandExecutor implements Executor {
       parent: args.parent,
       dependsOn: args.dependsOn,
       customTimeouts: { create: limit, update: limit },
+      replacementTrigger,
     };
+    const onUpdate = updateCommand(args.kind);
     const gate = args.healthGate;
     const script: pulumi.Output<string> = gate
       ? pulumi
@@ -56,7 +70,7 @@ export class CommandExecutor implements Executor {
         args.name,
         {
           create: bounded,
-          update: bounded,
+          update: onUpdate ?? bounded,
           interpreter: ["/bin/bash", "-c"],
           environment: args.secrets === undefined ? undefined : pulumi.secret(args.secrets),
           triggers,
@@ -93,7 +107,7 @@ export class CommandExecutor implements Executor {
           perDialTimeout: ssh.connectTimeoutSeconds,
         },
         create: remoteCommand,
-        update: remoteCommand,
+        update: onUpdate ?? remoteCommand,
         stdin,
         triggers,
       },
@@ -112,6 +126,18 @@ export class CommandExecutor implements Executor {
     return { resource, stdout: stdout.apply(lastLine) };
   }
 }
+
+/** Steps that only read: running them again on an edit is harmless, and keeps their output current. */
+const READ_ONLY_KINDS: readonly NodeScriptKind[] = ["version", "upgrade-check", "verify-migrations"];
+
+/** What an update of a command step runs: nothing for a step that changes something; itself otherwise. */
+export function updateCommand(kind: NodeScriptKind): string | undefined {
+  return READ_ONLY_KINDS.includes(kind) ? undefined : UNCHANGED_COMMAND;
+}
+
+/** The update of a step that changes something: says so and changes nothing. */
+export const UNCHANGED_COMMAND =
+  "echo 'unchanged: this step finished in an earlier run; an edit does not run it again'";
 
 /** A command step's outcome, read from its output the way the native step records it. */
 function stepOutcome(stdout: pulumi.Output<string>, stderr: pulumi.Output<string>): StepOutcomeSource {

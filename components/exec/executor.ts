@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { UpgradeConfig } from "../../plan/config";
 import { NodeScriptKind } from "../../steps/node/scripts";
+import type { NodeUnit } from "../../steps/identity";
 
 /** Where a node is reached; the address is an Output for a NEW NODE the stack provisions. */
 export interface NodeEndpoint {
@@ -21,6 +22,8 @@ export interface ScriptStepArgs {
   name: string;
   kind: NodeScriptKind;
   node: NodeEndpoint;
+  /** The node's unit, for the steps of one (plan/identity.ts); absent for the database steps. */
+  unit?: pulumi.Input<NodeUnit>;
   script: string;
   /** Secret environment for the script: by environment locally, on stdin over SSH. */
   secrets?: pulumi.Input<Record<string, string>>;

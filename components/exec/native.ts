@@ -3,6 +3,7 @@ import { UpgradeConfig } from "../../plan/config";
 import { StepResource } from "../../resources/step";
 import type { ScriptSpec } from "../../steps/protocol";
 import { Executor, NodeEndpoint, ScriptStep, ScriptStepArgs } from "./executor";
+import { stepIdentity } from "../../plan/identity";
 
 /** The ScriptSpec the native runner receives for a node (no secrets: those travel separately). */
 export function scriptSpec(
@@ -47,6 +48,7 @@ export class NativeExecutor implements Executor {
         kind: args.kind,
         node: args.node.name,
         release: this.config.targetRelease,
+        identity: pulumi.output(args.unit).apply((unit) => stepIdentity(this.config, args.name, unit)),
         request: pulumi.all([args.node.address, args.healthGate?.url]).apply(([address, healthUrl]) => ({
           kind: "script" as const,
           run: scriptSpec(this.config, args.node, args.script, address),

@@ -12,7 +12,7 @@ import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { markers, OUTCOME_PREAMBLE } from "../../components/exec/command";
+import { markers, OUTCOME_PREAMBLE, UNCHANGED_COMMAND } from "../../components/exec/command";
 import { buildNodeScript, healthGateScript, NodeScriptKind, secretExports } from "../../steps/node/scripts";
 import { ConfigEntry, ConfigError, parseConfigEntries } from "../../plan/config";
 import { remoteBashCommand, scriptForStdin } from "../../steps/exec/local";
@@ -119,7 +119,10 @@ describe("the command executor (mock-level: the Command plugin cannot run here)"
       const bound = step === "start" ? 1800 + gateSeconds : 1800;
       expect(command.inputs?.create).toBe(remoteBashCommand(bound));
       expect(command.inputs?.create).toBe(`timeout -k 5 ${bound} bash -s`);
-      expect(command.inputs?.update).toBe(command.inputs?.create);
+      // An update (an edit that is not the step's identity) runs the script again only for a step
+      // that just reads; any other step's update changes nothing (the unit rule, plan/identity.ts).
+      const readOnly = ["version", "upgrade-check", "verify"].includes(step);
+      expect(command.inputs?.update).toBe(readOnly ? command.inputs?.create : UNCHANGED_COMMAND);
       expect(command.inputs?.triggers).toEqual(["2024.1", node, KINDS[step]]);
       expect(command.opts.customTimeouts).toEqual({ create: `${bound + 60}s`, update: `${bound + 60}s` });
     }
