@@ -133,6 +133,17 @@ export class TestStack {
     return state.deployment?.resources ?? [];
   }
 
+  /** Replaces the stack's state with an exported one (`pulumi stack import`), e.g. an older build's. */
+  importState(file: string): void {
+    const pulumi = path.join(engineRoot(), "bin", "pulumi");
+    spawnSyncChecked(
+      pulumi,
+      ["stack", "import", "--stack", this.name, "--file", file],
+      this.folder,
+      this.env,
+    );
+  }
+
   /** Raw `pulumi stack export` text (with secrets encrypted), for leak checks. */
   exportText(): string {
     const pulumi = path.join(engineRoot(), "bin", "pulumi");
