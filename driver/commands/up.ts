@@ -4,6 +4,7 @@ import { reapplyBeforeResume, restoreAfterFailure, settingRecord } from "../mysq
 import { followProgress } from "../progress";
 import { startsToRepeat } from "../resume";
 import { exportedState } from "../site";
+import { legacyCommandRefusal } from "../legacyCommandState";
 import { urnName } from "../state";
 import { renderSummary, Summary } from "../summary";
 import { upReadingEvents } from "../upResult";
@@ -28,6 +29,11 @@ export const up: CommandHandler = async ({
   const [plan, state] = await Promise.all([config().then((c) => validatedPlan(opened, c)), initialState()]);
   const stackConfig = await config();
   say(renderRunbook(plan));
+  const legacy = legacyCommandRefusal(state, stackConfig.targetRelease);
+  if (legacy) {
+    say(`\nup REFUSED: ${legacy}\n[driver] Nothing was changed (no step ran, no setting was touched).`);
+    return EXIT_FAILED;
+  }
   say(`\nrun records: ${files.dir}`);
   const reapplied = await reapplyBeforeResume(settingRecord(state), stackConfig, adminPassword, log);
   if (reapplied) say(`[driver] ${reapplied}`);
