@@ -2,6 +2,7 @@
  * Checks across config blocks that the schema cannot express: each returns its problems, in the
  * words the operator sees, and none of them reads anything but the parsed config.
  */
+import { versionMatches } from "../../steps/version";
 import { nodeCommandsSchema } from "./fleetSchema";
 import { key, show } from "./problemText";
 import { ParsedStack } from "./schema";
@@ -44,7 +45,7 @@ const DEFAULT_NODE_COMMANDS = nodeCommandsSchema.parse({});
 
 /**
  * targetVersion and rollbackTo.version against the commands that install and check them, and against
- * each other: every version check matches by prefix (scripts.ts, fleet/verify).
+ * each other: every version check matches by dotted prefix (steps/version.ts: scripts.ts, fleet/verify).
  */
 export function versionProblems(stack: ParsedStack): string[] {
   const problems: string[] = [];
@@ -69,13 +70,13 @@ export function versionProblems(stack: ParsedStack): string[] {
       problems.push(
         `${key(["rollbackTo", "version"])} = ${show(back)}: the same as targetVersion, so rollback would reinstall the version it rolls back from and its check could not tell the difference: use the version the nodes ran before the upgrade, as versionCommand printed it there (e.g. 27.1.1)`,
       );
-    } else if (back.startsWith(target)) {
+    } else if (versionMatches(back, target)) {
       problems.push(
-        `${key(["targetVersion"])} = ${show(target)}: rollbackTo.version ${show(back)}, the version before the upgrade, starts with it, and the upgrade's version check and fleet/verify match by prefix, so a node still on the old version would pass them (and db contract could run): write the full version the upgrade installs`,
+        `${key(["targetVersion"])} = ${show(target)}: rollbackTo.version ${show(back)}, the version before the upgrade, starts with it, and the upgrade's version check and fleet/verify match by dotted prefix, so a node still on the old version would pass them (and db contract could run): write the full version the upgrade installs`,
       );
-    } else if (target.startsWith(back)) {
+    } else if (versionMatches(target, back)) {
       problems.push(
-        `${key(["rollbackTo", "version"])} = ${show(back)}: targetVersion ${show(target)} starts with it, and rollback's version check matches by prefix, so a node still on the new version would pass it: write the full version rollback installs`,
+        `${key(["rollbackTo", "version"])} = ${show(back)}: targetVersion ${show(target)} starts with it, and rollback's version check matches by dotted prefix, so a node still on the new version would pass it: write the full version rollback installs`,
       );
     }
   }

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { databaseSchema, backupSchema } from "./databaseSchema";
-import { release } from "./fields";
+import { packageVersion, release } from "./fields";
 import { newNodeSchema, nodeCommandsSchema, nodeSchema, sshSchema } from "./fleetSchema";
 import { loadBalancerSchema } from "./loadBalancerSchema";
 
@@ -32,10 +32,11 @@ const alarmNames = z
 
 export const stackSchema = z.strictObject({
   targetRelease: release,
-  /** What `versionCommand` prints on a node running the target release (prefix match), e.g. 28.2.0. */
-  targetVersion: z
-    .string()
-    .regex(/^[A-Za-z0-9][A-Za-z0-9.+~:_-]{0,63}$/, "use the package version, e.g. 28.2.0"),
+  /**
+   * What `versionCommand` prints on a node running the target release, e.g. 28.2.0: exactly, or
+   * followed by a separator and more (28.2.0-0ubuntu1~cloud0).
+   */
+  targetVersion: packageVersion("28.2.0"),
   /** native: the project's own runner over OpenSSH (or locally); command: @pulumi/command (its plugin). */
   exec: z.enum(["native", "command"]).default("native"),
   nodes: z.array(nodeSchema).min(1, "list at least one node"),
@@ -75,9 +76,7 @@ export const stackSchema = z.strictObject({
   rollbackTo: z
     .strictObject({
       release,
-      version: z
-        .string()
-        .regex(/^[A-Za-z0-9][A-Za-z0-9.+~:_-]{0,63}$/, "use the package version, e.g. 27.1.1"),
+      version: packageVersion("27.1.1"),
     })
     .optional(),
 });

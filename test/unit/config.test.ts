@@ -192,17 +192,26 @@ const crossBlockChecks: CrossBlockCheck[] = [
   },
   {
     name: "targetVersion a prefix of rollbackTo.version (an old node passes the upgrade's checks)",
-    stack: () => twoHaproxy({ targetVersion: "28", rollbackTo: { release: "2024.1", version: "28.1.0" } }),
-    problem: `${NS}:targetVersion = "28": rollbackTo.version "28.1.0", the version before the upgrade, starts with it, and the upgrade's version check and fleet/verify match by prefix, so a node still on the old version would pass them (and db contract could run): write the full version the upgrade installs`,
-    // A point release within one release series: same release, versions that do not match each other.
-    valid: () => twoHaproxy({ rollbackTo: { release: "2024.1", version: "28.1.0" } }),
+    // A package rebuild: the old nodes run 28.1.0-0ubuntu1, the upgrade installs 28.1.0-0ubuntu2.
+    stack: () =>
+      twoHaproxy({ targetVersion: "28.1.0", rollbackTo: { release: "2024.1", version: "28.1.0-0ubuntu1" } }),
+    problem: `${NS}:targetVersion = "28.1.0": rollbackTo.version "28.1.0-0ubuntu1", the version before the upgrade, starts with it, and the upgrade's version check and fleet/verify match by dotted prefix, so a node still on the old version would pass them (and db contract could run): write the full version the upgrade installs`,
+    valid: () =>
+      twoHaproxy({
+        targetVersion: "28.1.0-0ubuntu2",
+        rollbackTo: { release: "2024.1", version: "28.1.0-0ubuntu1" },
+      }),
   },
   {
     name: "rollbackTo.version a prefix of targetVersion (a node not rolled back passes rollback's check)",
-    stack: () => twoHaproxy({ targetVersion: "27.1.2", rollbackTo: { release: "2023.2", version: "27.1" } }),
-    problem: `${NS}:rollbackTo.version = "27.1": targetVersion "27.1.2" starts with it, and rollback's version check matches by prefix, so a node still on the new version would pass it: write the full version rollback installs`,
+    stack: () =>
+      twoHaproxy({ targetVersion: "27.1.1-0ubuntu2", rollbackTo: { release: "2023.2", version: "27.1.1" } }),
+    problem: `${NS}:rollbackTo.version = "27.1.1": targetVersion "27.1.1-0ubuntu2" starts with it, and rollback's version check matches by dotted prefix, so a node still on the new version would pass it: write the full version rollback installs`,
     valid: () =>
-      twoHaproxy({ targetVersion: "27.1.2", rollbackTo: { release: "2023.2", version: "27.1.1" } }),
+      twoHaproxy({
+        targetVersion: "27.1.1-0ubuntu2",
+        rollbackTo: { release: "2023.2", version: "27.1.1-0ubuntu1" },
+      }),
   },
   {
     name: "targetVersion with a Debian epoch and the default versionCommand",
@@ -302,6 +311,22 @@ const badConfigs: BadConfig[] = [
     name: "release given as a YAML number",
     stack: () => twoHaproxy({ targetRelease: 2024.1 }),
     shows: [`${NS}:targetRelease = 2024.1`, "expected string"],
+  },
+  {
+    // Finding 11: "2" prefix-matched 27.1.1, so the upgrade check and fleet/verify passed old nodes.
+    name: "targetVersion that is not a full version",
+    stack: () => twoHaproxy({ targetVersion: "2" }),
+    shows: [`${NS}:targetVersion = "2"`, "at least major.minor.patch (e.g. 28.2.0)"],
+  },
+  {
+    name: "targetVersion with two numbers only (28.2 matches 28.2.0 and 28.2.1)",
+    stack: () => twoHaproxy({ targetVersion: "28.2" }),
+    shows: [`${NS}:targetVersion = "28.2"`, "at least major.minor.patch (e.g. 28.2.0)"],
+  },
+  {
+    name: "rollbackTo.version that is not a full version",
+    stack: () => twoHaproxy({ rollbackTo: { release: "2023.2", version: "27.1" } }),
+    shows: [`${NS}:rollbackTo.version = "27.1"`, "at least major.minor.patch (e.g. 27.1.1)"],
   },
   {
     name: "targetVersion with a space",
@@ -1050,6 +1075,13 @@ describe("valid configs", () => {
     expect(ipTargets.nodes.map((n) => n.instanceId)).toEqual([undefined, undefined]);
   });
 
+  it("tells 28.1.1 and 28.1.10 apart: rollbackTo.version that only string-prefixes targetVersion is fine", () => {
+    const config = parsed(
+      twoHaproxy({ targetVersion: "28.1.10", rollbackTo: { release: "2024.1", version: "28.1.1" } }),
+    );
+    expect(config.rollbackTo?.version).toBe("28.1.1");
+  });
+
   it("accepts one-line operator commands with shell syntax", () => {
     const config = parsed(
       haproxyStack(2, {
@@ -1080,11 +1112,11 @@ describe("valid configs", () => {
 
 describe("parseConfigEntries", () => {
   it("keeps targetRelease and targetVersion strings that look like numbers", () => {
-    const stack = haproxyStack(2, { targetRelease: "2024.10", targetVersion: "28.0" });
+    const stack = haproxyStack(2, { targetRelease: "2024.10", targetVersion: "28.10.0" });
     const config = parseConfigEntries(toEntries(stack.raw, stack.secretValues));
     expect(config.targetRelease).toBe("2024.10");
     expect(typeof config.targetRelease).toBe("string");
-    expect(config.targetVersion).toBe("28.0");
+    expect(config.targetVersion).toBe("28.10.0");
   });
 
   it("keeps targetRelease 2024.1 a string, not the number 2024.1", () => {
