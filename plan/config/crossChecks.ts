@@ -4,6 +4,7 @@
  */
 import { versionMatches } from "../../steps/version";
 import { nodeCommandsSchema } from "./fleetSchema";
+import { simpleCommands } from "./shellCommands";
 import { key, show } from "./problemText";
 import { ParsedStack } from "./schema";
 import { CONFIG_NAMESPACE, SecretKey, SecretPresence } from "./upgradeConfig";
@@ -216,9 +217,13 @@ export function prestageProblems(stack: ParsedStack): string[] {
       `${at}, and it is nodeCommands.${same}, which ${PRESTAGE_UNSAFE[same]} on a node in rotation: make it fetch what upgradeCommand installs without installing it (${example}), or remove prestageCommand`,
     ];
   }
-  if (APT_INSTALL.test(prestage) && !DOWNLOAD_ONLY.test(prestage)) {
+  // Command by command: a -d in another command (rm -d, mkdir -p ... && cp -d) downloads nothing.
+  const installing = simpleCommands(prestage).filter(
+    (command) => APT_INSTALL.test(command) && !DOWNLOAD_ONLY.test(command),
+  );
+  if (installing.length > 0) {
     return [
-      `${at}, and this apt install would install the packages on a node in rotation (their maintainer scripts may restart Glance on new code): add --download-only so it only fetches them (${example}), or remove prestageCommand`,
+      `${at}, and its apt install ${show(installing[0])} would install the packages on a node in rotation (their maintainer scripts may restart Glance on new code): add --download-only so it only fetches them (${example}), or remove prestageCommand`,
     ];
   }
   return [];

@@ -72,6 +72,22 @@ export const stackSchema = z.strictObject({
   pauseAfter: z.union([z.literal("newNode"), z.number().int().min(1)]).optional(),
   /** The release the operator approved past the checkpoint (`driver approve` sets it). */
   approvedRelease: release.optional(),
+  /**
+   * Risks the operator accepts by name (plan/config/riskChecks.ts): each key allows one setting the
+   * config check otherwise refuses, and is refused itself when nothing in the config needs it.
+   */
+  acknowledge: z
+    .strictObject({
+      /** loadBalancer.minHealthy 0: a drain may take the last healthy node out (an outage). */
+      minHealthyZero: z.boolean().optional(),
+      /** database.tls false to an RDS database: queries and the backup unencrypted. */
+      databaseWithoutTls: z.boolean().optional(),
+      /** An AWS endpoint override over plain http to a host other than this machine. */
+      awsEndpointOverHttp: z.boolean().optional(),
+      /** An HAProxy runtime API on a TCP socket at a network address, not over SSH. */
+      runtimeApiOverNetwork: z.boolean().optional(),
+    })
+    .default({}),
   /** The release nodes return to with the driver's `rollback` (allowed until db contract has run). */
   rollbackTo: z
     .strictObject({

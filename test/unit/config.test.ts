@@ -266,7 +266,7 @@ const crossBlockChecks: CrossBlockCheck[] = [
       twoHaproxy({
         nodeCommands: { prestageCommand: 'sudo apt-get install -y "glance-api=2:${GLANCE_TARGET_VERSION}*"' },
       }),
-    problem: `${NS}:nodeCommands.prestageCommand = "sudo apt-get install -y \\"glance-api=2:\${GLANCE_TARGET_VERSION}*\\"": it runs on each node before its drain, while the node still serves, and this apt install would install the packages on a node in rotation (their maintainer scripts may restart Glance on new code): add --download-only so it only fetches them ${PRESTAGE_FIX}`,
+    problem: `${NS}:nodeCommands.prestageCommand = "sudo apt-get install -y \\"glance-api=2:\${GLANCE_TARGET_VERSION}*\\"": it runs on each node before its drain, while the node still serves, and its apt install "sudo apt-get install -y \\"glance-api=2:\${GLANCE_TARGET_VERSION}*\\"" would install the packages on a node in rotation (their maintainer scripts may restart Glance on new code): add --download-only so it only fetches them ${PRESTAGE_FIX}`,
     // apt's short form of --download-only, in a group of flags
     valid: () =>
       twoHaproxy({
@@ -274,6 +274,95 @@ const crossBlockChecks: CrossBlockCheck[] = [
           prestageCommand: 'sudo apt-get install -yd "glance-api=2:${GLANCE_TARGET_VERSION}*"',
         },
       }),
+  },
+  {
+    // Finding 11: the download-only check passed through the -d of another command.
+    name: "prestageCommand whose apt install is not download-only, with a -d in another command",
+    stack: () =>
+      twoHaproxy({
+        nodeCommands: { prestageCommand: "apt-get install -y glance-api && rm -d /tmp/glance-stage" },
+      }),
+    problem: `${NS}:nodeCommands.prestageCommand = "apt-get install -y glance-api && rm -d /tmp/glance-stage": it runs on each node before its drain, while the node still serves, and its apt install "apt-get install -y glance-api" would install the packages on a node in rotation (their maintainer scripts may restart Glance on new code): add --download-only so it only fetches them ${PRESTAGE_FIX}`,
+    valid: () =>
+      twoHaproxy({
+        nodeCommands: { prestageCommand: "apt-get install -d -y glance-api && rm -d /tmp/glance-stage" },
+      }),
+  },
+  {
+    name: "prestageCommand whose -d is inside another command's quoted argument",
+    stack: () =>
+      twoHaproxy({ nodeCommands: { prestageCommand: "apt-get install -y glance-api; echo ' -d'" } }),
+    problem: `${NS}:nodeCommands.prestageCommand = "apt-get install -y glance-api; echo ' -d'": it runs on each node before its drain, while the node still serves, and its apt install "apt-get install -y glance-api" would install the packages on a node in rotation (their maintainer scripts may restart Glance on new code): add --download-only so it only fetches them ${PRESTAGE_FIX}`,
+    // A separator inside quotes does not split: this is one apt command, download-only.
+    valid: () =>
+      twoHaproxy({
+        nodeCommands: { prestageCommand: "apt-get install --download-only -y 'glance-api' && echo 'a; b'" },
+      }),
+  },
+  {
+    // Finding 11: nothing said the operator meant a drain that may leave no node serving.
+    name: "minHealthy 0 without its acknowledgement",
+    stack: () => twoHaproxy({ loadBalancer: { minHealthy: 0 } }),
+    problem: `${NS}:loadBalancer.minHealthy = 0: a drain may then take the last healthy node out of rotation, an outage while the upgrade runs; use at least 1, or, if the fleet may go dark (a maintenance window), set ${NS}:acknowledge.minHealthyZero: true`,
+    valid: () => twoHaproxy({ loadBalancer: { minHealthy: 0 }, acknowledge: { minHealthyZero: true } }),
+  },
+  {
+    name: "tls false to an RDS database",
+    stack: () => albStack(2, { database: { tls: false } }),
+    problem: `${NS}:database.tls = false with database.host "glance-db.abcdefghijkl.eu-west-1.rds.amazonaws.com", an RDS database reached over the network: every query, its answers and the mysqldump backup would travel unencrypted, and nothing would check the server is the database; set database.tls: true (with caFile: the RDS CA bundle), or, where the network is trusted, set ${NS}:acknowledge.databaseWithoutTls: true`,
+    valid: () => albStack(2, { database: { tls: false }, acknowledge: { databaseWithoutTls: true } }),
+  },
+  {
+    name: "tls left at its default to an RDS database behind a CNAME (the snapshot says RDS)",
+    stack: () => albStack(2, { database: { host: "glance-db.internal", tls: undefined } }),
+    problem: `${NS}:database.tls = false with database.host "glance-db.internal", an RDS database reached over the network: every query, its answers and the mysqldump backup would travel unencrypted, and nothing would check the server is the database; set database.tls: true (with caFile: the RDS CA bundle), or, where the network is trusted, set ${NS}:acknowledge.databaseWithoutTls: true`,
+    valid: () => albStack(2, { database: { host: "glance-db.internal" } }),
+  },
+  {
+    name: "an ALB endpoint over http to another host",
+    stack: () => albStack(2, { loadBalancer: { endpoint: "http://aws-emulator.lab:5000" } }),
+    problem: `${NS}:loadBalancer.endpoint = "http://aws-emulator.lab:5000": plain http to another host, so the ELBv2 answers the drain and admit decide on would travel unencrypted and could be changed on the way; use https, or, for an emulator on a network you trust, set ${NS}:acknowledge.awsEndpointOverHttp: true`,
+    // An emulator on this machine (moto in the tests) is loopback: nothing between.
+    valid: () => albStack(2, { loadBalancer: { endpoint: "http://127.0.0.1:5000" } }),
+  },
+  {
+    name: "an RDS snapshot endpoint over http to another host",
+    stack: () => albStack(2, { backup: { endpoint: "http://10.0.0.9:5000" } }),
+    problem: `${NS}:backup.endpoint = "http://10.0.0.9:5000": plain http to another host, so the RDS snapshot requests and answers would travel unencrypted and could be changed on the way; use https, or, for an emulator on a network you trust, set ${NS}:acknowledge.awsEndpointOverHttp: true`,
+    valid: () => albStack(2, { backup: { endpoint: "https://rds.eu-west-1.amazonaws.com" } }),
+  },
+  {
+    name: "a TCP runtime API on a network address",
+    stack: () => twoHaproxy({ loadBalancer: { runtimeApi: "10.0.0.5:9999" } }),
+    problem: `${NS}:loadBalancer.runtimeApi = "10.0.0.5:9999": HAProxy's runtime API has no authentication, so a TCP socket on a network address lets anyone who reaches it take servers in and out of rotation, and the drain's answers travel unencrypted; reach it over SSH instead ({ssh: {host: "10.0.0.5", user}, socket: /run/haproxy/admin.sock}, with the stack's ssh settings), or, on a management network you trust, set ${NS}:acknowledge.runtimeApiOverNetwork: true`,
+    valid: () => twoHaproxy({ loadBalancer: { runtimeApi: "127.0.0.1:9999" } }),
+  },
+  {
+    name: "a TCP runtime API on a network address, in a list",
+    stack: () =>
+      twoHaproxy({ loadBalancer: { runtimeApi: ["unix:/run/haproxy/admin.sock", "lb-b.internal:9999"] } }),
+    problem: `${NS}:loadBalancer.runtimeApi[1] = "lb-b.internal:9999": HAProxy's runtime API has no authentication, so a TCP socket on a network address lets anyone who reaches it take servers in and out of rotation, and the drain's answers travel unencrypted; reach it over SSH instead ({ssh: {host: "lb-b.internal", user}, socket: /run/haproxy/admin.sock}, with the stack's ssh settings), or, on a management network you trust, set ${NS}:acknowledge.runtimeApiOverNetwork: true`,
+    valid: () =>
+      twoHaproxy({
+        loadBalancer: {
+          runtimeApi: [
+            "unix:/run/haproxy/admin.sock",
+            { ssh: { host: "lb-b.internal", user: "ubuntu" }, socket: "/run/haproxy/admin.sock" },
+          ],
+        },
+      }),
+  },
+  {
+    name: "an acknowledgement with nothing to acknowledge",
+    stack: () => twoHaproxy({ acknowledge: { minHealthyZero: true } }),
+    problem: `${NS}:acknowledge.minHealthyZero = true: nothing in this config needs it, so it would silently accept the risk for a later edit; remove it`,
+    valid: () => twoHaproxy({ acknowledge: { minHealthyZero: false } }),
+  },
+  {
+    name: "a mysqldump backup path without {release}",
+    stack: () => twoHaproxy({ backup: { path: "/var/backups/glance.sql" } }),
+    problem: `${NS}:backup.path = "/var/backups/glance.sql": without {release}, the next upgrade's backup overwrites this one, the only copy of the database before this upgrade; write it with {release}, e.g. /var/backups/glance-before-{release}.sql`,
+    valid: () => twoHaproxy({ backup: { path: "/var/backups/glance-before-{release}.sql" } }),
   },
   {
     name: "errorBudget with the bake off",
