@@ -159,18 +159,16 @@ export function databaseTlsProblems(stack: ParsedStack): string[] {
   return [];
 }
 
-/** A NEW NODE the stack launches is reached over SSH, with a host key nobody knows yet. */
+/**
+ * A NEW NODE the stack launches is reached over SSH. Its host key, which nobody knows yet, is
+ * learned on the first connection to it alone (components/exec/executor.ts, hostKeyPolicyFor):
+ * ssh.hostKeyPolicy strict keeps every other node and HAProxy host checked against knownHostsFile.
+ */
 export function newNodeSshProblems(stack: ParsedStack): string[] {
-  const problems: string[] = [];
   if (!("existing" in stack.newNode) && !stack.ssh) {
-    problems.push(`${key(["ssh"])}: a provisioned NEW NODE is reached over SSH; set ssh.user`);
+    return [`${key(["ssh"])}: a provisioned NEW NODE is reached over SSH; set ssh.user`];
   }
-  if (!("existing" in stack.newNode) && stack.ssh?.hostKeyPolicy === "strict") {
-    problems.push(
-      `${key(["ssh", "hostKeyPolicy"])} = "strict": the NEW NODE the stack launches has no key in known_hosts before it runs, so no SSH connection to it could be made: use accept-new (its key is learned on the first connection to the instance this stack launched)`,
-    );
-  }
-  return problems;
+  return [];
 }
 
 /** rollbackTo reruns upgradeCommand, which must then install the version it is given. */
