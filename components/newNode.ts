@@ -66,7 +66,13 @@ export class ProvisionedNode extends NodeUpgrade {
       { parent: this, dependsOn: args.after, retainOnDelete: true, ignoreChanges: [...LAUNCH_INPUTS] },
     );
     this.instanceId = this.instance.id;
-    this.endpoint = { name: provision.name, address: this.instance.privateIp, transport: "ssh", sshPort };
+    this.endpoint = {
+      name: provision.name,
+      address: this.instance.privateIp,
+      transport: "ssh",
+      sshPort,
+      trustOnFirstUse: true,
+    };
   }
 
   protected override lbTarget(): pulumi.Input<LbTarget> {

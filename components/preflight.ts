@@ -34,6 +34,7 @@ export class Preflight extends pulumi.ComponentResource {
           adminUser: db.adminUser,
           rdsParameterGroup: db.rdsParameterGroup,
           lb: lbFleet(config, config.nodes),
+          target: { release: config.targetRelease, version: config.targetVersion },
           ...alarmsOf(config),
           nodes: config.nodes.map((node) => ({
             name: node.name,

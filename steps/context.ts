@@ -24,7 +24,13 @@ export class StepError extends Error {
   }
 }
 
-/** Polls `probe` until it returns a value other than undefined, or the deadline passes. */
+/** pollUntil's deadline passed: the only failure a caller may choose to go on after. */
+export class WaitTimeout extends StepError {}
+
+/**
+ * Polls `probe` until it returns a value other than undefined, or the deadline passes (WaitTimeout).
+ * A probe's own error is thrown as it is, never as a timeout.
+ */
 export async function pollUntil<T>(
   probe: () => Promise<T | undefined>,
   opts: { timeoutMs: number; intervalMs: number; signal?: AbortSignal; describe: () => string },
@@ -35,7 +41,7 @@ export async function pollUntil<T>(
     if (value !== undefined) return value;
     if (opts.signal?.aborted) throw new StepError(`cancelled while waiting: ${opts.describe()}`);
     if (Date.now() >= deadline) {
-      throw new StepError(`timed out after ${(opts.timeoutMs / 1000).toFixed(1)} s: ${opts.describe()}`);
+      throw new WaitTimeout(`timed out after ${(opts.timeoutMs / 1000).toFixed(1)} s: ${opts.describe()}`);
     }
     await new Promise((resolve) =>
       setTimeout(resolve, Math.min(opts.intervalMs, Math.max(0, deadline - Date.now()))),

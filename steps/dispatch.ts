@@ -14,6 +14,7 @@ import { lastLine } from "./exec/lastLine";
 import { ScriptRun } from "./exec/types";
 import { runPreflight } from "./preflight";
 import { bakeNode } from "./bake";
+import { versionMatches } from "./version";
 import type { DbRef, ScriptSpec, StepRequest, StepResult, StepSecrets } from "./protocol";
 
 function endpoint(db: DbRef, password: string | undefined): DbEndpoint {
@@ -126,7 +127,7 @@ export async function runStep(
     }
     case "fleet-verify": {
       const wrong = Object.entries(request.reported).filter(
-        ([, version]) => !version.startsWith(request.targetVersion),
+        ([, version]) => !versionMatches(version, request.targetVersion),
       );
       if (wrong.length > 0) {
         throw new StepError(

@@ -9,6 +9,7 @@ import { privilegePreflight } from "./db/privileges";
 import { loadBalancerFor } from "./lb/registry";
 import { waitHealthy } from "./health";
 import { runScript } from "./exec/run";
+import { isDowngrade } from "./version";
 import type { PreflightRequest, StepResult, StepSecrets } from "./protocol";
 
 const NODE_HEALTH_TIMEOUT_SECONDS = 5;
@@ -103,6 +104,8 @@ export async function runPreflight(
       versions[node.name] = version;
     });
   }
+  const downgrade = downgradeProblem(request.target, versions);
+  if (downgrade) problems.push(downgrade);
   if (problems.length > 0) {
     throw new StepError(
       `preflight found ${problems.length} problem(s); nothing was changed:\n  - ${problems.join("\n  - ")}`,
@@ -114,4 +117,25 @@ export async function runPreflight(
       .join(", ")}`,
   );
   return { ...result, versionsBefore: JSON.stringify(versions) };
+}
+
+/**
+ * `up` installs the target on every node, drain by drain: with a target older than what a node runs,
+ * it would take that node back to the old release and then fail at db expand on the newer schema,
+ * leaving it out of rotation. Going back is `rollback`'s job (before db contract) or a restore.
+ */
+export function downgradeProblem(
+  target: PreflightRequest["target"],
+  versions: Record<string, string>,
+): string | undefined {
+  const newer = Object.entries(versions).filter(([, reported]) => isDowngrade(target.version, reported));
+  if (newer.length === 0) return undefined;
+  const reports = newer.map(([node, reported]) => `${node} reports ${reported}`).join(", ");
+  return (
+    `downgrade refused: targetVersion ${target.version} (targetRelease ${target.release}) is older than what ${reports}, ` +
+    "and up only upgrades (it would reinstall the older release on each drained node, then fail at db expand on the newer schema). " +
+    "To go back: set targetRelease and targetVersion back to the release the nodes run, " +
+    `set rollbackTo to {release: ${target.release}, version: ${target.version}} and run the driver's \`rollback\` ` +
+    "(refused once db contract has run for the newer release); after contract, restore the pre-upgrade backup instead (README: When an upgrade fails)"
+  );
 }

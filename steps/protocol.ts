@@ -27,6 +27,8 @@ export interface PreflightRequest {
   /** The load balancer with every existing node expected in rotation. */
   lb: LbFleet;
   nodes: Array<{ name: string; healthUrl: string; version: ScriptSpec }>;
+  /** The release the run installs: refused when a node already reports a newer version (a downgrade). */
+  target: { release: string; version: string };
   /** CloudWatch alarms the bake will watch: they must exist, and none may be in ALARM already. */
   alarms?: AwsTarget & { names: string[] };
 }

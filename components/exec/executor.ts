@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { UpgradeConfig } from "../../plan/config";
 import { NodeScriptKind } from "../../steps/node/scripts";
 import type { NodeUnit } from "../../steps/identity";
+import type { HostKeyPolicy } from "../../steps/exec/types";
 
 /** Where a node is reached; the address is an Output for a NEW NODE the stack provisions. */
 export interface NodeEndpoint {
@@ -9,6 +10,16 @@ export interface NodeEndpoint {
   address: pulumi.Input<string>;
   transport: "ssh" | "local";
   sshPort: number;
+  /**
+   * A NEW NODE the stack launched: no known_hosts file can hold its key before it runs, so its key
+   * is learned on the first connection. Only its own: every other host keeps ssh.hostKeyPolicy.
+   */
+  trustOnFirstUse?: boolean;
+}
+
+/** The host-key policy for one node: the stack's, except trust on first use for a launched NEW NODE. */
+export function hostKeyPolicyFor(node: NodeEndpoint, policy: HostKeyPolicy): HostKeyPolicy {
+  return node.trustOnFirstUse && policy === "strict" ? "accept-new" : policy;
 }
 
 /** What a start step waits for after its script: the node's health URL answering 200. */

@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { UpgradeConfig } from "../../plan/config";
 import { StepResource } from "../../resources/step";
 import type { ScriptSpec } from "../../steps/protocol";
-import { Executor, NodeEndpoint, ScriptStep, ScriptStepArgs } from "./executor";
+import { Executor, hostKeyPolicyFor, NodeEndpoint, ScriptStep, ScriptStepArgs } from "./executor";
 import { stepIdentity } from "../../plan/identity";
 
 /** The ScriptSpec the native runner receives for a node (no secrets: those travel separately). */
@@ -24,7 +24,7 @@ export function scriptSpec(
       host: address,
       port: node.sshPort,
       user: ssh.user,
-      hostKeyPolicy: ssh.hostKeyPolicy,
+      hostKeyPolicy: hostKeyPolicyFor(node, ssh.hostKeyPolicy),
       knownHostsFile: ssh.knownHostsFile,
       connectTimeoutSeconds: ssh.connectTimeoutSeconds,
     },

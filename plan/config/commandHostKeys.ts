@@ -38,7 +38,7 @@ export function commandHostKeys(
   if (stack.exec !== "command" || !stack.ssh || policy === "insecure") return { keys, problems };
   if ("provision" in stack.newNode) {
     problems.push(
-      `${key(["exec"])} = "command": remote.Command cannot check the host key of a NEW NODE the stack launches (its key is not known before it runs, and remote.Command cannot trust on first use): use exec: native with ssh.hostKeyPolicy accept-new`,
+      `${key(["exec"])} = "command": remote.Command cannot check the host key of a NEW NODE the stack launches (its key is not known before it runs, and remote.Command cannot trust on first use): use exec: native, which learns that key alone on first connection`,
     );
   }
   const file = knownHostsFileOf(stack);

@@ -2,7 +2,9 @@
  * Checks across config blocks that the schema cannot express: each returns its problems, in the
  * words the operator sees, and none of them reads anything but the parsed config.
  */
+import { versionMatches } from "../../steps/version";
 import { nodeCommandsSchema } from "./fleetSchema";
+import { simpleCommands } from "./shellCommands";
 import { key, show } from "./problemText";
 import { ParsedStack } from "./schema";
 import { CONFIG_NAMESPACE, SecretKey, SecretPresence } from "./upgradeConfig";
@@ -44,7 +46,7 @@ const DEFAULT_NODE_COMMANDS = nodeCommandsSchema.parse({});
 
 /**
  * targetVersion and rollbackTo.version against the commands that install and check them, and against
- * each other: every version check matches by prefix (scripts.ts, fleet/verify).
+ * each other: every version check matches by dotted prefix (steps/version.ts: scripts.ts, fleet/verify).
  */
 export function versionProblems(stack: ParsedStack): string[] {
   const problems: string[] = [];
@@ -69,13 +71,13 @@ export function versionProblems(stack: ParsedStack): string[] {
       problems.push(
         `${key(["rollbackTo", "version"])} = ${show(back)}: the same as targetVersion, so rollback would reinstall the version it rolls back from and its check could not tell the difference: use the version the nodes ran before the upgrade, as versionCommand printed it there (e.g. 27.1.1)`,
       );
-    } else if (back.startsWith(target)) {
+    } else if (versionMatches(back, target)) {
       problems.push(
-        `${key(["targetVersion"])} = ${show(target)}: rollbackTo.version ${show(back)}, the version before the upgrade, starts with it, and the upgrade's version check and fleet/verify match by prefix, so a node still on the old version would pass them (and db contract could run): write the full version the upgrade installs`,
+        `${key(["targetVersion"])} = ${show(target)}: rollbackTo.version ${show(back)}, the version before the upgrade, starts with it, and the upgrade's version check and fleet/verify match by dotted prefix, so a node still on the old version would pass them (and db contract could run): write the full version the upgrade installs`,
       );
-    } else if (target.startsWith(back)) {
+    } else if (versionMatches(target, back)) {
       problems.push(
-        `${key(["rollbackTo", "version"])} = ${show(back)}: targetVersion ${show(target)} starts with it, and rollback's version check matches by prefix, so a node still on the new version would pass it: write the full version rollback installs`,
+        `${key(["rollbackTo", "version"])} = ${show(back)}: targetVersion ${show(target)} starts with it, and rollback's version check matches by dotted prefix, so a node still on the new version would pass it: write the full version rollback installs`,
       );
     }
   }
@@ -157,18 +159,16 @@ export function databaseTlsProblems(stack: ParsedStack): string[] {
   return [];
 }
 
-/** A NEW NODE the stack launches is reached over SSH, with a host key nobody knows yet. */
+/**
+ * A NEW NODE the stack launches is reached over SSH. Its host key, which nobody knows yet, is
+ * learned on the first connection to it alone (components/exec/executor.ts, hostKeyPolicyFor):
+ * ssh.hostKeyPolicy strict keeps every other node and HAProxy host checked against knownHostsFile.
+ */
 export function newNodeSshProblems(stack: ParsedStack): string[] {
-  const problems: string[] = [];
   if (!("existing" in stack.newNode) && !stack.ssh) {
-    problems.push(`${key(["ssh"])}: a provisioned NEW NODE is reached over SSH; set ssh.user`);
+    return [`${key(["ssh"])}: a provisioned NEW NODE is reached over SSH; set ssh.user`];
   }
-  if (!("existing" in stack.newNode) && stack.ssh?.hostKeyPolicy === "strict") {
-    problems.push(
-      `${key(["ssh", "hostKeyPolicy"])} = "strict": the NEW NODE the stack launches has no key in known_hosts before it runs, so no SSH connection to it could be made: use accept-new (its key is learned on the first connection to the instance this stack launched)`,
-    );
-  }
-  return problems;
+  return [];
 }
 
 /** rollbackTo reruns upgradeCommand, which must then install the version it is given. */
@@ -215,9 +215,13 @@ export function prestageProblems(stack: ParsedStack): string[] {
       `${at}, and it is nodeCommands.${same}, which ${PRESTAGE_UNSAFE[same]} on a node in rotation: make it fetch what upgradeCommand installs without installing it (${example}), or remove prestageCommand`,
     ];
   }
-  if (APT_INSTALL.test(prestage) && !DOWNLOAD_ONLY.test(prestage)) {
+  // Command by command: a -d in another command (rm -d, mkdir -p ... && cp -d) downloads nothing.
+  const installing = simpleCommands(prestage).filter(
+    (command) => APT_INSTALL.test(command) && !DOWNLOAD_ONLY.test(command),
+  );
+  if (installing.length > 0) {
     return [
-      `${at}, and this apt install would install the packages on a node in rotation (their maintainer scripts may restart Glance on new code): add --download-only so it only fetches them (${example}), or remove prestageCommand`,
+      `${at}, and its apt install ${show(installing[0])} would install the packages on a node in rotation (their maintainer scripts may restart Glance on new code): add --download-only so it only fetches them (${example}), or remove prestageCommand`,
     ];
   }
   return [];

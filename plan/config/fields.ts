@@ -39,3 +39,17 @@ export const url = z
   .regex(/^https?:\/\/[A-Za-z0-9.:[\]{}/_-]+$/, "use an http(s) URL, e.g. http://{address}:9292/healthcheck");
 
 export const posixUser = z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, "use a POSIX user name such as ubuntu");
+
+/**
+ * A Glance version as versionCommand prints it. At least major.minor.patch: versions match as a
+ * dotted prefix (steps/version.ts), so 28.2 would match both 28.2.0 and 28.2.1, and a point upgrade's
+ * old nodes would pass its version checks.
+ */
+export const packageVersion = (example: string) =>
+  z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9.+~:_-]{0,63}$/, `use the package version, e.g. ${example}`)
+    .regex(
+      /^(\d+:)?\d+\.\d+\.\d+/,
+      `write the full version, at least major.minor.patch (e.g. ${example}), as versionCommand prints it: a shorter one would also match other releases' versions (28.2 matches 28.2.0 and 28.2.1), so a node not yet changed could pass the version checks`,
+    );

@@ -18,6 +18,7 @@ import {
 import { albTargetTypeProblems, fleetSizeProblems, nodeProblems, pauseAfterProblems } from "./fleetChecks";
 import { describeIssue, runtimeApiIssue } from "./problemText";
 import { resolveNewNode, resolveNodes } from "./resolveNodes";
+import { backupPathProblems, riskProblems } from "./riskChecks";
 import { ParsedStack, stackSchema } from "./schema";
 import {
   CONFIG_NAMESPACE,
@@ -91,6 +92,8 @@ export function parseStackConfig(
     ...versionProblems(stack),
     ...provisionProblems(stack),
     ...bakeProblems(stack),
+    ...riskProblems(stack),
+    ...backupPathProblems(stack),
     ...hostKeys.problems,
   );
   if (problems.length > 0) throw new ConfigError(problems);

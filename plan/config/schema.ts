@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { databaseSchema, backupSchema } from "./databaseSchema";
-import { release } from "./fields";
+import { packageVersion, release } from "./fields";
 import { newNodeSchema, nodeCommandsSchema, nodeSchema, sshSchema } from "./fleetSchema";
 import { loadBalancerSchema } from "./loadBalancerSchema";
 
@@ -32,10 +32,11 @@ const alarmNames = z
 
 export const stackSchema = z.strictObject({
   targetRelease: release,
-  /** What `versionCommand` prints on a node running the target release (prefix match), e.g. 28.2.0. */
-  targetVersion: z
-    .string()
-    .regex(/^[A-Za-z0-9][A-Za-z0-9.+~:_-]{0,63}$/, "use the package version, e.g. 28.2.0"),
+  /**
+   * What `versionCommand` prints on a node running the target release, e.g. 28.2.0: exactly, or
+   * followed by a separator and more (28.2.0-0ubuntu1~cloud0).
+   */
+  targetVersion: packageVersion("28.2.0"),
   /** native: the project's own runner over OpenSSH (or locally); command: @pulumi/command (its plugin). */
   exec: z.enum(["native", "command"]).default("native"),
   nodes: z.array(nodeSchema).min(1, "list at least one node"),
@@ -71,13 +72,27 @@ export const stackSchema = z.strictObject({
   pauseAfter: z.union([z.literal("newNode"), z.number().int().min(1)]).optional(),
   /** The release the operator approved past the checkpoint (`driver approve` sets it). */
   approvedRelease: release.optional(),
+  /**
+   * Risks the operator accepts by name (plan/config/riskChecks.ts): each key allows one setting the
+   * config check otherwise refuses, and is refused itself when nothing in the config needs it.
+   */
+  acknowledge: z
+    .strictObject({
+      /** loadBalancer.minHealthy 0: a drain may take the last healthy node out (an outage). */
+      minHealthyZero: z.boolean().optional(),
+      /** database.tls false to an RDS database: queries and the backup unencrypted. */
+      databaseWithoutTls: z.boolean().optional(),
+      /** An AWS endpoint override over plain http to a host other than this machine. */
+      awsEndpointOverHttp: z.boolean().optional(),
+      /** An HAProxy runtime API on a TCP socket at a network address, not over SSH. */
+      runtimeApiOverNetwork: z.boolean().optional(),
+    })
+    .default({}),
   /** The release nodes return to with the driver's `rollback` (allowed until db contract has run). */
   rollbackTo: z
     .strictObject({
       release,
-      version: z
-        .string()
-        .regex(/^[A-Za-z0-9][A-Za-z0-9.+~:_-]{0,63}$/, "use the package version, e.g. 27.1.1"),
+      version: packageVersion("27.1.1"),
     })
     .optional(),
 });

@@ -19,7 +19,7 @@
  * host) will fail to import while the node is away; the drain reports those.
  */
 import type mysql from "mysql2/promise";
-import { pollUntil, StepContext, StepError } from "../context";
+import { pollUntil, StepContext, StepError, WaitTimeout } from "../context";
 import { DbEndpoint, withConnection } from "./connection";
 
 export interface ImportInFlight {
@@ -200,7 +200,16 @@ export async function waitForImports(req: ImportDrainRequest, ctx: StepContext):
       },
     );
   } catch (error) {
-    if (!(error instanceof StepError) || req.onTimeout === "halt" || ctx.signal?.aborted) {
+    if (!(error instanceof WaitTimeout) && !ctx.signal?.aborted) {
+      // Not a timeout: the database could not be read, so nothing says the imports ended. Stopping
+      // the node now could cut one, whatever onImportTimeout says (it is about imports that run long).
+      throw new StepError(
+        `${error instanceof Error ? error.message : String(error)}. The image imports could not be read while waiting for them, ` +
+          `so the node was not stopped: it is out of rotation and still running. Fix the database connection, then run up again ` +
+          `(onImportTimeout: proceed applies to a timeout only, never to a database error)`,
+      );
+    }
+    if (req.onTimeout === "halt" || ctx.signal?.aborted) {
       throw new StepError(
         `${error instanceof Error ? error.message : String(error)}. The node is out of rotation and still running: ` +
           `let the imports finish and run up again, raise importDrainTimeoutSeconds, or set onImportTimeout: proceed ` +

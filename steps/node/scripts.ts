@@ -1,5 +1,6 @@
 import { exportLines, shellQuote } from "../exec/shellQuote";
 import { UpgradeConfig } from "../../plan/config";
+import { versionCasePattern } from "../version";
 
 /**
  * The pure script builder: config in, the exact bash of every node step out. Both executors run
@@ -75,7 +76,8 @@ function body(kind: NodeScriptKind, config: UpgradeConfig): string[] {
         c.upgradeCommand,
         `version="$(${c.versionCommand})" || { echo "could not read the version on $GLANCE_NODE: versionCommand failed" >&2; exit 1; }`,
         `case "$version" in`,
-        `  "$GLANCE_TARGET_VERSION"*) echo "$GLANCE_NODE now has glance $version (release $GLANCE_RELEASE)" ;;`,
+        // The target, or the target then a separator (28.2.0-0ubuntu1): never a bare prefix (versionMatches).
+        `  ${versionCasePattern("GLANCE_TARGET_VERSION")}) echo "$GLANCE_NODE now has glance $version (release $GLANCE_RELEASE)" ;;`,
         `  *) echo "upgrade did not take on $GLANCE_NODE: it reports '$version', expected $GLANCE_TARGET_VERSION" >&2; exit 1 ;;`,
         "esac",
       ];

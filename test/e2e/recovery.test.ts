@@ -175,6 +175,26 @@ describe("a later node failing its health gate (fault 2), then a rollback (fault
     expect(refused.timeline).toEqual([]);
     expect(await releases(lab)).toEqual({ "node-1": "2024.1", "node-2": "2024.1", "node-3": "2024.1" });
   });
+
+  it("refuses a downgrade through up at the preflight, every node still serving the newer release", async () => {
+    // Issue 30, finding 10, as an operator tried it: after the contracted upgrade, the older
+    // release set as the target (no rollbackTo) and up run. It drained and reinstalled node-1.
+    const { rollbackTo: _rollbackTo, ...config } = labStackConfig(lab, {
+      transport: "local",
+      healthTimeoutSeconds: HEALTH_TIMEOUT_SECONDS,
+    });
+    stack.rewrite({ ...config, targetRelease: lab.fromRelease, targetVersion: "27.1.1" });
+    const refused = await stack.driver("up");
+    expect(refused.code, refused.stdout).toBe(1);
+    expect(refused.stdout).toContain(
+      `downgrade refused: targetVersion 27.1.1 (targetRelease ${lab.fromRelease}) is older than what node-1 reports 28.2.0, node-2 reports 28.2.0, node-3 reports 28.2.0`,
+    );
+    expect(refused.stdout).toContain("`rollback`");
+    expect(stepsThatRan(refused.timeline)).toEqual(["preflight"]);
+    expect(stepsThatFinished(refused.timeline)).toEqual([]);
+    expect(await releases(lab)).toEqual({ "node-1": "2024.1", "node-2": "2024.1", "node-3": "2024.1" });
+    for (const node of lab.nodes) expect(await haproxyStatus(lab, node.name)).toMatch(/^UP/);
+  });
 });
 
 describe("the driver killed in the middle of a node's upgrade (fault 6)", () => {

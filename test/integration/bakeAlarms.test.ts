@@ -211,6 +211,7 @@ describe("bakeNode with CloudWatch alarms", () => {
 describe("the preflight checks the bake's CloudWatch alarms before anything changes", () => {
   const preflightWith = (names: string[]): PreflightRequest => ({
     db: { host: "127.0.0.1", port: 1, user: "glance", database: "glance" },
+    target: { release: "2024.1", version: "28.2.0" },
     lb: {
       type: "alb",
       targetGroupArn: "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/none/0",

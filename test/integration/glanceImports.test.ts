@@ -271,6 +271,39 @@ describe("waitForImports", () => {
     await sql("UPDATE images SET status = 'active' WHERE id = ?", [id]);
   });
 
+  it("with proceed, a database error during the wait halts (never taken for a timeout): the node is not stopped", async () => {
+    // Issue 30, finding 9: the error was caught as a timeout, so proceed stopped the node mid-import.
+    const id = await importing({ task: { status: "processing" } });
+    await server.createUser("imports-flaky", "flaky-pw", "SELECT ON glance.*");
+    const flaky: DbEndpoint = { ...db, user: "imports-flaky", password: "flaky-pw" };
+    const ctx = recordingContext();
+    const started = performance.now();
+    const waiting = stepFailure(
+      waitForImports(
+        { db: flaky, selfUrl: NODE_1, timeoutSeconds: 30, onTimeout: "proceed", intervalMs: 100 },
+        ctx,
+      ),
+    );
+    // The wait is under way (the import is in flight); then the database refuses this user.
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    const { host, port, user, password } = server.rootEndpoint();
+    const root = await mysql.createConnection({ host, port, user, password });
+    try {
+      await root.query("REVOKE SELECT ON glance.* FROM 'imports-flaky'@'%'");
+    } finally {
+      await root.end();
+    }
+    const err = await waiting;
+    expect(ctx.lines.join("\n")).toContain(`waiting for 1 image import(s) in flight: ${id}`);
+    expect(err.message).toContain("could not be read while waiting for them, so the node was not stopped");
+    expect(err.message).toContain("onImportTimeout: proceed applies to a timeout only");
+    expect(err.message).not.toContain("timed out");
+    expect(ctx.lines.join("\n")).not.toContain("proceeding with");
+    // It halted at the error, long before its 30 s timeout.
+    expect((performance.now() - started) / 1000).toBeLessThan(10);
+    await sql("UPDATE images SET status = 'active' WHERE id = ?", [id]);
+  });
+
   it("does not wait for a stuck import", async () => {
     const stuck = await importing({ task: { status: "failure" } });
     const outcome = await waitForImports(
@@ -295,6 +328,7 @@ describe("the preflight lists the images stuck in importing, as a warning", () =
       runPreflight(
         {
           db: { host, port, user, database },
+          target: { release: "2024.1", version: "28.2.0" },
           lb: {
             type: "haproxy",
             runtimeApis: [`127.0.0.1:${await findFreePort()}`],

@@ -57,6 +57,7 @@ describe("preflight (real MariaDB, HAProxy and nodes)", () => {
       healthUrl: `http://127.0.0.1:${n.port}/healthcheck`,
       version: { transport: "local", script: "echo 27.1.1" },
     })),
+    target: { release: "2024.1", version: "28.2.0" },
     ...overrides,
   });
   const secrets: StepSecrets = { dbPassword: passwords.glance, dbAdminPassword: passwords.admin };
@@ -157,6 +158,23 @@ describe("preflight (real MariaDB, HAProxy and nodes)", () => {
       }),
       expected: ["node node-2 release", "versionCommand"],
     },
+    {
+      // Finding 10: an older targetRelease/targetVersion set after an upgrade, then `up`.
+      what: "the target is older than what a node runs (a downgrade through up)",
+      change: () => ({
+        target: { release: "2023.1", version: "26.0.0" },
+        nodes: request().nodes.map((n) =>
+          n.name === "node-2"
+            ? { ...n, version: { transport: "local" as const, script: "echo 27.1.1-0ubuntu1~cloud0" } }
+            : n,
+        ),
+      }),
+      expected: [
+        "downgrade refused: targetVersion 26.0.0 (targetRelease 2023.1) is older than what node-1 reports 27.1.1, node-2 reports 27.1.1-0ubuntu1~cloud0",
+        "`rollback`",
+        "restore the pre-upgrade backup",
+      ],
+    },
   ])("fails with what to fix when $what, changing nothing", async ({ change, expected }) => {
     const before = await snapshot();
     const error = await runPreflight(request(change()), secrets, ctx).then(
@@ -168,6 +186,15 @@ describe("preflight (real MariaDB, HAProxy and nodes)", () => {
     for (const text of expected) expect(error?.message).toContain(text);
     expect(error?.message.includes(passwords.glance) || error?.message.includes(passwords.admin)).toBe(false);
     expect(await snapshot()).toEqual(before);
+  });
+
+  it("passes a rerun whose target the nodes already run (not a downgrade)", async () => {
+    const result = await runPreflight(
+      request({ target: { release: "2023.2", version: "27.1.1" } }),
+      secrets,
+      ctx,
+    );
+    expect(JSON.parse(String(result.versionsBefore))).toEqual({ "node-1": "27.1.1", "node-2": "27.1.1" });
   });
 
   it("lists every problem at once: an unhealthy node and a missing privilege in one error", async () => {

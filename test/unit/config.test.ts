@@ -192,17 +192,26 @@ const crossBlockChecks: CrossBlockCheck[] = [
   },
   {
     name: "targetVersion a prefix of rollbackTo.version (an old node passes the upgrade's checks)",
-    stack: () => twoHaproxy({ targetVersion: "28", rollbackTo: { release: "2024.1", version: "28.1.0" } }),
-    problem: `${NS}:targetVersion = "28": rollbackTo.version "28.1.0", the version before the upgrade, starts with it, and the upgrade's version check and fleet/verify match by prefix, so a node still on the old version would pass them (and db contract could run): write the full version the upgrade installs`,
-    // A point release within one release series: same release, versions that do not match each other.
-    valid: () => twoHaproxy({ rollbackTo: { release: "2024.1", version: "28.1.0" } }),
+    // A package rebuild: the old nodes run 28.1.0-0ubuntu1, the upgrade installs 28.1.0-0ubuntu2.
+    stack: () =>
+      twoHaproxy({ targetVersion: "28.1.0", rollbackTo: { release: "2024.1", version: "28.1.0-0ubuntu1" } }),
+    problem: `${NS}:targetVersion = "28.1.0": rollbackTo.version "28.1.0-0ubuntu1", the version before the upgrade, starts with it, and the upgrade's version check and fleet/verify match by dotted prefix, so a node still on the old version would pass them (and db contract could run): write the full version the upgrade installs`,
+    valid: () =>
+      twoHaproxy({
+        targetVersion: "28.1.0-0ubuntu2",
+        rollbackTo: { release: "2024.1", version: "28.1.0-0ubuntu1" },
+      }),
   },
   {
     name: "rollbackTo.version a prefix of targetVersion (a node not rolled back passes rollback's check)",
-    stack: () => twoHaproxy({ targetVersion: "27.1.2", rollbackTo: { release: "2023.2", version: "27.1" } }),
-    problem: `${NS}:rollbackTo.version = "27.1": targetVersion "27.1.2" starts with it, and rollback's version check matches by prefix, so a node still on the new version would pass it: write the full version rollback installs`,
+    stack: () =>
+      twoHaproxy({ targetVersion: "27.1.1-0ubuntu2", rollbackTo: { release: "2023.2", version: "27.1.1" } }),
+    problem: `${NS}:rollbackTo.version = "27.1.1": targetVersion "27.1.1-0ubuntu2" starts with it, and rollback's version check matches by dotted prefix, so a node still on the new version would pass it: write the full version rollback installs`,
     valid: () =>
-      twoHaproxy({ targetVersion: "27.1.2", rollbackTo: { release: "2023.2", version: "27.1.1" } }),
+      twoHaproxy({
+        targetVersion: "27.1.1-0ubuntu2",
+        rollbackTo: { release: "2023.2", version: "27.1.1-0ubuntu1" },
+      }),
   },
   {
     name: "targetVersion with a Debian epoch and the default versionCommand",
@@ -257,7 +266,7 @@ const crossBlockChecks: CrossBlockCheck[] = [
       twoHaproxy({
         nodeCommands: { prestageCommand: 'sudo apt-get install -y "glance-api=2:${GLANCE_TARGET_VERSION}*"' },
       }),
-    problem: `${NS}:nodeCommands.prestageCommand = "sudo apt-get install -y \\"glance-api=2:\${GLANCE_TARGET_VERSION}*\\"": it runs on each node before its drain, while the node still serves, and this apt install would install the packages on a node in rotation (their maintainer scripts may restart Glance on new code): add --download-only so it only fetches them ${PRESTAGE_FIX}`,
+    problem: `${NS}:nodeCommands.prestageCommand = "sudo apt-get install -y \\"glance-api=2:\${GLANCE_TARGET_VERSION}*\\"": it runs on each node before its drain, while the node still serves, and its apt install "sudo apt-get install -y \\"glance-api=2:\${GLANCE_TARGET_VERSION}*\\"" would install the packages on a node in rotation (their maintainer scripts may restart Glance on new code): add --download-only so it only fetches them ${PRESTAGE_FIX}`,
     // apt's short form of --download-only, in a group of flags
     valid: () =>
       twoHaproxy({
@@ -265,6 +274,95 @@ const crossBlockChecks: CrossBlockCheck[] = [
           prestageCommand: 'sudo apt-get install -yd "glance-api=2:${GLANCE_TARGET_VERSION}*"',
         },
       }),
+  },
+  {
+    // Finding 11: the download-only check passed through the -d of another command.
+    name: "prestageCommand whose apt install is not download-only, with a -d in another command",
+    stack: () =>
+      twoHaproxy({
+        nodeCommands: { prestageCommand: "apt-get install -y glance-api && rm -d /tmp/glance-stage" },
+      }),
+    problem: `${NS}:nodeCommands.prestageCommand = "apt-get install -y glance-api && rm -d /tmp/glance-stage": it runs on each node before its drain, while the node still serves, and its apt install "apt-get install -y glance-api" would install the packages on a node in rotation (their maintainer scripts may restart Glance on new code): add --download-only so it only fetches them ${PRESTAGE_FIX}`,
+    valid: () =>
+      twoHaproxy({
+        nodeCommands: { prestageCommand: "apt-get install -d -y glance-api && rm -d /tmp/glance-stage" },
+      }),
+  },
+  {
+    name: "prestageCommand whose -d is inside another command's quoted argument",
+    stack: () =>
+      twoHaproxy({ nodeCommands: { prestageCommand: "apt-get install -y glance-api; echo ' -d'" } }),
+    problem: `${NS}:nodeCommands.prestageCommand = "apt-get install -y glance-api; echo ' -d'": it runs on each node before its drain, while the node still serves, and its apt install "apt-get install -y glance-api" would install the packages on a node in rotation (their maintainer scripts may restart Glance on new code): add --download-only so it only fetches them ${PRESTAGE_FIX}`,
+    // A separator inside quotes does not split: this is one apt command, download-only.
+    valid: () =>
+      twoHaproxy({
+        nodeCommands: { prestageCommand: "apt-get install --download-only -y 'glance-api' && echo 'a; b'" },
+      }),
+  },
+  {
+    // Finding 11: nothing said the operator meant a drain that may leave no node serving.
+    name: "minHealthy 0 without its acknowledgement",
+    stack: () => twoHaproxy({ loadBalancer: { minHealthy: 0 } }),
+    problem: `${NS}:loadBalancer.minHealthy = 0: a drain may then take the last healthy node out of rotation, an outage while the upgrade runs; use at least 1, or, if the fleet may go dark (a maintenance window), set ${NS}:acknowledge.minHealthyZero: true`,
+    valid: () => twoHaproxy({ loadBalancer: { minHealthy: 0 }, acknowledge: { minHealthyZero: true } }),
+  },
+  {
+    name: "tls false to an RDS database",
+    stack: () => albStack(2, { database: { tls: false } }),
+    problem: `${NS}:database.tls = false with database.host "glance-db.abcdefghijkl.eu-west-1.rds.amazonaws.com", an RDS database reached over the network: every query, its answers and the mysqldump backup would travel unencrypted, and nothing would check the server is the database; set database.tls: true (with caFile: the RDS CA bundle), or, where the network is trusted, set ${NS}:acknowledge.databaseWithoutTls: true`,
+    valid: () => albStack(2, { database: { tls: false }, acknowledge: { databaseWithoutTls: true } }),
+  },
+  {
+    name: "tls left at its default to an RDS database behind a CNAME (the snapshot says RDS)",
+    stack: () => albStack(2, { database: { host: "glance-db.internal", tls: undefined } }),
+    problem: `${NS}:database.tls = false with database.host "glance-db.internal", an RDS database reached over the network: every query, its answers and the mysqldump backup would travel unencrypted, and nothing would check the server is the database; set database.tls: true (with caFile: the RDS CA bundle), or, where the network is trusted, set ${NS}:acknowledge.databaseWithoutTls: true`,
+    valid: () => albStack(2, { database: { host: "glance-db.internal" } }),
+  },
+  {
+    name: "an ALB endpoint over http to another host",
+    stack: () => albStack(2, { loadBalancer: { endpoint: "http://aws-emulator.lab:5000" } }),
+    problem: `${NS}:loadBalancer.endpoint = "http://aws-emulator.lab:5000": plain http to another host, so the ELBv2 answers the drain and admit decide on would travel unencrypted and could be changed on the way; use https, or, for an emulator on a network you trust, set ${NS}:acknowledge.awsEndpointOverHttp: true`,
+    // An emulator on this machine (moto in the tests) is loopback: nothing between.
+    valid: () => albStack(2, { loadBalancer: { endpoint: "http://127.0.0.1:5000" } }),
+  },
+  {
+    name: "an RDS snapshot endpoint over http to another host",
+    stack: () => albStack(2, { backup: { endpoint: "http://10.0.0.9:5000" } }),
+    problem: `${NS}:backup.endpoint = "http://10.0.0.9:5000": plain http to another host, so the RDS snapshot requests and answers would travel unencrypted and could be changed on the way; use https, or, for an emulator on a network you trust, set ${NS}:acknowledge.awsEndpointOverHttp: true`,
+    valid: () => albStack(2, { backup: { endpoint: "https://rds.eu-west-1.amazonaws.com" } }),
+  },
+  {
+    name: "a TCP runtime API on a network address",
+    stack: () => twoHaproxy({ loadBalancer: { runtimeApi: "10.0.0.5:9999" } }),
+    problem: `${NS}:loadBalancer.runtimeApi = "10.0.0.5:9999": HAProxy's runtime API has no authentication, so a TCP socket on a network address lets anyone who reaches it take servers in and out of rotation, and the drain's answers travel unencrypted; reach it over SSH instead ({ssh: {host: "10.0.0.5", user}, socket: /run/haproxy/admin.sock}, with the stack's ssh settings), or, on a management network you trust, set ${NS}:acknowledge.runtimeApiOverNetwork: true`,
+    valid: () => twoHaproxy({ loadBalancer: { runtimeApi: "127.0.0.1:9999" } }),
+  },
+  {
+    name: "a TCP runtime API on a network address, in a list",
+    stack: () =>
+      twoHaproxy({ loadBalancer: { runtimeApi: ["unix:/run/haproxy/admin.sock", "lb-b.internal:9999"] } }),
+    problem: `${NS}:loadBalancer.runtimeApi[1] = "lb-b.internal:9999": HAProxy's runtime API has no authentication, so a TCP socket on a network address lets anyone who reaches it take servers in and out of rotation, and the drain's answers travel unencrypted; reach it over SSH instead ({ssh: {host: "lb-b.internal", user}, socket: /run/haproxy/admin.sock}, with the stack's ssh settings), or, on a management network you trust, set ${NS}:acknowledge.runtimeApiOverNetwork: true`,
+    valid: () =>
+      twoHaproxy({
+        loadBalancer: {
+          runtimeApi: [
+            "unix:/run/haproxy/admin.sock",
+            { ssh: { host: "lb-b.internal", user: "ubuntu" }, socket: "/run/haproxy/admin.sock" },
+          ],
+        },
+      }),
+  },
+  {
+    name: "an acknowledgement with nothing to acknowledge",
+    stack: () => twoHaproxy({ acknowledge: { minHealthyZero: true } }),
+    problem: `${NS}:acknowledge.minHealthyZero = true: nothing in this config needs it, so it would silently accept the risk for a later edit; remove it`,
+    valid: () => twoHaproxy({ acknowledge: { minHealthyZero: false } }),
+  },
+  {
+    name: "a mysqldump backup path without {release}",
+    stack: () => twoHaproxy({ backup: { path: "/var/backups/glance.sql" } }),
+    problem: `${NS}:backup.path = "/var/backups/glance.sql": without {release}, the next upgrade's backup overwrites this one, the only copy of the database before this upgrade; write it with {release}, e.g. /var/backups/glance-before-{release}.sql`,
+    valid: () => twoHaproxy({ backup: { path: "/var/backups/glance-before-{release}.sql" } }),
   },
   {
     name: "errorBudget with the bake off",
@@ -302,6 +400,22 @@ const badConfigs: BadConfig[] = [
     name: "release given as a YAML number",
     stack: () => twoHaproxy({ targetRelease: 2024.1 }),
     shows: [`${NS}:targetRelease = 2024.1`, "expected string"],
+  },
+  {
+    // Finding 11: "2" prefix-matched 27.1.1, so the upgrade check and fleet/verify passed old nodes.
+    name: "targetVersion that is not a full version",
+    stack: () => twoHaproxy({ targetVersion: "2" }),
+    shows: [`${NS}:targetVersion = "2"`, "at least major.minor.patch (e.g. 28.2.0)"],
+  },
+  {
+    name: "targetVersion with two numbers only (28.2 matches 28.2.0 and 28.2.1)",
+    stack: () => twoHaproxy({ targetVersion: "28.2" }),
+    shows: [`${NS}:targetVersion = "28.2"`, "at least major.minor.patch (e.g. 28.2.0)"],
+  },
+  {
+    name: "rollbackTo.version that is not a full version",
+    stack: () => twoHaproxy({ rollbackTo: { release: "2023.2", version: "27.1" } }),
+    shows: [`${NS}:rollbackTo.version = "27.1"`, "at least major.minor.patch (e.g. 27.1.1)"],
   },
   {
     name: "targetVersion with a space",
@@ -1050,6 +1164,13 @@ describe("valid configs", () => {
     expect(ipTargets.nodes.map((n) => n.instanceId)).toEqual([undefined, undefined]);
   });
 
+  it("tells 28.1.1 and 28.1.10 apart: rollbackTo.version that only string-prefixes targetVersion is fine", () => {
+    const config = parsed(
+      twoHaproxy({ targetVersion: "28.1.10", rollbackTo: { release: "2024.1", version: "28.1.1" } }),
+    );
+    expect(config.rollbackTo?.version).toBe("28.1.1");
+  });
+
   it("accepts one-line operator commands with shell syntax", () => {
     const config = parsed(
       haproxyStack(2, {
@@ -1080,11 +1201,11 @@ describe("valid configs", () => {
 
 describe("parseConfigEntries", () => {
   it("keeps targetRelease and targetVersion strings that look like numbers", () => {
-    const stack = haproxyStack(2, { targetRelease: "2024.10", targetVersion: "28.0" });
+    const stack = haproxyStack(2, { targetRelease: "2024.10", targetVersion: "28.10.0" });
     const config = parseConfigEntries(toEntries(stack.raw, stack.secretValues));
     expect(config.targetRelease).toBe("2024.10");
     expect(typeof config.targetRelease).toBe("string");
-    expect(config.targetVersion).toBe("28.0");
+    expect(config.targetVersion).toBe("28.10.0");
   });
 
   it("keeps targetRelease 2024.1 a string, not the number 2024.1", () => {

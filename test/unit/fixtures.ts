@@ -110,6 +110,8 @@ export function albStack(nodeCount: number, overrides: Overrides = {}): StackFix
       host: "glance-db.abcdefghijkl.eu-west-1.rds.amazonaws.com",
       user: "glance",
       adminUser: "admin",
+      // An RDS database over the network: TLS, as the prod and staging stacks have it.
+      tls: true,
     },
     backup: { type: "rds-snapshot", dbInstanceIdentifier: "glance-db", region: "eu-west-1" },
   };

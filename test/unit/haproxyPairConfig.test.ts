@@ -32,6 +32,8 @@ describe("loadBalancer.runtimeApi: one or several HAProxy instances", () => {
           knownHostsFile: "/etc/gru/known_hosts",
         },
         loadBalancer: { runtimeApi: ["unix:/run/haproxy/admin.sock", "10.0.9.2:9999", REMOTE] },
+        // A TCP runtime API at a network address is refused unless acknowledged (riskChecks.ts).
+        acknowledge: { runtimeApiOverNetwork: true },
       }),
     );
     const expected = [

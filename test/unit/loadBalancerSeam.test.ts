@@ -61,6 +61,17 @@ describe("a third load-balancer kind, registered by the test, runs the typed ste
       }),
     );
     expect(verified.outs.result).toEqual({ members: ["m1", "m3"] });
+    // A dotted prefix, not a string prefix: a node on 27.1.1 does not run "2".
+    await expect(
+      stepProviderMethods.create(
+        providerInputs("db/fleet-verify", {
+          kind: "fleet-verify",
+          lb: fleet,
+          targetVersion: "2",
+          reported: { m1: "2.0", m3: "27.1.1" },
+        }),
+      ),
+    ).rejects.toThrow("not every node runs 2: m3 reports '27.1.1'; db contract will not run");
 
     const admitted = await stepProviderMethods.create(
       providerInputs("node-2/admit", { kind: "admit", lb: m2, healthTimeoutSeconds: 5 }),

@@ -169,7 +169,7 @@ describe("buildNodeScript: exact text with the default commands", () => {
         'systemctl mask --runtime glance-api && DEBIAN_FRONTEND=noninteractive apt-get install -y --allow-downgrades "glance-api=2:${GLANCE_TARGET_VERSION}*" "glance-common=2:${GLANCE_TARGET_VERSION}*" "python3-glance=2:${GLANCE_TARGET_VERSION}*"',
         `version="$(dpkg-query -W -f='\${Version}' glance-common | sed 's/^[0-9]*://')" || { echo "could not read the version on $GLANCE_NODE: versionCommand failed" >&2; exit 1; }`,
         'case "$version" in',
-        '  "$GLANCE_TARGET_VERSION"*) echo "$GLANCE_NODE now has glance $version (release $GLANCE_RELEASE)" ;;',
+        '  "$GLANCE_TARGET_VERSION"|"$GLANCE_TARGET_VERSION"[!A-Za-z0-9]*) echo "$GLANCE_NODE now has glance $version (release $GLANCE_RELEASE)" ;;',
         `  *) echo "upgrade did not take on $GLANCE_NODE: it reports '$version', expected $GLANCE_TARGET_VERSION" >&2; exit 1 ;;`,
         "esac",
       ),
@@ -321,6 +321,20 @@ describe("buildNodeScript: run for real with stand-in commands", () => {
       expect(run.status).toBe(1);
       expect(run.stdout).toBe("");
       expect(run.stderr).toBe("upgrade did not take on node-2: it reports '28.1.0', expected 28.2.0\n");
+    });
+
+    it("fails when the version only string-prefixes the target (28.2.10 is not 28.2.1): a dotted prefix", () => {
+      const config = parsed(
+        haproxyStack(2, {
+          targetVersion: "28.2.1",
+          nodeCommands: { upgradeCommand: "true", versionCommand: "echo 28.2.10" },
+        }),
+      );
+      const run = bash(buildNodeScript("upgrade", config, node2));
+      expect(run.status).toBe(1);
+      expect(run.stderr).toBe("upgrade did not take on node-2: it reports '28.2.10', expected 28.2.1\n");
+      const exact = configWith({ upgradeCommand: "true", versionCommand: "echo 28.2.0" });
+      expect(bash(buildNodeScript("upgrade", exact, node2)).status).toBe(0);
     });
 
     it("fails when the node reports nothing", () => {
