@@ -48,6 +48,27 @@ const steps = (workflow: Yaml, job: string) => at(workflow, "jobs", job, "steps"
 const pulumiStep = (workflow: Yaml, job: string) =>
   steps(workflow, job).find((s) => s.uses?.startsWith("pulumi/actions@"));
 
+/** The GitHub environment a preview job must wait in before it may touch a stack's secrets. */
+const PREVIEW_ENVIRONMENT = "preview-${{ matrix.stack }}";
+/** Any secret but the token GitHub scopes to the run itself. */
+const SECRET = /\$\{\{[^}]*\bsecrets\.(?!GITHUB_TOKEN\b)[A-Za-z_]+/;
+
+/**
+ * Where a workflow run on a PR can reach a secret or an OIDC token (so the AWS roles) outside the
+ * preview environment's approval: the workflow-level env and permissions, and every job that is not
+ * bound to that environment.
+ */
+function unreviewedSecretUse(workflow: Yaml): string[] {
+  const found: string[] = [];
+  if (SECRET.test(JSON.stringify(at(workflow, "env") ?? {}))) found.push("workflow env");
+  if (at(workflow, "permissions", "id-token") === "write") found.push("workflow permissions");
+  for (const [name, job] of Object.entries(at(workflow, "jobs") as Yaml)) {
+    if (at(job, "environment") === PREVIEW_ENVIRONMENT) continue;
+    if (SECRET.test(JSON.stringify(job)) || at(job, "permissions", "id-token") === "write") found.push(name);
+  }
+  return found;
+}
+
 describe("GitHub Actions workflows", () => {
   const scratch = mkdtempSync(path.join(tmpdir(), "gru-actionlint-"));
   afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -101,6 +122,54 @@ describe("GitHub Actions workflows", () => {
     expect(at(preview, "jobs", "preview", "permissions", "id-token")).toBe("write");
     // A preview writes no state, so it may skip the engine's per-step snapshot work.
     expect(step?.env?.PULUMI_SKIP_CHECKPOINTS).toBe("true");
+  });
+
+  it("preview: the PR's code reaches a secret or the AWS role only in a job held by its stack's preview environment", () => {
+    const preview = load("preview.yml");
+    expect(Object.keys(at(preview, "on") as Yaml)).toEqual(["pull_request"]);
+    expect(unreviewedSecretUse(preview)).toEqual([]);
+    expect(at(preview, "jobs", "test", "permissions")).toEqual({ contents: "read" });
+    expect(at(preview, "jobs", "preview", "environment")).toBe(PREVIEW_ENVIRONMENT);
+    // Its own read-only role, one per stack (an environment secret), never deploy's.
+    const credentials = steps(preview, "preview").find((s) => s.uses?.startsWith("aws-actions/"));
+    expect(credentials?.with?.["role-to-assume"]).toBe("${{ secrets.AWS_PREVIEW_ROLE_ARN }}");
+    expect(JSON.stringify(preview)).not.toContain("secrets.AWS_ROLE_ARN");
+    // Approving a preview is never approving a deploy: the environments are distinct.
+    const stacks = at(preview, "jobs", "preview", "strategy", "matrix", "stack") as string[];
+    const previewEnvironments = stacks.map((stack) =>
+      PREVIEW_ENVIRONMENT.replace("${{ matrix.stack }}", stack),
+    );
+    expect(previewEnvironments).toEqual(["preview-staging", "preview-prod"]);
+    const deployEnvironments = at(
+      load("deploy.yml"),
+      "on",
+      "workflow_dispatch",
+      "inputs",
+      "environment",
+      "options",
+    );
+    for (const name of previewEnvironments) expect(deployEnvironments).not.toContain(name);
+    // The gate is held by AWS, not by this file (which a PR can edit): the header says how.
+    expect(readFileSync(path.join(WORKFLOWS, "preview.yml"), "utf8")).toContain(
+      "repo:<owner>/<repo>:environment:preview-<stack>",
+    );
+  });
+
+  it("the secret check above does flag a preview job without its environment, a secret in the test job, or a workflow-wide token", () => {
+    const preview = load("preview.yml");
+    const ungated = structuredClone(preview);
+    delete (at(ungated, "jobs", "preview") as Yaml).environment;
+    expect(unreviewedSecretUse(ungated)).toEqual(["preview"]);
+    const leaky = structuredClone(preview);
+    (at(leaky, "jobs", "test") as Yaml).env = { URL: "${{ secrets.PULUMI_BACKEND_URL }}" };
+    expect(unreviewedSecretUse(leaky)).toEqual(["test"]);
+    const wide = structuredClone(preview);
+    wide.permissions = { contents: "read", "id-token": "write" };
+    expect(unreviewedSecretUse(wide)).toEqual(["workflow permissions"]);
+    // GitHub's per-run token is not a stack secret.
+    const token = structuredClone(preview);
+    (at(token, "jobs", "test") as Yaml).env = { T: "${{ secrets.GITHUB_TOKEN }}" };
+    expect(unreviewedSecretUse(token)).toEqual([]);
   });
 
   it("deploy: the driver's up on manual dispatch, on a runner inside the network, behind the environment's approval gate", () => {
