@@ -1,4 +1,4 @@
-import { spawnSync } from "node:child_process";
+import { execFile, spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as net from "node:net";
@@ -492,12 +492,47 @@ describe("mysqldump backup", () => {
 
     expect(commandLines.length).toBeGreaterThan(0);
     for (const line of commandLines) {
-      expect(line).toContain("--defaults-extra-file=");
+      expect(line).toContain("--defaults-file=");
       expectNoSecret(line);
     }
-    const optionFile = /--defaults-extra-file=(\S+)/.exec(commandLines[0] ?? "")?.[1] ?? "";
+    const optionFile = /--defaults-file=(\S+)/.exec(commandLines[0] ?? "")?.[1] ?? "";
     expect(optionFile).not.toBe("");
     expect(fs.existsSync(path.dirname(optionFile))).toBe(false);
+  });
+
+  it("a ~/.my.cnf [client] or [mysqldump] section naming another server, port or user does not move the backup", async () => {
+    // A listener that only counts: any client that reaches it was sent somewhere it should not go.
+    let strayConnections = 0;
+    const elsewhere = net.createServer((socket) => {
+      strayConnections++;
+      socket.destroy();
+    });
+    await new Promise<void>((resolve) => elsewhere.listen(0, "127.0.0.1", resolve));
+    const strayPort = (elsewhere.address() as net.AddressInfo).port;
+    const home = fs.mkdtempSync(path.join(workDir, "home-"));
+    const myCnf = (section: string) =>
+      `[${section}]\nhost=127.0.0.1\nport=${strayPort}\nuser=someone-else\npassword=not-ours\n`;
+    const savedHome = process.env.HOME;
+    process.env.HOME = home;
+    try {
+      // The instrument can see a stray client: the mariadb client, told nothing, goes where .my.cnf says.
+      fs.writeFileSync(path.join(home, ".my.cnf"), myCnf("client"), { mode: 0o600 });
+      await new Promise((resolve) => {
+        execFile("mariadb", ["--protocol=TCP", "-e", "SELECT 1"], { timeout: 10_000 }, resolve);
+      });
+      expect(strayConnections).toBe(1);
+      for (const section of ["client", "mysqldump"]) {
+        fs.writeFileSync(path.join(home, ".my.cnf"), myCnf(section), { mode: 0o600 });
+        const target = path.join(workDir, "backups", `my-cnf-${section}.sql`);
+        const result = await mysqldumpBackup({ db: glance, path: target }, ctx);
+        expect(fs.readFileSync(target, "utf8")).toContain("CREATE TABLE `images`");
+        expect(result.bytes).toBeGreaterThan(65_536 * 90);
+      }
+      expect(strayConnections).toBe(1);
+    } finally {
+      process.env.HOME = savedHome;
+      elsewhere.close();
+    }
   });
 
   it("an unreachable database fails clearly and leaves no file behind", async () => {
