@@ -213,11 +213,19 @@ describe("GitHub Actions workflows", () => {
     expect(unitSources.some((text) => text.includes("actionlint"))).toBe(false);
   });
 
-  it("both take the same per-stack concurrency group and never cancel a running job", () => {
+  it("deploy: one run per stack, never cancelled; a preview waiting at its gate never holds or cancels a deploy", () => {
     const preview = at(load("preview.yml"), "jobs", "preview", "concurrency");
     const deploy = at(load("deploy.yml"), "jobs", "up", "concurrency");
-    expect(preview).toEqual({ group: "pulumi-stack-${{ matrix.stack }}", "cancel-in-progress": false });
     expect(deploy).toEqual({ group: "pulumi-stack-${{ inputs.environment }}", "cancel-in-progress": false });
+    // A job parked at an environment's reviewers counts as running in its concurrency group: in the
+    // deploy's group, an unapproved preview would hold back the deploy, and the next PR push (a newer
+    // pending job) would cancel the deploy waiting behind it. A preview reads the state and writes
+    // nothing (no lock on an S3 backend), so it needs no slot beside an up. Per PR, a newer push
+    // replaces the older preview, so what a reviewer approves is always the PR's latest code.
+    expect(preview).toEqual({
+      group: "pulumi-preview-${{ matrix.stack }}-${{ github.event.pull_request.number }}",
+      "cancel-in-progress": true,
+    });
   });
 
   it("both pin the Pulumi CLI to the engine version scripts/setup-engine.sh uses", () => {
