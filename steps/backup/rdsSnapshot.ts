@@ -47,7 +47,7 @@ function failure(what: string, error: unknown, args: { dbInstanceIdentifier: str
   }
   return new StepError(
     `${what} failed: ${describeAwsError(error)}. ` +
-      `Check AWS credentials, region and endpoint, then rerun (an existing snapshot with this id is reused).`,
+      `Check AWS credentials, region and endpoint, then rerun (a snapshot this upgrade already started is reused).`,
   );
 }
 
@@ -130,7 +130,10 @@ export async function rdsSnapshotBackup(
     if (snapshot && snapshot.DBInstanceIdentifier !== args.dbInstanceIdentifier) {
       throw new StepError(
         `snapshot "${id}" already exists but is of DB instance "${snapshot.DBInstanceIdentifier}", not ` +
-          `"${args.dbInstanceIdentifier}": choose another snapshotIdentifier.`,
+          `"${args.dbInstanceIdentifier}", so it is not this upgrade's backup; nothing was changed. Its name comes ` +
+          `from backup.dbInstanceIdentifier and targetRelease: check backup.dbInstanceIdentifier, and if it is ` +
+          `right, move that snapshot out of the way (aws rds copy-db-snapshot --source-db-snapshot-identifier ${id} ` +
+          `--target-db-snapshot-identifier ${id}-kept, then aws rds delete-db-snapshot --db-snapshot-identifier ${id}) and rerun.`,
       );
     }
     if (snapshot) {

@@ -10,6 +10,7 @@
 import { describe, expect, it } from "vitest";
 import { RegisterTargetsCommand } from "@aws-sdk/client-elastic-load-balancing-v2";
 import {
+  CopyDBSnapshotCommand,
   CreateDBInstanceCommand,
   CreateDBSnapshotCommand,
   DeleteDBSnapshotCommand,
@@ -292,6 +293,38 @@ describe("rdsSnapshotBackup", () => {
       rdsSnapshotBackup({ ...args, dbInstanceIdentifier: "other-db" }, recordingContext()),
     );
     expect(otherInstance.message).toMatch(/already exists but is of DB instance "glance-db", not "other-db"/);
+    // The advice, followed: the snapshot kept under another name, then deleted; the rerun takes its own.
+    expect(otherInstance.message).toContain(
+      "aws rds copy-db-snapshot --source-db-snapshot-identifier glance-before-2024-2 --target-db-snapshot-identifier glance-before-2024-2-kept",
+    );
+    expect(otherInstance.message).toContain(
+      "aws rds delete-db-snapshot --db-snapshot-identifier glance-before-2024-2",
+    );
+    const moved = new RDSClient({ region, endpoint: alb.endpoint });
+    try {
+      await moved.send(
+        new CopyDBSnapshotCommand({
+          SourceDBSnapshotIdentifier: "glance-before-2024-2",
+          TargetDBSnapshotIdentifier: "glance-before-2024-2-kept",
+        }),
+      );
+      await moved.send(new DeleteDBSnapshotCommand({ DBSnapshotIdentifier: "glance-before-2024-2" }));
+      await moved.send(
+        new CreateDBInstanceCommand({
+          DBInstanceIdentifier: "other-db",
+          Engine: "mysql",
+          DBInstanceClass: "db.t3.micro",
+          AllocatedStorage: 20,
+          MasterUsername: "admin",
+          MasterUserPassword: "not-a-real-secret-1",
+        }),
+      );
+    } finally {
+      moved.destroy();
+    }
+    const own = recordingContext();
+    await rdsSnapshotBackup({ ...args, dbInstanceIdentifier: "other-db" }, own);
+    expect(own.lines.join("\n")).toMatch(/creating snapshot glance-before-2024-2 of other-db/);
   });
 
   it("refuses a snapshot taken before this upgrade began, naming it, its time and the fixes; each fix works when followed", async () => {
