@@ -5,6 +5,20 @@ import { backupTarget } from "../plan/plan";
 import { dbStep } from "../plan/stepIds";
 import { typedStep } from "./typedStep";
 import { StepResource } from "../resources/step";
+import type { StepRequest } from "../steps/protocol";
+
+type RdsBackupRequest = Extract<StepRequest, { kind: "backup-rds" }>;
+
+/**
+ * The request with upgradeStartedAt left an Output inside it: the engine resolves nested inputs one
+ * by one, so while a re-running preflight's start is unknown only that field is, and ignoreChanges
+ * can put the recorded value in its place (a preview then shows no change the run would not make).
+ */
+function rdsRequest(
+  request: Omit<RdsBackupRequest, "upgradeStartedAt"> & { upgradeStartedAt?: pulumi.Input<string> },
+): pulumi.Input<StepRequest> {
+  return request as pulumi.Input<RdsBackupRequest>;
+}
 
 /** Step 1 of the procedure: a backup of the Glance database, before any node or schema changes. */
 export class DatabaseBackup extends pulumi.ComponentResource {
@@ -13,7 +27,12 @@ export class DatabaseBackup extends pulumi.ComponentResource {
 
   constructor(
     name: string,
-    args: { context: UpgradeContext; after: pulumi.Resource[] },
+    args: {
+      context: UpgradeContext;
+      after: pulumi.Resource[];
+      /** When this upgrade's preflight started: an RDS snapshot taken earlier is not this upgrade's. */
+      upgradeStartedAt?: pulumi.Output<string>;
+    },
     opts?: pulumi.ComponentResourceOptions,
   ) {
     super("glance:db:DatabaseBackup", name, {}, opts);
@@ -31,16 +50,26 @@ export class DatabaseBackup extends pulumi.ComponentResource {
           }
         : {
             kind: "backup",
-            request: {
+            request: rdsRequest({
               kind: "backup-rds",
               dbInstanceIdentifier: backup.dbInstanceIdentifier,
               snapshotIdentifier: `${backup.dbInstanceIdentifier}-before-${config.targetRelease.replaceAll(/[^A-Za-z0-9]/g, "-")}`,
               timeoutSeconds: backup.timeoutSeconds,
               ...(backup.region ? { region: backup.region } : {}),
               ...(backup.endpoint ? { endpoint: backup.endpoint } : {}),
-            },
+              ...(args.upgradeStartedAt ? { upgradeStartedAt: args.upgradeStartedAt } : {}),
+              ...(backup.acceptSnapshotCreatedAt
+                ? { acceptSnapshotCreatedAt: backup.acceptSnapshotCreatedAt }
+                : {}),
+            }),
           },
-      { parent: this, dependsOn: args.after },
+      {
+        parent: this,
+        dependsOn: args.after,
+        // The start this backup first ran for stays its reference: a later preflight (a config edit
+        // re-runs it) neither re-runs the backup nor makes its own snapshot look like another's.
+        ignoreChanges: backup.type === "rds-snapshot" ? ["request.upgradeStartedAt"] : [],
+      },
     );
     this.registerOutputs({ location: this.location, result: this.step.result });
   }

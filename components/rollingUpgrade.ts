@@ -6,6 +6,7 @@ import { createExecutor } from "./exec";
 import { outcomeOf } from "./exec/executor";
 import { buildPlan, Plan, PlanStep, renderRunbook, stepsToRun } from "../plan/plan";
 import { Preflight } from "./preflight";
+import { StepResource } from "../resources/step";
 import { DatabaseBackup } from "./databaseBackup";
 import { DbMigration } from "./dbMigration";
 import { NodeUpgrade } from "./nodeUpgrade";
@@ -53,6 +54,7 @@ export class RollingUpgrade extends pulumi.ComponentResource {
     const versions: Record<string, pulumi.Output<string>> = {};
     let provisioned: ProvisionedNode | undefined;
     let db: DbMigration | undefined;
+    let preflight: StepResource | undefined;
     const after = (step: PlanStep) =>
       step.after.map((id) => {
         const dependency = created.get(id);
@@ -83,10 +85,15 @@ export class RollingUpgrade extends pulumi.ComponentResource {
       let resource: pulumi.Resource;
       switch (step.kind) {
         case "preflight":
-          resource = new Preflight("preflight", { context, after: deps }, { parent: this }).step;
+          preflight = new Preflight("preflight", { context, after: deps }, { parent: this }).step;
+          resource = preflight;
           break;
         case "backup":
-          resource = new DatabaseBackup("backup", { context, after: deps }, { parent: this }).step;
+          resource = new DatabaseBackup(
+            "backup",
+            { context, after: deps, upgradeStartedAt: preflight?.startedAt },
+            { parent: this },
+          ).step;
           break;
         case "provision":
           provisioned = new ProvisionedNode(nodeName, { context, after: deps }, { parent: this });

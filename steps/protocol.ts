@@ -57,6 +57,13 @@ export type StepRequest =
       timeoutSeconds: number;
       region?: string;
       endpoint?: string;
+      /**
+       * When this upgrade's preflight started (ISO 8601): an existing snapshot taken before it is
+       * not this upgrade's backup. Pinned to its first value (ignoreChanges), so a rerun keeps it.
+       */
+      upgradeStartedAt?: string;
+      /** backup.acceptSnapshotCreatedAt: the operator's word that the snapshot taken then will do. */
+      acceptSnapshotCreatedAt?: string;
     }
   | {
       kind: "drain";

@@ -14,6 +14,8 @@ export interface TlsFiles {
   keyFile: string;
 }
 
+const DAYS = "3650";
+
 function openssl(args: string[], cwd: string): void {
   const result = spawnSync("openssl", args, { cwd, encoding: "utf8" });
   if (result.error || result.status !== 0) {
@@ -33,7 +35,6 @@ export function ensureServerCertificate(dir: string, name = "glance-lab"): TlsFi
   };
   if (Object.values(files).every((f) => fs.existsSync(f))) return files;
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const days = "3650";
   openssl(
     [
       "req",
@@ -42,7 +43,7 @@ export function ensureServerCertificate(dir: string, name = "glance-lab"): TlsFi
       "rsa:2048",
       "-nodes",
       "-days",
-      days,
+      DAYS,
       "-subj",
       `/CN=${name} CA`,
       "-keyout",
@@ -52,6 +53,22 @@ export function ensureServerCertificate(dir: string, name = "glance-lab"): TlsFi
     ],
     dir,
   );
+  issueServerCertificate(dir, dir, ["IP:127.0.0.1", "DNS:localhost"]);
+  return files;
+}
+
+/**
+ * Signs a server certificate for `altNames` (openssl subjectAltName entries, e.g. "DNS:db.example")
+ * with the CA that ensureServerCertificate made in `caDir`; writes server-cert.pem and server-key.pem
+ * to `outDir`. The tests use it for a certificate from the right CA that names another host.
+ */
+export function issueServerCertificate(
+  caDir: string,
+  outDir: string,
+  altNames: string[],
+): { certFile: string; keyFile: string } {
+  fs.mkdirSync(outDir, { recursive: true, mode: 0o700 });
+  const firstName = altNames[0]?.replace(/^[A-Z]+:/, "") ?? "server";
   openssl(
     [
       "req",
@@ -59,15 +76,15 @@ export function ensureServerCertificate(dir: string, name = "glance-lab"): TlsFi
       "rsa:2048",
       "-nodes",
       "-subj",
-      "/CN=127.0.0.1",
+      `/CN=${firstName}`,
       "-keyout",
       "server-key.pem",
       "-out",
       "server.csr",
     ],
-    dir,
+    outDir,
   );
-  fs.writeFileSync(path.join(dir, "server.ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
+  fs.writeFileSync(path.join(outDir, "server.ext"), `subjectAltName=${altNames.join(",")}\n`);
   openssl(
     [
       "x509",
@@ -75,18 +92,18 @@ export function ensureServerCertificate(dir: string, name = "glance-lab"): TlsFi
       "-in",
       "server.csr",
       "-CA",
-      "ca.pem",
+      path.join(caDir, "ca.pem"),
       "-CAkey",
-      "ca-key.pem",
+      path.join(caDir, "ca-key.pem"),
       "-CAcreateserial",
       "-days",
-      days,
+      DAYS,
       "-extfile",
       "server.ext",
       "-out",
       "server-cert.pem",
     ],
-    dir,
+    outDir,
   );
-  return files;
+  return { certFile: path.join(outDir, "server-cert.pem"), keyFile: path.join(outDir, "server-key.pem") };
 }

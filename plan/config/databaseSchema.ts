@@ -45,5 +45,15 @@ export const backupSchema = z.discriminatedUnion("type", [
       .optional(),
     endpoint: url.optional(),
     timeoutSeconds: positiveSeconds(7200).default(1800),
+    /**
+     * The creation time (ISO 8601, as the refusal prints it) of an existing snapshot taken before
+     * this upgrade began that the operator accepts as its backup; any other snapshot is still refused.
+     */
+    acceptSnapshotCreatedAt: z.iso
+      .datetime({
+        offset: true,
+        message: 'use the time the refusal printed, e.g. "2026-01-31T09:15:02.000Z"',
+      })
+      .optional(),
   }),
 ]);

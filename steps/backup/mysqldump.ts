@@ -53,16 +53,13 @@ function optionValue(value: string): string {
   return `"${escaped}"`;
 }
 
-/** The credentials travel in this file (mode 0600, in a private temp dir), never in argv. */
+/**
+ * The password travels in this file (mode 0600, in a private temp dir), never in argv. It is the
+ * only option file the dump tool reads (--defaults-file), so a ~/.my.cnf or /etc/mysql [client] or
+ * [mysqldump] section cannot move the backup to another server, port or user.
+ */
 export function clientOptionFile(db: DbEndpoint): string {
-  return [
-    "[client]",
-    `user=${optionValue(db.user)}`,
-    `password=${optionValue(db.password)}`,
-    `host=${optionValue(db.host)}`,
-    `port=${db.port}`,
-    "",
-  ].join("\n");
+  return ["[client]", `password=${optionValue(db.password)}`, ""].join("\n");
 }
 
 /** TLS that verifies the server (its CA and its name), in the dialect of the dump tool at hand. */
@@ -78,11 +75,18 @@ function flavourOf(binary: string): "mariadb" | "mysql" {
   return /mariadb/i.test(version) ? "mariadb" : "mysql";
 }
 
-/** The whole argv: nothing secret in it (the option file carries user and password). */
+/**
+ * The whole argv: nothing secret in it (the option file carries the password). The target is on the
+ * command line, which outranks every option file, MySQL's ~/.mylogin.cnf included (read even with
+ * --defaults-file).
+ */
 export function mysqldumpArguments(optionFilePath: string, db: DbEndpoint, tls: string[] = []): string[] {
   return [
-    // Must come first: mysqldump only honours --defaults-extra-file as its first argument.
-    `--defaults-extra-file=${optionFilePath}`,
+    // Must come first: mysqldump only honours --defaults-file as its first argument.
+    `--defaults-file=${optionFilePath}`,
+    `--host=${db.host}`,
+    `--port=${db.port}`,
+    `--user=${db.user}`,
     "--protocol=TCP",
     ...tls,
     "--single-transaction",

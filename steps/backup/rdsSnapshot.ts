@@ -1,6 +1,8 @@
 /**
  * The database backup on RDS: a manual DB snapshot, waited for until `available`. The snapshot id
- * carries the target release (the caller's choice), so a rerun finds and reuses its own snapshot.
+ * carries the target release (the caller's choice), so a rerun finds and reuses its own snapshot;
+ * one taken before this upgrade began (an earlier attempt at the release, rolled back since) is
+ * refused unless acknowledged: a restore from it would lose every image registered after it.
  */
 import {
   CreateDBSnapshotCommand,
@@ -45,8 +47,66 @@ function failure(what: string, error: unknown, args: { dbInstanceIdentifier: str
   }
   return new StepError(
     `${what} failed: ${describeAwsError(error)}. ` +
-      `Check AWS credentials, region and endpoint, then rerun (an existing snapshot with this id is reused).`,
+      `Check AWS credentials, region and endpoint, then rerun (a snapshot this upgrade already started is reused).`,
   );
+}
+
+/** Clocks differ (this machine's, which stamped the preflight, and AWS's): a snapshot may look this early. */
+export const CLOCK_SKEW_SECONDS = 300;
+
+export interface SnapshotRequest {
+  snapshotIdentifier: string;
+  dbInstanceIdentifier: string;
+  upgradeStartedAt?: string;
+  acceptSnapshotCreatedAt?: string;
+}
+
+/**
+ * Whether an existing snapshot is this upgrade's backup: a reason to reuse it, or a StepError that
+ * names it, when it was taken, and the two ways on. Pure, so the rule is tested by table.
+ */
+export function existingSnapshotVerdict(
+  snapshot: Pick<DBSnapshot, "SnapshotCreateTime" | "Status">,
+  request: SnapshotRequest,
+): { reuse: string } | { refuse: StepError } {
+  const taken = snapshot.SnapshotCreateTime;
+  if (taken === undefined) {
+    // RDS stamps a snapshot once it is taken: without a time it is being created right now.
+    return snapshot.Status === "available"
+      ? {
+          refuse: new StepError(
+            `snapshot "${request.snapshotIdentifier}" is available but RDS gives no creation time: delete it and rerun`,
+          ),
+        }
+      : { reuse: "being created now" };
+  }
+  const takenAt = taken.toISOString();
+  if (request.upgradeStartedAt === undefined)
+    return { reuse: `taken at ${takenAt}, by this upgrade's earlier run` };
+  const started = Date.parse(request.upgradeStartedAt);
+  if (taken.getTime() >= started - CLOCK_SKEW_SECONDS * 1000) {
+    return { reuse: `taken at ${takenAt}, after this upgrade began (${request.upgradeStartedAt})` };
+  }
+  const accepted = request.acceptSnapshotCreatedAt;
+  if (accepted !== undefined && Date.parse(accepted) === taken.getTime()) {
+    return {
+      reuse: `taken at ${takenAt}, before this upgrade began, acknowledged by backup.acceptSnapshotCreatedAt`,
+    };
+  }
+  const id = request.snapshotIdentifier;
+  return {
+    refuse: new StepError(
+      `snapshot "${id}" of ${request.dbInstanceIdentifier} was taken at ${takenAt}, before this upgrade began ` +
+        `(${request.upgradeStartedAt}), so it is not this upgrade's backup: a restore from it would lose every ` +
+        `change since.` +
+        (accepted !== undefined ? ` backup.acceptSnapshotCreatedAt is "${accepted}", not its time.` : "") +
+        ` Nothing was changed. Either delete it and rerun, which takes a fresh snapshot (keep a copy first if ` +
+        `you need one: aws rds copy-db-snapshot --source-db-snapshot-identifier ${id} --target-db-snapshot-identifier ${id}-kept): ` +
+        `aws rds delete-db-snapshot --db-snapshot-identifier ${id}. ` +
+        `Or, if you know the database has not changed since it was taken and want it as this upgrade's backup, ` +
+        `set backup.acceptSnapshotCreatedAt: "${takenAt}" in the stack config and rerun.`,
+    ),
+  };
 }
 
 /**
@@ -54,7 +114,7 @@ function failure(what: string, error: unknown, args: { dbInstanceIdentifier: str
  * A snapshot with the same id but of another DB instance is refused: it is not our backup.
  */
 export async function rdsSnapshotBackup(
-  args: AwsTarget & { dbInstanceIdentifier: string; snapshotIdentifier: string; timeoutSeconds: number },
+  args: AwsTarget & SnapshotRequest & { timeoutSeconds: number },
   ctx: StepContext,
 ): Promise<{ snapshotArn: string; snapshotIdentifier: string; seconds: number }> {
   if (!Number.isFinite(args.timeoutSeconds) || args.timeoutSeconds < 1) {
@@ -70,17 +130,23 @@ export async function rdsSnapshotBackup(
     if (snapshot && snapshot.DBInstanceIdentifier !== args.dbInstanceIdentifier) {
       throw new StepError(
         `snapshot "${id}" already exists but is of DB instance "${snapshot.DBInstanceIdentifier}", not ` +
-          `"${args.dbInstanceIdentifier}": choose another snapshotIdentifier.`,
+          `"${args.dbInstanceIdentifier}", so it is not this upgrade's backup; nothing was changed. Its name comes ` +
+          `from backup.dbInstanceIdentifier and targetRelease: check backup.dbInstanceIdentifier, and if it is ` +
+          `right, move that snapshot out of the way (aws rds copy-db-snapshot --source-db-snapshot-identifier ${id} ` +
+          `--target-db-snapshot-identifier ${id}-kept, then aws rds delete-db-snapshot --db-snapshot-identifier ${id}) and rerun.`,
       );
     }
-    if (snapshot?.Status === "available") {
+    if (snapshot) {
+      const verdict = existingSnapshotVerdict(snapshot, args);
+      if ("refuse" in verdict) throw verdict.refuse;
       ctx.log(
-        `reusing available snapshot ${id} of ${args.dbInstanceIdentifier} (${snapshot.SnapshotCreateTime?.toISOString() ?? "time unknown"})`,
+        snapshot.Status === "available"
+          ? `reusing available snapshot ${id} of ${args.dbInstanceIdentifier} (${verdict.reuse})`
+          : `snapshot ${id} exists (status ${snapshot.Status}, ${verdict.reuse}); waiting for it`,
       );
-    } else {
-      if (snapshot) {
-        ctx.log(`snapshot ${id} exists (status ${snapshot.Status}); waiting for it`);
-      } else {
+    }
+    if (snapshot?.Status !== "available") {
+      if (!snapshot) {
         snapshot = await client
           .send(
             new CreateDBSnapshotCommand({

@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import * as net from "node:net";
 import mysql from "mysql2/promise";
 import { StepContext, StepError } from "../context";
 
@@ -45,7 +46,23 @@ const CERTIFICATE_ERRORS = new Set([
   "HANDSHAKE_SSL_ERROR",
 ]);
 
-function whatToCheck(db: DbEndpoint, code: string | undefined): string {
+/** Node's name-check failure; mysql2 rewrites its code to HANDSHAKE_SSL_ERROR, so the text decides too. */
+function isNameMismatch(err: unknown, code: string | undefined): boolean {
+  return (
+    code === "ERR_TLS_CERT_ALTNAME_INVALID" ||
+    (err instanceof Error && err.message.includes("does not match certificate's altnames"))
+  );
+}
+
+function whatToCheck(db: DbEndpoint, err: unknown): string {
+  const code = errorCode(err);
+  if (isNameMismatch(err, code)) {
+    return (
+      `the server's TLS certificate does not name ${db.host} (database.host): set database.host to a name ` +
+      "the certificate carries (for RDS, the instance or cluster endpoint, not an IP address or a CNAME of your own), " +
+      "or have the certificate reissued for that name"
+    );
+  }
   if (code !== undefined && CERTIFICATE_ERRORS.has(code)) {
     return (
       `the server's TLS certificate did not verify ${db.caFile ? `against database.caFile (${db.caFile})` : "against Node's bundled CAs (set database.caFile to your CA bundle, e.g. the RDS global bundle)"}: ` +
@@ -74,20 +91,24 @@ function whatToCheck(db: DbEndpoint, code: string | undefined): string {
 /** A StepError for a connection or query that failed; the message never contains the password. */
 export function databaseError(db: DbEndpoint, doing: string, err: unknown): StepError {
   const cause = redactPassword(err instanceof Error ? err.message : String(err), db.password);
-  const code = errorCode(err);
   return new StepError(
     `could not ${doing} (database '${db.database}' at ${db.host}:${db.port}, user '${db.user}'): ` +
-      `${cause || code || "unknown error"}; ${whatToCheck(db, code)}`,
+      `${cause || errorCode(err) || "unknown error"}; ${whatToCheck(db, err)}`,
   );
 }
 
-/** Opens one connection; a failure is a StepError that names host:port and user and what to check. */
-/** mysql2's TLS options: verify the server against the CA file (or Node's CAs), names included. */
-export function tlsOptions(db: DbEndpoint): { ca?: string; rejectUnauthorized: true } | undefined {
+/**
+ * mysql2's TLS options: verify the server against the CA file (or Node's CAs), and that its
+ * certificate names `host`: mysql2 skips the name check unless `verifyIdentity` is set.
+ */
+export function tlsOptions(
+  db: DbEndpoint,
+): { ca?: string; rejectUnauthorized: true; verifyIdentity: true } | undefined {
   if (!db.ssl) return undefined;
-  if (db.caFile === undefined) return { rejectUnauthorized: true };
+  const verify = { rejectUnauthorized: true, verifyIdentity: true } as const;
+  if (db.caFile === undefined) return verify;
   try {
-    return { ca: readFileSync(db.caFile, "utf8"), rejectUnauthorized: true };
+    return { ca: readFileSync(db.caFile, "utf8"), ...verify };
   } catch (err) {
     throw new StepError(
       `cannot read database.caFile ${db.caFile} (${err instanceof Error ? err.message : String(err)}): put the CA bundle there on the machine running the upgrade, or fix the path`,
@@ -95,10 +116,27 @@ export function tlsOptions(db: DbEndpoint): { ca?: string; rejectUnauthorized: t
   }
 }
 
+/**
+ * The TCP socket mysql2 upgrades to TLS, for a host given as an IP address. mysql2 sends no server
+ * name for an IP, and Node then checks the certificate's names against the socket's `_host`, which
+ * net sets only after a DNS lookup, else against "localhost": a certificate for localhost passed for
+ * any IP and one for the IP itself was refused. Setting it checks the IP against the certificate.
+ */
+function socketNamedByIp(db: DbEndpoint): () => net.Socket {
+  return () => {
+    const socket = net.connect(db.port, db.host);
+    socket.setNoDelay(true);
+    Object.assign(socket, { _host: db.host });
+    return socket;
+  };
+}
+
+/** Opens one connection; a failure is a StepError that names host:port and user and what to check. */
 export async function openConnection(db: DbEndpoint): Promise<DbConnection> {
   const ssl = tlsOptions(db);
   try {
     return await mysql.createConnection({
+      ...(ssl !== undefined && net.isIP(db.host) !== 0 ? { stream: socketNamedByIp(db) } : {}),
       host: db.host,
       port: db.port,
       user: db.user,

@@ -9,7 +9,13 @@
  */
 import { describe, expect, it } from "vitest";
 import { RegisterTargetsCommand } from "@aws-sdk/client-elastic-load-balancing-v2";
-import { CreateDBInstanceCommand, RDSClient } from "@aws-sdk/client-rds";
+import {
+  CopyDBSnapshotCommand,
+  CreateDBInstanceCommand,
+  CreateDBSnapshotCommand,
+  DeleteDBSnapshotCommand,
+  RDSClient,
+} from "@aws-sdk/client-rds";
 import { findFreePort } from "../../lab/services/ports";
 import { StepContext } from "../../steps/context";
 import { albFleetCheck } from "../../steps/lb/alb/fleet";
@@ -267,6 +273,8 @@ describe("rdsSnapshotBackup", () => {
       dbInstanceIdentifier: "glance-db",
       snapshotIdentifier: "glance-before-2024-2",
       timeoutSeconds: 30,
+      // This upgrade's preflight started a moment before its backup.
+      upgradeStartedAt: new Date(Date.now() - 1000).toISOString(),
     };
     const first = recordingContext();
     const created = await rdsSnapshotBackup(args, first);
@@ -285,6 +293,96 @@ describe("rdsSnapshotBackup", () => {
       rdsSnapshotBackup({ ...args, dbInstanceIdentifier: "other-db" }, recordingContext()),
     );
     expect(otherInstance.message).toMatch(/already exists but is of DB instance "glance-db", not "other-db"/);
+    // The advice, followed: the snapshot kept under another name, then deleted; the rerun takes its own.
+    expect(otherInstance.message).toContain(
+      "aws rds copy-db-snapshot --source-db-snapshot-identifier glance-before-2024-2 --target-db-snapshot-identifier glance-before-2024-2-kept",
+    );
+    expect(otherInstance.message).toContain(
+      "aws rds delete-db-snapshot --db-snapshot-identifier glance-before-2024-2",
+    );
+    const moved = new RDSClient({ region, endpoint: alb.endpoint });
+    try {
+      await moved.send(
+        new CopyDBSnapshotCommand({
+          SourceDBSnapshotIdentifier: "glance-before-2024-2",
+          TargetDBSnapshotIdentifier: "glance-before-2024-2-kept",
+        }),
+      );
+      await moved.send(new DeleteDBSnapshotCommand({ DBSnapshotIdentifier: "glance-before-2024-2" }));
+      await moved.send(
+        new CreateDBInstanceCommand({
+          DBInstanceIdentifier: "other-db",
+          Engine: "mysql",
+          DBInstanceClass: "db.t3.micro",
+          AllocatedStorage: 20,
+          MasterUsername: "admin",
+          MasterUserPassword: "not-a-real-secret-1",
+        }),
+      );
+    } finally {
+      moved.destroy();
+    }
+    const own = recordingContext();
+    await rdsSnapshotBackup({ ...args, dbInstanceIdentifier: "other-db" }, own);
+    expect(own.lines.join("\n")).toMatch(/creating snapshot glance-before-2024-2 of other-db/);
+  });
+
+  it("refuses a snapshot taken before this upgrade began, naming it, its time and the fixes; each fix works when followed", async () => {
+    const rds = new RDSClient({ region, endpoint: alb.endpoint });
+    const instance = "glance-db-retry";
+    const id = `${instance}-before-2024-1`;
+    try {
+      await rds.send(
+        new CreateDBInstanceCommand({
+          DBInstanceIdentifier: instance,
+          Engine: "mysql",
+          DBInstanceClass: "db.t3.micro",
+          AllocatedStorage: 20,
+          MasterUsername: "admin",
+          MasterUserPassword: "not-a-real-secret-1",
+        }),
+      );
+      // An earlier attempt at the same release (rolled back since) left its snapshot behind.
+      const old = await rds.send(
+        new CreateDBSnapshotCommand({ DBInstanceIdentifier: instance, DBSnapshotIdentifier: id }),
+      );
+      const takenAt = old.DBSnapshot?.SnapshotCreateTime?.toISOString() ?? "";
+      expect(takenAt).not.toBe("");
+      // This attempt's preflight started later (moto stamps snapshots with the current time).
+      const args = {
+        region,
+        endpoint: alb.endpoint,
+        dbInstanceIdentifier: instance,
+        snapshotIdentifier: id,
+        timeoutSeconds: 30,
+        upgradeStartedAt: new Date(Date.now() + 3_600_000).toISOString(),
+      };
+      const refused = await stepFailure(rdsSnapshotBackup(args, recordingContext()));
+      expect(refused.message).toContain(`snapshot "${id}" of ${instance} was taken at ${takenAt}`);
+      expect(refused.message).toContain(`before this upgrade began (${args.upgradeStartedAt})`);
+      expect(refused.message).toContain(`aws rds delete-db-snapshot --db-snapshot-identifier ${id}`);
+      expect(refused.message).toContain(`backup.acceptSnapshotCreatedAt: "${takenAt}"`);
+
+      // An acknowledgement pins that very snapshot: another time is still refused.
+      const otherTime = new Date(Date.parse(takenAt) - 60_000).toISOString();
+      await stepFailure(
+        rdsSnapshotBackup({ ...args, acceptSnapshotCreatedAt: otherTime }, recordingContext()),
+      );
+      // Fix 1, followed: acknowledge it.
+      const acknowledged = recordingContext();
+      const reused = await rdsSnapshotBackup({ ...args, acceptSnapshotCreatedAt: takenAt }, acknowledged);
+      expect(reused.snapshotIdentifier).toBe(id);
+      expect(acknowledged.lines.join("\n")).toMatch(/reusing available snapshot .* acknowledged/);
+      expect(acknowledged.lines.join("\n")).not.toMatch(/creating/);
+
+      // Fix 2, followed: delete it, and the rerun takes a fresh one.
+      await rds.send(new DeleteDBSnapshotCommand({ DBSnapshotIdentifier: id }));
+      const fresh = recordingContext();
+      await rdsSnapshotBackup(args, fresh);
+      expect(fresh.lines.join("\n")).toMatch(new RegExp(`creating snapshot ${id}`));
+    } finally {
+      rds.destroy();
+    }
   });
 
   it("fails clearly for a DB instance that does not exist", async () => {

@@ -1,4 +1,4 @@
-import { spawnSync } from "node:child_process";
+import { execFile, spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import * as fs from "node:fs";
 import * as net from "node:net";
@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { glanceManageConnection } from "../../components/dbMigration";
 import { venvDir } from "../../lab/venvs";
 import { RunningMariadb, startMariadb } from "../../lab/services/mariadb";
-import { ensureServerCertificate } from "../../lab/services/tlsCa";
+import { ensureServerCertificate, issueServerCertificate } from "../../lab/services/tlsCa";
 import { findFreePort } from "../../lab/services/ports";
 import { stepFailure } from "../support/stepHarness";
 import { mysqldumpBackup } from "../../steps/backup/mysqldump";
@@ -75,6 +75,54 @@ async function asGlance<T>(use: (conn: mysql.Connection) => Promise<T>): Promise
   } finally {
     await conn.end();
   }
+}
+
+/**
+ * Makes the running server present, until `use` returns, a certificate from its own CA (the one
+ * database.caFile names) issued for another host; FLUSH SSL reloads it without a restart.
+ */
+async function withCertificateFor<T>(altNames: string[], use: () => Promise<T>): Promise<T> {
+  const tlsDir = path.dirname(server.caFile);
+  const issued = issueServerCertificate(tlsDir, path.join(workDir, `cert-${altNames.join("_")}`), altNames);
+  const saved = path.join(workDir, "lab-cert-saved");
+  fs.mkdirSync(saved, { recursive: true });
+  const labFiles = ["server-cert.pem", "server-key.pem"] as const;
+  const flushSsl = async () => {
+    const conn = await mysql.createConnection({
+      socketPath: server.socket,
+      user: "root",
+      password: server.rootPassword,
+    });
+    try {
+      await conn.query("FLUSH SSL");
+    } finally {
+      await conn.end();
+    }
+  };
+  for (const f of labFiles) fs.copyFileSync(path.join(tlsDir, f), path.join(saved, f));
+  fs.copyFileSync(issued.certFile, path.join(tlsDir, "server-cert.pem"));
+  fs.copyFileSync(issued.keyFile, path.join(tlsDir, "server-key.pem"));
+  await flushSsl();
+  try {
+    return await use();
+  } finally {
+    for (const f of labFiles) fs.copyFileSync(path.join(saved, f), path.join(tlsDir, f));
+    await flushSsl();
+  }
+}
+
+/** The subject of the certificate the server presents now, as `openssl s_client` prints it. */
+function presentedSubject(): string {
+  const run = spawnSync(
+    "openssl",
+    ["s_client", "-starttls", "mysql", "-connect", `127.0.0.1:${server.port}`],
+    {
+      input: "",
+      encoding: "utf8",
+      timeout: 10_000,
+    },
+  );
+  return /^subject=(.*)$/m.exec(run.stdout)?.[1]?.trim() ?? `(none: ${run.stderr})`;
 }
 
 beforeAll(async () => {
@@ -155,6 +203,52 @@ describe("TLS to the database, verified (the lab's MariaDB offers it with a CA o
     expectNoSecret(err.message);
   });
 
+  it("refuses a certificate from the right CA that names another host, in every client the program runs; the right name connects", async () => {
+    const right = { ...glance, ssl: true, caFile: server.caFile };
+    const wrongDump = path.join(workDir, "backups", "wrong-name.sql");
+    await withCertificateFor(["DNS:db.elsewhere.example"], async () => {
+      expect(presentedSubject()).toContain("db.elsewhere.example");
+      const dump = await stepFailure(mysqldumpBackup({ db: right, path: wrongDump }, ctx));
+      expect(dump.message).toMatch(/certificate|SSL|TLS/i);
+      expect(fs.existsSync(wrongDump)).toBe(false);
+      // One opener serves preflight, the MySQL setting, the import waits and the driver's restore.
+      const err = await stepFailure(checkConnection(right, ctx));
+      expect(err.message).toContain("the server's TLS certificate does not name 127.0.0.1 (database.host)");
+      expectNoSecret(err.message);
+      await expect(readTrustFunctionCreators(right)).rejects.toThrow(/does not name 127\.0\.0\.1/);
+    });
+    // The control: the lab's own certificate names 127.0.0.1, and the same clients connect.
+    expect(presentedSubject()).toContain("127.0.0.1");
+    await checkConnection(right, ctx);
+    expect(await readTrustFunctionCreators(right)).toBe(false);
+    const dumped = await mysqldumpBackup(
+      { db: right, path: path.join(workDir, "backups", "right-name.sql") },
+      ctx,
+    );
+    expect(dumped.bytes).toBeGreaterThan(0);
+  });
+
+  it("an IP address as database.host is checked against the certificate's IP names, not against localhost", async () => {
+    const right = { ...glance, ssl: true, caFile: server.caFile };
+    const dumpTo = (name: string) => ({ db: right, path: path.join(workDir, "backups", name) });
+    await withCertificateFor(["DNS:localhost"], async () => {
+      const err = await stepFailure(checkConnection(right, ctx));
+      expect(err.message).toContain("the server's TLS certificate does not name 127.0.0.1 (database.host)");
+      await stepFailure(mysqldumpBackup(dumpTo("localhost-cert.sql"), ctx));
+    });
+    const reused = await withCertificateFor(["IP:127.0.0.1"], async () => {
+      await mysqldumpBackup(dumpTo("ip-cert.sql"), ctx);
+      return withConnection(right, "read the TLS session", async (conn) => {
+        const [rows] = await conn.query<mysql.RowDataPacket[]>(
+          "SHOW SESSION STATUS LIKE 'Ssl_sessions_reused'",
+        );
+        return String(rows[0]?.Value);
+      });
+    });
+    // A full handshake, so the certificate (naming only the IP) was checked, and passed.
+    expect(reused).toBe("0");
+  });
+
   it("names an unreadable caFile", async () => {
     const err = await stepFailure(
       checkConnection({ ...glance, ssl: true, caFile: "/nonexistent/ca.pem" }, ctx),
@@ -179,7 +273,7 @@ describe("TLS to the database, verified (the lab's MariaDB offers it with a CA o
     expect(err.message).toMatch(/certificate|SSL|TLS/i);
   });
 
-  it("glance-manage's PyMySQL connection (the URL the program builds) verifies the server against the CA", () => {
+  it("glance-manage's PyMySQL connection (the URL the program builds) verifies the server against the CA, and its name", async () => {
     const python = path.join(venvDir("2024.1"), "bin", "python");
     const probe = (caFile: string) =>
       spawnSync(
@@ -207,6 +301,12 @@ describe("TLS to the database, verified (the lab's MariaDB offers it with a CA o
     const bad = probe(otherCa);
     expect(bad.status).not.toBe(0);
     expect(bad.stderr).toMatch(/CERTIFICATE_VERIFY_FAILED/);
+    // The right CA, a certificate for another name: ssl_check_hostname refuses it.
+    const elsewhere = await withCertificateFor(["DNS:db.elsewhere.example"], async () =>
+      probe(server.caFile),
+    );
+    expect(elsewhere.status).not.toBe(0);
+    expect(elsewhere.stderr).toMatch(/IP address mismatch, certificate is not valid for '127\.0\.0\.1'/);
   });
 });
 
@@ -392,12 +492,47 @@ describe("mysqldump backup", () => {
 
     expect(commandLines.length).toBeGreaterThan(0);
     for (const line of commandLines) {
-      expect(line).toContain("--defaults-extra-file=");
+      expect(line).toContain("--defaults-file=");
       expectNoSecret(line);
     }
-    const optionFile = /--defaults-extra-file=(\S+)/.exec(commandLines[0] ?? "")?.[1] ?? "";
+    const optionFile = /--defaults-file=(\S+)/.exec(commandLines[0] ?? "")?.[1] ?? "";
     expect(optionFile).not.toBe("");
     expect(fs.existsSync(path.dirname(optionFile))).toBe(false);
+  });
+
+  it("a ~/.my.cnf [client] or [mysqldump] section naming another server, port or user does not move the backup", async () => {
+    // A listener that only counts: any client that reaches it was sent somewhere it should not go.
+    let strayConnections = 0;
+    const elsewhere = net.createServer((socket) => {
+      strayConnections++;
+      socket.destroy();
+    });
+    await new Promise<void>((resolve) => elsewhere.listen(0, "127.0.0.1", resolve));
+    const strayPort = (elsewhere.address() as net.AddressInfo).port;
+    const home = fs.mkdtempSync(path.join(workDir, "home-"));
+    const myCnf = (section: string) =>
+      `[${section}]\nhost=127.0.0.1\nport=${strayPort}\nuser=someone-else\npassword=not-ours\n`;
+    const savedHome = process.env.HOME;
+    process.env.HOME = home;
+    try {
+      // The instrument can see a stray client: the mariadb client, told nothing, goes where .my.cnf says.
+      fs.writeFileSync(path.join(home, ".my.cnf"), myCnf("client"), { mode: 0o600 });
+      await new Promise((resolve) => {
+        execFile("mariadb", ["--protocol=TCP", "-e", "SELECT 1"], { timeout: 10_000 }, resolve);
+      });
+      expect(strayConnections).toBe(1);
+      for (const section of ["client", "mysqldump"]) {
+        fs.writeFileSync(path.join(home, ".my.cnf"), myCnf(section), { mode: 0o600 });
+        const target = path.join(workDir, "backups", `my-cnf-${section}.sql`);
+        const result = await mysqldumpBackup({ db: glance, path: target }, ctx);
+        expect(fs.readFileSync(target, "utf8")).toContain("CREATE TABLE `images`");
+        expect(result.bytes).toBeGreaterThan(65_536 * 90);
+      }
+      expect(strayConnections).toBe(1);
+    } finally {
+      process.env.HOME = savedHome;
+      elsewhere.close();
+    }
   });
 
   it("an unreachable database fails clearly and leaves no file behind", async () => {

@@ -48,6 +48,27 @@ const steps = (workflow: Yaml, job: string) => at(workflow, "jobs", job, "steps"
 const pulumiStep = (workflow: Yaml, job: string) =>
   steps(workflow, job).find((s) => s.uses?.startsWith("pulumi/actions@"));
 
+/** The GitHub environment a preview job must wait in before it may touch a stack's secrets. */
+const PREVIEW_ENVIRONMENT = "preview-${{ matrix.stack }}";
+/** Any secret but the token GitHub scopes to the run itself. */
+const SECRET = /\$\{\{[^}]*\bsecrets\.(?!GITHUB_TOKEN\b)[A-Za-z_]+/;
+
+/**
+ * Where a workflow run on a PR can reach a secret or an OIDC token (so the AWS roles) outside the
+ * preview environment's approval: the workflow-level env and permissions, and every job that is not
+ * bound to that environment.
+ */
+function unreviewedSecretUse(workflow: Yaml): string[] {
+  const found: string[] = [];
+  if (SECRET.test(JSON.stringify(at(workflow, "env") ?? {}))) found.push("workflow env");
+  if (at(workflow, "permissions", "id-token") === "write") found.push("workflow permissions");
+  for (const [name, job] of Object.entries(at(workflow, "jobs") as Yaml)) {
+    if (at(job, "environment") === PREVIEW_ENVIRONMENT) continue;
+    if (SECRET.test(JSON.stringify(job)) || at(job, "permissions", "id-token") === "write") found.push(name);
+  }
+  return found;
+}
+
 describe("GitHub Actions workflows", () => {
   const scratch = mkdtempSync(path.join(tmpdir(), "gru-actionlint-"));
   afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -103,6 +124,54 @@ describe("GitHub Actions workflows", () => {
     expect(step?.env?.PULUMI_SKIP_CHECKPOINTS).toBe("true");
   });
 
+  it("preview: the PR's code reaches a secret or the AWS role only in a job held by its stack's preview environment", () => {
+    const preview = load("preview.yml");
+    expect(Object.keys(at(preview, "on") as Yaml)).toEqual(["pull_request"]);
+    expect(unreviewedSecretUse(preview)).toEqual([]);
+    expect(at(preview, "jobs", "test", "permissions")).toEqual({ contents: "read" });
+    expect(at(preview, "jobs", "preview", "environment")).toBe(PREVIEW_ENVIRONMENT);
+    // Its own read-only role, one per stack (an environment secret), never deploy's.
+    const credentials = steps(preview, "preview").find((s) => s.uses?.startsWith("aws-actions/"));
+    expect(credentials?.with?.["role-to-assume"]).toBe("${{ secrets.AWS_PREVIEW_ROLE_ARN }}");
+    expect(JSON.stringify(preview)).not.toContain("secrets.AWS_ROLE_ARN");
+    // Approving a preview is never approving a deploy: the environments are distinct.
+    const stacks = at(preview, "jobs", "preview", "strategy", "matrix", "stack") as string[];
+    const previewEnvironments = stacks.map((stack) =>
+      PREVIEW_ENVIRONMENT.replace("${{ matrix.stack }}", stack),
+    );
+    expect(previewEnvironments).toEqual(["preview-staging", "preview-prod"]);
+    const deployEnvironments = at(
+      load("deploy.yml"),
+      "on",
+      "workflow_dispatch",
+      "inputs",
+      "environment",
+      "options",
+    );
+    for (const name of previewEnvironments) expect(deployEnvironments).not.toContain(name);
+    // The gate is held by AWS, not by this file (which a PR can edit): the header says how.
+    expect(readFileSync(path.join(WORKFLOWS, "preview.yml"), "utf8")).toContain(
+      "repo:<owner>/<repo>:environment:preview-<stack>",
+    );
+  });
+
+  it("the secret check above does flag a preview job without its environment, a secret in the test job, or a workflow-wide token", () => {
+    const preview = load("preview.yml");
+    const ungated = structuredClone(preview);
+    delete (at(ungated, "jobs", "preview") as Yaml).environment;
+    expect(unreviewedSecretUse(ungated)).toEqual(["preview"]);
+    const leaky = structuredClone(preview);
+    (at(leaky, "jobs", "test") as Yaml).env = { URL: "${{ secrets.PULUMI_BACKEND_URL }}" };
+    expect(unreviewedSecretUse(leaky)).toEqual(["test"]);
+    const wide = structuredClone(preview);
+    wide.permissions = { contents: "read", "id-token": "write" };
+    expect(unreviewedSecretUse(wide)).toEqual(["workflow permissions"]);
+    // GitHub's per-run token is not a stack secret.
+    const token = structuredClone(preview);
+    (at(token, "jobs", "test") as Yaml).env = { T: "${{ secrets.GITHUB_TOKEN }}" };
+    expect(unreviewedSecretUse(token)).toEqual([]);
+  });
+
   it("deploy: the driver's up on manual dispatch, on a runner inside the network, behind the environment's approval gate", () => {
     const deploy = load("deploy.yml");
     const input = at(deploy, "on", "workflow_dispatch", "inputs", "environment");
@@ -144,11 +213,19 @@ describe("GitHub Actions workflows", () => {
     expect(unitSources.some((text) => text.includes("actionlint"))).toBe(false);
   });
 
-  it("both take the same per-stack concurrency group and never cancel a running job", () => {
+  it("deploy: one run per stack, never cancelled; a preview waiting at its gate never holds or cancels a deploy", () => {
     const preview = at(load("preview.yml"), "jobs", "preview", "concurrency");
     const deploy = at(load("deploy.yml"), "jobs", "up", "concurrency");
-    expect(preview).toEqual({ group: "pulumi-stack-${{ matrix.stack }}", "cancel-in-progress": false });
     expect(deploy).toEqual({ group: "pulumi-stack-${{ inputs.environment }}", "cancel-in-progress": false });
+    // A job parked at an environment's reviewers counts as running in its concurrency group: in the
+    // deploy's group, an unapproved preview would hold back the deploy, and the next PR push (a newer
+    // pending job) would cancel the deploy waiting behind it. A preview reads the state and writes
+    // nothing (no lock on an S3 backend), so it needs no slot beside an up. Per PR, a newer push
+    // replaces the older preview, so what a reviewer approves is always the PR's latest code.
+    expect(preview).toEqual({
+      group: "pulumi-preview-${{ matrix.stack }}-${{ github.event.pull_request.number }}",
+      "cancel-in-progress": true,
+    });
   });
 
   it("both pin the Pulumi CLI to the engine version scripts/setup-engine.sh uses", () => {

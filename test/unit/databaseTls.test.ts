@@ -3,6 +3,8 @@
  * dump tools' arguments and the URL glance-manage gets. Each one verifies the server (its CA, and its
  * name where the client can); the integration suite runs them against a real MariaDB with TLS.
  */
+import * as fs from "node:fs";
+import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { glanceManageConnection } from "../../components/dbMigration";
 import { tlsArguments } from "../../steps/backup/mysqldump";
@@ -34,11 +36,37 @@ describe("database TLS", () => {
     expect(tlsArguments("mysql", "/ca.pem")).toEqual(["--ssl-mode=VERIFY_IDENTITY", "--ssl-ca=/ca.pem"]);
   });
 
-  it("mysql2 rejects an unverified server, and gets no TLS options without tls", () => {
+  it("mysql2 rejects an unverified server and checks its name (verifyIdentity), and gets no TLS options without tls", () => {
     expect(tlsOptions({ ...db, database: "glance", password: "x" })).toBeUndefined();
     expect(tlsOptions({ ...db, database: "glance", password: "x", ssl: true })).toEqual({
       rejectUnauthorized: true,
+      verifyIdentity: true,
     });
+  });
+
+  it("the program opens MySQL connections in one place only (steps/db/connection.ts), so all of them verify alike", () => {
+    const root = path.resolve(__dirname, "../..");
+    const sources = [
+      "index.ts",
+      ...["components", "driver", "plan", "policy", "resources", "steps"].flatMap((dir) =>
+        fs
+          .readdirSync(path.join(root, dir), { recursive: true, encoding: "utf8" })
+          .filter((f) => f.endsWith(".ts"))
+          .map((f) => path.join(dir, f)),
+      ),
+    ];
+    expect(sources.length).toBeGreaterThan(50);
+    const importsMysql2 = /from "mysql2(\/promise)?"|require\("mysql2/;
+    const opening = /\b(createConnection|createPool|createPoolCluster)\s*\(/;
+    const openers = sources.filter((f) => {
+      const text = fs.readFileSync(path.join(root, f), "utf8");
+      return importsMysql2.test(text) && opening.test(text);
+    });
+    // The scan does see mysql2 where it is imported (the other files only use its types).
+    expect(
+      sources.filter((f) => importsMysql2.test(fs.readFileSync(path.join(root, f), "utf8"))).length,
+    ).toBeGreaterThan(2);
+    expect(openers).toEqual([path.join("steps", "db", "connection.ts")]);
   });
 
   it("caFile is an absolute path used only with tls: true", () => {

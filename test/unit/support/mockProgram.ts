@@ -25,6 +25,9 @@ export const SECRET_VALUES = {
     "-----BEGIN OPENSSH PRIVATE KEY-----\nsecret-key-material\n-----END OPENSSH PRIVATE KEY-----",
 };
 
+/** When the mock preflight "started". */
+export const PREFLIGHT_STARTED_AT = "2026-11-26T09:59:00.000Z";
+
 /** Everything the mock engine saw, keyed by resource name. */
 export const seenByEngine = new Map<string, { type: string; inputs: Record<string, unknown> }>();
 
@@ -44,6 +47,8 @@ async function ensureMocks(): Promise<void> {
             "gru-step-started 2026-11-26T10:00:00.000Z\nsome progress\ngru-step-ended 2026-11-26T10:00:02.500Z\n";
         }
         if (args.type === "aws:ec2/instance:Instance") state.privateIp = "10.0.9.9";
+        // The one step output the program reads back: the preflight's start (db/backup's reference).
+        if (args.inputs.step === "preflight") state.startedAt = PREFLIGHT_STARTED_AT;
         return { id: `${args.name}-id`, state };
       },
       call: (args) => args.inputs,
