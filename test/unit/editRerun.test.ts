@@ -5,6 +5,7 @@ import { provisionedStackConfig, stackConfig } from "./support/mockProgram";
 import { Operation, operations, registered, Registered, runs, stoppedAfter } from "./support/rerunModel";
 import {
   candidates,
+  COMPANION_EDITS,
   differs,
   EXAMPLE_VALUES,
   plainPath,
@@ -71,7 +72,13 @@ const BASES: Array<{ title: string; config: Raw }> = [
       newNode: { provision: { ...provision, ami: undefined, launchTemplateId: "lt-0123456789abcdef0" } },
     },
   },
-  { title: "an RDS snapshot of a database named by a proxy", config: stackConfig(3, { backup: RDS.backup }) },
+  {
+    title: "an RDS snapshot of a database named by a proxy",
+    config: stackConfig(3, {
+      backup: RDS.backup,
+      database: { host: "db.internal", user: "glance", adminUser: "admin", tls: true },
+    }),
+  },
   {
     title: "two HAProxy runtime APIs",
     config: stackConfig(3, {
@@ -128,8 +135,12 @@ function editOf(leaf: SchemaLeaf, index: number): EditCase | undefined {
     const parsedBefore = parses(base.config);
     // A key the base leaves out is edited from its default.
     const current = readAt(base.config, where) ?? readAt(parsedBefore, where);
+    const companions = COMPANION_EDITS[plainPath(leaf)] ?? [];
     for (const value of candidates(leaf, current)) {
-      const after = writeAt(base.config, where, value);
+      const after = companions.reduce(
+        (config, companion) => writeAt(config, companion.path, companion.value),
+        writeAt(base.config, where, value),
+      );
       const parsedAfter = parses(after);
       if (parsedAfter !== undefined && differs(parsedBefore, parsedAfter)) {
         const generation =
@@ -182,7 +193,11 @@ const structuralEdits: EditCase[] = [
     before: { ...base, loadBalancer: { ...HAPROXY, runtimeApi: "unix:/run/haproxy/admin.sock" } },
     after: stackConfig(3, {}, "alb"),
   },
-  { title: "backup mysqldump -> rds-snapshot", before: base, after: { ...base, backup: RDS.backup } },
+  {
+    title: "backup mysqldump -> rds-snapshot (with TLS, as RDS asks)",
+    before: base,
+    after: { ...base, backup: RDS.backup, database: { ...(base.database as Raw), tls: true } },
+  },
   {
     title: "newNode existing -> provisioned",
     before: stackConfig(2, { ssh: (provisionedStackConfig(2) as Raw).ssh }, "alb"),

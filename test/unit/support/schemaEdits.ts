@@ -126,6 +126,24 @@ export const EXAMPLE_VALUES: Record<string, unknown[]> = {
   "rollbackTo.release": ["2023.2"],
   "rollbackTo.version": ["27.1.1"],
   pauseAfter: ["newNode", 1],
+  "backup.acceptSnapshotCreatedAt": ["2026-01-31T09:15:02.000Z"],
+  "acknowledge.minHealthyZero": [true],
+  "acknowledge.databaseWithoutTls": [true],
+  "acknowledge.awsEndpointOverHttp": [true],
+  "acknowledge.runtimeApiOverNetwork": [true],
+};
+
+/**
+ * Keys that are valid only together with another (an acknowledgement with the risk it accepts): the
+ * edit sets these too. Paths and values as in a raw stack config.
+ */
+export const COMPANION_EDITS: Record<string, Array<{ path: string[]; value: unknown }>> = {
+  "acknowledge.minHealthyZero": [{ path: ["loadBalancer", "minHealthy"], value: 0 }],
+  "acknowledge.databaseWithoutTls": [{ path: ["database", "tls"], value: false }],
+  "acknowledge.awsEndpointOverHttp": [
+    { path: ["loadBalancer", "endpoint"], value: "http://elbv2.internal:5000" },
+  ],
+  "acknowledge.runtimeApiOverNetwork": [{ path: ["loadBalancer", "runtimeApi"], value: "10.0.0.5:9999" }],
 };
 
 /** The path without variants or arrays: `loadBalancer.runtimeApi.ssh.port`. */
