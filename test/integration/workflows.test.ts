@@ -58,6 +58,26 @@ const SECRET = /\$\{\{[^}]*\bsecrets\.(?!GITHUB_TOKEN\b)[A-Za-z_]+/;
  * preview environment's approval: the workflow-level env and permissions, and every job that is not
  * bound to that environment.
  */
+/** The top-level folders of every module the program (index.ts) imports, transitively. */
+function programFolders(): string[] {
+  const seen = new Set<string>();
+  const queue = [path.join(ROOT, "index.ts")];
+  while (queue.length > 0) {
+    const file = queue.pop() as string;
+    if (seen.has(file)) continue;
+    seen.add(file);
+    const source = readFileSync(file, "utf8");
+    for (const match of source.matchAll(/(?:from|require\()\s*"(\.{1,2}\/[^"]+)"/g)) {
+      const base = path.resolve(path.dirname(file), match[1]);
+      const candidates = [`${base}.ts`, path.join(base, "index.ts")];
+      const found = candidates.find((c) => existsSync(c));
+      if (found) queue.push(found);
+    }
+  }
+  const folders = [...seen].map((f) => path.relative(ROOT, f).split(path.sep)).filter((p) => p.length > 1);
+  return [...new Set(folders.map((p) => p[0]))].sort();
+}
+
 function unreviewedSecretUse(workflow: Yaml): string[] {
   const found: string[] = [];
   if (SECRET.test(JSON.stringify(at(workflow, "env") ?? {}))) found.push("workflow env");
@@ -96,15 +116,10 @@ describe("GitHub Actions workflows", () => {
   it("preview: on a PR touching the stacks or the program, tests then `pulumi preview --diff` per stack, posted on the PR", () => {
     const preview = load("preview.yml");
     const paths = at(preview, "on", "pull_request", "paths") as string[];
-    for (const p of [
-      "Pulumi.*.yaml",
-      "index.ts",
-      "components/**",
-      "steps/**",
-      "resources/**",
-      "package.json",
-    ])
+    for (const p of ["Pulumi.*.yaml", "index.ts", "package.json", ...programFolders().map((f) => `${f}/**`)])
       expect(paths).toContain(p);
+    // The walk finds the folders the program runs from (plan/ was missing from the paths once).
+    expect(programFolders()).toEqual(expect.arrayContaining(["components", "plan", "resources", "steps"]));
     const testRuns = steps(preview, "test").map((s) => s.run);
     expect(testRuns).toEqual(expect.arrayContaining(["npm run build", "npm run test:unit"]));
     expect(at(preview, "jobs", "preview", "needs")).toBe("test");
