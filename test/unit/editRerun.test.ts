@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ConfigError, parseStackConfig, SECRET_KEYS, SecretPresence } from "../../plan/config";
-import { parseNodeStep } from "../../plan/stepIds";
+import { nodeScope, parseNodeStep } from "../../plan/stepIds";
 import { provisionedStackConfig, stackConfig } from "./support/mockProgram";
 import { Operation, operations, registered, Registered, runs, stoppedAfter } from "./support/rerunModel";
 import {
@@ -113,8 +113,10 @@ interface EditCase {
   title: string;
   before: Raw;
   after: Raw;
-  /** targetRelease or targetVersion: the chain replays. */
+  /** targetRelease or targetVersion (rollbackTo's, for a rollback): the chain replays. */
   generation?: "release" | "version";
+  /** The rollback program's nodes, for an edit during a rollback. */
+  rollbackNodes?: string[];
 }
 
 /** Whether a base has the union variants a leaf sits in (`loadBalancer|alb`: an ALB). */
@@ -253,7 +255,7 @@ const NEVER_AGAIN = [
 
 function unitOf(name: string): { node: string; kind: string } | undefined {
   const node = parseNodeStep(name);
-  if (node && !node.rollback) return { node: node.node, kind: node.kind };
+  if (node) return { node: nodeScope(node.node, node.rollback), kind: node.kind };
   const [owner, kind] = name.split("/");
   return kind === "attach" ? { node: owner, kind } : undefined;
 }
@@ -302,7 +304,41 @@ function violations(
   return problems;
 }
 
-const allEdits = [...keyEdits, ...structuralEdits];
+/**
+ * During a rollback (the driver's `rollback` of every node): the edits an operator makes to how nodes
+ * are reached and changed, and rollbackTo itself, which is the rollback's target (a replay).
+ */
+const ROLLBACK_BLOCKS = ["exec", "nodes", "ssh", "loadBalancer", "nodeCommands", "rollbackTo"];
+const ROLLBACK_BASE = BASES[1];
+const rollbackEdits: EditCase[] = leaves
+  .filter((leaf) => ROLLBACK_BLOCKS.includes(plainPath(leaf).split(".")[0]))
+  .flatMap((leaf) => {
+    const where = rawPath(leaf, 1);
+    const before = parses(ROLLBACK_BASE.config);
+    for (const value of candidates(leaf, readAt(ROLLBACK_BASE.config, where) ?? readAt(before, where))) {
+      const after = writeAt(ROLLBACK_BASE.config, where, value);
+      const parsedAfter = parses(after);
+      if (parsedAfter === undefined || !differs(before, parsedAfter)) continue;
+      const generation =
+        leaf.path === "rollbackTo.release"
+          ? "release"
+          : leaf.path === "rollbackTo.version"
+            ? "version"
+            : undefined;
+      return [
+        {
+          title: `during a rollback: ${leaf.path}`,
+          before: ROLLBACK_BASE.config,
+          after,
+          rollbackNodes: ["node-1", "node-2", "node-3"],
+          ...(generation ? { generation } : {}),
+        } satisfies EditCase,
+      ];
+    }
+    return [];
+  });
+
+const allEdits = [...keyEdits, ...structuralEdits, ...rollbackEdits];
 let checkedCases = 0;
 
 describe("what a rerun runs after any edit, at any stopping point (generated from the schema)", () => {
@@ -319,8 +355,16 @@ describe("what a rerun runs after any edit, at any stopping point (generated fro
   });
 
   it.each(allEdits.map((edit) => [edit.title, edit] as const))("%s", async (_title, edit) => {
-    const previous = await registered(edit.before, SECRETS);
-    const next = await registered(edit.after, SECRETS);
+    const previous = await registered(edit.before, SECRETS, edit.rollbackNodes);
+    if (edit.rollbackNodes && edit.title.endsWith("nodes[].name")) {
+      // A node renamed during a rollback: the rollback of the node the state names is refused at
+      // registration, before any step, naming the node.
+      await expect(registered(edit.after, SECRETS, edit.rollbackNodes)).rejects.toThrow(
+        "cannot roll back node-2: it is not in the stack's nodes",
+      );
+      return;
+    }
+    const next = await registered(edit.after, SECRETS, edit.rollbackNodes);
     const problems: string[] = [];
     for (let count = 0; count <= previous.steps.length; count++) {
       const finished = stoppedAfter(previous, count);

@@ -89,7 +89,9 @@ describe("reusing an existing RDS snapshot", () => {
 describe("the program's db/backup request for an RDS snapshot", () => {
   const rds = { type: "rds-snapshot", dbInstanceIdentifier: "glance-db", region: "eu-west-1" };
   const backupOf = async (backup: Record<string, unknown>) => {
-    const { registrations } = await runMockProgram(stackConfig(2, { backup }, "alb"), {
+    // TLS on, as an RDS backup requires (or acknowledge.databaseWithoutTls).
+    const database = { host: "db.internal", user: "glance", adminUser: "admin", tls: true };
+    const { registrations } = await runMockProgram(stackConfig(2, { backup, database }, "alb"), {
       dbPassword: "secret",
       dbAdminPassword: "secret",
     });

@@ -4,6 +4,7 @@ import * as path from "node:path";
 import * as pulumi from "@pulumi/pulumi";
 import { readStackConfig } from "../../../plan/config/read";
 import { RollingUpgrade } from "../../../components/rollingUpgrade";
+import { RollingRollback } from "../../../components/rollback";
 
 /** A resource as the program registered it, with the dependsOn actually passed to Pulumi. */
 export interface Registration {
@@ -65,8 +66,37 @@ async function ensureMocks(): Promise<void> {
  */
 export async function runMockProgram(
   config: Record<string, unknown>,
-  secrets: Partial<Record<keyof typeof SECRET_VALUES, "secret" | "plaintext">> = { dbPassword: "secret" },
+  secrets: MockSecrets = { dbPassword: "secret" },
 ): Promise<{ registrations: Registration[]; upgrade: RollingUpgrade }> {
+  const { registrations, built } = await mockRun(
+    config,
+    secrets,
+    (stack, opts) => new RollingUpgrade("glance-upgrade", stack, opts),
+  );
+  return { registrations, upgrade: built };
+}
+
+/** The driver's rollback program (RollingRollback of `nodes`) under the same mocks. */
+export async function runMockRollback(
+  config: Record<string, unknown>,
+  secrets: MockSecrets,
+  nodes: string[],
+): Promise<{ registrations: Registration[] }> {
+  const { registrations } = await mockRun(
+    config,
+    secrets,
+    (stack, opts) => new RollingRollback("glance-rollback", { ...stack, nodes }, opts),
+  );
+  return { registrations };
+}
+
+type MockSecrets = Partial<Record<keyof typeof SECRET_VALUES, "secret" | "plaintext">>;
+
+async function mockRun<T extends pulumi.ComponentResource>(
+  config: Record<string, unknown>,
+  secrets: MockSecrets,
+  build: (stack: ReturnType<typeof readStackConfig>, opts: pulumi.ComponentResourceOptions) => T,
+): Promise<{ registrations: Registration[]; built: T }> {
   await ensureMocks();
   seenByEngine.clear();
   const all: Record<string, string> = {};
@@ -106,12 +136,7 @@ export async function runMockProgram(
     registrations.push(registration);
     return undefined;
   };
-  const { config: parsed, secrets: stackSecrets } = readStackConfig();
-  const upgrade = new RollingUpgrade(
-    "glance-upgrade",
-    { config: parsed, secrets: stackSecrets },
-    { transformations: [capture] },
-  );
+  const built = build(readStackConfig(), { transformations: [capture] });
   for (const { registration, deps } of pendingDeps) {
     registration.dependsOn = deps.map((d) => {
       const name = names.get(d);
@@ -125,7 +150,7 @@ export async function runMockProgram(
     [...names.keys()].map((r) => new Promise((resolve) => (r.urn as pulumi.Output<string>).apply(resolve))),
   );
   for (const registration of registrations) registration.inputs = seenByEngine.get(registration.name)?.inputs;
-  return { registrations, upgrade };
+  return { registrations, built };
 }
 
 /** The transitive dependencies of every resource, derived only from the captured dependsOn. */

@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { UNCHANGED_COMMAND } from "../../../components/exec/command";
 import { stepProviderMethods, type StepInputs } from "../../../steps/execute";
 import { canonicalJson } from "../../../steps/identity";
-import { runMockProgram } from "./mockProgram";
+import { runMockProgram, runMockRollback } from "./mockProgram";
 
 /**
  * What a rerun would run, from what the real program registers (under Pulumi's mocks) for the config
@@ -44,12 +44,16 @@ function resolved<T>(value: pulumi.Input<T> | undefined): Promise<T | undefined>
     : new Promise((resolve) => pulumi.output(value).apply((v) => resolve(v as T)));
 }
 
-/** What the program registers for a stack config. */
+/** What the program registers for a stack config (the rollback program, given the nodes to roll back). */
 export async function registered(
   config: Record<string, unknown>,
   secrets: Parameters<typeof runMockProgram>[1],
+  rollbackNodes?: string[],
 ): Promise<Registered> {
-  const { registrations } = await runMockProgram(config, secrets);
+  const { registrations } =
+    rollbackNodes === undefined
+      ? await runMockProgram(config, secrets)
+      : await runMockRollback(config, secrets ?? {}, rollbackNodes);
   const steps: RegisteredStep[] = [];
   for (const r of registrations.filter((reg) => isStep(reg.type))) {
     const custom = r.opts as pulumi.CustomResourceOptions;
