@@ -1,14 +1,15 @@
 /**
  * Reaches a unix socket on another host through the OpenSSH client: `ssh -N -L local.sock:remote.sock`
  * forwards it to a private local socket, so HAProxy's admin socket is never opened to the network.
- * The key goes into a 0600 file in a 0700 directory of this process; nothing secret is in an argv.
+ * The key reaches ssh as a nameless file on its stdin (exec/keyInput.ts); nothing secret is in an argv.
  */
 import { ChildProcess, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { StepContext, StepError } from "../context";
-import { classifySshFailure, sshClientOptions, validateTarget, writePrivateKeyFile } from "../exec/ssh";
+import { KEY_FROM_STDIN, unnamedKeyFile } from "../exec/keyInput";
+import { classifySshFailure, sshClientOptions, validateTarget } from "../exec/ssh";
 import type { SshTarget } from "../exec/types";
 
 export interface SocketForward {
@@ -74,11 +75,8 @@ export async function openSocketForward(
       `the local socket path ${localSocket} is too long: set TMPDIR to a shorter directory`,
     );
   }
-  let keyFile: string | undefined;
-  if (target.privateKey !== undefined) {
-    keyFile = path.join(dir, "key");
-    writePrivateKeyFile(keyFile, target.privateKey);
-  }
+  // The key as a nameless file on ssh's stdin (keyInput.ts): no key file to leave behind.
+  const keyFd = target.privateKey === undefined ? undefined : unnamedKeyFile(target.privateKey, dir);
 
   const child = spawn(
     "ssh",
@@ -90,14 +88,15 @@ export async function openSocketForward(
       "ExitOnForwardFailure=yes",
       "-o",
       "StreamLocalBindUnlink=yes",
-      ...sshClientOptions(target, keyFile),
+      ...sshClientOptions(target, keyFd === undefined ? undefined : KEY_FROM_STDIN),
       "-L",
       `${localSocket}:${remoteSocket}`,
       "--",
       target.host,
     ],
-    { stdio: ["ignore", "ignore", "pipe"] },
+    { stdio: [keyFd ?? "ignore", "ignore", "pipe"] },
   );
+  if (keyFd !== undefined) fs.closeSync(keyFd);
   let stderr = "";
   child.stderr?.setEncoding("utf8");
   child.stderr?.on("data", (chunk: string) => {
