@@ -16,8 +16,11 @@ const O_TMPFILE = 0o20000000 | 0o200000;
 /** The `-i` argument that makes ssh read the key from its stdin. */
 export const KEY_FROM_STDIN = "/dev/stdin";
 
-/** A descriptor of a nameless file holding `privateKey`; close it when no ssh will need the key again. */
-export function unnamedKeyFile(privateKey: string, dir: string): number {
+/**
+ * A descriptor of a nameless file holding `secret` (a private key, a client option file); close it
+ * when no child will need it again.
+ */
+export function unnamedSecretFile(secret: string, dir: string): number {
   let fd: number;
   try {
     fd = fs.openSync(dir, O_TMPFILE | fs.constants.O_RDWR, 0o600);
@@ -27,6 +30,6 @@ export function unnamedKeyFile(privateKey: string, dir: string): number {
     fs.unlinkSync(file);
   }
   // Positional: the descriptor's own offset stays 0 for a reader that shares it.
-  fs.writeSync(fd, privateKey.endsWith("\n") ? privateKey : `${privateKey}\n`, 0);
+  fs.writeSync(fd, secret.endsWith("\n") ? secret : `${secret}\n`, 0);
   return fd;
 }

@@ -5,6 +5,7 @@
 import { ChildProcessByStdio, spawn } from "node:child_process";
 import type { Readable, Writable } from "node:stream";
 import { StepError } from "../context";
+import { trackChild } from "./reaper";
 import type { OutputSinks, ProcessOutcome, ScriptRun } from "./types";
 
 /** After SIGTERM to the process group, how long before SIGKILL. */
@@ -72,6 +73,8 @@ export function runProcess(spec: ProcessSpec): Promise<ProcessOutcome> {
       stdio: [stdin, "pipe", "pipe"],
       detached: true,
     }) as ChildProcessByStdio<Writable | null, Readable, Readable>;
+    // The group dies with this process, whatever ends it (reaper.ts).
+    const untrack = child.pid === undefined ? () => undefined : trackChild(child.pid, "group");
     let timedOut = false;
     let aborted = false;
     let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
@@ -99,6 +102,7 @@ export function runProcess(spec: ProcessSpec): Promise<ProcessOutcome> {
       stop();
     };
     const finish = () => {
+      untrack();
       if (settled) return;
       settled = true;
       for (const timer of timers) clearTimeout(timer);
@@ -107,6 +111,7 @@ export function runProcess(spec: ProcessSpec): Promise<ProcessOutcome> {
     };
 
     child.once("error", (err) => {
+      untrack();
       if (settled) return;
       settled = true;
       for (const timer of timers) clearTimeout(timer);

@@ -22,7 +22,7 @@ import {
   sshClientOptions,
   sshLabel,
 } from "./ssh";
-import { KEY_FROM_STDIN, unnamedKeyFile } from "./keyInput";
+import { KEY_FROM_STDIN, unnamedSecretFile } from "./keyInput";
 import type { SshTarget } from "./types";
 
 const CONTROL_PERSIST_SECONDS = 60;
@@ -187,7 +187,7 @@ export async function connectionTo(target: SshTarget, ctx: StepContext): Promise
   const connection: Connection = {
     label: sshLabel(target),
     controlPath: path.join(dir, `cm-${id}`),
-    keyFd: target.privateKey === undefined ? undefined : unnamedKeyFile(target.privateKey, dir),
+    keyFd: target.privateKey === undefined ? undefined : unnamedSecretFile(target.privateKey, dir),
     ready: Promise.resolve(),
     inUse: 0,
     idleSince: Date.now(),

@@ -8,7 +8,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { StepContext, StepError } from "../context";
-import { KEY_FROM_STDIN, unnamedKeyFile } from "../exec/keyInput";
+import { KEY_FROM_STDIN, unnamedSecretFile } from "../exec/keyInput";
+import { trackChild } from "../exec/reaper";
 import { classifySshFailure, sshClientOptions, validateTarget } from "../exec/ssh";
 import type { SshTarget } from "../exec/types";
 
@@ -76,7 +77,7 @@ export async function openSocketForward(
     );
   }
   // The key as a nameless file on ssh's stdin (keyInput.ts): no key file to leave behind.
-  const keyFd = target.privateKey === undefined ? undefined : unnamedKeyFile(target.privateKey, dir);
+  const keyFd = target.privateKey === undefined ? undefined : unnamedSecretFile(target.privateKey, dir);
 
   const child = spawn(
     "ssh",
@@ -97,6 +98,8 @@ export async function openSocketForward(
     { stdio: [keyFd ?? "ignore", "ignore", "pipe"] },
   );
   if (keyFd !== undefined) fs.closeSync(keyFd);
+  // The forward dies with this process, whatever ends it (exec/reaper.ts).
+  const untrack = child.pid === undefined ? () => undefined : trackChild(child.pid, "process");
   let stderr = "";
   child.stderr?.setEncoding("utf8");
   child.stderr?.on("data", (chunk: string) => {
@@ -106,7 +109,12 @@ export async function openSocketForward(
   child.once("error", (err) => {
     spawnError = err.message;
   });
-  const childExited = new Promise<void>((resolve) => child.once("close", () => resolve()));
+  const childExited = new Promise<void>((resolve) =>
+    child.once("close", () => {
+      untrack();
+      resolve();
+    }),
+  );
   // A run that dies without close() must not leave the ssh client behind.
   const killOnExit = (): void => void child.kill("SIGKILL");
   process.once("exit", killOnExit);

@@ -1,7 +1,8 @@
 /**
  * Issue 30, finding 8: what a step provider killed mid-step leaves behind. A provider-like process
- * (test/support/providerLike.ts) runs a script over ssh to a real sshd and is killed while the
- * script runs; afterwards no file under its TMPDIR may hold the private key.
+ * (test/support/providerLike.ts) runs a script (over ssh to a real sshd, or locally) and is killed
+ * while the script runs; afterwards no file under its TMPDIR may hold the private key, and no
+ * process of the step may still run.
  */
 import { ChildProcess, spawn } from "node:child_process";
 import * as fs from "node:fs";
@@ -30,7 +31,10 @@ function filesHolding(dir: string, needle: string): string[] {
 }
 
 /** Starts the provider-like process with its own TMPDIR and resolves once its script runs. */
-async function providerMidStep(run: ScriptRun, tmpdir: string): Promise<ChildProcess> {
+async function providerMidStep(
+  run: ScriptRun,
+  tmpdir: string,
+): Promise<{ child: ChildProcess; out: () => string }> {
   const child = spawn(VITE_NODE, [PROVIDER_LIKE], {
     env: { ...process.env, TMPDIR: tmpdir, PROVIDER_LIKE_RUN: JSON.stringify(run) },
     stdio: ["ignore", "pipe", "inherit"],
@@ -40,7 +44,7 @@ async function providerMidStep(run: ScriptRun, tmpdir: string): Promise<ChildPro
     const timer = setTimeout(() => reject(new Error(`the step did not start: ${out}`)), 30_000);
     child.stdout?.on("data", (chunk: Buffer) => {
       out += chunk.toString();
-      if (out.includes("step running")) {
+      if (/step running: pid=\d+/.test(out)) {
         clearTimeout(timer);
         resolve();
       } else if (/step (failed|finished)/.test(out)) {
@@ -49,7 +53,25 @@ async function providerMidStep(run: ScriptRun, tmpdir: string): Promise<ChildPro
       }
     });
   });
-  return child;
+  return { child, out: () => out };
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function gone(pid: number, withinMs: number): Promise<boolean> {
+  const deadline = Date.now() + withinMs;
+  while (Date.now() < deadline) {
+    if (!isAlive(pid)) return true;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return !isAlive(pid);
 }
 
 describe("a provider killed mid-step (real sshd)", () => {
@@ -83,11 +105,35 @@ describe("a provider killed mid-step (real sshd)", () => {
     "%s leaves no file holding the private key",
     async (signal) => {
       const tmpdir = fs.mkdtempSync(path.join(tmp, `provider-${signal}-`));
-      const child = await providerMidStep(sshRun("echo started; sleep 30"), tmpdir);
+      const { child } = await providerMidStep(sshRun('echo "pid=$$"; sleep 30'), tmpdir);
       const exited = new Promise((resolve) => child.once("exit", resolve));
       child.kill(signal);
       await exited;
       expect(filesHolding(tmpdir, keyLine())).toEqual([]);
+    },
+  );
+
+  // The script's process group (a local bash and its sleep) must not outlive the provider, however
+  // it ends: SIGTERM/SIGINT through the abort signal, SIGKILL through the watchdog (reaper.ts).
+  it.each(["SIGKILL", "SIGTERM", "SIGINT"] as const)(
+    "%s: the step's processes die with the provider",
+    async (signal) => {
+      const tmpdir = fs.mkdtempSync(path.join(tmp, `local-${signal}-`));
+      const { child, out } = await providerMidStep(
+        { script: 'echo "pid=$$"; sleep 30 & echo "sleep=$!"; wait', transport: "local" },
+        tmpdir,
+      );
+      const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const pids = [...out().matchAll(/(?:pid|sleep)=(\d+)/g)].map((m) => Number(m[1]));
+      expect(pids).toHaveLength(2);
+      expect(pids.every(isAlive)).toBe(true);
+      child.kill(signal);
+      await exited;
+      const started = Date.now();
+      for (const pid of pids)
+        expect(await gone(pid, 10_000), `pid ${pid} still runs after ${signal}`).toBe(true);
+      console.log(`${signal}: the step's processes were gone ${Date.now() - started} ms after the provider`);
     },
   );
 
