@@ -55,7 +55,13 @@ export interface BakeRequest {
 export type StepRequest =
   | { kind: "script"; run: ScriptSpec; healthGate?: { url: string; timeoutSeconds: number } }
   | ({ kind: "preflight" } & PreflightRequest)
-  | { kind: "backup-mysqldump"; db: DbRef; path: string }
+  | {
+      kind: "backup-mysqldump";
+      db: DbRef;
+      path: string;
+      /** backup.timeoutSeconds; absent: DEFAULT_DUMP_TIMEOUT_SECONDS. */
+      timeoutSeconds?: number;
+    }
   | {
       kind: "backup-rds";
       dbInstanceIdentifier: string;
