@@ -144,7 +144,7 @@ export async function albDrain(
     const start = Date.now();
     // Read, decide and deregister under the lock; then read again, and register it back if a drain
     // elsewhere took the group below minHealthy meanwhile (steps/lb/takeOut.ts).
-    const self = await withFleetLock(`alb ${tg}`, async () => {
+    const self = await withFleetLock(`alb ${args.endpoint ?? args.region ?? ""} ${tg}`, async () => {
       const group = await awsCall("DescribeTargetHealth", tg, unchanged, undefined, () =>
         describeGroup(client, tg),
       );
