@@ -46,7 +46,13 @@ export class DatabaseBackup extends pulumi.ComponentResource {
         ? {
             kind: "backup",
             secrets: ["dbPassword"],
-            request: { kind: "backup-mysqldump", db: dbRef(config), path: this.location },
+            request: {
+              kind: "backup-mysqldump",
+              db: dbRef(config),
+              path: this.location,
+              // Left out unless set, so existing stacks' backup inputs do not change.
+              ...(backup.timeoutSeconds !== undefined ? { timeoutSeconds: backup.timeoutSeconds } : {}),
+            },
           }
         : {
             kind: "backup",

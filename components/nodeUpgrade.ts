@@ -5,7 +5,7 @@ import { ResolvedNode } from "../plan/config";
 import { dbRef, lbStepSecrets, lbTargetFor } from "./membership";
 import { nodeStep, NodeStepKind } from "../plan/stepIds";
 import { typedStep } from "./typedStep";
-import type { LbTarget } from "../steps/protocol";
+import { DEFAULT_BAKE_MIN_HEALTHY, type LbTarget } from "../steps/protocol";
 import type { NodeUnit } from "../steps/identity";
 import { nodeUnit } from "../plan/identity";
 
@@ -170,6 +170,7 @@ export class NodeUpgrade extends pulumi.ComponentResource {
    */
   bake(after: pulumi.Resource[]): pulumi.Resource {
     const bake = this.context.config.bake;
+    const minHealthy = this.context.config.loadBalancer.minHealthy;
     return typedStep(
       this.context,
       this.stepId("bake"),
@@ -185,6 +186,8 @@ export class NodeUpgrade extends pulumi.ComponentResource {
           errorBudget: bake.errorBudget,
           // Left out when empty, so stacks without alarms keep their bake steps' inputs unchanged.
           ...(bake.alarmNames.length > 0 ? { alarmNames: bake.alarmNames } : {}),
+          // Left out at the default (1, what the bake assumes when absent), for the same reason.
+          ...(minHealthy !== DEFAULT_BAKE_MIN_HEALTHY ? { minHealthy } : {}),
         })),
       },
       { parent: this, dependsOn: after },

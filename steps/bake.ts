@@ -8,18 +8,39 @@ import type { AwsTarget } from "./aws/clients";
 import { StepContext, StepError } from "./context";
 import type { BakeWatch } from "./lb/loadBalancer";
 import { loadBalancerFor } from "./lb/registry";
-import type { BakeRequest, StepSecrets } from "./protocol";
+import { CapacityRefusal } from "./lb/takeOut";
+import { BakeRequest, DEFAULT_BAKE_MIN_HEALTHY, StepSecrets } from "./protocol";
 
 type BakeResult = { errors: number; seconds: number };
 
 const TAKE_OUT_TIMEOUT_SECONDS = 30;
 
-/** Takes the node out of rotation again; a failure is said, never thrown: the bake's own failure comes first. */
-async function takeOut(watch: BakeWatch): Promise<string> {
+/**
+ * Takes the node out of rotation again, if at least minHealthy others stay healthy: an alarm that
+ * fires fleet-wide during an incident must not empty the fleet. A failure is said, never thrown: the
+ * bake's own failure comes first. `left` is what the take-out left changed (none: still in rotation).
+ */
+async function takeOut(
+  watch: BakeWatch,
+  node: string,
+  minHealthy: number,
+): Promise<{ said: string; left?: string }> {
   try {
-    return await watch.takeOut({ minHealthy: 0, drainTimeoutSeconds: TAKE_OUT_TIMEOUT_SECONDS });
+    const left = await watch.takeOut({ minHealthy, drainTimeoutSeconds: TAKE_OUT_TIMEOUT_SECONDS });
+    return { said: left, left };
   } catch (error) {
-    return `taking it out of rotation FAILED (${error instanceof Error ? error.message : String(error)}): take it out by hand`;
+    if (error instanceof CapacityRefusal && error.leftChanged === undefined) {
+      const { servingOthers } = error.decision;
+      return {
+        said:
+          `${node} stays IN rotation: taking it out would leave ${servingOthers.length} other healthy ` +
+          `target(s) (${servingOthers.join(", ") || "none"}) and minHealthy is ${minHealthy}. If it must go ` +
+          `whatever the capacity, take it out by hand`,
+      };
+    }
+    const why = error instanceof Error ? error.message : String(error);
+    const said = `taking it out of rotation FAILED (${why}): take it out by hand`;
+    return { said, left: error instanceof StepError && error.leftChanged ? error.leftChanged : said };
   }
 }
 
@@ -111,9 +132,9 @@ async function watchThroughWindow(
         : alarm
           ? `${alarmProblem(alarm)}${counters ? ` (${counters})` : ""}`
           : problem;
-      const left = await takeOut(watch);
+      const { said, left } = await takeOut(watch, node, request.minHealthy ?? DEFAULT_BAKE_MIN_HEALTHY);
       throw new StepError(
-        `bake of ${node} failed after ${elapsed()} s: ${why}; ${left}; the chain halts`,
+        `bake of ${node} failed after ${elapsed()} s: ${why}; ${said}; the chain halts`,
         left,
       );
     }

@@ -60,7 +60,11 @@ export async function runStep(
       return runPreflight(request, secrets, ctx);
     case "backup-mysqldump": {
       const backup = await mysqldumpBackup(
-        { db: endpoint(request.db, secrets.dbPassword), path: request.path },
+        {
+          db: endpoint(request.db, secrets.dbPassword),
+          path: request.path,
+          timeoutSeconds: request.timeoutSeconds,
+        },
         ctx,
       );
       return { path: backup.path, bytes: backup.bytes, sha256: backup.sha256 };

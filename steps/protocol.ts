@@ -33,6 +33,9 @@ export interface PreflightRequest {
   alarms?: AwsTarget & { names: string[] };
 }
 
+/** What a bake assumes when its request carries no minHealthy: the config's default. */
+export const DEFAULT_BAKE_MIN_HEALTHY = 1;
+
 export interface BakeRequest {
   lb: LbTarget;
   windowSeconds: number;
@@ -42,6 +45,11 @@ export interface BakeRequest {
    * override (with HAProxy: the SDK's default region, e.g. AWS_REGION). Absent or empty: none.
    */
   alarmNames?: string[];
+  /**
+   * The stack's loadBalancer.minHealthy: a failed bake takes the node out only if that many others
+   * stay healthy. Absent: 1, the config's default.
+   */
+  minHealthy?: number;
   pollIntervalMs?: number;
   alarmPollIntervalMs?: number;
 }
@@ -49,7 +57,13 @@ export interface BakeRequest {
 export type StepRequest =
   | { kind: "script"; run: ScriptSpec; healthGate?: { url: string; timeoutSeconds: number } }
   | ({ kind: "preflight" } & PreflightRequest)
-  | { kind: "backup-mysqldump"; db: DbRef; path: string }
+  | {
+      kind: "backup-mysqldump";
+      db: DbRef;
+      path: string;
+      /** backup.timeoutSeconds; absent: DEFAULT_DUMP_TIMEOUT_SECONDS. */
+      timeoutSeconds?: number;
+    }
   | {
       kind: "backup-rds";
       dbInstanceIdentifier: string;

@@ -1,5 +1,6 @@
 import { appendFileSync, existsSync, readFileSync } from "node:fs";
 import { StepContext } from "./context";
+import { stepAbortSignal } from "./exec/reaper";
 
 /** One line of the timeline a run records: when each step really started and ended. */
 export interface TimelineEvent {
@@ -72,7 +73,7 @@ export async function recordStep<T>(
   append(env.GRU_TIMELINE_FILE, { event: "start", ...meta, at: startedAt } satisfies TimelineEvent);
   progress("started");
   try {
-    const result = await run({ log: progress });
+    const result = await run({ log: progress, signal: stepAbortSignal() });
     const ended = Date.now();
     const seconds = (ended - started) / 1000;
     append(env.GRU_TIMELINE_FILE, {

@@ -33,7 +33,12 @@ export const databaseSchema = z.strictObject({
 });
 
 export const backupSchema = z.discriminatedUnion("type", [
-  z.strictObject({ type: z.literal("mysqldump"), path: absolutePath }),
+  z.strictObject({
+    type: z.literal("mysqldump"),
+    path: absolutePath,
+    /** Absent: the step's default (30 min); set only when a dump needs longer, or should fail sooner. */
+    timeoutSeconds: positiveSeconds(86400).optional(),
+  }),
   z.strictObject({
     type: z.literal("rds-snapshot"),
     dbInstanceIdentifier: z

@@ -1,12 +1,19 @@
-import { spawn, spawnSync } from "node:child_process";
+import { ChildProcessByStdio, spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { Transform } from "node:stream";
+import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { StepContext, StepError } from "../context";
 import { DbEndpoint, describeEndpoint, redactPassword } from "../db/connection";
+import { unnamedSecretFile } from "../exec/keyInput";
+import { trackChild } from "../exec/reaper";
+
+/** A dump that has not finished by then is stopped (backup.timeoutSeconds, when the stack sets it). */
+export const DEFAULT_DUMP_TIMEOUT_SECONDS = 1800;
+/** mysqldump reads its option file from stdin: a nameless file (unnamedSecretFile). */
+const OPTIONS_FROM_STDIN = "/dev/stdin";
 
 export interface BackupResult {
   path: string;
@@ -136,7 +143,7 @@ async function syncFile(filePath: string): Promise<void> {
 }
 
 export async function mysqldumpBackup(
-  args: { db: DbEndpoint; path: string },
+  args: { db: DbEndpoint; path: string; timeoutSeconds?: number },
   ctx: StepContext,
 ): Promise<BackupResult> {
   const { db } = args;
@@ -150,17 +157,34 @@ export async function mysqldumpBackup(
         `${redactPassword(what, db.password)}; no backup was written to ${target}`,
     );
 
+  const timeoutSeconds = args.timeoutSeconds ?? DEFAULT_DUMP_TIMEOUT_SECONDS;
   await fs.promises.mkdir(path.dirname(target), { recursive: true });
   await fs.promises.rm(partial, { force: true });
   const privateDir = await fs.promises.mkdtemp(path.join(os.tmpdir(), "glance-mysqldump-"));
+  // The password reaches mysqldump in a nameless file on its stdin (exec/keyInput.ts): no option
+  // file is left on disk if this process is killed.
+  const optionFd = unnamedSecretFile(clientOptionFile(db), privateDir);
   try {
-    const optionFile = path.join(privateDir, "client.cnf");
-    await fs.promises.writeFile(optionFile, clientOptionFile(db), { mode: 0o600, flag: "wx" });
-    const argv = mysqldumpArguments(optionFile, db, db.ssl ? tlsArguments(flavourOf(binary), db.caFile) : []);
-    ctx.log(`backing up ${describeEndpoint(db)} with mysqldump to ${target}`);
+    const argv = mysqldumpArguments(
+      OPTIONS_FROM_STDIN,
+      db,
+      db.ssl ? tlsArguments(flavourOf(binary), db.caFile) : [],
+    );
+    ctx.log(`backing up ${describeEndpoint(db)} with mysqldump to ${target} (limit ${timeoutSeconds} s)`);
 
-    const child = spawn(binary, argv, { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(binary, argv, { stdio: [optionFd, "pipe", "pipe"] }) as ChildProcessByStdio<
+      null,
+      Readable,
+      Readable
+    >;
+    const untrack = child.pid === undefined ? () => undefined : trackChild(child.pid, "process");
+    child.once("close", untrack);
+    let timedOut = false;
     const onAbort = () => child.kill("SIGTERM");
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill("SIGTERM");
+    }, timeoutSeconds * 1000);
     ctx.signal?.addEventListener("abort", onAbort, { once: true });
     let stderr = "";
     child.stderr.setEncoding("utf8");
@@ -186,6 +210,13 @@ export async function mysqldumpBackup(
       ]);
       const stderrText = stderr.trim();
       if (outcome.error) throw failure(`could not run ${binary}: ${outcome.error.message}`);
+      if (timedOut) {
+        throw failure(
+          `mysqldump did not finish within ${timeoutSeconds} s and was stopped; a lock held on a table ` +
+            `(SHOW PROCESSLIST on the server) or a slow link may hold it: clear that and rerun, or raise ` +
+            `backup.timeoutSeconds in the stack config for a database this large`,
+        );
+      }
       if (outcome.code !== 0) {
         const how = outcome.signal ? `was killed by ${outcome.signal}` : `exited with code ${outcome.code}`;
         throw failure(
@@ -208,6 +239,7 @@ export async function mysqldumpBackup(
       await fs.promises.rm(partial, { force: true });
       throw err;
     } finally {
+      clearTimeout(timer);
       ctx.signal?.removeEventListener("abort", onAbort);
     }
 
@@ -222,6 +254,7 @@ export async function mysqldumpBackup(
     );
     return result;
   } finally {
+    fs.closeSync(optionFd);
     await fs.promises.rm(privateDir, { recursive: true, force: true });
   }
 }

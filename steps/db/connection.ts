@@ -19,6 +19,12 @@ export interface DbEndpoint {
 export type DbConnection = mysql.Connection;
 
 const CONNECT_TIMEOUT_MS = 5_000;
+/**
+ * How long the queries of one withConnection may take together. The program's queries are small
+ * reads and one SET GLOBAL: one that hangs is blocked (a lock, a stuck server), and a step that
+ * waits forever holds the whole upgrade with it.
+ */
+export const QUERY_TIMEOUT_MS = 30_000;
 
 /** `user@host:port/database`: how messages name an endpoint (never with its password). */
 export function describeEndpoint(db: DbEndpoint): string {
@@ -151,20 +157,44 @@ export async function openConnection(db: DbEndpoint): Promise<DbConnection> {
   }
 }
 
-/** Runs `use` on a fresh connection and always closes it; query errors become StepErrors too. */
+/**
+ * Runs `use` on a fresh connection and always closes it; query errors become StepErrors too. Queries
+ * that have not answered within `timeoutMs` are given up: the connection is destroyed (its pending
+ * query fails) and the step fails saying so.
+ */
 export async function withConnection<T>(
   db: DbEndpoint,
   doing: string,
   use: (conn: DbConnection) => Promise<T>,
+  timeoutMs: number = QUERY_TIMEOUT_MS,
 ): Promise<T> {
   const conn = await openConnection(db);
+  let timedOut = false;
+  let timer: NodeJS.Timeout | undefined;
+  // mysql2 does not fail a pending query when its connection is destroyed: race it instead.
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      timedOut = true;
+      conn.destroy();
+      reject(
+        new StepError(
+          `could not ${doing} (database '${db.database}' at ${db.host}:${db.port}, user '${db.user}'): no ` +
+            `answer within ${timeoutMs / 1000} s, so the connection was closed; a lock or an overloaded server ` +
+            `may block it: look at SHOW PROCESSLIST on that server, then rerun`,
+        ),
+      );
+    }, timeoutMs);
+  });
+  const used = use(conn);
+  used.catch(() => undefined);
   try {
-    return await use(conn);
+    return await Promise.race([used, expired]);
   } catch (err) {
     if (err instanceof StepError) throw err;
     throw databaseError(db, doing, err);
   } finally {
-    await conn.end().catch(() => conn.destroy());
+    clearTimeout(timer);
+    if (!timedOut) await conn.end().catch(() => conn.destroy());
   }
 }
 

@@ -2,8 +2,10 @@
  * Runs a script on this machine: `bash -s` with the script on stdin, secrets in the environment.
  * Also home of the process plumbing the ssh runner shares (stdin feeding, timeout, kill, output).
  */
-import { spawn } from "node:child_process";
+import { ChildProcessByStdio, spawn } from "node:child_process";
+import type { Readable, Writable } from "node:stream";
 import { StepError } from "../context";
+import { trackChild } from "./reaper";
 import type { OutputSinks, ProcessOutcome, ScriptRun } from "./types";
 
 /** After SIGTERM to the process group, how long before SIGKILL. */
@@ -18,7 +20,8 @@ export interface ProcessSpec {
   command: string;
   args: string[];
   env: NodeJS.ProcessEnv;
-  stdin: string;
+  /** Text fed through a pipe, or an open descriptor the child reads itself (keyInput.ts). */
+  stdin: string | { fd: number };
   timeoutMs?: number;
   signal?: AbortSignal;
   sinks: OutputSinks;
@@ -64,11 +67,14 @@ export function runProcess(spec: ProcessSpec): Promise<ProcessOutcome> {
       resolve({ exitCode: null, signal: null, timedOut: false, aborted: true });
       return;
     }
+    const stdin: "pipe" | number = typeof spec.stdin === "string" ? "pipe" : spec.stdin.fd;
     const child = spawn(spec.command, spec.args, {
       env: spec.env,
-      stdio: ["pipe", "pipe", "pipe"],
+      stdio: [stdin, "pipe", "pipe"],
       detached: true,
-    });
+    }) as ChildProcessByStdio<Writable | null, Readable, Readable>;
+    // The group dies with this process, whatever ends it (reaper.ts).
+    const untrack = child.pid === undefined ? () => undefined : trackChild(child.pid, "group");
     let timedOut = false;
     let aborted = false;
     let exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
@@ -96,6 +102,7 @@ export function runProcess(spec: ProcessSpec): Promise<ProcessOutcome> {
       stop();
     };
     const finish = () => {
+      untrack();
       if (settled) return;
       settled = true;
       for (const timer of timers) clearTimeout(timer);
@@ -104,6 +111,7 @@ export function runProcess(spec: ProcessSpec): Promise<ProcessOutcome> {
     };
 
     child.once("error", (err) => {
+      untrack();
       if (settled) return;
       settled = true;
       for (const timer of timers) clearTimeout(timer);
@@ -114,9 +122,11 @@ export function runProcess(spec: ProcessSpec): Promise<ProcessOutcome> {
     child.stderr.setEncoding("utf8");
     child.stdout.on("data", (chunk: string) => spec.sinks.stdout(chunk));
     child.stderr.on("data", (chunk: string) => spec.sinks.stderr(chunk));
-    // A script that exits before reading all of its stdin closes the pipe: not an error of ours.
-    child.stdin.on("error", () => undefined);
-    child.stdin.end(spec.stdin);
+    if (typeof spec.stdin === "string" && child.stdin) {
+      // A script that exits before reading all of its stdin closes the pipe: not an error of ours.
+      child.stdin.on("error", () => undefined);
+      child.stdin.end(spec.stdin);
+    }
 
     const timeout =
       spec.timeoutMs === undefined

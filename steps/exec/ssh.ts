@@ -3,7 +3,6 @@
  * (timeouts, host-key policy, key file, login), the checks that keep a target from being misread as
  * an option, and the operator-facing reading of the client's own errors.
  */
-import * as fs from "node:fs";
 import { StepError } from "../context";
 import type { SshTarget } from "./types";
 
@@ -72,7 +71,8 @@ export function classifySshFailure(stderr: string, target: SshTarget): string | 
 
 /**
  * The client options every connection to `target` uses besides multiplexing: timeouts, the
- * host-key policy, the key file (`keyFile`, written with writePrivateKeyFile) and the login.
+ * host-key policy, the key (`keyFile`: KEY_FROM_STDIN with a keyInput.ts descriptor as stdin) and
+ * the login.
  * Callers add `-o BatchMode=yes` (or rely on a master that was opened with it).
  */
 export function sshClientOptions(target: SshTarget, keyFile: string | undefined): string[] {
@@ -123,15 +123,6 @@ export function validateTarget(target: SshTarget): void {
   if (target.privateKey !== undefined && !target.privateKey.includes("PRIVATE KEY")) {
     throw new StepError(`ssh target ${label}: privateKey does not look like an OpenSSH/PEM private key`);
   }
-}
-
-/** Writes a private key for `ssh -i`: a fresh 0600 file (its directory should be 0700 and private). */
-export function writePrivateKeyFile(file: string, privateKey: string): void {
-  fs.rmSync(file, { force: true });
-  fs.writeFileSync(file, privateKey.endsWith("\n") ? privateKey : `${privateKey}\n`, {
-    mode: 0o600,
-    flag: "wx",
-  });
 }
 
 /** A value for `ssh -o NAME=VALUE`, which ssh splits on whitespace unless double-quoted. */

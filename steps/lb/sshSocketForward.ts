@@ -1,14 +1,16 @@
 /**
  * Reaches a unix socket on another host through the OpenSSH client: `ssh -N -L local.sock:remote.sock`
  * forwards it to a private local socket, so HAProxy's admin socket is never opened to the network.
- * The key goes into a 0600 file in a 0700 directory of this process; nothing secret is in an argv.
+ * The key reaches ssh as a nameless file on its stdin (exec/keyInput.ts); nothing secret is in an argv.
  */
 import { ChildProcess, spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { StepContext, StepError } from "../context";
-import { classifySshFailure, sshClientOptions, validateTarget, writePrivateKeyFile } from "../exec/ssh";
+import { KEY_FROM_STDIN, unnamedSecretFile } from "../exec/keyInput";
+import { trackChild } from "../exec/reaper";
+import { classifySshFailure, sshClientOptions, validateTarget } from "../exec/ssh";
 import type { SshTarget } from "../exec/types";
 
 export interface SocketForward {
@@ -74,11 +76,8 @@ export async function openSocketForward(
       `the local socket path ${localSocket} is too long: set TMPDIR to a shorter directory`,
     );
   }
-  let keyFile: string | undefined;
-  if (target.privateKey !== undefined) {
-    keyFile = path.join(dir, "key");
-    writePrivateKeyFile(keyFile, target.privateKey);
-  }
+  // The key as a nameless file on ssh's stdin (keyInput.ts): no key file to leave behind.
+  const keyFd = target.privateKey === undefined ? undefined : unnamedSecretFile(target.privateKey, dir);
 
   const child = spawn(
     "ssh",
@@ -90,14 +89,17 @@ export async function openSocketForward(
       "ExitOnForwardFailure=yes",
       "-o",
       "StreamLocalBindUnlink=yes",
-      ...sshClientOptions(target, keyFile),
+      ...sshClientOptions(target, keyFd === undefined ? undefined : KEY_FROM_STDIN),
       "-L",
       `${localSocket}:${remoteSocket}`,
       "--",
       target.host,
     ],
-    { stdio: ["ignore", "ignore", "pipe"] },
+    { stdio: [keyFd ?? "ignore", "ignore", "pipe"] },
   );
+  if (keyFd !== undefined) fs.closeSync(keyFd);
+  // The forward dies with this process, whatever ends it (exec/reaper.ts).
+  const untrack = child.pid === undefined ? () => undefined : trackChild(child.pid, "process");
   let stderr = "";
   child.stderr?.setEncoding("utf8");
   child.stderr?.on("data", (chunk: string) => {
@@ -107,7 +109,12 @@ export async function openSocketForward(
   child.once("error", (err) => {
     spawnError = err.message;
   });
-  const childExited = new Promise<void>((resolve) => child.once("close", () => resolve()));
+  const childExited = new Promise<void>((resolve) =>
+    child.once("close", () => {
+      untrack();
+      resolve();
+    }),
+  );
   // A run that dies without close() must not leave the ssh client behind.
   const killOnExit = (): void => void child.kill("SIGKILL");
   process.once("exit", killOnExit);

@@ -87,6 +87,46 @@ describe("albDrain", () => {
     expect(await alb.targetStates(tg)).toEqual({ [a]: "healthy", [b]: "unused", [c]: "healthy" });
   });
 
+  // Finding 7 of issue 30: a wave of two drains (maxUnavailable 2) with one of four targets down and
+  // minHealthy 2. Before the fix both read two healthy others, both deregistered, one target served.
+  it("a wave of two drains with a target down leaves minHealthy healthy: one goes, one refuses", async () => {
+    const [a, b, c, d] = await alb.runInstances(4);
+    const tg = await alb.newTargetGroup([a, b, c, d]);
+    await alb.ec2("StopInstances", { "InstanceId.1": d });
+    const outcomes = await Promise.allSettled([
+      albDrain({ ...target(tg, a), minHealthy: 2, drainTimeoutSeconds: 30 }, recordingContext()),
+      albDrain({ ...target(tg, b), minHealthy: 2, drainTimeoutSeconds: 30 }, recordingContext()),
+    ]);
+    const healthy = Object.values(await alb.targetStates(tg)).filter((state) => state === "healthy");
+    expect(healthy.length).toBeGreaterThanOrEqual(2);
+    expect(outcomes.map((o) => o.status).sort()).toEqual(["fulfilled", "rejected"]);
+    const refused = outcomes.find((o): o is PromiseRejectedResult => o.status === "rejected");
+    expect(String(refused?.reason)).toMatch(/refusing to drain .*only 1 other target\(s\).*minHealthy is 2/);
+  });
+
+  // Two spellings of moto's endpoint are two locks, as two processes would be: the look after
+  // deregistering is what holds. Both may refuse (each saw the other out); never both out.
+  it("holds without the lock too: a drain that finds the group short after leaving is registered again", async () => {
+    const [a, b, c, d] = await alb.runInstances(4);
+    const tg = await alb.newTargetGroup([a, b, c, d]);
+    await alb.ec2("StopInstances", { "InstanceId.1": d });
+    const outcomes = await Promise.allSettled([
+      albDrain({ ...target(tg, a), minHealthy: 2, drainTimeoutSeconds: 30 }, recordingContext()),
+      albDrain(
+        { ...target(tg, b), endpoint: `${alb.endpoint}/`, minHealthy: 2, drainTimeoutSeconds: 30 },
+        recordingContext(),
+      ),
+    ]);
+    const healthy = Object.values(await alb.targetStates(tg)).filter((state) => state === "healthy");
+    expect(healthy.length).toBeGreaterThanOrEqual(2);
+    const refusals = outcomes.filter((o): o is PromiseRejectedResult => o.status === "rejected");
+    expect(refusals.length).toBeGreaterThanOrEqual(1);
+    for (const r of refusals) expect(String(r.reason)).toMatch(/refusing to drain/);
+    console.log(
+      `two ALB drains under two locks: ${refusals.map((r) => String(r.reason).slice(0, 120)).join(" | ")}`,
+    );
+  });
+
   it("times out on a target that stays draining, naming what it left", async () => {
     const [a, b] = await alb.runInstances(2);
     const tg = await alb.newTargetGroup([a, b]);

@@ -150,6 +150,32 @@ describe("bakeNode with CloudWatch alarms", () => {
     expect(await alb.targetStates(group.targetGroupArn)).toEqual({ [group.other]: "healthy" });
   });
 
+  // Issue 30, finding 7: a fleet-wide alarm during an incident must not take the last healthy
+  // target out. Before the fix the take-out used minHealthy 0 and deregistered it.
+  it("an alarm with no other target healthy halts with the target left registered (minHealthy 1)", async () => {
+    const group = await newTargetGroup();
+    await alb.ec2("StopInstances", { "InstanceId.1": group.other });
+    await putAlarm("glance-api-5xx-incident");
+    await setAlarm("glance-api-5xx-incident", "ALARM", "Threshold Crossed: fleet-wide");
+
+    const error = await stepFailure(
+      bakeNode(
+        { ...bakeRequest(group, 20, ["glance-api-5xx-incident"]), minHealthy: 1 },
+        {},
+        recordingContext(),
+      ),
+    );
+    expect(error.message).toContain('CloudWatch alarm "glance-api-5xx-incident" is in ALARM');
+    expect(error.message).toContain(
+      `${group.targetId} stays IN rotation: taking it out would leave 0 other healthy target(s) (none) and minHealthy is 1`,
+    );
+    expect(error.leftChanged).toBeUndefined();
+    expect(await alb.targetStates(group.targetGroupArn)).toEqual({
+      [group.targetId]: "healthy",
+      [group.other]: "unused",
+    });
+  });
+
   it("fails clearly at the start on an unknown alarm name, leaving the target registered", async () => {
     const group = await newTargetGroup();
     await putAlarm("glance-api-5xx-known");

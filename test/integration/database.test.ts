@@ -495,9 +495,8 @@ describe("mysqldump backup", () => {
       expect(line).toContain("--defaults-file=");
       expectNoSecret(line);
     }
-    const optionFile = /--defaults-file=(\S+)/.exec(commandLines[0] ?? "")?.[1] ?? "";
-    expect(optionFile).not.toBe("");
-    expect(fs.existsSync(path.dirname(optionFile))).toBe(false);
+    // The only option file it reads (user and password) is a nameless file on mysqldump's stdin.
+    expect(/--defaults-file=(\S+)/.exec(commandLines[0] ?? "")?.[1]).toBe("/dev/stdin");
   });
 
   it("a ~/.my.cnf [client] or [mysqldump] section naming another server, port or user does not move the backup", async () => {
@@ -557,6 +556,77 @@ describe("mysqldump backup", () => {
     expect(err.message).not.toContain(wrong);
     expectNoSecret(err.message);
     expect(fs.readdirSync(path.dirname(target))).toEqual([]);
+  });
+});
+
+describe("bounded waits (issue 30, finding 8)", () => {
+  /** A root session holding a write lock on glance.locked until released: what blocks a reader. */
+  async function holdWriteLock(): Promise<{ release(): Promise<void> }> {
+    await asGlance((conn) => conn.query("CREATE TABLE IF NOT EXISTS locked (id INT)"));
+    const conn = await mysql.createConnection({
+      socketPath: server.socket,
+      user: "root",
+      password: server.rootPassword,
+    });
+    await conn.query("LOCK TABLES glance.locked WRITE");
+    return { release: () => conn.end() };
+  }
+
+  /** Files in the dump's private directories (under this TMPDIR) that hold a password line. */
+  function passwordFiles(): string[] {
+    return fs
+      .readdirSync(os.tmpdir())
+      .filter((name) => name.startsWith("glance-mysqldump-"))
+      .flatMap((dir) =>
+        fs.readdirSync(path.join(os.tmpdir(), dir)).map((f) => path.join(os.tmpdir(), dir, f)),
+      )
+      .filter((file) => /^password=/m.test(fs.readFileSync(file, "utf8")));
+  }
+
+  it("a query with no answer in time fails, naming the wait, and closes the connection", async () => {
+    const started = Date.now();
+    const err = await stepFailure(
+      withConnection(glance, "read the sleeping value", (conn) => conn.query("SELECT SLEEP(3)"), 500),
+    );
+    expect((Date.now() - started) / 1000).toBeLessThan(2);
+    expect(err.message).toContain("could not read the sleeping value");
+    expect(err.message).toContain("no answer within 0.5 s");
+    expectNoSecret(err.message);
+  });
+
+  // The negative control: a query inside the bound answers.
+  it("a query that answers within the bound passes", async () => {
+    const [rows] = await withConnection(
+      glance,
+      "sleep briefly",
+      (conn) => conn.query("SELECT SLEEP(0.1) AS s"),
+      2_000,
+    );
+    expect(rows).toEqual([{ s: 0 }]);
+  });
+
+  it("a dump held by a lock stops at its timeout, with no dump and no password file left", async () => {
+    const lock = await holdWriteLock();
+    const target = path.join(workDir, "backups-locked", "glance.sql");
+    try {
+      const started = Date.now();
+      const failure = stepFailure(mysqldumpBackup({ db: glance, path: target, timeoutSeconds: 2 }, ctx));
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      // While mysqldump waits on the lock: no file on disk holds the password.
+      expect(passwordFiles()).toEqual([]);
+      const err = await failure;
+      const seconds = (Date.now() - started) / 1000;
+      console.log(`dump held by a lock: failed after ${seconds.toFixed(2)} s (timeoutSeconds 2)`);
+      expect(seconds).toBeLessThan(5);
+      expect(err.message).toContain("mysqldump did not finish within 2 s and was stopped");
+      expect(err.message).toContain("backup.timeoutSeconds");
+      expect(fs.readdirSync(path.dirname(target))).toEqual([]);
+    } finally {
+      await lock.release();
+    }
+    // The negative control: with the lock gone the same dump completes.
+    const result = await mysqldumpBackup({ db: glance, path: target, timeoutSeconds: 30 }, ctx);
+    expect(result.bytes).toBeGreaterThan(0);
   });
 });
 

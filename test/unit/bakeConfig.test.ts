@@ -94,10 +94,11 @@ describe("bake.alarmNames", () => {
 });
 
 describe("the bake step's request", () => {
-  const bakeRequests = async (bake: Record<string, unknown>) => {
-    const config = stackConfig(2, { bake }, "alb");
+  const bakeRequests = async (bake: Record<string, unknown>, lb: Record<string, unknown> = {}, nodes = 2) => {
+    const config = stackConfig(nodes, { bake }, "alb");
     const loadBalancer = {
       ...(config.loadBalancer as object),
+      ...lb,
       region: "eu-west-1",
       endpoint: "http://127.0.0.1:5000",
     };
@@ -131,5 +132,18 @@ describe("the bake step's request", () => {
     const requests = await bakeRequests({ windowSeconds: 60 });
     expect(requests).toHaveLength(2);
     for (const request of requests) expect(Object.keys(request)).not.toContain("alarmNames");
+  });
+
+  // Issue 30, finding 7: a failed bake takes its node out only above the stack's minHealthy.
+  it("carries loadBalancer.minHealthy when it is not the default, for the bake's take-out", async () => {
+    const requests = await bakeRequests({ windowSeconds: 60 }, { minHealthy: 2 }, 3);
+    expect(requests).toHaveLength(3);
+    for (const request of requests) expect(request.minHealthy).toBe(2);
+  });
+
+  it("leaves minHealthy out at the default 1 (what the bake assumes), so existing stacks' bake inputs do not change", async () => {
+    const requests = await bakeRequests({ windowSeconds: 60 }, { minHealthy: 1 });
+    expect(requests).toHaveLength(2);
+    for (const request of requests) expect(Object.keys(request)).not.toContain("minHealthy");
   });
 });

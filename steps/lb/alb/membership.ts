@@ -8,10 +8,13 @@ import {
   DeregisterTargetsCommand,
   ElasticLoadBalancingV2Client,
   RegisterTargetsCommand,
+  TargetHealthDescription,
   waitUntilTargetDeregistered,
   waitUntilTargetInService,
 } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { StepContext, StepError } from "../../context";
+import { FleetMember, mayLeaveRotation, TargetState } from "../capacity";
+import { CapacityRefusal, withFleetLock } from "../takeOut";
 import { awsErrorName, describeAwsError, elbv2Client } from "../../aws/clients";
 import {
   AlbTargetRef,
@@ -72,9 +75,57 @@ function waitFor(
   );
 }
 
+// Not "or lower minHealthy": minHealthy is in every drain's request, so editing it mid-upgrade
+// would run the finished nodes' drains again (issue 30, finding 1).
+const RAISE_CAPACITY = `Bring the other targets back to healthy, then rerun.`;
+
+/** The target group as the capacity decision sees it: only `healthy` serves. */
+export function albCapacity(group: TargetHealthDescription[], ref: AlbTargetRef & { minHealthy: number }) {
+  const key = (d: TargetHealthDescription): string => `${d.Target?.Id}:${d.Target?.Port}`;
+  const stateOf = (d: TargetHealthDescription): TargetState => {
+    const state = d.TargetHealth?.State;
+    if (state === "healthy") return "serving";
+    if (state === "draining" || state === "unhealthy.draining") return "draining";
+    return "down";
+  };
+  const fleet: FleetMember[] = group.map((d) => ({ name: key(d), state: stateOf(d) }));
+  const self = group.find((d) => sameTarget(d, ref));
+  // Once deregistered the target may no longer be listed: it is out, and still the node asked about.
+  const selfName = self ? key(self) : `${ref.targetId}:${ref.port}`;
+  if (!self) fleet.push({ name: selfName, state: "draining" });
+  const decision = mayLeaveRotation(fleet, selfName, ref.minHealthy);
+  const idOf = (name: string): string => group.find((d) => key(d) === name)?.Target?.Id ?? name;
+  return { ...decision, servingOthers: decision.servingOthers.map(idOf) };
+}
+
+/** The look after leaving: too few others serve now, so the target is registered again and the drain refuses. */
+async function checkStillEnough(
+  client: ElasticLoadBalancingV2Client,
+  args: AlbTargetRef & { minHealthy: number },
+  label: string,
+): Promise<void> {
+  const tg = args.targetGroupArn;
+  const out = `${label} was deregistered (OUT of rotation)`;
+  const group = await awsCall("DescribeTargetHealth", tg, out, out, () => describeGroup(client, tg));
+  const decision = albCapacity(group, args);
+  if (decision.mayLeave) return;
+  const why =
+    `refusing to drain ${label}: once it was deregistered only ${decision.servingOthers.length} other ` +
+    `target(s) in ${tg} were healthy and minHealthy is ${args.minHealthy}: another target left rotation at ` +
+    `the same time. `;
+  await awsCall("RegisterTargets", tg, out, out, () =>
+    client.send(new RegisterTargetsCommand({ TargetGroupArn: tg, Targets: [targetOf(args)] })),
+  );
+  throw new CapacityRefusal(
+    why + `It was registered again (back in rotation once its health checks pass). ${RAISE_CAPACITY}`,
+    decision,
+  );
+}
+
 /**
  * Takes a target out of rotation: refuses (changing nothing) when fewer than `minHealthy` other
- * targets are healthy, deregisters it, and returns once it has left `draining` (in-flight requests
+ * targets are healthy, deregisters it (registering it again if, read right after, too few others
+ * are: a drain elsewhere left at the same time), and returns once it has left `draining` (in-flight requests
  * done or the group's deregistration delay over). A target that is not registered is already out.
  */
 export async function albDrain(
@@ -90,28 +141,24 @@ export async function albDrain(
   const client = elbv2Client(args);
   try {
     const unchanged = `Nothing was changed; ${label} is where it was`;
-    const group = await awsCall("DescribeTargetHealth", tg, unchanged, undefined, () =>
-      describeGroup(client, tg),
-    );
-    const self = await awsCall("DescribeTargetHealth", tg, unchanged, undefined, () =>
-      describeTarget(client, args),
-    );
-
-    if (self.presence === "absent") {
-      ctx.log(`${label} is not registered in ${tg}: already out of rotation`);
-      return { drainSeconds: 0, alreadyOut: true };
-    }
-
     const start = Date.now();
-    if (self.presence === "registered") {
-      const healthyOthers = group.filter(
-        (d) => !sameTarget(d, args) && d.TargetHealth?.State === "healthy",
-      ).length;
-      if (healthyOthers < args.minHealthy) {
-        throw new StepError(
-          `refusing to drain ${label}: only ${healthyOthers} other target(s) in ${tg} are healthy and ` +
-            `minHealthy is ${args.minHealthy}. Nothing was changed; ${label} stays in rotation (${self.health}). ` +
-            `Bring the other targets back to healthy (or lower minHealthy), then rerun.`,
+    // Read, decide and deregister under the lock; then read again, and register it back if a drain
+    // elsewhere took the group below minHealthy meanwhile (steps/lb/takeOut.ts).
+    const self = await withFleetLock(`alb ${args.endpoint ?? args.region ?? ""} ${tg}`, async () => {
+      const group = await awsCall("DescribeTargetHealth", tg, unchanged, undefined, () =>
+        describeGroup(client, tg),
+      );
+      const self = await awsCall("DescribeTargetHealth", tg, unchanged, undefined, () =>
+        describeTarget(client, args),
+      );
+      if (self.presence !== "registered") return self;
+      const decision = albCapacity(group, args);
+      if (!decision.mayLeave) {
+        throw new CapacityRefusal(
+          `refusing to drain ${label}: only ${decision.servingOthers.length} other target(s) in ${tg} are ` +
+            `healthy and minHealthy is ${args.minHealthy}. Nothing was changed; ${label} stays in rotation ` +
+            `(${self.health}). ${RAISE_CAPACITY}`,
+          decision,
         );
       }
       await awsCall(
@@ -121,11 +168,19 @@ export async function albDrain(
         undefined,
         () => client.send(new DeregisterTargetsCommand({ TargetGroupArn: tg, Targets: [targetOf(args)] })),
       );
+      await checkStillEnough(client, args, label);
       ctx.log(
-        `deregistered ${label} (${healthyOthers} other healthy target(s) stay in rotation); ` +
+        `deregistered ${label} (${decision.servingOthers.length} other healthy target(s) stay in rotation); ` +
           `waiting up to ${args.drainTimeoutSeconds} s for in-flight requests to drain`,
       );
-    } else {
+      return self;
+    });
+
+    if (self.presence === "absent") {
+      ctx.log(`${label} is not registered in ${tg}: already out of rotation`);
+      return { drainSeconds: 0, alreadyOut: true };
+    }
+    if (self.presence === "draining") {
       ctx.log(`${label} is already draining; waiting up to ${args.drainTimeoutSeconds} s for it to finish`);
     }
 

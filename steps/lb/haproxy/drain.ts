@@ -1,10 +1,13 @@
 /**
- * The HAProxy drain, on every instance at once: the capacity guard counts the worst instance; the
- * server goes to DRAIN everywhere, its sessions end everywhere, then it goes to MAINT everywhere.
+ * The HAProxy drain, on every instance at once: the capacity guard counts the worst instance (before
+ * and again after the server left, steps/lb/takeOut.ts); the server goes to DRAIN everywhere, its
+ * sessions end everywhere, then it goes to MAINT everywhere.
  */
 import { StepContext } from "../../context";
+import { mayLeaveRotation, TargetState } from "../capacity";
 import type { ServerStat } from "../haproxyRuntime";
 import type { Drained } from "../loadBalancer";
+import { withFleetLock, worstDecision } from "../takeOut";
 import {
   findServer,
   HaproxyPoolServer,
@@ -19,31 +22,75 @@ import { CapacityView, wordingFor } from "./wording";
 
 export type HaproxyDrained = Required<Drained>;
 
+/** HAProxy's status as the capacity decision sees it: only UP serves. */
+export function targetState(stat: ServerStat): TargetState {
+  if (stat.status === "UP") return "serving";
+  if (stat.status.startsWith("MAINT")) return "maint";
+  if (stat.status === "DRAIN" || stat.status === "NOLB") return "draining";
+  return "down";
+}
+
+async function capacityViews(args: HaproxyPoolServer & { minHealthy: number }): Promise<CapacityView[]> {
+  return Promise.all(
+    args.instances.map(async (instance) => {
+      const servers = await serversAt(instance, args.backend);
+      const fleet = servers.map((s) => ({ name: s.server, state: targetState(s) }));
+      return { instance, servers, decision: mayLeaveRotation(fleet, args.server, args.minHealthy) };
+    }),
+  );
+}
+
+function worstOf(views: CapacityView[]): CapacityView {
+  return views[worstDecision(views.map((v) => v.decision))];
+}
+
+function lockKey(args: HaproxyPoolServer): string {
+  return `haproxy ${[...args.instances.map((i) => i.label)].sort().join(",")} ${args.backend}`;
+}
+
 export async function haproxyDrainAll(
   args: HaproxyPoolServer & { minHealthy: number; drainTimeoutSeconds: number },
   ctx: StepContext,
 ): Promise<HaproxyDrained> {
   const say = wordingFor(args);
-  const views: CapacityView[] = await Promise.all(
-    args.instances.map(async (instance) => {
-      const servers = await serversAt(instance, args.backend);
-      const healthyOthers = servers.filter((s) => s.server !== args.server && s.status === "UP");
-      return { instance, servers, healthyOthers };
-    }),
-  );
-  const targets = views.map((v) => findServer(args, v.servers));
-  const lastSeen: LastSeen = new Map(args.instances.map((i, index) => [i, targets[index]]));
+  // Read, decide and leave under the lock; then read again, and put the server back if a drain
+  // elsewhere took the fleet below minHealthy meanwhile (steps/lb/takeOut.ts).
+  const taken = await withFleetLock(lockKey(args), async () => {
+    const views = await capacityViews(args);
+    const targets = views.map((v) => findServer(args, v.servers));
+    const lastSeen: LastSeen = new Map(args.instances.map((i, index) => [i, targets[index]]));
+    const pending = args.instances.filter((_, index) => !targets[index].status.startsWith("MAINT"));
+    if (pending.length === 0) return { targets, lastSeen, pending, started: Date.now() };
+    const worst = worstOf(views);
+    if (!worst.decision.mayLeave) throw say.tooFewHealthy(worst, views);
+    const started = Date.now();
+    await unlessLost(
+      () => setStateOn(args, pending, "state drain"),
+      async (error) => {
+        throw await say.lostWhileDraining(error, "DRAIN", lastSeen);
+      },
+    );
+    const after = await capacityViews(args);
+    const worstAfter = worstOf(after);
+    if (!worstAfter.decision.mayLeave) {
+      const wasServing = pending.filter((_, index) => !["DRAIN", "NOLB"].includes(targets[index].status));
+      let putBack = true;
+      try {
+        await setStateOn(args, wasServing, "state ready");
+      } catch {
+        putBack = false;
+      }
+      throw say.tooFewAfterLeaving(worstAfter, after, putBack);
+    }
+    return { targets, lastSeen, pending, started };
+  });
+  const { targets, lastSeen, pending, started } = taken;
   const sessionsAtStart = targets.reduce((sum, target) => sum + target.scur, 0);
-  const pending = args.instances.filter((_, index) => !targets[index].status.startsWith("MAINT"));
   if (pending.length === 0) {
     ctx.log(say.alreadyOut(targets[0]));
     return { drainSeconds: 0, sessionsAtStart, alreadyOut: true, inRotationAtStart: false };
   }
 
-  const worst = views.reduce((a, b) => (b.healthyOthers.length < a.healthyOthers.length ? b : a));
-  if (worst.healthyOthers.length < args.minHealthy) throw say.tooFewHealthy(worst, views, args.minHealthy);
-
-  const started = Date.now();
   const deadline = started + args.drainTimeoutSeconds * 1000;
   const lost = async (error: InstanceLostError, inState: string): Promise<never> => {
     throw await say.lostWhileDraining(error, inState, lastSeen);
@@ -66,10 +113,6 @@ export async function haproxyDrainAll(
     for (const i of pending) lastSeen.set(i, { ...(lastSeen.get(i) as ServerStat), status });
   };
 
-  await unlessLost(
-    () => setStateOn(args, pending, "state drain"),
-    (error) => lost(error, "DRAIN"),
-  );
   nowIn("DRAIN");
   ctx.log(say.setToDrain(pending.length, sessionsAtStart, lastSeen, args.drainTimeoutSeconds));
   await waitForNoSessions("DRAIN");

@@ -4,6 +4,8 @@
  * always have for one instance); with several, or one reached over SSH, they name each instance.
  */
 import { StepError } from "../../context";
+import type { CapacityDecision } from "../capacity";
+import { CapacityRefusal } from "../takeOut";
 import type { HaproxyInstance } from "../haproxyEndpoints";
 import type { ServerStat } from "../haproxyRuntime";
 import {
@@ -16,11 +18,11 @@ import {
   statesOf,
 } from "./pool";
 
-/** One instance's servers, and those other than the one to drain that are UP. */
+/** One instance's servers, and whether the server to drain may leave its rotation. */
 export interface CapacityView {
   instance: HaproxyInstance;
   servers: ServerStat[];
-  healthyOthers: ServerStat[];
+  decision: CapacityDecision;
 }
 
 export type AdmitPhase = "DRAIN" | "UP";
@@ -51,17 +53,47 @@ export function wordingFor(ref: HaproxyPoolServer) {
     alreadyOut: (stat: ServerStat): string =>
       `${name} is already in ${several ? "MAINT" : stat.status}${onEvery}; nothing to drain`,
 
-    tooFewHealthy(worst: CapacityView, views: CapacityView[], minHealthy: number): StepError {
-      const perInstance = views.map((v) => `${v.instance.label}: ${v.healthyOthers.length}`).join("; ");
-      return new StepError(
+    tooFewHealthy(worst: CapacityView, views: CapacityView[]): CapacityRefusal {
+      const { servingOthers, minHealthy } = worst.decision;
+      const perInstance = views
+        .map((v) => `${v.instance.label}: ${v.decision.servingOthers.length}`)
+        .join("; ");
+      return new CapacityRefusal(
         `refusing to drain ${name}: ${several ? `HAProxy ${worst.instance.label} has only` : "only"} ` +
-          `${worst.healthyOthers.length} other healthy servers ` +
-          `(${worst.healthyOthers.map((s) => s.server).join(", ") || "none"}), minHealthy is ${minHealthy}` +
+          `${servingOthers.length} other healthy servers ` +
+          `(${servingOthers.join(", ") || "none"}), minHealthy is ${minHealthy}` +
           `${eachInstance(` (other servers UP per instance: ${perInstance})`)}; nothing was changed. Bring the ` +
           `other servers back UP${eachInstance(" on every instance")} ` +
           `(show stat${eachInstance(` on ${worst.instance.label}`)}: ` +
           `${worst.servers.map((s) => `${s.server}=${s.status}`).join(", ")}) and rerun.`,
+        worst.decision,
       );
+    },
+
+    /** Another drain took a server out between this one's look and its DRAIN: it went back (or not). */
+    tooFewAfterLeaving(worst: CapacityView, views: CapacityView[], putBack: boolean): CapacityRefusal {
+      const { servingOthers, minHealthy } = worst.decision;
+      const states = views
+        .map(
+          (v) =>
+            `${several ? `${v.instance.label}: ` : ""}${v.servers.map((s) => `${s.server}=${s.status}`).join(", ")}`,
+        )
+        .join("; ");
+      const message =
+        `refusing to drain ${name}: once it was in DRAIN only ${servingOthers.length} other healthy servers ` +
+        `(${servingOthers.join(", ") || "none"}) were left${several ? ` on HAProxy ${worst.instance.label}` : ""}, ` +
+        `minHealthy is ${minHealthy}: another server left rotation at the same time (show stat: ${states}). `;
+      return putBack
+        ? new CapacityRefusal(
+            message + `It was put back in rotation (state ready). Bring the other servers back UP and rerun.`,
+            worst.decision,
+          )
+        : new CapacityRefusal(
+            message +
+              `Putting it back failed: "set server ${name} state ready"${eachInstance(" on each instance")} by hand.`,
+            worst.decision,
+            `server ${name} left in DRAIN`,
+          );
     },
 
     setToDrain: (pending: number, sessions: number, lastSeen: LastSeen, timeoutSeconds: number): string =>
