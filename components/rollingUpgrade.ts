@@ -53,6 +53,7 @@ export class RollingUpgrade extends pulumi.ComponentResource {
     const versions: Record<string, pulumi.Output<string>> = {};
     let provisioned: ProvisionedNode | undefined;
     let db: DbMigration | undefined;
+    let preflight: Preflight | undefined;
     const after = (step: PlanStep) =>
       step.after.map((id) => {
         const dependency = created.get(id);
@@ -72,7 +73,12 @@ export class RollingUpgrade extends pulumi.ComponentResource {
     const dbOf = (): DbMigration => {
       if (!db) {
         const newNode = provisioned ?? nodeOf(config.newNodeName);
-        db = new DbMigration("db", { context, newNode: newNode.nodeEndpoint }, { parent: this });
+        if (!preflight) throw new Error("the plan creates the database steps before the preflight");
+        db = new DbMigration(
+          "db",
+          { context, newNode: newNode.nodeEndpoint, preflight: preflight.step.result },
+          { parent: this },
+        );
       }
       return db;
     };
@@ -83,7 +89,8 @@ export class RollingUpgrade extends pulumi.ComponentResource {
       let resource: pulumi.Resource;
       switch (step.kind) {
         case "preflight":
-          resource = new Preflight("preflight", { context, after: deps }, { parent: this }).step;
+          preflight = new Preflight("preflight", { context, after: deps }, { parent: this });
+          resource = preflight.step;
           break;
         case "backup":
           resource = new DatabaseBackup("backup", { context, after: deps }, { parent: this }).step;

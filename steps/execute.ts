@@ -1,5 +1,6 @@
 import { runStep } from "./dispatch";
-import type { StepRequest, StepSecrets } from "./protocol";
+import { earlierResult } from "./earlierResult";
+import type { StepRequest, StepResult, StepSecrets } from "./protocol";
 import { recordStep } from "./record";
 
 /** A step resource's inputs, as the provider receives them. */
@@ -16,11 +17,14 @@ export interface StepInputs {
 const IDENTITY_KEYS = ["step", "kind", "node", "release", "request"] as const;
 
 /** Runs a step with progress and timeline records; returns its outputs (never its secrets). */
-export async function executeStep(inputs: StepInputs): Promise<Record<string, unknown>> {
+export async function executeStep(
+  inputs: StepInputs,
+  earlier?: StepResult,
+): Promise<Record<string, unknown>> {
   const { secrets, ...identity } = inputs;
   const run = await recordStep(
     { step: inputs.step, kind: inputs.kind, node: inputs.node ?? undefined, release: inputs.release },
-    (ctx) => runStep(inputs.request, secrets ?? {}, ctx),
+    (ctx) => runStep(inputs.request, secrets ?? {}, ctx, earlier),
   );
   return {
     ...identity,
@@ -48,7 +52,7 @@ export const stepProviderMethods = {
   async create(inputs: StepInputs) {
     return { id: inputs.step, outs: await executeStep(inputs) };
   },
-  async update(_id: string, _olds: StepInputs, news: StepInputs) {
-    return { outs: await executeStep(news) };
+  async update(_id: string, olds: StepInputs, news: StepInputs) {
+    return { outs: await executeStep(news, earlierResult(olds, news)) };
   },
 };

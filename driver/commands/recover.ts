@@ -24,8 +24,9 @@ export const recover: CommandHandler = async ({ options, opened, stack, config, 
     for (const op of cleared)
       say(`[driver] cleared pending ${op.type} of ${urnName(op.resource.urn)}: it runs again on the next up`);
   }
-  const record = settingRecord(cleaned);
-  say(`[driver] ${await restoreAfterFailure(record, await config(), adminPassword, log)}`);
+  const stackConfig = await config();
+  const record = settingRecord(cleaned, stackConfig.database.adminUser !== undefined);
+  say(`[driver] ${await restoreAfterFailure(record, stackConfig, adminPassword, log)}`);
   say("[driver] recovered: run `up` to finish the upgrade; finished steps are not repeated");
   return 0;
 };

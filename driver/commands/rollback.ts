@@ -37,7 +37,9 @@ export const rollback: CommandHandler = async ({ options, files, stack, config, 
     return 0;
   }
   say(`[driver] rolling back ${nodes.join(", ")} to ${target.release}, one at a time; no database step runs`);
-  say(`[driver] ${await restoreAfterFailure(settingRecord(state), stackConfig, adminPassword, log)}`);
+  say(
+    `[driver] ${await restoreAfterFailure(settingRecord(state, stackConfig.database.adminUser !== undefined), stackConfig, adminPassword, log)}`,
+  );
   const rollbackStack = await openStack(defaultLocation(options.stack, options.workDir), files, {
     program: () => rollbackProgram(nodes),
   });

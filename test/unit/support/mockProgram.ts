@@ -25,6 +25,9 @@ export const SECRET_VALUES = {
     "-----BEGIN OPENSSH PRIVATE KEY-----\nsecret-key-material\n-----END OPENSSH PRIVATE KEY-----",
 };
 
+/** Step results the mock engine returns, by step name (a step's `result` output, otherwise none). */
+export const mockStepResults = new Map<string, Record<string, unknown>>();
+
 /** Everything the mock engine saw, keyed by resource name. */
 export const seenByEngine = new Map<string, { type: string; inputs: Record<string, unknown> }>();
 
@@ -44,6 +47,8 @@ async function ensureMocks(): Promise<void> {
             "gru-step-started 2026-11-26T10:00:00.000Z\nsome progress\ngru-step-ended 2026-11-26T10:00:02.500Z\n";
         }
         if (args.type === "aws:ec2/instance:Instance") state.privateIp = "10.0.9.9";
+        const result = mockStepResults.get(args.name);
+        if (result) state.result = result;
         return { id: `${args.name}-id`, state };
       },
       call: (args) => args.inputs,
