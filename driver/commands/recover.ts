@@ -1,6 +1,7 @@
 import { restoreAfterFailure, settingRecord } from "../mysqlSetting";
 import { clearPendingOperations, fileBackendLocks, releaseStaleLocks } from "../recover";
 import { urnName } from "../state";
+import { dbStep } from "../../plan/stepIds";
 import { CommandHandler, EXIT_FAILED } from "./context";
 import { say } from "./output";
 
@@ -23,6 +24,11 @@ export const recover: CommandHandler = async ({ options, opened, stack, config, 
     await stack.importStack(cleaned);
     for (const op of cleared)
       say(`[driver] cleared pending ${op.type} of ${urnName(op.resource.urn)}: it runs again on the next up`);
+    if (cleared.some((op) => urnName(op.resource.urn) === dbStep("contract")))
+      say(
+        "[driver] db contract was running when the run was killed: the schema may be partly contracted, so " +
+          "`rollback` stays refused; `up` finishes it, or restore the pre-upgrade backup (README: recovery)",
+      );
   }
   const stackConfig = await config();
   const record = settingRecord(cleaned, stackConfig.database.adminUser !== undefined);

@@ -2,7 +2,7 @@ import { ConcurrentUpdateError, PulumiFn, Stack } from "@pulumi/pulumi/automatio
 import { renderRunbook } from "../../plan/plan";
 import { reapplyBeforeResume, restoreAfterFailure, settingRecord } from "../mysqlSetting";
 import { followProgress } from "../progress";
-import { startsToRepeat } from "../resume";
+import { contractProgress, contractWords, startsToRepeat } from "../resume";
 import { exportedState } from "../site";
 import { urnName } from "../state";
 import { renderSummary, Summary } from "../summary";
@@ -75,11 +75,18 @@ export const up: CommandHandler = async ({
       return EXIT_FAILED;
     }
     say(`\nup FAILED: ${firstLines(error)}`);
-    const after = settingRecord(await exportedState(opened.site), admin);
+    const failedState = await exportedState(opened.site);
+    const after = settingRecord(failedState, admin);
     say(`[driver] ${await restoreAfterFailure(after, stackConfig, adminPassword, log)}`);
+    const contract = contractProgress(failedState, plan);
     say(
-      "[driver] The fleet keeps serving: the failed node stays out of rotation and db contract did not run.\n" +
-        "[driver] Fix the cause shown above, then run `up` again: finished steps are not repeated.",
+      contract === "not-started"
+        ? "[driver] The fleet keeps serving: the failed node stays out of rotation and db contract did not run.\n" +
+            "[driver] Fix the cause shown above, then run `up` again: finished steps are not repeated."
+        : `[driver] The fleet keeps serving the new release; ${contractWords(contract, stackConfig.targetRelease)}: ` +
+            "`rollback` is refused from here.\n" +
+            "[driver] Fix the cause shown above, then run `up` again to finish; if it cannot finish, restore the " +
+            "pre-upgrade backup (README: recovery).",
     );
     return EXIT_FAILED;
   }

@@ -3,16 +3,10 @@
  * once the run is known to go ahead, inside the program the engine starts after it took the stack's
  * lock, so an `up` refused by another run's lock changes nothing, as it prints.
  */
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import * as path from "node:path";
-import { ConcurrentUpdateError, Deployment, Stack, UpOptions } from "@pulumi/pulumi/automation";
+import { ConcurrentUpdateError, Stack, UpOptions } from "@pulumi/pulumi/automation";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { parseConfigEntries } from "../../plan/config";
-import type { CommandContext } from "../../driver/commands/context";
 import { up } from "../../driver/commands/up";
-import type { OpenedStack } from "../../driver/stack";
-import { stackConfig } from "./support/mockProgram";
+import { commandContextFor, parsedConfig, stateOf } from "./support/commandContext";
 
 const { events } = vi.hoisted(() => ({ events: [] as string[] }));
 
@@ -25,21 +19,14 @@ vi.mock("../../driver/mysqlSetting", async (importOriginal) => ({
   restoreAfterFailure: vi.fn(async () => "restored"),
 }));
 
-const RELEASE = "2024.1";
-
 /** An unfinished chain whose setting the driver restored: a resume sets it again. */
-const unfinished = {
-  version: 3,
-  deployment: {
-    resources: [
-      { name: "preflight", result: { trustFunctionCreatorsBefore: false } },
-      { name: "db/allow-functions", result: { previous: false, changed: true } },
-    ].map(({ name, result }) => ({
-      urn: `urn:pulumi:prod::glance-rolling-upgrade::pulumi-nodejs:dynamic:Resource::${name}`,
-      outputs: { step: name, release: RELEASE, startedAt: "2026-01-01T10:00", result },
-    })),
-  },
-} as Deployment;
+const unfinished = stateOf(
+  [
+    { name: "preflight", result: { trustFunctionCreatorsBefore: false } },
+    { name: "db/allow-functions", result: { previous: false, changed: true } },
+  ],
+  "2024.1",
+);
 
 function lockRefusal(): ConcurrentUpdateError {
   const refusal = Object.create(ConcurrentUpdateError.prototype) as ConcurrentUpdateError;
@@ -63,29 +50,7 @@ function fakeStack(lockFree: boolean): Stack {
   } as unknown as Stack;
 }
 
-function context(stack: Stack): CommandContext {
-  const raw = stackConfig(3);
-  const entries = Object.entries(raw).map(([key, value]) => ({
-    key: `glance-rolling-upgrade:${key}`,
-    value: typeof value === "string" ? value : JSON.stringify(value),
-    secret: false,
-  }));
-  entries.push({ key: "glance-rolling-upgrade:dbPassword", value: "[secret]", secret: true });
-  entries.push({ key: "glance-rolling-upgrade:dbAdminPassword", value: "[secret]", secret: true });
-  entries.push({ key: "glance-rolling-upgrade:sshPrivateKey", value: "[secret]", secret: true });
-  const dir = mkdtempSync(path.join(tmpdir(), "gru-up-order-"));
-  const config = parseConfigEntries(entries);
-  return {
-    options: { stack: "prod" } as CommandContext["options"],
-    files: { dir, progress: path.join(dir, "progress.log"), timeline: path.join(dir, "timeline.jsonl") },
-    opened: { stack, workspace: {} } as unknown as OpenedStack,
-    stack,
-    log: { log: () => undefined },
-    config: async () => config,
-    initialState: async () => unfinished,
-    adminPassword: async () => "admin-pw",
-  };
-}
+const context = (stack: Stack) => commandContextFor(stack, parsedConfig(), unfinished);
 
 describe("up: the MySQL setting is touched only once the run holds the stack's lock", () => {
   let printed: string[];
