@@ -104,10 +104,14 @@ export async function restoreAfterFailure(
     return `log_bin_trust_function_creators restored to ${value} while the upgrade is unfinished (set again when it resumes)`;
   } catch (error) {
     const why = error instanceof Error ? error.message : String(error);
+    const where = `database at ${admin.host}:${admin.port}: ${why}`;
+    const byHand = `SET GLOBAL log_bin_trust_function_creators=${record.previous ? 1 : 0}`;
+    // Before allow-functions is recorded, only a killed run of it can have set the value.
+    if (!record.allowed)
+      return `log_bin_trust_function_creators could not be checked (${where}); if a killed run set it, set it back by hand: ${byHand}`;
     return (
       `log_bin_trust_function_creators could not be restored to ${record.previous ? 1 : 0} ` +
-      `(database at ${admin.host}:${admin.port}: ${why}); it stays 1 until the next up completes, ` +
-      `or set it back by hand: SET GLOBAL log_bin_trust_function_creators=${record.previous ? 1 : 0}`
+      `(${where}); it stays 1 until the next up completes, or set it back by hand: ${byHand}`
     );
   }
 }
