@@ -8,7 +8,7 @@ import {
 } from "../steps/db/privileges";
 import { DbEndpoint } from "../steps/db/connection";
 import { StepContext } from "../steps/context";
-import { recordNamed, stepRecords } from "./state";
+import { pendingOperations, recordNamed, stepRecords, urnName } from "./state";
 import { OLD_PREFLIGHT_NOTE, recordedTrustBefore, trustRestore } from "../steps/db/trustRecord";
 
 /** What the stack recorded about log_bin_trust_function_creators for its current chain. */
@@ -28,9 +28,10 @@ export interface SettingRecord {
 
 /**
  * The record, from the state: the previous value is the one the preflight recorded before anything
- * changed (steps/db/trustRecord.ts). Before db/allow-functions finished, a killed run may still have
- * set the value (between its SET GLOBAL and the state write), so the record then says "changed"
- * whenever the chain could set it: the restore reads the value first and writes only a difference.
+ * changed (steps/db/trustRecord.ts). A run killed inside db/allow-functions (its create still
+ * pending: read this before `recover` clears it) may have set the value between its SET GLOBAL and
+ * the state write, so the record then says "changed" whenever the chain could set it: the restore
+ * reads the value first and writes only a difference.
  */
 export function settingRecord(deployment: Deployment, adminConfigured: boolean): SettingRecord | undefined {
   const records = stepRecords(deployment);
@@ -51,7 +52,11 @@ export function settingRecord(deployment: Deployment, adminConfigured: boolean):
     });
     return { release: allowedFor, ...decided, restored, allowed: true };
   }
-  if (before === undefined || !preflight?.release) return undefined;
+  // A failed allow-functions set nothing; a killed one may have, and left its create pending.
+  const killed = pendingOperations(deployment).some(
+    (op) => urnName(op.resource.urn) === dbStep("allow-functions"),
+  );
+  if (before === undefined || !preflight?.release || !killed) return undefined;
   return {
     release: preflight.release,
     previous: before,

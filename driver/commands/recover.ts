@@ -19,7 +19,8 @@ export const recover: CommandHandler = async ({ options, opened, stack, config, 
   }
   if (!backend.startsWith("file://"))
     say(`[driver] ${backend} is not a file backend: check its lock with your backend's tools`);
-  const { cleaned, cleared } = clearPendingOperations(await stack.exportStack());
+  const killed = await stack.exportStack();
+  const { cleaned, cleared } = clearPendingOperations(killed);
   if (cleared.length > 0) {
     await stack.importStack(cleaned);
     for (const op of cleared)
@@ -31,7 +32,8 @@ export const recover: CommandHandler = async ({ options, opened, stack, config, 
       );
   }
   const stackConfig = await config();
-  const record = settingRecord(cleaned, stackConfig.database.adminUser !== undefined);
+  // Read before the pending operations go: a pending allow-functions may have set the value.
+  const record = settingRecord(killed, stackConfig.database.adminUser !== undefined);
   say(`[driver] ${await restoreAfterFailure(record, stackConfig, adminPassword, log)}`);
   say("[driver] recovered: run `up` to finish the upgrade; finished steps are not repeated");
   return 0;

@@ -15,6 +15,7 @@ const urn = (name: string) =>
 
 function state(
   steps: Array<{ name: string; startedAt: string; result: Record<string, unknown> }>,
+  pending: string[] = [],
 ): Deployment {
   return {
     version: 3,
@@ -23,7 +24,7 @@ function state(
         urn: urn(name),
         outputs: { step: name, release: RELEASE, startedAt, result },
       })),
-      pending_operations: [],
+      pending_operations: pending.map((name) => ({ resource: { urn: urn(name) }, type: "creating" })),
     },
   } as Deployment;
 }
@@ -98,8 +99,8 @@ describe("the driver's record after finding 5's paths", () => {
     expect(record?.from).toBe("preflight");
   });
 
-  it("5b: killed between SET GLOBAL and the state write (allow-functions not recorded): restore 0", () => {
-    const record = settingRecord(state([preflight]), true);
+  it("5b: killed between SET GLOBAL and the state write (allow-functions pending, not recorded): restore 0", () => {
+    const record = settingRecord(state([preflight], ["db/allow-functions"]), true);
     expect(record).toEqual({
       release: RELEASE,
       previous: false,
@@ -110,12 +111,14 @@ describe("the driver's record after finding 5's paths", () => {
     });
     // Nothing to set again before resuming: allow-functions itself runs again.
     expect(record?.allowed).toBe(false);
+    // A failed (not killed) allow-functions set nothing: nothing to restore.
+    expect(settingRecord(state([preflight]), true)).toBeUndefined();
   });
 
   it("a negative control: 1 before the upgrade, or no admin credential, is never 'changed'", () => {
     const wasOn = { ...preflight, result: { trustFunctionCreatorsBefore: true } };
     expect(settingRecord(state([wasOn, allowAgain]), true)).toMatchObject({ previous: true, changed: false });
-    expect(settingRecord(state([wasOn]), true)?.changed).toBe(false);
+    expect(settingRecord(state([wasOn], ["db/allow-functions"]), true)?.changed).toBe(false);
     expect(settingRecord(state([preflight, allowAgain]), false)?.changed).toBe(false);
   });
 
