@@ -5,6 +5,8 @@ import { dbRef } from "./membership";
 import { dbStep } from "../plan/stepIds";
 import { typedStep } from "./typedStep";
 import { StepResource } from "../resources/step";
+import type { StepResult } from "../steps/protocol";
+import { OLD_PREFLIGHT_NOTE, recordedTrustBefore, trustRestore } from "../steps/db/trustRecord";
 
 /**
  * The schema steps, run from the NEW NODE with its new code: allow stored functions if binary logging
@@ -15,7 +17,12 @@ export class DbMigration extends pulumi.ComponentResource {
 
   constructor(
     name: string,
-    private readonly args: { context: UpgradeContext; newNode: NodeEndpoint },
+    private readonly args: {
+      context: UpgradeContext;
+      newNode: NodeEndpoint;
+      /** The preflight's result: log_bin_trust_function_creators before this chain changed it (I7). */
+      preflight: pulumi.Output<StepResult>;
+    },
     opts?: pulumi.ComponentResourceOptions,
   ) {
     super("glance:db:DbMigration", name, {}, opts);
@@ -64,19 +71,28 @@ export class DbMigration extends pulumi.ComponentResource {
     const { config } = this.args.context;
     if (!this.allow) throw new Error(`${dbStep("restore-setting")} needs ${dbStep("allow-functions")} first`);
     const allowed = this.allow.result;
+    const adminConfigured = config.database.adminUser !== undefined;
     return typedStep(
       this.args.context,
       dbStep("restore-setting"),
       {
         kind: "restore-setting",
         secrets: ["dbAdminPassword"],
-        request: allowed.apply((r) => ({
-          kind: "restore-setting" as const,
-          db: dbRef(config),
-          adminUser: config.database.adminUser,
-          previous: Boolean(r?.previous),
-          changed: Boolean(r?.changed),
-        })),
+        request: pulumi.all([allowed, this.args.preflight]).apply(([r, preflight]) => {
+          const restore = trustRestore({
+            before: recordedTrustBefore(preflight),
+            allow: { previous: Boolean(r?.previous), changed: Boolean(r?.changed) },
+            adminConfigured,
+          });
+          if (restore.from === "allow-functions") void pulumi.log.warn(OLD_PREFLIGHT_NOTE, this);
+          return {
+            kind: "restore-setting" as const,
+            db: dbRef(config),
+            adminUser: config.database.adminUser,
+            previous: restore.previous,
+            changed: restore.changed,
+          };
+        }),
       },
       { parent: this, dependsOn: after },
     );

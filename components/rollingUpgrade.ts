@@ -6,7 +6,6 @@ import { createExecutor } from "./exec";
 import { outcomeOf } from "./exec/executor";
 import { buildPlan, Plan, PlanStep, renderRunbook, stepsToRun } from "../plan/plan";
 import { Preflight } from "./preflight";
-import { StepResource } from "../resources/step";
 import { DatabaseBackup } from "./databaseBackup";
 import { DbMigration } from "./dbMigration";
 import { NodeUpgrade } from "./nodeUpgrade";
@@ -54,7 +53,7 @@ export class RollingUpgrade extends pulumi.ComponentResource {
     const versions: Record<string, pulumi.Output<string>> = {};
     let provisioned: ProvisionedNode | undefined;
     let db: DbMigration | undefined;
-    let preflight: StepResource | undefined;
+    let preflight: Preflight | undefined;
     const after = (step: PlanStep) =>
       step.after.map((id) => {
         const dependency = created.get(id);
@@ -74,7 +73,12 @@ export class RollingUpgrade extends pulumi.ComponentResource {
     const dbOf = (): DbMigration => {
       if (!db) {
         const newNode = provisioned ?? nodeOf(config.newNodeName);
-        db = new DbMigration("db", { context, newNode: newNode.nodeEndpoint }, { parent: this });
+        if (!preflight) throw new Error("the plan creates the database steps before the preflight");
+        db = new DbMigration(
+          "db",
+          { context, newNode: newNode.nodeEndpoint, preflight: preflight.step.result },
+          { parent: this },
+        );
       }
       return db;
     };
@@ -85,13 +89,13 @@ export class RollingUpgrade extends pulumi.ComponentResource {
       let resource: pulumi.Resource;
       switch (step.kind) {
         case "preflight":
-          preflight = new Preflight("preflight", { context, after: deps }, { parent: this }).step;
-          resource = preflight;
+          preflight = new Preflight("preflight", { context, after: deps }, { parent: this });
+          resource = preflight.step;
           break;
         case "backup":
           resource = new DatabaseBackup(
             "backup",
-            { context, after: deps, upgradeStartedAt: preflight?.startedAt },
+            { context, after: deps, upgradeStartedAt: preflight?.step.startedAt },
             { parent: this },
           ).step;
           break;

@@ -1,6 +1,6 @@
 import type { Deployment } from "@pulumi/pulumi/automation";
 import { UpgradeConfig } from "../plan/config";
-import { dbStep } from "../plan/stepIds";
+import { dbStep, PREFLIGHT_STEP } from "../plan/stepIds";
 import {
   readTrustFunctionCreators,
   restoreTrustFunctionCreators,
@@ -8,31 +8,62 @@ import {
 } from "../steps/db/privileges";
 import { DbEndpoint } from "../steps/db/connection";
 import { StepContext } from "../steps/context";
-import { recordNamed, stepRecords } from "./state";
+import { pendingOperations, recordNamed, stepRecords, urnName } from "./state";
+import { OLD_PREFLIGHT_NOTE, recordedTrustBefore, trustRestore } from "../steps/db/trustRecord";
 
 /** What the stack recorded about log_bin_trust_function_creators for its current chain. */
 export interface SettingRecord {
   release: string;
+  /** The chain (or a killed run of it) may have changed the value: restore it after a failure. */
   changed: boolean;
+  /** The value before the chain changed it. */
   previous: boolean;
   /** db/restore-setting ran for this chain. */
   restored: boolean;
+  /** db/allow-functions finished for this chain, so the steps after it rely on the value. */
+  allowed: boolean;
+  /** Where `previous` comes from (the preflight's record; an older state: allow-functions' read). */
+  from: "preflight" | "allow-functions";
 }
 
-export function settingRecord(deployment: Deployment): SettingRecord | undefined {
+/**
+ * The record, from the state: the previous value is the one the preflight recorded before anything
+ * changed (steps/db/trustRecord.ts). A run killed inside db/allow-functions (its create still
+ * pending: read this before `recover` clears it) may have set the value between its SET GLOBAL and
+ * the state write, so the record then says "changed" whenever the chain could set it: the restore
+ * reads the value first and writes only a difference.
+ */
+export function settingRecord(deployment: Deployment, adminConfigured: boolean): SettingRecord | undefined {
   const records = stepRecords(deployment);
+  const preflight = recordNamed(records, PREFLIGHT_STEP)?.outputs;
+  const before = recordedTrustBefore(preflight?.result);
   const allow = recordNamed(records, dbStep("allow-functions"))?.outputs;
-  if (!allow?.result || !allow.release) return undefined;
   const restore = recordNamed(records, dbStep("restore-setting"))?.outputs;
-  const restored =
-    restore?.release === allow.release &&
-    (restore.startedAt ?? "") > (allow.startedAt ?? "") &&
-    restore.result !== undefined;
+  const allowedFor = allow?.result && allow.release ? allow.release : undefined;
+  if (allow?.result && allowedFor && (before === undefined || preflight?.release === allowedFor)) {
+    const restored =
+      restore?.release === allowedFor &&
+      (restore.startedAt ?? "") > (allow.startedAt ?? "") &&
+      restore.result !== undefined;
+    const decided = trustRestore({
+      before,
+      allow: { previous: allow.result.previous === true, changed: allow.result.changed === true },
+      adminConfigured,
+    });
+    return { release: allowedFor, ...decided, restored, allowed: true };
+  }
+  // A failed allow-functions set nothing; a killed one may have, and left its create pending.
+  const killed = pendingOperations(deployment).some(
+    (op) => urnName(op.resource.urn) === dbStep("allow-functions"),
+  );
+  if (before === undefined || !preflight?.release || !killed) return undefined;
   return {
-    release: allow.release,
-    changed: allow.result.changed === true,
-    previous: allow.result.previous === true,
-    restored,
+    release: preflight.release,
+    previous: before,
+    changed: adminConfigured && !before,
+    restored: false,
+    allowed: false,
+    from: "preflight",
   };
 }
 
@@ -69,15 +100,23 @@ export async function restoreAfterFailure(
     return "log_bin_trust_function_creators: not changed by this upgrade";
   const admin = await adminEndpoint(config, adminPassword);
   if (!admin) return "log_bin_trust_function_creators: changed, but no admin credential to restore it";
+  if (record.from === "allow-functions") ctx.log(OLD_PREFLIGHT_NOTE);
   try {
     const restored = await restoreTrustFunctionCreators({ admin, previous: record.previous }, ctx);
-    return `log_bin_trust_function_creators restored to ${restored.restoredTo ? 1 : 0} while the upgrade is unfinished (set again when it resumes)`;
+    const value = restored.restoredTo ? 1 : 0;
+    if (!restored.changed)
+      return `log_bin_trust_function_creators is ${value}, its value before the upgrade: nothing to restore`;
+    return `log_bin_trust_function_creators restored to ${value} while the upgrade is unfinished (set again when it resumes)`;
   } catch (error) {
     const why = error instanceof Error ? error.message : String(error);
+    const where = `database at ${admin.host}:${admin.port}: ${why}`;
+    const byHand = `SET GLOBAL log_bin_trust_function_creators=${record.previous ? 1 : 0}`;
+    // Before allow-functions is recorded, only a killed run of it can have set the value.
+    if (!record.allowed)
+      return `log_bin_trust_function_creators could not be checked (${where}); if a killed run set it, set it back by hand: ${byHand}`;
     return (
       `log_bin_trust_function_creators could not be restored to ${record.previous ? 1 : 0} ` +
-      `(database at ${admin.host}:${admin.port}: ${why}); it stays 1 until the next up completes, ` +
-      `or set it back by hand: SET GLOBAL log_bin_trust_function_creators=${record.previous ? 1 : 0}`
+      `(${where}); it stays 1 until the next up completes, or set it back by hand: ${byHand}`
     );
   }
 }
@@ -89,7 +128,8 @@ export async function reapplyBeforeResume(
   adminPassword: AdminPassword,
   ctx: StepContext,
 ): Promise<string | undefined> {
-  if (!record?.changed || record.restored || record.release !== config.targetRelease) return undefined;
+  if (!record?.allowed || !record.changed || record.restored || record.release !== config.targetRelease)
+    return undefined;
   const admin = await adminEndpoint(config, adminPassword);
   if (!admin || (await readTrustFunctionCreators(admin))) return undefined;
   await setTrustFunctionCreators({ admin }, ctx);

@@ -1,6 +1,7 @@
 import type { Deployment } from "@pulumi/pulumi/automation";
+import type { Plan } from "../plan/plan";
 import { dbStep, nodeStep, parseNodeStep } from "../plan/stepIds";
-import { finishedSteps } from "./state";
+import { finishedSteps, pendingOperations, urnName } from "./state";
 
 /**
  * A node's start (with its health gate), admission and bake are one unit. A failed health gate needs
@@ -30,10 +31,39 @@ export function contractDone(deployment: Deployment, release: string): boolean {
   return finishedSteps(deployment, release).has(dbStep("contract"));
 }
 
+export type ContractProgress = "not-started" | "started" | "finished";
+
+/**
+ * How far db contract got for this release, from the state alone, so every machine on the team
+ * backend reads the same. A contract that fails or is killed leaves no record of its own (a failed
+ * create writes nothing; `recover` clears a killed run's pending operation), and it may have dropped
+ * part of the old schema. It is "started" once every step it waits for (`contractAfter`, the plan's)
+ * finished, since the run that got there started it next, or while a killed run left it pending.
+ */
+export function contractProgress(
+  deployment: Deployment,
+  plan: Pick<Plan, "targetRelease" | "steps">,
+): ContractProgress {
+  const done = finishedSteps(deployment, plan.targetRelease);
+  const contractAfter = plan.steps.find((step) => step.kind === "contract")?.after ?? [];
+  const contract = dbStep("contract");
+  if (done.has(contract)) return "finished";
+  if (pendingOperations(deployment).some((op) => urnName(op.resource.urn) === contract)) return "started";
+  return contractAfter.length > 0 && contractAfter.every((id) => done.has(id)) ? "started" : "not-started";
+}
+
 /** Nodes whose upgrade step finished for this release, in state order. */
 export function upgradedNodes(deployment: Deployment, release: string): string[] {
   return [...finishedSteps(deployment, release).keys()].flatMap((step) => {
     const upgrade = parseNodeStep(step);
     return upgrade?.kind === "upgrade" && !upgrade.rollback ? [upgrade.node] : [];
   });
+}
+
+/** What a refusal or a failure says about db contract, for a progress other than "not-started". */
+export function contractWords(progress: Exclude<ContractProgress, "not-started">, release: string): string {
+  return progress === "finished"
+    ? `db contract has run for ${release}`
+    : `db contract for ${release} started and did not finish (it failed, or its run was killed), ` +
+        "so the schema may be partly contracted";
 }

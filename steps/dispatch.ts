@@ -39,10 +39,12 @@ export function scriptRunOf(spec: ScriptSpec, secrets: StepSecrets): ScriptRun {
   };
 }
 
+/** `earlier`: the step's own result from an earlier run for the same release, if any. */
 export async function runStep(
   request: StepRequest,
   secrets: StepSecrets,
   ctx: StepContext,
+  earlier?: StepResult,
 ): Promise<StepResult> {
   switch (request.kind) {
     case "script": {
@@ -57,7 +59,7 @@ export async function runStep(
       return { ...ran, healthySeconds: healthy.seconds };
     }
     case "preflight":
-      return runPreflight(request, secrets, ctx);
+      return runPreflight(request, secrets, ctx, earlier);
     case "backup-mysqldump": {
       const backup = await mysqldumpBackup(
         {

@@ -1,6 +1,7 @@
 import { runStep } from "./dispatch";
 import { sameStep, type StepIdentity } from "./identity";
-import type { StepRequest, StepSecrets } from "./protocol";
+import { earlierResult } from "./earlierResult";
+import type { StepRequest, StepResult, StepSecrets } from "./protocol";
 import { recordStep } from "./record";
 
 /** A step resource's inputs, as the provider receives them. */
@@ -16,11 +17,14 @@ export interface StepInputs {
 }
 
 /** Runs a step with progress and timeline records; returns its outputs (never its secrets). */
-export async function executeStep(inputs: StepInputs): Promise<Record<string, unknown>> {
+export async function executeStep(
+  inputs: StepInputs,
+  earlier?: StepResult,
+): Promise<Record<string, unknown>> {
   const { secrets, ...recorded } = inputs;
   const run = await recordStep(
     { step: inputs.step, kind: inputs.kind, node: inputs.node ?? undefined, release: inputs.release },
-    (ctx) => runStep(inputs.request, secrets ?? {}, ctx),
+    (ctx) => runStep(inputs.request, secrets ?? {}, ctx, earlier),
   );
   return {
     ...recorded,
@@ -36,8 +40,9 @@ export async function executeStep(inputs: StepInputs): Promise<Record<string, un
  * delegates here, so each checkpoint carries a few bytes of code instead of the whole provider.
  * A step is an event: create runs it, a changed identity runs it again as an update, and delete does
  * nothing. Only the identity counts (steps/identity.ts): an edited request applies to the steps yet to
- * run, never re-runs a finished one, so a node's unit runs whole or not at all. An update is cheaper than a replacement, which for a dynamic provider resource means a
- * create of the new resource and a delete of the old one: two engine operations for one run.
+ * run, never re-runs a finished one, so a node's unit runs whole or not at all. An update is cheaper
+ * than a replacement, which for a dynamic provider resource means a create of the new resource and a
+ * delete of the old one: two engine operations for one run.
  */
 export const stepProviderMethods = {
   async diff(_id: string, olds: StepInputs, news: StepInputs) {
@@ -46,7 +51,7 @@ export const stepProviderMethods = {
   async create(inputs: StepInputs) {
     return { id: inputs.step, outs: await executeStep(inputs) };
   },
-  async update(_id: string, _olds: StepInputs, news: StepInputs) {
-    return { outs: await executeStep(news) };
+  async update(_id: string, olds: StepInputs, news: StepInputs) {
+    return { outs: await executeStep(news, earlierResult(olds, news)) };
   },
 };

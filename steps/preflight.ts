@@ -6,6 +6,7 @@ import { StepContext, StepError } from "./context";
 import { checkConnection } from "./db/connection";
 import { describeImport, importsInFlight, stuckImports } from "./db/imports";
 import { privilegePreflight } from "./db/privileges";
+import { TRUST_BEFORE_KEY, trustBefore } from "./db/trustRecord";
 import { loadBalancerFor } from "./lb/registry";
 import { waitHealthy } from "./health";
 import { runScript } from "./exec/run";
@@ -22,10 +23,15 @@ async function check(problems: string[], what: string, run: () => Promise<void>)
   }
 }
 
+/**
+ * `earlier` is this step's result from an earlier run for the same release (a re-run after an edit):
+ * the value of log_bin_trust_function_creators recorded then is kept, not replaced by today's read.
+ */
 export async function runPreflight(
   request: PreflightRequest,
   secrets: StepSecrets,
   ctx: StepContext,
+  earlier?: StepResult,
 ): Promise<StepResult> {
   const problems: string[] = [];
   const result: StepResult = {};
@@ -58,10 +64,17 @@ export async function runPreflight(
       },
       ctx,
     );
+    const before = trustBefore(privileges.trustFunctionCreators, earlier);
+    if (before !== privileges.trustFunctionCreators)
+      ctx.log(
+        `log_bin_trust_function_creators reads ${privileges.trustFunctionCreators ? 1 : 0} now; ` +
+          `kept ${before ? 1 : 0}, recorded by this release's first preflight, as the value to restore`,
+      );
     Object.assign(result, {
       dbServerVersion: serverVersion,
       binlogEnabled: privileges.binlogEnabled,
       trustFunctionCreators: privileges.trustFunctionCreators,
+      [TRUST_BEFORE_KEY]: before,
       glanceHasSuper: privileges.glanceHasSuper,
     });
   });

@@ -1,6 +1,7 @@
 import { restoreAfterFailure, settingRecord } from "../mysqlSetting";
 import { clearPendingOperations, fileBackendLocks, releaseStaleLocks } from "../recover";
 import { urnName } from "../state";
+import { dbStep } from "../../plan/stepIds";
 import { CommandHandler, EXIT_FAILED } from "./context";
 import { say } from "./output";
 
@@ -18,14 +19,22 @@ export const recover: CommandHandler = async ({ options, opened, stack, config, 
   }
   if (!backend.startsWith("file://"))
     say(`[driver] ${backend} is not a file backend: check its lock with your backend's tools`);
-  const { cleaned, cleared } = clearPendingOperations(await stack.exportStack());
+  const killed = await stack.exportStack();
+  const { cleaned, cleared } = clearPendingOperations(killed);
   if (cleared.length > 0) {
     await stack.importStack(cleaned);
     for (const op of cleared)
       say(`[driver] cleared pending ${op.type} of ${urnName(op.resource.urn)}: it runs again on the next up`);
+    if (cleared.some((op) => urnName(op.resource.urn) === dbStep("contract")))
+      say(
+        "[driver] db contract was running when the run was killed: the schema may be partly contracted, so " +
+          "`rollback` stays refused; `up` finishes it, or restore the pre-upgrade backup (README: recovery)",
+      );
   }
-  const record = settingRecord(cleaned);
-  say(`[driver] ${await restoreAfterFailure(record, await config(), adminPassword, log)}`);
+  const stackConfig = await config();
+  // Read before the pending operations go: a pending allow-functions may have set the value.
+  const record = settingRecord(killed, stackConfig.database.adminUser !== undefined);
+  say(`[driver] ${await restoreAfterFailure(record, stackConfig, adminPassword, log)}`);
   say("[driver] recovered: run `up` to finish the upgrade; finished steps are not repeated");
   return 0;
 };

@@ -2,7 +2,8 @@ import { ConfigError } from "../../plan/config";
 import { rollbackProgram } from "../../components/program";
 import { restoreAfterFailure, settingRecord } from "../mysqlSetting";
 import { followProgress } from "../progress";
-import { contractDone, upgradedNodes } from "../resume";
+import { buildPlan } from "../../plan/plan";
+import { contractProgress, contractWords, upgradedNodes } from "../resume";
 import { defaultLocation, openStack } from "../stack";
 import { CommandHandler, EXIT_FAILED } from "./context";
 import { engineOutputPrinter, say } from "./output";
@@ -17,10 +18,12 @@ export const rollback: CommandHandler = async ({ options, files, stack, config, 
     ]);
   }
   const state = await stack.exportStack();
-  if (contractDone(state, stackConfig.targetRelease)) {
+  const contract = contractProgress(state, buildPlan(stackConfig));
+  if (contract !== "not-started") {
     say(
-      `[driver] refused: db contract has run for ${stackConfig.targetRelease}, so release ${target.release} ` +
-        "cannot run on this schema. Restore the pre-upgrade backup instead (README: recovery).",
+      `[driver] refused: ${contractWords(contract, stackConfig.targetRelease)}, so release ${target.release} ` +
+        "cannot run on this schema. Restore the pre-upgrade backup instead (README: recovery)" +
+        (contract === "started" ? ", or run `up` to finish db contract and stay on the new release." : "."),
     );
     return EXIT_FAILED;
   }
@@ -37,7 +40,9 @@ export const rollback: CommandHandler = async ({ options, files, stack, config, 
     return 0;
   }
   say(`[driver] rolling back ${nodes.join(", ")} to ${target.release}, one at a time; no database step runs`);
-  say(`[driver] ${await restoreAfterFailure(settingRecord(state), stackConfig, adminPassword, log)}`);
+  say(
+    `[driver] ${await restoreAfterFailure(settingRecord(state, stackConfig.database.adminUser !== undefined), stackConfig, adminPassword, log)}`,
+  );
   const rollbackStack = await openStack(defaultLocation(options.stack, options.workDir), files, {
     program: () => rollbackProgram(nodes),
   });

@@ -1,8 +1,8 @@
-import { ConcurrentUpdateError } from "@pulumi/pulumi/automation";
+import { ConcurrentUpdateError, PulumiFn, Stack } from "@pulumi/pulumi/automation";
 import { renderRunbook } from "../../plan/plan";
 import { reapplyBeforeResume, restoreAfterFailure, settingRecord } from "../mysqlSetting";
 import { followProgress } from "../progress";
-import { startsToRepeat } from "../resume";
+import { contractProgress, contractWords, startsToRepeat } from "../resume";
 import { exportedState } from "../site";
 import { legacyCommandRefusal } from "../legacyCommandState";
 import { urnName } from "../state";
@@ -35,8 +35,13 @@ export const up: CommandHandler = async ({
     return EXIT_FAILED;
   }
   say(`\nrun records: ${files.dir}`);
-  const reapplied = await reapplyBeforeResume(settingRecord(state), stackConfig, adminPassword, log);
-  if (reapplied) say(`[driver] ${reapplied}`);
+  const admin = stackConfig.database.adminUser !== undefined;
+  // Set again only inside the program, which the engine runs once it holds the stack's lock: an up
+  // refused by another run's lock changes nothing.
+  const program = programAfter(stack, async () => {
+    const reapplied = await reapplyBeforeResume(settingRecord(state, admin), stackConfig, adminPassword, log);
+    if (reapplied) say(`[driver] ${reapplied}`);
+  });
   const replace = startsToRepeat(state, stackConfig.targetRelease, stackConfig.bake.windowSeconds > 0);
   if (replace.length > 0) {
     say(
@@ -45,12 +50,17 @@ export const up: CommandHandler = async ({
   }
   const progress = followProgress(files.progress, (line) => say(`  ${line}`));
   try {
-    const result = await upReadingEvents(stack, { onOutput: engineOutputPrinter(), color: "never", replace });
+    const result = await upReadingEvents(stack, {
+      onOutput: engineOutputPrinter(),
+      color: "never",
+      replace,
+      program,
+    });
     progress.stop();
     say(`\nup: ${result.summary.result}; ${JSON.stringify(result.summary.resourceChanges ?? {})}`);
     say(renderSummary((result.outputs.summary?.value ?? {}) as Summary));
     if (plan.pause?.active) {
-      const paused = settingRecord(await exportedState(opened.site));
+      const paused = settingRecord(await exportedState(opened.site), admin);
       say(`[driver] ${await restoreAfterFailure(paused, stackConfig, adminPassword, log)}`);
       say(
         `[driver] PAUSED after ${plan.pause.afterStep}: the fleet serves, no later node was touched and db contract has not run.\n` +
@@ -71,15 +81,36 @@ export const up: CommandHandler = async ({
       return EXIT_FAILED;
     }
     say(`\nup FAILED: ${firstLines(error)}`);
-    const after = settingRecord(await exportedState(opened.site));
+    const failedState = await exportedState(opened.site);
+    const after = settingRecord(failedState, admin);
     say(`[driver] ${await restoreAfterFailure(after, stackConfig, adminPassword, log)}`);
+    const contract = contractProgress(failedState, plan);
     say(
-      "[driver] The fleet keeps serving: the failed node stays out of rotation and db contract did not run.\n" +
-        "[driver] Fix the cause shown above, then run `up` again: finished steps are not repeated.",
+      contract === "not-started"
+        ? "[driver] The fleet keeps serving: the failed node stays out of rotation and db contract did not run.\n" +
+            "[driver] Fix the cause shown above, then run `up` again: finished steps are not repeated."
+        : `[driver] The fleet keeps serving the new release; ${contractWords(contract, stackConfig.targetRelease)}: ` +
+            "`rollback` is refused from here.\n" +
+            "[driver] Fix the cause shown above, then run `up` again to finish; if it cannot finish, restore the " +
+            "pre-upgrade backup (README: recovery).",
     );
     return EXIT_FAILED;
   }
 };
+
+/**
+ * The stack's inline program with `first` run before it. The engine starts the program only once it
+ * holds the stack's lock (pulumi v3.274.1 pkg/backend/diy/backend.go: `Update` calls `b.Lock` before
+ * `PreviewThenPromptThenExecute`, whose engine run starts the language host).
+ */
+export function programAfter(stack: Stack, first: () => Promise<void>): PulumiFn {
+  const inline = stack.workspace.program;
+  if (!inline) throw new Error("the driver runs its program inline; this stack has none");
+  return async () => {
+    await first();
+    return inline();
+  };
+}
 
 /** The engine's lock refusal: "the stack is currently locked by N lock(s)" and who holds each. */
 function lockHolders(error: ConcurrentUpdateError): string {

@@ -45,7 +45,47 @@ function header(config: UpgradeConfig, node: { name: string }): string[] {
   ];
 }
 
+/** The schema steps: each runs glance-manage against the database. */
+const SCHEMA_KINDS: ReadonlySet<NodeScriptKind> = new Set([
+  "expand",
+  "migrate",
+  "verify-migrations",
+  "contract",
+]);
+
+/** The node's lock file for schema steps on one database (the same path on every run). */
+export function schemaLockFile(db: { host: string; port: number; name: string }): string {
+  const key = `${db.host}-${db.port}-${db.name}`.replace(/[^A-Za-z0-9._-]/g, "_");
+  return `/tmp/glance-rolling-upgrade-schema.${key}.lock`;
+}
+
+/**
+ * A schema step refuses to start beside a glance-manage that still runs on the node against the
+ * same database: a killed run's step is not killed with it (a local step runs in its own process
+ * group, a remote one until its timeout), and after `recover` the next `up` starts that step again.
+ * The lock is on fd 9, which glance-manage inherits, so it is held until glance-manage itself ends,
+ * whatever happened to the script or the run around it. flock is util-linux's (busybox has one too).
+ */
+function schemaLock(config: UpgradeConfig): string[] {
+  return [
+    `schema_lock=${shellQuote(schemaLockFile(config.database))}`,
+    "if command -v flock >/dev/null 2>&1; then",
+    '  exec 9>>"$schema_lock"',
+    "  if ! flock -n 9; then",
+    '    echo "another glance-manage schema step still runs on $GLANCE_NODE against this database (it holds $schema_lock; a killed run leaves its step running): not starting a second one. Wait until it has ended (pgrep -af glance-manage), then run up again" >&2',
+    "    exit 1",
+    "  fi",
+    "else",
+    '  echo "WARNING: no flock on $GLANCE_NODE: a glance-manage left running by a killed run cannot be detected" >&2',
+    "fi",
+  ];
+}
+
 function body(kind: NodeScriptKind, config: UpgradeConfig): string[] {
+  return SCHEMA_KINDS.has(kind) ? [...schemaLock(config), ...commands(kind, config)] : commands(kind, config);
+}
+
+function commands(kind: NodeScriptKind, config: UpgradeConfig): string[] {
   const c = config.nodeCommands;
   const manage = c.glanceManageCommand;
   switch (kind) {

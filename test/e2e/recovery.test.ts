@@ -4,13 +4,14 @@
  * a later node fails its health gate; the rollback after that; and the driver killed in the middle
  * of a node's upgrade, then `recover` and `up`.
  */
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LabState, runGlanceNode } from "../../lab/lab";
 import { RunningLoad, startLoad } from "../../lab/load/client";
 import { labStackConfig, LAB_SECRETS } from "../../lab/stack";
+import { LAB_CREDENTIALS } from "../../lab/state";
 import { readBackendServers } from "../../steps/lb/haproxyRuntime";
 import { labTrustSetting } from "../support/faultTools";
 import type { TimelineEvent } from "../../steps/record";
@@ -18,6 +19,7 @@ import { readTimeline, TestStack } from "../support/driverFixture";
 import { dbCheck, freshLab, removeLab } from "../support/labFixture";
 import { spans } from "../support/invariants";
 import { PROJECT_ROOT } from "../../driver/environment";
+import { schemaLockFile } from "../../steps/node/scripts";
 import { drainStarts, expectZeroFailedRequests } from "../support/loadAssertions";
 
 const HEALTH_TIMEOUT_SECONDS = 12;
@@ -257,5 +259,76 @@ describe("the driver killed in the middle of a node's upgrade (fault 6)", () => 
       haproxyLog: lab,
       drains: [...drainStarts(killed), ...drainStarts(resumed.timeline)],
     });
+  });
+});
+
+/** True once no process holds the node's schema lock (the killed run's glance-manage has ended). */
+function schemaLockFree(lab: LabState): boolean {
+  const file = schemaLockFile({ host: "127.0.0.1", port: lab.ports.mariadb, name: LAB_CREDENTIALS.database });
+  return spawnSync("flock", ["-n", file, "true"]).status === 0;
+}
+
+describe("the driver killed during db/contract, then recover and rollback (issue 30, finding 4)", () => {
+  let lab: LabState;
+  let stack: TestStack;
+
+  beforeAll(async () => {
+    lab = await freshLab(2);
+    stack = stackFor(lab, "e2e-contract-kill");
+  });
+  afterAll(async () => {
+    stack?.remove();
+    await removeLab(lab);
+  });
+
+  it("rollback is refused, naming the restore from the backup; up then finishes the contract", async () => {
+    const runDir = path.join(stack.folder, "runs", "killed");
+    fs.mkdirSync(runDir, { recursive: true });
+    const child = spawn(
+      process.execPath,
+      [
+        path.join(PROJECT_ROOT, "dist", "driver", "cli.js"),
+        "up",
+        "--stack",
+        stack.name,
+        "--work-dir",
+        stack.folder,
+      ],
+      { env: { ...stack.env, GRU_RUN_DIR: runDir }, stdio: "ignore", detached: true },
+    );
+    const timelineFile = path.join(runDir, "timeline.jsonl");
+    const deadline = Date.now() + 300_000;
+    while (!readTimeline(timelineFile).some((e) => e.event === "start" && e.step === "db/contract")) {
+      if (Date.now() > deadline) throw new Error("db/contract never started");
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    process.kill(-(child.pid ?? 0), "SIGKILL");
+    await new Promise((resolve) => child.on("close", resolve));
+    expect(readTimeline(timelineFile).some((e) => e.step === "db/contract" && e.event !== "start")).toBe(
+      false,
+    );
+
+    const recover = await stack.driver("recover");
+    expect(recover.code, recover.stdout + recover.stderr).toBe(0);
+    expect(recover.stdout).toContain("cleared pending creating of db/contract");
+    expect(recover.stdout).toContain("`rollback` stays refused");
+
+    const refused = await stack.driver("rollback");
+    expect(refused.code).toBe(1);
+    expect(refused.stdout).toContain("refused: db contract for 2024.1 started and did not finish");
+    expect(refused.stdout).toContain("Restore the pre-upgrade backup");
+    expect(refused.timeline).toEqual([]);
+    expect(await releases(lab)).toEqual({ "node-1": "2024.1", "node-2": "2024.1" });
+
+    // The killed run's glance-manage db contract was not killed with it; up waits for it to end.
+    const lockDeadline = Date.now() + 120_000;
+    while (!schemaLockFree(lab)) {
+      if (Date.now() > lockDeadline) throw new Error("the killed run's glance-manage never ended");
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const resumed = await stack.driver("up");
+    expect(resumed.code, resumed.stdout + resumed.stderr).toBe(0);
+    expect(stepsThatRan(resumed.timeline)).toContain("db/contract");
+    expect(dbCheck(lab)).toBe(0);
   });
 });

@@ -13,8 +13,14 @@ import { RunningHaproxy, startHaproxy } from "../../lab/services/haproxy";
 import { findFreePort } from "../../lab/services/ports";
 import { runPreflight } from "../../steps/preflight";
 import { readBackendServers } from "../../steps/lb/haproxyRuntime";
-import { readTrustFunctionCreators } from "../../steps/db/privileges";
-import type { PreflightRequest, StepSecrets } from "../../steps/protocol";
+import {
+  readTrustFunctionCreators,
+  restoreTrustFunctionCreators,
+  setTrustFunctionCreators,
+} from "../../steps/db/privileges";
+import type { PreflightRequest, StepRequest, StepSecrets } from "../../steps/protocol";
+import { StepInputs, stepProviderMethods } from "../../steps/execute";
+import { recordedTrustBefore, trustRestore } from "../../steps/db/trustRecord";
 
 const passwords = { glance: "glance-pw-preflight", admin: "admin-pw-preflight" };
 
@@ -212,6 +218,91 @@ describe("preflight (real MariaDB, HAProxy and nodes)", () => {
     } finally {
       nodes[1].healthy = true;
     }
+  });
+
+  describe("I7: the value restored is the one the preflight recorded before anything changed", () => {
+    const RELEASE = "2024.1";
+    const inputs = (step: string, request: StepRequest): StepInputs => ({
+      step,
+      kind: request.kind,
+      release: RELEASE,
+      request,
+      secrets,
+    });
+    const dbRef = () => request().db;
+    const allowRequest = (): StepRequest => ({ kind: "allow-functions", db: dbRef(), adminUser: "admin" });
+    const result = (outs: Record<string, unknown>) => outs.result as Record<string, unknown>;
+    const trust = async () => (await snapshot()).trust;
+    // The test before took a node's health away: HAProxy sees it UP again a few checks later.
+    beforeAll(async () => {
+      const deadline = Date.now() + 15_000;
+      while (
+        (await readBackendServers(lb.runtimeApi, lb.backendName)).some((s) => !s.status.startsWith("UP"))
+      ) {
+        if (Date.now() > deadline) throw new Error("HAProxy never saw every node UP again");
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    });
+    const admin = () => ({ ...dbRef(), user: "admin", password: passwords.admin });
+    /** db/restore-setting, with the request the program builds from the two results. */
+    async function restoreSetting(preflight: Record<string, unknown>, allow: Record<string, unknown>) {
+      const decided = trustRestore({
+        before: recordedTrustBefore(result(preflight)),
+        allow: { previous: result(allow).previous === true, changed: result(allow).changed === true },
+        adminConfigured: true,
+      });
+      const restore: StepRequest = { kind: "restore-setting", db: dbRef(), adminUser: "admin", ...decided };
+      await stepProviderMethods.create(inputs("db/restore-setting", restore));
+    }
+
+    it("5a: a failed run restored 0, the driver set 1 to resume, an edit re-ran preflight and allow-functions: 0", async () => {
+      expect(await trust()).toBe(false);
+      const preflight = (
+        await stepProviderMethods.create(inputs("preflight", { kind: "preflight", ...request() }))
+      ).outs;
+      const allow = (await stepProviderMethods.create(inputs("db/allow-functions", allowRequest()))).outs;
+      expect(result(allow)).toEqual({ previous: false, changed: true });
+      // The run fails; the driver restores 0, then sets 1 again to resume (driver/mysqlSetting.ts).
+      await restoreTrustFunctionCreators({ admin: admin(), previous: false }, ctx);
+      await setTrustFunctionCreators({ admin: admin() }, ctx);
+      // A database.* key was edited: both steps' requests changed, so both run again (updates).
+      const edited = { ...request(), nodes: request().nodes.slice().reverse() };
+      const preflightAgain = (
+        await stepProviderMethods.update(
+          "preflight",
+          preflight as unknown as StepInputs,
+          inputs("preflight", { kind: "preflight", ...edited }),
+        )
+      ).outs;
+      expect(result(preflightAgain)).toMatchObject({
+        trustFunctionCreators: true,
+        trustFunctionCreatorsBefore: false,
+      });
+      const allowAgain = (
+        await stepProviderMethods.update(
+          "db/allow-functions",
+          allow as unknown as StepInputs,
+          inputs("db/allow-functions", allowRequest()),
+        )
+      ).outs;
+      expect(result(allowAgain)).toEqual({ previous: true, changed: false });
+      await restoreSetting(preflightAgain, allowAgain);
+      expect(await trust()).toBe(false);
+    });
+
+    it("5b: a run killed between SET GLOBAL and the state write: allow-functions runs again and reads 1; 0", async () => {
+      expect(await trust()).toBe(false);
+      const preflight = (
+        await stepProviderMethods.create(inputs("preflight", { kind: "preflight", ...request() }))
+      ).outs;
+      // The killed run's allow-functions set 1; its outputs never reached the state.
+      await stepProviderMethods.create(inputs("db/allow-functions", allowRequest()));
+      const allowAgain = (await stepProviderMethods.create(inputs("db/allow-functions", allowRequest())))
+        .outs;
+      expect(result(allowAgain)).toEqual({ previous: true, changed: false });
+      await restoreSetting(preflight, allowAgain);
+      expect(await trust()).toBe(false);
+    });
   });
 
   it("never logs a password", () => {

@@ -65,19 +65,21 @@ describe("the driver's state reader", () => {
         result: { changed: true, previous: false },
       },
     };
-    expect(settingRecord(state([allow]))).toEqual({
+    expect(settingRecord(state([allow]), true)).toEqual({
       release: "2024.1",
       changed: true,
       previous: false,
       restored: false,
+      allowed: true,
+      from: "allow-functions",
     });
     const restore = (startedAt: string) => ({
       urn: urn("db/restore-setting"),
       outputs: { release: "2024.1", startedAt, result: { restoredTo: false } },
     });
-    expect(settingRecord(state([allow, restore("2026-01-01T11:00")]))?.restored).toBe(true);
-    expect(settingRecord(state([allow, restore("2026-01-01T09:00")]))?.restored).toBe(false);
-    expect(settingRecord(state([]))).toBeUndefined();
+    expect(settingRecord(state([allow, restore("2026-01-01T11:00")]), true)?.restored).toBe(true);
+    expect(settingRecord(state([allow, restore("2026-01-01T09:00")]), true)?.restored).toBe(false);
+    expect(settingRecord(state([]), true)).toBeUndefined();
   });
 
   it("recover clears the pending operations and keeps the rest of the state", () => {

@@ -1,10 +1,10 @@
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { UpgradeConfig } from "../../plan/config";
-import { buildNodeScript, NodeScriptKind, secretExports } from "../../steps/node/scripts";
+import { buildNodeScript, NodeScriptKind, schemaLockFile, secretExports } from "../../steps/node/scripts";
 import { shellQuote } from "../../steps/exec/shellQuote";
 import {
   albProvisionedStack,
@@ -139,6 +139,18 @@ describe("buildNodeScript: exact text with the default commands", () => {
   ];
   const script = (kind: NodeScriptKind): string => buildNodeScript(kind, config, node2);
   const expected = (...body: string[]): string => [...header, ...body, ""].join("\n");
+  const lock = [
+    `schema_lock='${schemaLockFile(config.database)}'`,
+    "if command -v flock >/dev/null 2>&1; then",
+    '  exec 9>>"$schema_lock"',
+    "  if ! flock -n 9; then",
+    '    echo "another glance-manage schema step still runs on $GLANCE_NODE against this database (it holds $schema_lock; a killed run leaves its step running): not starting a second one. Wait until it has ended (pgrep -af glance-manage), then run up again" >&2',
+    "    exit 1",
+    "  fi",
+    "else",
+    '  echo "WARNING: no flock on $GLANCE_NODE: a glance-manage left running by a killed run cannot be detected" >&2',
+    "fi",
+  ];
 
   it("every kind starts with strict mode and the node's exports, and ends with a newline", () => {
     for (const kind of KINDS) {
@@ -186,13 +198,14 @@ describe("buildNodeScript: exact text with the default commands", () => {
   });
 
   it("expand and migrate", () => {
-    expect(script("expand")).toBe(expected("glance-manage db expand"));
-    expect(script("migrate")).toBe(expected("glance-manage db migrate"));
+    expect(script("expand")).toBe(expected(...lock, "glance-manage db expand"));
+    expect(script("migrate")).toBe(expected(...lock, "glance-manage db migrate"));
   });
 
   it("verify-migrations", () => {
     expect(script("verify-migrations")).toBe(
       expected(
+        ...lock,
         "set +e",
         "glance-manage db check",
         "rc=$?",
@@ -210,6 +223,7 @@ describe("buildNodeScript: exact text with the default commands", () => {
   it("contract", () => {
     expect(script("contract")).toBe(
       expected(
+        ...lock,
         "glance-manage db contract",
         "set +e",
         "glance-manage db check",
@@ -482,6 +496,69 @@ const HOSTILE_VALUES = [
 /** The README's apt example for prestageCommand (plan/config/crossChecks.ts). */
 const APT_PRESTAGE =
   'DEBIAN_FRONTEND=noninteractive apt-get install --download-only -y "glance-api=2:${GLANCE_TARGET_VERSION}*" "glance-common=2:${GLANCE_TARGET_VERSION}*" "python3-glance=2:${GLANCE_TARGET_VERSION}*"';
+
+describe("buildNodeScript: a schema step beside a glance-manage still running (a killed run's)", () => {
+  let holder: ReturnType<typeof spawn> | undefined;
+  afterAll(() => {
+    holder?.kill("SIGKILL");
+  });
+
+  /** A database of its own per test, so its lock file is this test's alone on this machine. */
+  const configFor = (manage: string) =>
+    parsed(
+      haproxyStack(2, {
+        database: { name: `gru_lock_test_${process.pid}_${(caseCount += 1)}` },
+        nodeCommands: { glanceManageCommand: manage },
+      }),
+    );
+
+  /** Holds the lock file as a running glance-manage does (on an inherited fd) until killed. */
+  async function holdLock(file: string): Promise<ReturnType<typeof spawn>> {
+    const child = spawn("bash", ["-c", 'exec 9>>"$1"; flock 9; echo held; exec sleep 60', "_", file], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    await new Promise<void>((resolve, reject) => {
+      child.stdout?.on("data", (chunk: Buffer) => {
+        if (String(chunk).includes("held")) resolve();
+      });
+      child.once("exit", () => reject(new Error("the lock holder ended before it held the lock")));
+    });
+    return child;
+  }
+
+  it.each(["expand", "migrate", "verify-migrations", "contract"] as const)(
+    "%s refuses to start while the node's schema lock for the database is held, and runs once it is free",
+    async (kind) => {
+      const s = standIns();
+      const config = configFor(s.manage(0));
+      const file = schemaLockFile(config.database);
+      holder = await holdLock(file);
+      const refused = bash(buildNodeScript(kind, config, node2));
+      expect(refused.status).toBe(1);
+      expect(refused.stderr).toContain("another glance-manage schema step still runs on node-2");
+      expect(s.calls()).toEqual([]);
+      holder.kill("SIGKILL");
+      await new Promise((resolve) => holder?.once("exit", resolve));
+      // The negative control: the same script, the lock free.
+      expect(bash(buildNodeScript(kind, config, node2)).status).toBe(0);
+      expect(s.calls().length).toBeGreaterThan(0);
+      rmSync(file, { force: true });
+    },
+  );
+
+  it("the lock is per database, and only schema steps take it", async () => {
+    const s = standIns();
+    const config = configFor(s.manage(0));
+    const other = configFor(s.manage(0));
+    expect(schemaLockFile(other.database)).not.toBe(schemaLockFile(config.database));
+    holder = await holdLock(schemaLockFile(config.database));
+    expect(bash(buildNodeScript("expand", other, node2)).status).toBe(0);
+    expect(bash(buildNodeScript("start", configWith({ startCommand: "true" }), node2)).status).toBe(0);
+    holder.kill("SIGKILL");
+    rmSync(schemaLockFile(config.database), { force: true });
+    rmSync(schemaLockFile(other.database), { force: true });
+  });
+});
 
 describe("buildNodeScript: prestage (nodeCommands.prestageCommand)", () => {
   it("exact text: the node's exports, the command in a subshell, a failure in the operator's words, then what it did", () => {

@@ -28,6 +28,8 @@ export const SECRET_VALUES = {
 
 /** When the mock preflight "started". */
 export const PREFLIGHT_STARTED_AT = "2026-11-26T09:59:00.000Z";
+/** Step results the mock engine returns, by step name (a step's `result` output, otherwise none). */
+export const mockStepResults = new Map<string, Record<string, unknown>>();
 
 /** Everything the mock engine saw, keyed by resource name. */
 export const seenByEngine = new Map<string, { type: string; inputs: Record<string, unknown> }>();
@@ -50,6 +52,8 @@ async function ensureMocks(): Promise<void> {
         if (args.type === "aws:ec2/instance:Instance") state.privateIp = "10.0.9.9";
         // The one step output the program reads back: the preflight's start (db/backup's reference).
         if (args.inputs.step === "preflight") state.startedAt = PREFLIGHT_STARTED_AT;
+        const result = mockStepResults.get(args.name);
+        if (result) state.result = result;
         return { id: `${args.name}-id`, state };
       },
       call: (args) => args.inputs,
