@@ -4,7 +4,7 @@ import { urnName } from "./state";
 /** A Command step as a state export holds it. */
 interface CommandRecord {
   urn: string;
-  type: string;
+  type?: string;
   replacementTrigger?: unknown;
   inputs?: { triggers?: unknown[] };
 }
@@ -19,7 +19,8 @@ interface CommandRecord {
 export function legacyCommandRefusal(deployment: Deployment, targetRelease: string): string | undefined {
   const resources = ((deployment.deployment as { resources?: CommandRecord[] }).resources ?? []).filter(
     (r) =>
-      r.type.startsWith("command:") && (r.replacementTrigger === undefined || r.replacementTrigger === null),
+      (r.type ?? "").startsWith("command:") &&
+      (r.replacementTrigger === undefined || r.replacementTrigger === null),
   );
   const stale = resources.filter((r) => r.inputs?.triggers?.[0] !== targetRelease);
   if (stale.length === 0) return undefined;

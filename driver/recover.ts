@@ -59,10 +59,49 @@ export function releaseStaleLocks(locks: StackLock[]): { released: StackLock[]; 
   return { released, blocking };
 }
 
-/** Removes the pending operations a killed run left; returns them (the steps will run again). */
+/** The resource type of a provisioned NEW NODE's instance (components/newNode.ts). */
+const INSTANCE_TYPE = "aws:ec2/instance:Instance";
+
+/** The URN's resource type: `urn:pulumi:stack::project::parent$type::name` -> `type`. */
+function urnType(urn: string): string {
+  return (urn.split("::")[2] ?? "").split("$").at(-1) ?? "";
+}
+
+/**
+ * Removes the pending operations a killed run left; returns them (the steps will run again). A
+ * launch of the NEW NODE's instance in flight is kept: the instance may exist in EC2 without the
+ * state knowing it, and clearing the launch would make the next `up` launch a second one.
+ */
 export function clearPendingOperations(deployment: Deployment): {
   cleaned: Deployment;
   cleared: PendingOperation[];
+  launches: PendingOperation[];
 } {
-  return { cleaned: withoutPendingOperations(deployment), cleared: pendingOperations(deployment) };
+  const pending = pendingOperations(deployment);
+  const launches = pending.filter(
+    (op) => op.type === "creating" && urnType(op.resource.urn) === INSTANCE_TYPE,
+  );
+  const cleared = pending.filter((op) => !launches.includes(op));
+  const cleaned = withoutPendingOperations(deployment);
+  const body = cleaned.deployment as { pending_operations?: PendingOperation[] };
+  body.pending_operations = launches;
+  return { cleaned, cleared, launches };
+}
+
+/** What the operator does about a launch the killed run left in flight: find it, terminate it, clear it. */
+export function launchInFlightAdvice(launch: PendingOperation, stack: string, release: string): string {
+  const name =
+    launch.resource.urn
+      .split("::")
+      .at(-1)
+      ?.replace(/\/provision$/, "") ?? "the NEW NODE";
+  return (
+    `the launch of the NEW NODE ${name} (${INSTANCE_TYPE}) was in flight when the run was killed: an EC2 ` +
+    `instance may exist that the stack does not know, and clearing the launch would make the next up launch a ` +
+    `second one, so recover kept it. Find it with \`aws ec2 describe-instances --filters Name=tag:Name,Values=${name} ` +
+    `Name=tag:glance:release,Values=${release} --query "Reservations[].Instances[].InstanceId"\`; it serves ` +
+    `nothing yet (it joins the target group only at its admit), so terminate any you find ` +
+    `(\`aws ec2 terminate-instances --instance-ids <id>\`), then clear the launch with ` +
+    `\`pulumi refresh --clear-pending-creates --stack ${stack}\` and run \`up\`: it launches one instance.`
+  );
 }

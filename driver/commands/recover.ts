@@ -1,5 +1,10 @@
 import { restoreAfterFailure, settingRecord } from "../mysqlSetting";
-import { clearPendingOperations, fileBackendLocks, releaseStaleLocks } from "../recover";
+import {
+  clearPendingOperations,
+  fileBackendLocks,
+  launchInFlightAdvice,
+  releaseStaleLocks,
+} from "../recover";
 import { urnName } from "../state";
 import { dbStep } from "../../plan/stepIds";
 import { CommandHandler, EXIT_FAILED } from "./context";
@@ -20,8 +25,8 @@ export const recover: CommandHandler = async ({ options, opened, stack, config, 
   if (!backend.startsWith("file://"))
     say(`[driver] ${backend} is not a file backend: check its lock with your backend's tools`);
   const killed = await stack.exportStack();
-  const { cleaned, cleared } = clearPendingOperations(killed);
-  if (cleared.length > 0) {
+  const { cleaned, cleared, launches } = clearPendingOperations(killed);
+  if (cleared.length > 0 || launches.length > 0) {
     await stack.importStack(cleaned);
     for (const op of cleared)
       say(`[driver] cleared pending ${op.type} of ${urnName(op.resource.urn)}: it runs again on the next up`);
@@ -32,9 +37,12 @@ export const recover: CommandHandler = async ({ options, opened, stack, config, 
       );
   }
   const stackConfig = await config();
+  for (const launch of launches)
+    say(`[driver] ${launchInFlightAdvice(launch, options.stack, stackConfig.targetRelease)}`);
   // Read before the pending operations go: a pending allow-functions may have set the value.
   const record = settingRecord(killed, stackConfig.database.adminUser !== undefined);
   say(`[driver] ${await restoreAfterFailure(record, stackConfig, adminPassword, log)}`);
+  if (launches.length > 0) return EXIT_FAILED;
   say("[driver] recovered: run `up` to finish the upgrade; finished steps are not repeated");
   return 0;
 };

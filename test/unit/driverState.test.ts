@@ -1,7 +1,7 @@
 import type { Deployment } from "@pulumi/pulumi/automation";
 import { describe, expect, it } from "vitest";
 import { settingRecord } from "../../driver/mysqlSetting";
-import { clearPendingOperations } from "../../driver/recover";
+import { clearPendingOperations, launchInFlightAdvice } from "../../driver/recover";
 import { finishedSteps, stepRecords, urnName } from "../../driver/state";
 
 const urn = (name: string, type = "pulumi-nodejs:dynamic:Resource") =>
@@ -89,5 +89,22 @@ describe("the driver's state reader", () => {
     expect(cleared).toEqual(pending);
     expect(cleaned).toEqual(state([{ urn: urn("db/expand") }], []));
     expect(clearPendingOperations(state([])).cleared).toEqual([]);
+  });
+
+  it("recover keeps a NEW NODE launch in flight (a second up would launch a second instance) and says what to do", () => {
+    const launchUrn =
+      "urn:pulumi:prod::glance-rolling-upgrade::glance:upgrade:RollingUpgrade$glance:node:NewNode$aws:ec2/instance:Instance::glance-new/provision";
+    const launch = { resource: { urn: launchUrn }, type: "creating" };
+    const drain = { resource: { urn: urn("node-2/drain") }, type: "creating" };
+    const { cleaned, cleared, launches } = clearPendingOperations(state([], [launch, drain]));
+    expect(cleared).toEqual([drain]);
+    expect(launches).toEqual([launch]);
+    expect((cleaned.deployment as { pending_operations: unknown[] }).pending_operations).toEqual([launch]);
+    const advice = launchInFlightAdvice(launch, "prod", "2024.1");
+    expect(advice).toContain("Name=tag:Name,Values=glance-new Name=tag:glance:release,Values=2024.1");
+    expect(advice).toContain("pulumi refresh --clear-pending-creates --stack prod");
+    // An update of the instance in flight (its tags) is no launch: cleared as before.
+    const updating = { ...launch, type: "updating" };
+    expect(clearPendingOperations(state([], [updating])).cleared).toEqual([updating]);
   });
 });
