@@ -44,8 +44,25 @@ function resolved<T>(value: pulumi.Input<T> | undefined): Promise<T | undefined>
     : new Promise((resolve) => pulumi.output(value).apply((v) => resolve(v as T)));
 }
 
+/** Registrations by config: most edit cases start from the same few configs. */
+const cache = new Map<string, Registered>();
+
 /** What the program registers for a stack config (the rollback program, given the nodes to roll back). */
 export async function registered(
+  config: Record<string, unknown>,
+  secrets: Parameters<typeof runMockProgram>[1],
+  rollbackNodes?: string[],
+): Promise<Registered> {
+  const key = canonicalJson({ config, secrets, rollbackNodes });
+  let result = cache.get(key);
+  if (!result) {
+    result = await register(config, secrets, rollbackNodes);
+    cache.set(key, result);
+  }
+  return structuredClone(result);
+}
+
+async function register(
   config: Record<string, unknown>,
   secrets: Parameters<typeof runMockProgram>[1],
   rollbackNodes?: string[],
