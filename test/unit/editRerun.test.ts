@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ConfigError, parseStackConfig, SECRET_KEYS, SecretPresence } from "../../plan/config";
-import { nodeScope, parseNodeStep } from "../../plan/stepIds";
+import { DB_STEP_KINDS, dbStep, nodeScope, parseNodeStep, PREFLIGHT_STEP } from "../../plan/stepIds";
 import { provisionedStackConfig, stackConfig } from "./support/mockProgram";
 import { Operation, operations, registered, Registered, runs, stoppedAfter } from "./support/rerunModel";
 import {
@@ -242,16 +242,8 @@ const CHANGING = new Set([
   "admit",
   "bake",
 ]);
-const NEVER_AGAIN = [
-  "preflight",
-  "db/backup",
-  "db/allow-functions",
-  "db/expand",
-  "db/migrate",
-  "db/verify",
-  "db/contract",
-  "db/restore-setting",
-];
+/** Preflight and every database step: once per upgrade. */
+const NEVER_AGAIN = [PREFLIGHT_STEP, ...DB_STEP_KINDS.map(dbStep)];
 
 function unitOf(name: string): { node: string; kind: string } | undefined {
   const node = parseNodeStep(name);
