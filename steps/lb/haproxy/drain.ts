@@ -1,15 +1,16 @@
 /**
- * The HAProxy drain, on every instance at once: the capacity guard counts the worst instance; the
- * server goes to DRAIN everywhere, its sessions end everywhere, then it goes to MAINT everywhere.
+ * The HAProxy drain, in every backend on every instance at once: the capacity guard counts the
+ * worst backend; the server goes to DRAIN everywhere, its sessions end everywhere, then it goes to
+ * MAINT everywhere.
  */
 import { StepContext } from "../../context";
 import type { ServerStat } from "../haproxyRuntime";
 import type { Drained } from "../loadBalancer";
 import {
-  findServer,
   HaproxyPoolServer,
   InstanceLostError,
   LastSeen,
+  serverIn,
   serversAt,
   setStateOn,
   unlessLost,
@@ -26,12 +27,12 @@ export async function haproxyDrainAll(
   const say = wordingFor(args);
   const views: CapacityView[] = await Promise.all(
     args.instances.map(async (instance) => {
-      const servers = await serversAt(instance, args.backend);
+      const servers = await serversAt(instance);
       const healthyOthers = servers.filter((s) => s.server !== args.server && s.status === "UP");
       return { instance, servers, healthyOthers };
     }),
   );
-  const targets = views.map((v) => findServer(args, v.servers));
+  const targets = views.map((v) => serverIn(args, v.instance, v.servers));
   const lastSeen: LastSeen = new Map(args.instances.map((i, index) => [i, targets[index]]));
   const sessionsAtStart = targets.reduce((sum, target) => sum + target.scur, 0);
   const pending = args.instances.filter((_, index) => !targets[index].status.startsWith("MAINT"));
