@@ -11,7 +11,8 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { runMockProgram, SECRET_VALUES, stackConfig } from "./support/mockProgram";
+import type * as pulumi from "@pulumi/pulumi";
+import { Registration, runMockProgram, SECRET_VALUES, stackConfig } from "./support/mockProgram";
 
 const SECRET_SIG = "4dabf18193072939515e22adb298388d";
 const secrets = { dbPassword: "secret", dbAdminPassword: "secret", sshPrivateKey: "secret" } as const;
@@ -25,6 +26,11 @@ function plain(value: unknown): unknown {
     return Object.fromEntries(Object.entries(record).map(([k, v]) => [k, plain(v)]));
   }
   return value;
+}
+
+/** A custom resource's additionalSecretOutputs, as the mock recorded its options. */
+function secretOutputsOf(registration: Registration | undefined): string[] | undefined {
+  return (registration?.opts as pulumi.CustomResourceOptions | undefined)?.additionalSecretOutputs;
 }
 
 const LOCAL_NODES = [1, 2].map((n) => ({
@@ -77,9 +83,9 @@ describe("the command executor's output (mock-level: the Command plugin cannot r
     const expand = registrations.find((r) => r.name === "db/expand");
     expect(expand?.type).toBe("command:remote:Command");
     // (remote.Command adds its own `connection`.)
-    expect(expand?.opts.additionalSecretOutputs).toEqual(expect.arrayContaining(["stdout", "stderr"]));
+    expect(secretOutputsOf(expand)).toEqual(expect.arrayContaining(["stdout", "stderr"]));
     const stop = registrations.find((r) => r.name === "node-2/stop");
-    expect(stop?.opts.additionalSecretOutputs).not.toContain("stdout");
+    expect(secretOutputsOf(stop)).not.toContain("stdout");
   });
 
   it("mock-level: remote db/expand's registered stdin, run under bash, prints [secret] where glance-manage printed the connection", async () => {
@@ -112,7 +118,7 @@ describe("the command executor's output (mock-level: the Command plugin cannot r
     );
     const expand = registrations.find((r) => r.name === "db/expand");
     expect(expand?.type).toBe("command:local:Command");
-    expect(expand?.opts.additionalSecretOutputs).toEqual(["stdout", "stderr"]);
+    expect(secretOutputsOf(expand)).toEqual(["stdout", "stderr"]);
     const env = plain(expand?.inputs?.environment) as Record<string, string>;
     expect(env.OS_DATABASE__CONNECTION).toContain(PASSWORD_IN_URL);
     // The command line holds the names only: no value, and it is no secret itself.
