@@ -210,7 +210,9 @@ export function buildPlan(config: UpgradeConfig): Plan {
     loadBalancer:
       lb.type === "alb"
         ? `ALB target group ${lb.targetGroupArn}`
-        : `HAProxy ${haproxyRuntimeSummary(config)} backend ${lb.backend}`,
+        : `HAProxy ${haproxyRuntimeSummary(config)} ${
+            typeof lb.backend === "string" ? `backend ${lb.backend}` : `backends ${lb.backend.join(", ")}`
+          }`,
     backup: backupTarget(config),
     drainTimeoutSeconds: lb.drainTimeoutSeconds,
     maxUnavailable: lb.maxUnavailable,

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the lab and the integration tests start their own services from:
 # MariaDB (server, client, mysqldump), HAProxy, OpenSSH (server and client) and openssl (the lab's own
-# CA for MariaDB's TLS). Starts nothing.
+# CA for MariaDB's TLS) and sudo (its env_reset, test/integration/glanceManageSudo.test.ts). Starts nothing.
 # Idempotent: does nothing when every binary is already there; apt-get update only when needed.
 set -euo pipefail
 
 log() { printf '[setup-services] %s\n' "$*" >&2; }
-PACKAGES=(mariadb-server mariadb-client haproxy openssh-server openssh-client openssl)
-BINARIES=(mariadbd haproxy sshd mysqldump openssl)
+PACKAGES=(mariadb-server mariadb-client haproxy openssh-server openssh-client openssl sudo)
+BINARIES=(mariadbd haproxy sshd mysqldump openssl sudo)
 
 # sbin dirs are not on a non-root PATH everywhere, and mariadbd/sshd live there.
 PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"

@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { lastLine } from "../../steps/exec/lastLine";
 import { remoteBashCommand, scriptForStdin } from "../../steps/exec/local";
+import { redactingPreamble } from "../../steps/exec/redactOnNode";
 import { shellQuote } from "../../steps/exec/shellQuote";
 import { UpgradeConfig } from "../../plan/config";
 import { healthGateScript, secretExports } from "../../steps/node/scripts";
@@ -26,6 +27,11 @@ export const OUTCOME_PREAMBLE =
  * comes on stdin, in a brace group, after its secrets), the step timeout (coreutils `timeout` on the
  * node, and the resource's own timeouts), and the same outcome (start, end, last line of output).
  * Locally the script runs under bash with its secrets as environment variables.
+ *
+ * Output, as the native runner redacts it: the plugin (1.2.1) logs every line of stdout and stderr,
+ * keeps both as plaintext outputs in the state, and puts both in its error when a step fails, whatever
+ * `logging` says. So a step with secrets redacts them on the node (steps/exec/redactOnNode.ts), and
+ * its stdout and stderr are secret outputs besides.
  */
 export class CommandExecutor implements Executor {
   readonly kind = "command" as const;
@@ -56,6 +62,7 @@ export class CommandExecutor implements Executor {
       dependsOn: args.dependsOn,
       customTimeouts: { create: limit, update: limit },
       replacementTrigger,
+      ...(args.secrets === undefined ? {} : { additionalSecretOutputs: ["stdout", "stderr"] }),
     };
     const onUpdate = updateCommand(args.kind);
     const gate = args.healthGate;
@@ -65,7 +72,16 @@ export class CommandExecutor implements Executor {
           .apply((url) => `${OUTCOME_PREAMBLE}${args.script}${healthGateScript(url, gate.timeoutSeconds)}`)
       : pulumi.output(`${OUTCOME_PREAMBLE}${args.script}`);
     if (args.node.transport === "local") {
-      const bounded = script.apply((text) => `timeout -k 5 ${timeoutSeconds} bash -c ${shellQuote(text)}`);
+      // The names only (not secret), so the command line stays plain text with no value in it.
+      const names = pulumi.unsecret(
+        pulumi.output(args.secrets ?? {}).apply((secrets) => Object.keys(secrets)),
+      );
+      const bounded = pulumi
+        .all([script, names])
+        .apply(
+          ([text, secretNames]) =>
+            `timeout -k 5 ${timeoutSeconds} bash -c ${shellQuote(`${redactingPreamble(secretNames)}${text}`)}`,
+        );
       const local = new command.local.Command(
         args.name,
         {
@@ -92,7 +108,11 @@ export class CommandExecutor implements Executor {
       args.secrets === undefined
         ? script.apply((text) => scriptForStdin(text))
         : pulumi.secret(
-            pulumi.all([script, args.secrets]).apply(([text, s]) => scriptForStdin(text, secretExports(s))),
+            pulumi
+              .all([script, args.secrets])
+              .apply(([text, s]) =>
+                scriptForStdin(text, `${secretExports(s)}${redactingPreamble(Object.keys(s))}`),
+              ),
           );
     const remote = new command.remote.Command(
       args.name,
@@ -121,9 +141,11 @@ export class CommandExecutor implements Executor {
     stdout: pulumi.Output<string>,
     stderr: pulumi.Output<string>,
   ): ScriptStep {
-    const source: StepOutcomeSource = stepOutcome(stdout, stderr);
+    // What the summary reads (the start and end markers, the last line) is plain again: the node
+    // redacted it before it left, and a secret here would make the whole summary output secret.
+    const source: StepOutcomeSource = stepOutcome(pulumi.unsecret(stdout), pulumi.unsecret(stderr));
     recordOutcome(resource, source);
-    return { resource, stdout: stdout.apply(lastLine) };
+    return { resource, stdout: pulumi.unsecret(stdout).apply(lastLine) };
   }
 }
 

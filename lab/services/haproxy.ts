@@ -28,6 +28,11 @@ export interface StartHaproxyOptions {
   frontendPort?: number;
   /** Default "glance". */
   backendName?: string;
+  /**
+   * More backends holding the same servers, each behind a frontend of its own (kolla-ansible's
+   * `glance_api_back` and `glance_api_external_back`: an internal and an external VIP).
+   */
+  extraBackendNames?: string[];
   /** Default /healthcheck. */
   healthPath?: string;
   /** Default 1000 (with fall 2 rise 2). */
@@ -45,6 +50,8 @@ export interface RunningHaproxy {
   /** `127.0.0.1:<port>` */
   runtimeApiTcp: string;
   backendName: string;
+  /** Every backend's frontend, `backendName` and each extra one: name -> `http://127.0.0.1:port`. */
+  frontendUrls: Record<string, string>;
   pid: number;
   configPath: string;
   /** One line per request (httplog, with the client's X-Request-Id). */
@@ -64,6 +71,8 @@ export function haproxyConfig(opts: {
   checkIntervalMs: number;
   backends: HaproxyBackend[];
   requestHeaders?: Record<string, string>;
+  /** Extra backends with the same servers: name -> its frontend's port. */
+  extraBackends?: Record<string, number>;
 }): string {
   const servers = opts.backends.map((b) => `    server ${b.name} ${b.address} check`).join("\n");
   const setHeaders = Object.entries(opts.requestHeaders ?? {})
@@ -84,6 +93,30 @@ backend self_${b.name}
     server ${b.name} ${b.address}
 `,
     )
+    .join("");
+  const frontendAndBackend = (name: string, port: number): string => `frontend fe_${name}
+    bind 127.0.0.1:${port}
+    # The client's request id, logged in braces after the queue counters, so a failure seen by the
+    # client can be matched with HAProxy's line for it.
+    http-request capture req.hdr(x-request-id) len 64
+${setHeaders}    default_backend ${name}
+
+backend ${name}
+    balance roundrobin
+    # No server-side keep-alive to Glance's eventlet server (Fuel's glance-api used httpclose too).
+    # With HAProxy's connection reuse, a request sent on an idle server connection that the server
+    # just closed ends in a silent client close (HAProxy expects the client to retry); closed after
+    # each response, a node that drops a request shows as a 502/503 instead.
+    option http-server-close
+    # Which node answered, for the client's failure reports and its held downloads.
+    http-response set-header X-Served-By %[srv_name]
+    option httpchk GET ${opts.healthPath}
+    http-check expect status 200
+    default-server inter ${opts.checkIntervalMs} fall 2 rise 2
+${servers}
+`;
+  const extra = Object.entries(opts.extraBackends ?? {})
+    .map(([name, port]) => `\n${frontendAndBackend(name, port)}`)
     .join("");
   return `global
     stats socket ${opts.adminSocketPath} mode 600 level admin
@@ -111,26 +144,7 @@ defaults
     timeout queue 30s
     timeout check 2s
 
-frontend fe_${opts.backendName}
-    bind 127.0.0.1:${opts.frontendPort}
-    # The client's request id, logged in braces after the queue counters, so a failure seen by the
-    # client can be matched with HAProxy's line for it.
-    http-request capture req.hdr(x-request-id) len 64
-${setHeaders}    default_backend ${opts.backendName}
-
-backend ${opts.backendName}
-    balance roundrobin
-    # No server-side keep-alive to Glance's eventlet server (Fuel's glance-api used httpclose too).
-    # With HAProxy's connection reuse, a request sent on an idle server connection that the server
-    # just closed ends in a silent client close (HAProxy expects the client to retry); closed after
-    # each response, a node that drops a request shows as a 502/503 instead.
-    option http-server-close
-    # Which node answered, for the client's failure reports and its held downloads.
-    http-response set-header X-Served-By %[srv_name]
-    option httpchk GET ${opts.healthPath}
-    http-check expect status 200
-    default-server inter ${opts.checkIntervalMs} fall 2 rise 2
-${servers}
+${frontendAndBackend(opts.backendName, opts.frontendPort)}${extra}
 ${selfProxies}`;
 }
 
@@ -166,6 +180,8 @@ export async function startHaproxy(opts: StartHaproxyOptions): Promise<RunningHa
   fs.rmSync(adminSocketPath, { force: true });
   const frontendPort = opts.frontendPort || (await findFreePort());
   const adminTcpPort = await findFreePort();
+  const extraBackends: Record<string, number> = {};
+  for (const name of opts.extraBackendNames ?? []) extraBackends[name] = await findFreePort();
   const configPath = path.join(dir, "haproxy.cfg");
   fs.writeFileSync(
     configPath,
@@ -178,6 +194,7 @@ export async function startHaproxy(opts: StartHaproxyOptions): Promise<RunningHa
       checkIntervalMs: opts.checkIntervalMs ?? 1000,
       backends: opts.backends,
       requestHeaders: opts.requestHeaders,
+      extraBackends,
     }),
   );
 
@@ -218,13 +235,14 @@ export async function startHaproxy(opts: StartHaproxyOptions): Promise<RunningHa
       throw new Error(`haproxy did not become ready: ${lastProblem}; log:\n${logTail(logPath)}`);
     }
     try {
-      const servers = serverStatsOf(
-        parseStatCsv(await runtimeCommand(runtimeApi, "show stat", 1_000)),
-        backendName,
+      const rows = parseStatCsv(await runtimeCommand(runtimeApi, "show stat", 1_000));
+      const servers = [backendName, ...Object.keys(extraBackends)].flatMap((name) =>
+        serverStatsOf(rows, name),
       );
       // Before its first check a server shows check status INI (with "* " while the check runs).
       const pending = servers.filter((s) => s.checkStatus.replace(/^\* /, "") === "INI");
-      if (servers.length === opts.backends.length && pending.length === 0) break;
+      const expected = opts.backends.length * (1 + Object.keys(extraBackends).length);
+      if (servers.length === expected && pending.length === 0) break;
       lastProblem = `first health check pending for ${pending.map((s) => s.server).join(", ")}`;
     } catch (err) {
       lastProblem = (err as Error).message;
@@ -237,6 +255,10 @@ export async function startHaproxy(opts: StartHaproxyOptions): Promise<RunningHa
     runtimeApi,
     runtimeApiTcp: `127.0.0.1:${adminTcpPort}`,
     backendName,
+    frontendUrls: Object.fromEntries([
+      [backendName, `http://127.0.0.1:${frontendPort}`],
+      ...Object.entries(extraBackends).map(([name, port]) => [name, `http://127.0.0.1:${port}`]),
+    ]),
     pid,
     configPath,
     logPath,

@@ -26,6 +26,10 @@ const runtimeApiEntry = z.union([runtimeAddress, runtimeApiOverSshSchema]);
 export const RUNTIME_API_FORMS =
   "use unix:/path/to/admin.sock or HOST:PORT, or a list of those and {ssh: {host, user, port?}, socket: /path/to/admin.sock}";
 
+const backendName = z
+  .string()
+  .regex(/^[A-Za-z0-9_.-]{1,64}$/, "use the HAProxy backend's name (letters, digits, '_', '.', '-')");
+
 const rolloutFields = {
   drainTimeoutSeconds: positiveSeconds(3600).default(300),
   /**
@@ -63,9 +67,28 @@ export const loadBalancerSchema = z.discriminatedUnion("type", [
       runtimeAddress,
       z.array(runtimeApiEntry).min(1, "list at least one runtime API (one per HAProxy instance)"),
     ]),
-    backend: z
-      .string()
-      .regex(/^[A-Za-z0-9_.-]{1,64}$/, "use the HAProxy backend's name (letters, digits, '_', '.', '-')"),
+    /**
+     * The backend holding the Glance servers, or every one that does (kolla-ansible has
+     * `glance_api_back` and `glance_api_external_back`): a node left in one takes requests through it.
+     */
+    backend: z.union([
+      backendName,
+      z
+        .array(backendName)
+        .min(1, "list at least one backend (each HAProxy backend that holds the Glance servers)")
+        .superRefine((names, ctx) => {
+          names.forEach((name, index) => {
+            const first = names.indexOf(name);
+            if (first !== index) {
+              ctx.addIssue({
+                code: "custom",
+                path: [index],
+                message: `duplicate of loadBalancer.backend[${first}]; list each backend once`,
+              });
+            }
+          });
+        }),
+    ]),
     ...rolloutFields,
   }),
 ]);

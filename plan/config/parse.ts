@@ -15,6 +15,7 @@ import {
   secretProblems,
   versionProblems,
 } from "./crossChecks";
+import { glanceManageSudoProblems } from "./glanceManageSudo";
 import { albTargetTypeProblems, fleetSizeProblems, nodeProblems, pauseAfterProblems } from "./fleetChecks";
 import { describeIssue, runtimeApiIssue } from "./problemText";
 import { resolveNewNode, resolveNodes } from "./resolveNodes";
@@ -88,6 +89,7 @@ export function parseStackConfig(
     ...newNodeSshProblems(stack),
     ...rollbackCommandProblems(stack),
     ...prestageProblems(stack),
+    ...glanceManageSudoProblems(stack),
     ...awsIdentityProblems(stack),
     ...versionProblems(stack),
     ...provisionProblems(stack),

@@ -13,7 +13,7 @@ const ENV_NAME = /^[A-Z_][A-Z0-9_]*$/;
 const TAIL_LINES = 20;
 /** Bytes of each stream kept for the result; the log gets everything. */
 const MAX_CAPTURED_CHARS = 4 * 1024 * 1024;
-const REDACTED = "[secret]";
+export const REDACTED = "[secret]";
 /** Lines of a multi-line secret (a PEM key) shorter than this are too common to redact on their own. */
 const MIN_REDACTED_FRAGMENT = 8;
 const SSH_CLIENT_ERROR_EXIT = 255;

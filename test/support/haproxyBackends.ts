@@ -99,16 +99,18 @@ export async function resetToAllUpAndIdle(
   instances: RunningHaproxy[],
 ): Promise<void> {
   for (const b of backends) b.healthy = true;
-  for (const lb of instances) {
-    for (const s of await readBackendServers(lb.runtimeApi, lb.backendName)) {
+  // Every backend of every instance (an instance may hold the servers in several).
+  const places = instances.flatMap((lb) => Object.keys(lb.frontendUrls).map((backend) => ({ lb, backend })));
+  for (const { lb, backend } of places) {
+    for (const s of await readBackendServers(lb.runtimeApi, backend)) {
       if (s.status !== "UP")
-        await runtimeCommand(lb.runtimeApi, `set server ${lb.backendName}/${s.server} state ready`);
+        await runtimeCommand(lb.runtimeApi, `set server ${backend}/${s.server} state ready`);
     }
   }
   await pollUntil(
     async () => {
-      for (const lb of instances) {
-        const servers = await readBackendServers(lb.runtimeApi, lb.backendName);
+      for (const { lb, backend } of places) {
+        const servers = await readBackendServers(lb.runtimeApi, backend);
         if (!servers.every((s) => s.status === "UP" && s.scur === 0)) return undefined;
       }
       return true;

@@ -153,3 +153,56 @@ describe("loadBalancer.runtimeApi: one or several HAProxy instances", () => {
     });
   }
 });
+
+describe("loadBalancer.backend: one or several backends holding the Glance servers", () => {
+  it("a list reaches every step as the list, and the plan names each backend", () => {
+    const config = parsed(
+      haproxyStack(2, { loadBalancer: { backend: ["glance_api_back", "glance_api_external_back"] } }),
+    );
+    const backend = ["glance_api_back", "glance_api_external_back"];
+    expect(lbTargetFor(config, config.nodes[1])).toEqual({
+      type: "haproxy",
+      runtimeApis: ["unix:/run/haproxy/admin.sock"],
+      backend,
+      server: "node-2",
+    });
+    expect(lbFleet(config, config.nodes)).toMatchObject({ backend, expected: ["node-1", "node-2"] });
+    expect(buildPlan(config).loadBalancer).toBe(
+      "HAProxy unix:/run/haproxy/admin.sock backends glance_api_back, glance_api_external_back",
+    );
+  });
+
+  it("a single name keeps the request it always had (a state written before sees no change)", () => {
+    const config = parsed(haproxyStack(2));
+    expect(lbTargetFor(config, config.nodes[0])).toMatchObject({ backend: "glance_api" });
+    expect(buildPlan(config).loadBalancer).toBe("HAProxy unix:/run/haproxy/admin.sock backend glance_api");
+  });
+
+  const bad: Array<{ name: string; overrides: Overrides; shows: string[] }> = [
+    {
+      name: "an empty list",
+      overrides: { loadBalancer: { backend: [] } },
+      shows: [`${NS}:loadBalancer.backend = []`, "list at least one backend"],
+    },
+    {
+      name: "the same backend twice",
+      overrides: { loadBalancer: { backend: ["glance_api_back", "x", "glance_api_back"] } },
+      shows: [`${NS}:loadBalancer.backend[2] = "glance_api_back"`, `duplicate of loadBalancer.backend[0]`],
+    },
+    {
+      name: "a bad name in the list",
+      overrides: { loadBalancer: { backend: ["glance_api_back", "glance api"] } },
+      shows: [`${NS}:loadBalancer.backend[1] = "glance api"`, "HAProxy backend's name"],
+    },
+  ];
+  for (const { name, overrides, shows } of bad) {
+    it(`refuses ${name}, naming the key and the fix`, () => {
+      const { problems } = configErrorOf(haproxyStack(2, overrides));
+      const line = problems.find((p) => shows.every((s) => p.includes(s)));
+      expect(
+        line,
+        `no single problem shows ${JSON.stringify(shows)} in:\n${problems.join("\n")}`,
+      ).toBeDefined();
+    });
+  }
+});

@@ -1,7 +1,7 @@
 /**
- * The HAProxy drain, on every instance at once: the capacity guard counts the worst instance (before
- * and again after the server left, steps/lb/takeOut.ts); the server goes to DRAIN everywhere, its
- * sessions end everywhere, then it goes to MAINT everywhere.
+ * The HAProxy drain, in every backend on every instance at once: the capacity guard counts the worst
+ * backend (before and again after the server left, steps/lb/takeOut.ts); the server goes to DRAIN
+ * everywhere, its sessions end everywhere, then it goes to MAINT everywhere.
  */
 import { StepContext } from "../../context";
 import { mayLeaveRotation, TargetState } from "../capacity";
@@ -9,7 +9,7 @@ import type { ServerStat } from "../haproxyRuntime";
 import type { Drained } from "../loadBalancer";
 import { withFleetLock, worstDecision } from "../takeOut";
 import {
-  findServer,
+  serverIn,
   HaproxyPoolServer,
   InstanceLostError,
   LastSeen,
@@ -33,7 +33,7 @@ export function targetState(stat: ServerStat): TargetState {
 async function capacityViews(args: HaproxyPoolServer & { minHealthy: number }): Promise<CapacityView[]> {
   return Promise.all(
     args.instances.map(async (instance) => {
-      const servers = await serversAt(instance, args.backend);
+      const servers = await serversAt(instance);
       const fleet = servers.map((s) => ({ name: s.server, state: targetState(s) }));
       return { instance, servers, decision: mayLeaveRotation(fleet, args.server, args.minHealthy) };
     }),
@@ -45,7 +45,7 @@ function worstOf(views: CapacityView[]): CapacityView {
 }
 
 function lockKey(args: HaproxyPoolServer): string {
-  return `haproxy ${[...args.instances.map((i) => i.label)].sort().join(",")} ${args.backend}`;
+  return `haproxy ${[...args.instances.map((i) => `${i.label} ${i.backend}`)].sort().join(",")}`;
 }
 
 export async function haproxyDrainAll(
@@ -57,7 +57,7 @@ export async function haproxyDrainAll(
   // elsewhere took the fleet below minHealthy meanwhile (steps/lb/takeOut.ts).
   const taken = await withFleetLock(lockKey(args), async () => {
     const views = await capacityViews(args);
-    const targets = views.map((v) => findServer(args, v.servers));
+    const targets = views.map((v) => serverIn(args, v.instance, v.servers));
     const lastSeen: LastSeen = new Map(args.instances.map((i, index) => [i, targets[index]]));
     const pending = args.instances.filter((_, index) => !targets[index].status.startsWith("MAINT"));
     if (pending.length === 0) return { targets, lastSeen, pending, started: Date.now() };

@@ -1,8 +1,7 @@
-/** The check before `db contract`: on every HAProxy instance, the backend is exactly the upgraded fleet, all UP. */
+/** The check before `db contract`: on every HAProxy instance, each backend is exactly the upgraded fleet, all UP. */
 import { StepContext } from "../../context";
-import type { HaproxyInstance } from "../haproxyEndpoints";
 import type { ServerStat } from "../haproxyRuntime";
-import { serversAt } from "./pool";
+import { HaproxyPlace, serversAt } from "./pool";
 import { wordingFor } from "./wording";
 
 /** How a backend differs from "exactly the expected servers, all UP"; empty when it does not. */
@@ -18,13 +17,13 @@ export function fleetProblems(servers: ServerStat[], expectedServers: string[]):
 }
 
 export async function haproxyFleetCheckAll(
-  args: { instances: HaproxyInstance[]; backend: string; expectedServers: string[] },
+  args: { instances: HaproxyPlace[]; expectedServers: string[] },
   ctx: StepContext,
 ): Promise<{ servers: string[] }> {
   // The fleet check speaks of the backend, never of one server.
   const say = wordingFor({ ...args, server: "" });
   const views = await Promise.all(
-    args.instances.map(async (instance) => ({ instance, servers: await serversAt(instance, args.backend) })),
+    args.instances.map(async (instance) => ({ instance, servers: await serversAt(instance) })),
   );
   const problems = views.flatMap((v) =>
     fleetProblems(v.servers, args.expectedServers).map((p) => say.fleetProblem(v.instance, p)),

@@ -1,6 +1,7 @@
 /**
  * HAProxy as a LoadBalancer: every step opens the load balancer's instances (an SSH forward for a
- * remote runtime API) for its own duration and acts on all of them; a single instance is a list of one.
+ * remote runtime API) for its own duration and acts on every backend named on all of them; a single
+ * instance or backend is a list of one.
  */
 import { StepContext } from "../../context";
 import { RuntimeEndpoint, withHaproxyInstances } from "../haproxyEndpoints";
@@ -9,23 +10,33 @@ import type { BakeWatch, LbSecrets, LoadBalancer } from "../loadBalancer";
 import { haproxyAdmitAll } from "./admit";
 import { haproxyDrainAll, HaproxyDrained } from "./drain";
 import { haproxyFleetCheckAll } from "./fleet";
-import { HaproxyPoolServer, readServerEverywhere } from "./pool";
+import { HaproxyPoolServer, placesOf, readServerEverywhere } from "./pool";
 
-/** One node as a step request carries it: its server in the backend of every instance. */
+/**
+ * One backend, or every backend that holds the node (an internal and an external VIP's): as the
+ * stack config names them, so a one-backend request keeps the shape it always had.
+ */
+export type HaproxyBackends = string | string[];
+
+/** One node as a step request carries it: its server in each backend of every instance. */
 export type HaproxyTarget = {
   type: "haproxy";
   runtimeApis: RuntimeEndpoint[];
-  backend: string;
+  backend: HaproxyBackends;
   server: string;
 };
 
-/** The fleet as a step request carries it: the servers every instance's backend must have, all UP. */
+/** The fleet as a step request carries it: the servers each backend of every instance must have, all UP. */
 export type HaproxyFleet = {
   type: "haproxy";
   runtimeApis: RuntimeEndpoint[];
-  backend: string;
+  backend: HaproxyBackends;
   expected: string[];
 };
+
+function backendList(backend: HaproxyBackends): string[] {
+  return typeof backend === "string" ? [backend] : backend;
+}
 
 type Membership = Omit<HaproxyTarget, "type">;
 
@@ -35,7 +46,7 @@ export function drainFromHaproxy(
   ctx: StepContext,
 ): Promise<HaproxyDrained> {
   return withHaproxyInstances(args.runtimeApis, sshPrivateKey, ctx, (instances) =>
-    haproxyDrainAll({ ...args, instances }, ctx),
+    haproxyDrainAll({ ...args, instances: placesOf(instances, backendList(args.backend)) }, ctx),
   );
 }
 
@@ -45,23 +56,26 @@ export function admitToHaproxy(
   ctx: StepContext,
 ): Promise<{ admitSeconds: number }> {
   return withHaproxyInstances(args.runtimeApis, sshPrivateKey, ctx, (instances) =>
-    haproxyAdmitAll({ ...args, instances }, ctx),
+    haproxyAdmitAll({ ...args, instances: placesOf(instances, backendList(args.backend)) }, ctx),
   );
 }
 
 export function checkHaproxyFleet(
-  args: { runtimeApis: RuntimeEndpoint[]; backend: string; expectedServers: string[] },
+  args: { runtimeApis: RuntimeEndpoint[]; backend: HaproxyBackends; expectedServers: string[] },
   sshPrivateKey: string | undefined,
   ctx: StepContext,
 ): Promise<{ servers: string[] }> {
   return withHaproxyInstances(args.runtimeApis, sshPrivateKey, ctx, (instances) =>
-    haproxyFleetCheckAll({ ...args, instances }, ctx),
+    haproxyFleetCheckAll(
+      { expectedServers: args.expectedServers, instances: placesOf(instances, backendList(args.backend)) },
+      ctx,
+    ),
   );
 }
 
 type Counters = { hrsp5xx: number; eresp: number; econ: number };
 
-/** The error counters summed over every HAProxy instance (each counts only what passed through it). */
+/** The error counters summed over every backend of every HAProxy instance (each counts only what passed through it). */
 function errorCounters(stats: ServerStat[]): Counters {
   return stats.reduce<Counters>(
     (sum, stat) => ({
@@ -128,7 +142,12 @@ export const haproxyLoadBalancer: LoadBalancer<HaproxyTarget, HaproxyFleet> = {
   },
   watch(target, secrets, ctx, bake) {
     return withHaproxyInstances(target.runtimeApis, secrets.sshPrivateKey, ctx, async (instances) =>
-      bake(await serverWatch({ instances, backend: target.backend, server: target.server }, ctx)),
+      bake(
+        await serverWatch(
+          { instances: placesOf(instances, backendList(target.backend)), server: target.server },
+          ctx,
+        ),
+      ),
     );
   },
 };

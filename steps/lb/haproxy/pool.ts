@@ -1,35 +1,63 @@
 /**
- * One server on every HAProxy instance of a load balancer (one instance is a list of one): read it,
- * set its state, and watch it until a condition holds everywhere. A runtime API that fails mid-step
+ * One server in every backend of every HAProxy instance of a load balancer (one backend on one
+ * instance is a list of one): read it, set its state, and watch it until a condition holds everywhere. A runtime API that fails mid-step
  * is an InstanceLostError naming the instance, so the protocol can say where it left the server.
  */
 import { pollUntil, StepError } from "../../context";
 import type { HaproxyInstance } from "../haproxyEndpoints";
 import { readBackendServers, runtimeCommand, ServerStat } from "../haproxyRuntime";
 
-export interface HaproxyPoolServer {
-  instances: HaproxyInstance[];
+/**
+ * One backend on one HAProxy instance: where the server is read and set. A load balancer with
+ * several backends holding the node (kolla-ansible's internal and external Glance backends) has one
+ * place per instance and backend, and every step acts on all of them.
+ */
+export interface HaproxyPlace extends HaproxyInstance {
   backend: string;
+}
+
+export interface HaproxyPoolServer {
+  instances: HaproxyPlace[];
   server: string;
   pollIntervalMs?: number;
 }
 
-/** Where the server was last seen on each instance. */
-export type LastSeen = Map<HaproxyInstance, ServerStat>;
+/**
+ * Every backend on every instance, instance by instance. With several backends a place's label names
+ * its backend, so messages say which one a state or a failure belongs to.
+ */
+export function placesOf(instances: HaproxyInstance[], backends: string[]): HaproxyPlace[] {
+  return instances.flatMap((instance) =>
+    backends.map((backend) => ({
+      ...instance,
+      backend,
+      label: backends.length > 1 ? `${instance.label} backend ${backend}` : instance.label,
+    })),
+  );
+}
+
+/** The backends of the places, each once, in order. */
+export function backendsAt(places: HaproxyPlace[]): string[] {
+  return [...new Set(places.map((p) => p.backend))];
+}
+
+/** Where the server was last seen in each place. */
+export type LastSeen = Map<HaproxyPlace, ServerStat>;
 
 const DEFAULT_POLL_INTERVAL_MS = 100;
 
 /** A runtime API failed while the step was under way: which instance, and why. */
 export class InstanceLostError extends Error {
   constructor(
-    readonly instance: HaproxyInstance,
+    readonly instance: HaproxyPlace,
     readonly reason: string,
   ) {
     super(reason);
   }
 }
 
-export function serverName(ref: Pick<HaproxyPoolServer, "backend" | "server">): string {
+/** `backend/server`, as the runtime API's `set server` takes it. */
+export function serverName(ref: { backend: string; server: string }): string {
   return `${ref.backend}/${ref.server}`;
 }
 
@@ -46,10 +74,7 @@ function instanceError(instance: HaproxyInstance, error: unknown): string {
   );
 }
 
-export function findServer(
-  ref: Pick<HaproxyPoolServer, "backend" | "server">,
-  servers: ServerStat[],
-): ServerStat {
+export function findServer(ref: { backend: string; server: string }, servers: ServerStat[]): ServerStat {
   const stat = servers.find((s) => s.server === ref.server);
   if (stat === undefined) {
     throw new StepError(
@@ -61,22 +86,27 @@ export function findServer(
   return stat;
 }
 
-/** Every server of the backend on one instance; a failure is a StepError in that instance's words. */
-export async function serversAt(instance: HaproxyInstance, backend: string): Promise<ServerStat[]> {
+/** Every server of the place's backend; a failure is a StepError in that instance's words. */
+export async function serversAt(place: HaproxyPlace): Promise<ServerStat[]> {
   try {
-    return await readBackendServers(instance.api, backend);
+    return await readBackendServers(place.api, place.backend);
   } catch (error) {
-    throw new StepError(instanceError(instance, error));
+    throw new StepError(instanceError(place, error));
   }
 }
 
-/** The server on every instance, in instance order; an unreachable instance rejects with its label. */
-export async function readServerEverywhere(ref: HaproxyPoolServer): Promise<ServerStat[]> {
-  return Promise.all(ref.instances.map(async (i) => findServer(ref, await serversAt(i, ref.backend))));
+/** The server in the place's backend. */
+export function serverIn(ref: HaproxyPoolServer, place: HaproxyPlace, servers: ServerStat[]): ServerStat {
+  return findServer({ backend: place.backend, server: ref.server }, servers);
 }
 
-async function setState(ref: HaproxyPoolServer, instance: HaproxyInstance, command: string): Promise<void> {
-  const full = `set server ${serverName(ref)} ${command}`;
+/** The server in every place, in order; an unreachable instance rejects with its label. */
+export async function readServerEverywhere(ref: HaproxyPoolServer): Promise<ServerStat[]> {
+  return Promise.all(ref.instances.map(async (i) => serverIn(ref, i, await serversAt(i))));
+}
+
+async function setState(ref: HaproxyPoolServer, instance: HaproxyPlace, command: string): Promise<void> {
+  const full = `set server ${serverName({ backend: instance.backend, server: ref.server })} ${command}`;
   let answer: string;
   try {
     answer = (await runtimeCommand(instance.api, full)).trim();
@@ -94,7 +124,7 @@ async function setState(ref: HaproxyPoolServer, instance: HaproxyInstance, comma
 /** Runs `command` on each of `instances`, in parallel; the first failure is thrown once all have answered. */
 export async function setStateOn(
   ref: HaproxyPoolServer,
-  instances: HaproxyInstance[],
+  instances: HaproxyPlace[],
   command: string,
 ): Promise<void> {
   const outcomes = await Promise.allSettled(instances.map((i) => setState(ref, i, command)));
@@ -106,7 +136,7 @@ export async function setStateOn(
 export async function setStateEverywhereSettled(
   ref: HaproxyPoolServer,
   command: string,
-): Promise<Array<{ instance: HaproxyInstance; reason: string }>> {
+): Promise<Array<{ instance: HaproxyPlace; reason: string }>> {
   const outcomes = await Promise.allSettled(ref.instances.map((i) => setState(ref, i, command)));
   return outcomes.flatMap((outcome, index) =>
     outcome.status === "rejected"
@@ -139,7 +169,7 @@ export async function unlessLost<T>(
  */
 export async function watchEverywhere(
   ref: HaproxyPoolServer,
-  instances: HaproxyInstance[],
+  instances: HaproxyPlace[],
   lastSeen: LastSeen,
   opts: { deadline: number; signal?: AbortSignal; describe: () => string },
   done: (stat: ServerStat) => boolean,
@@ -148,7 +178,7 @@ export async function watchEverywhere(
     const reads = await Promise.allSettled(
       instances.map(async (i) => {
         try {
-          return findServer(ref, await readBackendServers(i.api, ref.backend));
+          return serverIn(ref, i, await readBackendServers(i.api, i.backend));
         } catch (error) {
           throw new InstanceLostError(i, instanceError(i, error));
         }
@@ -189,7 +219,7 @@ function shortState(stat: ServerStat): string {
 export function statesOf(
   ref: HaproxyPoolServer,
   seen: LastSeen,
-  unreachable: Set<HaproxyInstance> = new Set(),
+  unreachable: Set<HaproxyPlace> = new Set(),
 ): string {
   return ref.instances
     .map((i) => {
@@ -203,11 +233,11 @@ export function statesOf(
 /** A fresh look at every instance after a failure; what cannot be read keeps its last seen state. */
 export async function currentStates(ref: HaproxyPoolServer, lastSeen: LastSeen): Promise<string> {
   const seen = new Map(lastSeen);
-  const unreachable = new Set<HaproxyInstance>();
+  const unreachable = new Set<HaproxyPlace>();
   await Promise.all(
     ref.instances.map(async (i) => {
       try {
-        seen.set(i, findServer(ref, await readBackendServers(i.api, ref.backend)));
+        seen.set(i, serverIn(ref, i, await readBackendServers(i.api, i.backend)));
       } catch {
         unreachable.add(i);
       }

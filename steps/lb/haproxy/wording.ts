@@ -1,16 +1,18 @@
 /**
  * What the operator reads about a server's drain, admission and fleet check. With one directly
- * reached HAProxy there is nothing to tell apart, so messages speak of the server alone (as they
- * always have for one instance); with several, or one reached over SSH, they name each instance.
+ * reached HAProxy and one backend there is nothing to tell apart, so messages speak of the server
+ * alone (as they always have); with several instances or backends, or one reached over SSH, they
+ * name each place.
  */
 import { StepError } from "../../context";
 import type { CapacityDecision } from "../capacity";
 import { CapacityRefusal } from "../takeOut";
-import type { HaproxyInstance } from "../haproxyEndpoints";
 import type { ServerStat } from "../haproxyRuntime";
 import {
+  backendsAt,
   currentStates,
   describe,
+  HaproxyPlace,
   HaproxyPoolServer,
   InstanceLostError,
   LastSeen,
@@ -20,7 +22,7 @@ import {
 
 /** One instance's servers, and whether the server to drain may leave its rotation. */
 export interface CapacityView {
-  instance: HaproxyInstance;
+  instance: HaproxyPlace;
   servers: ServerStat[];
   decision: CapacityDecision;
 }
@@ -31,19 +33,29 @@ function plural(count: number, word: string): string {
   return `${count} ${word}${count === 1 ? "" : "s"}`;
 }
 
-function isDirect(instance: HaproxyInstance): boolean {
+function isDirect(instance: HaproxyPlace): boolean {
   return instance.api === instance.label;
 }
 
 export type Wording = ReturnType<typeof wordingFor>;
 
 export function wordingFor(ref: HaproxyPoolServer) {
-  const name = serverName(ref);
+  const backends = backendsAt(ref.instances);
+  const name =
+    backends.length === 1
+      ? serverName({ backend: backends[0], server: ref.server })
+      : `${ref.server} (backends ${backends.join(", ")})`;
   const several = !(ref.instances.length === 1 && isDirect(ref.instances[0]));
   const only = (lastSeen: LastSeen): ServerStat => lastSeen.get(ref.instances[0]) as ServerStat;
-  const onEvery = several ? " on every HAProxy instance" : "";
-  const onCount = (count: number): string => (several ? ` on ${plural(count, "HAProxy instance")}` : "");
+  const place = backends.length > 1 ? "HAProxy backend" : "HAProxy instance";
+  const onEvery = several ? ` on every ${place}` : "";
+  const onCount = (count: number): string => (several ? ` on ${plural(count, place)}` : "");
   const eachInstance = (text: string): string => (several ? text : "");
+  /** The runtime API command(s) that put the server back in rotation by hand. */
+  const readyByHand = backends
+    .map((backend) => `"set server ${serverName({ backend, server: ref.server })} state ready"`)
+    .join(" and ");
+  const backendWord = backends.length > 1 ? "backends" : "backend";
 
   return {
     /** Where the server is, for a wait that timed out. */
@@ -117,7 +129,7 @@ export function wordingFor(ref: HaproxyPoolServer) {
         `lost the HAProxy runtime API of ${error.instance.label} while draining ${name} (${error.reason}). ` +
           `Where each instance holds ${ref.server}: ${states}. It takes no new requests from the instances that ` +
           `hold it in DRAIN or MAINT. Restore that runtime API and rerun: the drain resumes on every instance ` +
-          `(or put it back by hand with "set server ${name} state ready" on each instance).`,
+          `(or put it back by hand with ${readyByHand} on each instance).`,
         `server ${name} left in ${inState} where reachable (${states})`,
       );
     },
@@ -129,7 +141,7 @@ export function wordingFor(ref: HaproxyPoolServer) {
         `drain of ${name} did not finish within ${timeoutSeconds} s (${stopped}); the server is left in ` +
           `${inState}${eachInstance(" on every instance")} with ${open} still open, taking no new requests` +
           `${eachInstance(` (${states})`)}. Rerun to resume the drain once the long requests end (or raise ` +
-          `drainTimeoutSeconds); "set server ${name} state ready"${eachInstance(" on each instance")} puts it ` +
+          `drainTimeoutSeconds); ${readyByHand}${eachInstance(" on each instance")} puts it ` +
           `back in rotation.`,
         several
           ? `server ${name} left in ${inState} (${states})`
@@ -162,7 +174,7 @@ export function wordingFor(ref: HaproxyPoolServer) {
       why: string,
       phase: AdmitPhase,
       lastSeen: LastSeen,
-      notBack: Array<{ instance: HaproxyInstance; reason: string }>,
+      notBack: Array<{ instance: HaproxyPlace; reason: string }>,
       timeoutSeconds: number,
     ): Promise<StepError> {
       if (!several) {
@@ -205,17 +217,18 @@ export function wordingFor(ref: HaproxyPoolServer) {
       `${name} passed ${several ? "the health checks of every HAProxy instance" : "its health checks"} and is UP ` +
       `in rotation after ${seconds.toFixed(2)} s`,
 
-    fleetProblem: (instance: HaproxyInstance, problem: string): string =>
+    fleetProblem: (instance: HaproxyPlace, problem: string): string =>
       several ? `${instance.label}: ${problem}` : problem,
 
     notTheFleet: (problems: string[]): StepError =>
       new StepError(
-        `HAProxy backend "${ref.backend}" is not exactly the upgraded fleet, all UP${eachInstance(", on every instance")}: ` +
+        `HAProxy ${backendWord} ${backends.map((b) => `"${b}"`).join(", ")} ${backends.length > 1 ? "are" : "is"} ` +
+          `not exactly the upgraded fleet, all UP${eachInstance(", on every instance")}: ` +
           `${problems.join("; ")}. Remove unexpected servers from the backend or add them to the fleet, bring every ` +
           `node UP${eachInstance(" on every instance")}, then rerun.`,
       ),
 
     fleetChecked: (servers: number): string =>
-      `backend ${ref.backend}: ${servers} servers, all expected and UP${onCount(ref.instances.length)}`,
+      `${backendWord} ${backends.join(", ")}: ${servers} servers, all expected and UP${onCount(ref.instances.length)}`,
   };
 }

@@ -116,6 +116,7 @@ export const EXAMPLE_VALUES: Record<string, unknown[]> = {
   "loadBalancer.endpoint": ["https://elasticloadbalancing.eu-west-1.amazonaws.com"],
   "loadBalancer.runtimeApi": ["unix:/run/haproxy/edited.sock", "127.0.0.1:9998"],
   "loadBalancer.runtimeApi.ssh.port": [2200],
+  "loadBalancer.backend": ["glance_api_external"],
   "database.caFile": ["/etc/ssl/certs/edited-ca.pem"],
   "database.rdsParameterGroup": ["glance-edited"],
   "backup.region": ["eu-west-2"],
