@@ -1,8 +1,8 @@
 /**
  * Issue 30's suspected finding, settled: a run killed during a schema step leaves that step's
- * glance-manage running on the node (the local executor runs a step in its own process group; over
- * SSH it runs until its timeout), `recover` releases the lock and clears the pending operation,
- * and the next `up` runs the step again. The node script now refuses to start a second one.
+ * glance-manage running on the node (over SSH it runs until its timeout; the provider's reaper ends
+ * only local processes), `recover` releases the lock and clears the pending operation, and the next
+ * `up` runs the step again. The node script now refuses to start a second one.
  */
 import { spawn } from "node:child_process";
 import * as fs from "node:fs";
@@ -71,6 +71,10 @@ describe("a schema step after a killed run, recover and up", () => {
       manage,
       [
         "#!/bin/bash",
+        // Out of the step's process group, as a glance-manage on a remote node is: the provider's
+        // reaper ends a local step's own processes when the provider dies (leftBehind.test.ts), but
+        // it cannot reach another machine. setsid keeps the pid and the inherited lock descriptor.
+        'if [ -z "$GRU_DETACHED" ]; then GRU_DETACHED=1 exec setsid "$0" "$@"; fi',
         `echo "start $$ $*" >> '${log}'`,
         // Ends once told, or once the test's folder is gone (a failed test leaves nothing running).
         `while [ ! -e '${go}' ] && [ -d '${tmp}' ]; do sleep 0.05; done`,
