@@ -31,6 +31,24 @@ export default tseslint.config(
     rules: { "import-x/no-cycle": ["error", { ignoreExternal: true }] },
   },
   {
+    // The plan is data from config (plan/config/read.ts alone reads Pulumi's config): nothing from the
+    // components that wire it, the provider or the driver, which all build on it.
+    files: ["plan/**/*.ts"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            {
+              group: ["**/components/*", "**/components/**", "**/resources/*", "**/driver/*"],
+              message: "plan/ imports nothing from components/, resources/ or driver/: they build on it.",
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // The steps library runs inside the provider process and in tests without Pulumi.
     files: ["steps/**/*.ts"],
     rules: {

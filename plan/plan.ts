@@ -1,5 +1,5 @@
 import { UpgradeConfig } from "./config";
-import { haproxyRuntimeSummary } from "../components/membership/targets";
+import { haproxyRuntimeSummary } from "./haproxyRuntimeApis";
 import {
   dbStep,
   FLEET_VERIFY_STEP,

@@ -1,10 +1,9 @@
 import { ResolvedNode, UpgradeConfig } from "../../plan/config";
 import type { DbRef, LbFleet, LbTarget } from "../../steps/protocol";
-import { RuntimeEndpoint, runtimeEndpointLabel } from "../../steps/lb/haproxyEndpoints";
+import { runtimeEndpointsOf } from "../../plan/haproxyRuntimeApis";
 import type { SecretName } from "../typedStep";
 
 type LbConfig = UpgradeConfig["loadBalancer"];
-type HaproxyConfig = Extract<LbConfig, { type: "haproxy" }>;
 type AlbConfig = Extract<LbConfig, { type: "alb" }>;
 
 /**
@@ -15,29 +14,6 @@ interface Membership<Config> {
   target(lb: Config, config: UpgradeConfig, node: ResolvedNode, targetId?: string): LbTarget;
   fleet(lb: Config, config: UpgradeConfig, nodes: ResolvedNode[], extraTargetIds: string[]): LbFleet;
   secrets(lb: Config, config: UpgradeConfig): SecretName[];
-}
-
-/**
- * Every HAProxy instance's runtime API, in config order; one reached over SSH takes the stack's ssh
- * settings (the config parser made sure they are set).
- */
-function runtimeEndpointsOf(lb: HaproxyConfig, config: UpgradeConfig): RuntimeEndpoint[] {
-  const entries = Array.isArray(lb.runtimeApi) ? lb.runtimeApi : [lb.runtimeApi];
-  return entries.map((entry) => {
-    if (typeof entry === "string") return entry;
-    const ssh = config.ssh;
-    return {
-      ssh: {
-        host: entry.ssh.host,
-        user: entry.ssh.user,
-        port: entry.ssh.port ?? ssh?.port ?? 22,
-        hostKeyPolicy: ssh?.hostKeyPolicy ?? "strict",
-        ...(ssh?.knownHostsFile ? { knownHostsFile: ssh.knownHostsFile } : {}),
-        ...(ssh ? { connectTimeoutSeconds: ssh.connectTimeoutSeconds } : {}),
-      },
-      socket: entry.socket,
-    };
-  });
 }
 
 /** Region and endpoint override of an ALB, left out when the config has none. */
@@ -86,12 +62,6 @@ const membershipByKind: { [Type in LbConfig["type"]]: Membership<Extract<LbConfi
 
 function membershipOf(lb: LbConfig): Membership<LbConfig> {
   return membershipByKind[lb.type];
-}
-
-/** How the plan names an HAProxy load balancer's runtime APIs. */
-export function haproxyRuntimeSummary(config: UpgradeConfig): string {
-  const lb = config.loadBalancer;
-  return lb.type === "haproxy" ? runtimeEndpointsOf(lb, config).map(runtimeEndpointLabel).join(", ") : "";
 }
 
 /** The secrets a load-balancer step needs. */

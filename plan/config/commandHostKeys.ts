@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { homedir } from "node:os";
 import * as path from "node:path";
-import { hostKeyFor } from "../../components/exec/knownHosts";
+import { hostKeyFor } from "./knownHosts";
 import { key, show } from "./problemText";
 import { ParsedStack } from "./schema";
 import { ResolvedNode } from "./upgradeConfig";

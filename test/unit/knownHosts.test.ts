@@ -5,7 +5,7 @@
  */
 import { createHmac, randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { hostKeyFor, knownHostsName } from "../../components/exec/knownHosts";
+import { hostKeyFor, knownHostsName } from "../../plan/config/knownHosts";
 
 const ED = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIed";
 const RSA = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABrsa";
