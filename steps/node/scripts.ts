@@ -65,6 +65,13 @@ export function schemaLockFile(db: { host: string; port: number; name: string })
  * group, a remote one until its timeout), and after `recover` the next `up` starts that step again.
  * The lock is on fd 9, which glance-manage inherits, so it is held until glance-manage itself ends,
  * whatever happened to the script or the run around it. flock is util-linux's (busybox has one too).
+ *
+ * A schema change also runs to its end when the run that started it dies: MySQL DDL is not
+ * transactional, so a glance-manage stopped mid-migration can leave a schema that neither release
+ * nor a rerun of the step can use. `run_to_end` starts it in a session of its own (setsid -w, which
+ * waits and returns its status), out of reach of the step's process group, which the provider's
+ * reaper ends when the provider dies (steps/exec/reaper.ts); the rerun after `recover` then waits on
+ * the lock and finds the change done ("Database is up to date").
  */
 function schemaLock(config: UpgradeConfig): string[] {
   return [
@@ -78,7 +85,13 @@ function schemaLock(config: UpgradeConfig): string[] {
     "else",
     '  echo "WARNING: no flock on $GLANCE_NODE: a glance-manage left running by a killed run cannot be detected" >&2',
     "fi",
+    'run_to_end() { if command -v setsid >/dev/null 2>&1; then setsid -w bash -c "$1"; else bash -c "$1"; fi; }',
   ];
+}
+
+/** A schema change, run to its end whatever happens to the step around it (see schemaLock). */
+function toTheEnd(command: string): string {
+  return `run_to_end ${shellQuote(command)}`;
 }
 
 function body(kind: NodeScriptKind, config: UpgradeConfig): string[] {
@@ -141,9 +154,9 @@ function commands(kind: NodeScriptKind, config: UpgradeConfig): string[] {
         "esac",
       ];
     case "expand":
-      return [`${manage} db expand`];
+      return [toTheEnd(`${manage} db expand`)];
     case "migrate":
-      return [`${manage} db migrate`];
+      return [toTheEnd(`${manage} db migrate`)];
     case "verify-migrations":
       return [
         "set +e",
@@ -159,7 +172,7 @@ function commands(kind: NodeScriptKind, config: UpgradeConfig): string[] {
       ];
     case "contract":
       return [
-        `${manage} db contract`,
+        toTheEnd(`${manage} db contract`),
         "set +e",
         `${manage} db check`,
         "rc=$?",

@@ -150,6 +150,7 @@ describe("buildNodeScript: exact text with the default commands", () => {
     "else",
     '  echo "WARNING: no flock on $GLANCE_NODE: a glance-manage left running by a killed run cannot be detected" >&2',
     "fi",
+    'run_to_end() { if command -v setsid >/dev/null 2>&1; then setsid -w bash -c "$1"; else bash -c "$1"; fi; }',
   ];
 
   it("every kind starts with strict mode and the node's exports, and ends with a newline", () => {
@@ -198,8 +199,8 @@ describe("buildNodeScript: exact text with the default commands", () => {
   });
 
   it("expand and migrate", () => {
-    expect(script("expand")).toBe(expected(...lock, "glance-manage db expand"));
-    expect(script("migrate")).toBe(expected(...lock, "glance-manage db migrate"));
+    expect(script("expand")).toBe(expected(...lock, "run_to_end 'glance-manage db expand'"));
+    expect(script("migrate")).toBe(expected(...lock, "run_to_end 'glance-manage db migrate'"));
   });
 
   it("verify-migrations", () => {
@@ -224,7 +225,7 @@ describe("buildNodeScript: exact text with the default commands", () => {
     expect(script("contract")).toBe(
       expected(
         ...lock,
-        "glance-manage db contract",
+        "run_to_end 'glance-manage db contract'",
         "set +e",
         "glance-manage db check",
         "rc=$?",
@@ -241,7 +242,7 @@ describe("buildNodeScript: exact text with the default commands", () => {
       stoppedCheckCommand: 'test -z "$(docker ps -q -f name=glance-api)"',
     });
     expect(buildNodeScript("expand", custom, node2)).toContain(
-      "\ndocker exec glance-api glance-manage db expand\n",
+      "\nrun_to_end 'docker exec glance-api glance-manage db expand'\n",
     );
     expect(buildNodeScript("start", custom, node2)).toContain("\ndocker start glance-api\n");
     expect(buildNodeScript("stop", custom, node2)).toContain(
