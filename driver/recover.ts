@@ -26,13 +26,28 @@ export function fileBackendLocks(backendUrl: string, project: string, stack: str
     });
 }
 
-export function processAlive(pid: number): boolean {
+/**
+ * Whether a process still runs. A zombie does not: a killed run's engine stays one until its new
+ * parent reaps it, which some inits do late, and its lock must not hold `recover` up meanwhile.
+ */
+export function processAlive(pid: number, procStat: (pid: number) => string = readProcStat): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === "EPERM";
   }
+  let stat: string;
+  try {
+    stat = procStat(pid);
+  } catch {
+    return true; // no /proc: the signal's answer stands
+  }
+  // "pid (comm) S ...": comm may hold spaces and parentheses, the state follows the last ')'.
+  return stat.slice(stat.lastIndexOf(")") + 1).trim()[0] !== "Z";
+}
+
+function readProcStat(pid: number): string {
+  return readFileSync(`/proc/${pid}/stat`, "utf8");
 }
 
 /**

@@ -1,7 +1,8 @@
 import type { Deployment } from "@pulumi/pulumi/automation";
 import { describe, expect, it } from "vitest";
 import { settingRecord } from "../../driver/mysqlSetting";
-import { clearPendingOperations, launchInFlightAdvice } from "../../driver/recover";
+import { spawn } from "node:child_process";
+import { clearPendingOperations, launchInFlightAdvice, processAlive } from "../../driver/recover";
 import { finishedSteps, stepRecords, urnName } from "../../driver/state";
 
 const urn = (name: string, type = "pulumi-nodejs:dynamic:Resource") =>
@@ -106,5 +107,32 @@ describe("the driver's state reader", () => {
     // An update of the instance in flight (its tags) is no launch: cleared as before.
     const updating = { ...launch, type: "updating" };
     expect(clearPendingOperations(state([], [updating])).cleared).toEqual([updating]);
+  });
+});
+
+describe("recover's view of a lock owner", () => {
+  it("a zombie is gone (a killed engine not yet reaped), a running process is not, a pid that is gone is gone", async () => {
+    // A real zombie: python forks a child that exits, and never reaps it while it sleeps.
+    const parent = spawn(
+      "python3",
+      ["-c", "import os,time\npid=os.fork()\nif pid==0: os._exit(0)\nprint(pid, flush=True)\ntime.sleep(20)"],
+      { stdio: ["ignore", "pipe", "ignore"] },
+    );
+    try {
+      const zombie = Number(
+        await new Promise<string>((resolve) =>
+          parent.stdout.once("data", (d: Buffer) => resolve(d.toString())),
+        ),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(processAlive(zombie)).toBe(false);
+      expect(processAlive(parent.pid ?? -1)).toBe(true);
+      // The check before zombies were seen: the signal alone says "alive" (the instrument can tell).
+      expect(processAlive(zombie, () => `${zombie} (python3) S 1`)).toBe(true);
+      expect(processAlive(zombie, () => `${zombie} (py (x) 3) Z 1`)).toBe(false);
+    } finally {
+      parent.kill("SIGKILL");
+    }
+    expect(processAlive(2 ** 22 + 12345)).toBe(false);
   });
 });
