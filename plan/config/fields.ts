@@ -53,3 +53,22 @@ export const packageVersion = (example: string) =>
       /^(\d+:)?\d+\.\d+\.\d+/,
       `write the full version, at least major.minor.patch (e.g. ${example}), as versionCommand prints it: a shorter one would also match other releases' versions (28.2 matches 28.2.0 and 28.2.1), so a node not yet changed could pass the version checks`,
     );
+
+/**
+ * A list's refinement that names every repeated entry by its first place: `duplicate of
+ * <key>[<first>]; list each <noun> once`.
+ */
+export function eachOnce(key: string, noun: string) {
+  return (names: string[], ctx: z.RefinementCtx): void => {
+    names.forEach((name, index) => {
+      const first = names.indexOf(name);
+      if (first !== index) {
+        ctx.addIssue({
+          code: "custom",
+          path: [index],
+          message: `duplicate of ${key}[${first}]; list each ${noun} once`,
+        });
+      }
+    });
+  };
+}

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { hostOrIp, port, positiveSeconds, posixUser, url } from "./fields";
+import { eachOnce, hostOrIp, port, positiveSeconds, posixUser, url } from "./fields";
 
 const runtimeAddress = z
   .string()
@@ -76,18 +76,7 @@ export const loadBalancerSchema = z.discriminatedUnion("type", [
       z
         .array(backendName)
         .min(1, "list at least one backend (each HAProxy backend that holds the Glance servers)")
-        .superRefine((names, ctx) => {
-          names.forEach((name, index) => {
-            const first = names.indexOf(name);
-            if (first !== index) {
-              ctx.addIssue({
-                code: "custom",
-                path: [index],
-                message: `duplicate of loadBalancer.backend[${first}]; list each backend once`,
-              });
-            }
-          });
-        }),
+        .superRefine(eachOnce("loadBalancer.backend", "backend")),
     ]),
     ...rolloutFields,
   }),

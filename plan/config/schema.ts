@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { databaseSchema, backupSchema } from "./databaseSchema";
-import { packageVersion, release } from "./fields";
+import { eachOnce, packageVersion, release } from "./fields";
 import { newNodeSchema, nodeCommandsSchema, nodeSchema, sshSchema } from "./fleetSchema";
 import { loadBalancerSchema } from "./loadBalancerSchema";
 
@@ -17,18 +17,7 @@ const alarmNames = z
       .regex(/^[^\u0000-\u001f\u007f]*$/, "use the CloudWatch alarm's name: no control characters"),
   )
   .max(100, "list at most 100 alarms (one DescribeAlarms call)")
-  .superRefine((names, ctx) => {
-    names.forEach((name, index) => {
-      const first = names.indexOf(name);
-      if (first !== index) {
-        ctx.addIssue({
-          code: "custom",
-          path: [index],
-          message: `duplicate of bake.alarmNames[${first}]; list each alarm once`,
-        });
-      }
-    });
-  });
+  .superRefine(eachOnce("bake.alarmNames", "alarm"));
 
 export const stackSchema = z.strictObject({
   targetRelease: release,
