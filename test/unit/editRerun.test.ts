@@ -131,8 +131,13 @@ function hasVariants(config: Raw, leaf: SchemaLeaf): boolean {
 }
 
 /** The first valid edit of a leaf, on the first base that takes it; `index` picks the node. */
-function editOf(leaf: SchemaLeaf, index: number): EditCase | undefined {
-  for (const base of BASES.filter((b) => hasVariants(b.config, leaf))) {
+function editOf(
+  leaf: SchemaLeaf,
+  index: number,
+  bases = BASES,
+  generations: Record<string, "release" | "version"> = { targetRelease: "release", targetVersion: "version" },
+): EditCase | undefined {
+  for (const base of bases.filter((b) => hasVariants(b.config, leaf))) {
     const where = rawPath(leaf, index);
     const parsedBefore = parses(base.config);
     // A key the base leaves out is edited from its default.
@@ -145,13 +150,12 @@ function editOf(leaf: SchemaLeaf, index: number): EditCase | undefined {
       );
       const parsedAfter = parses(after);
       if (parsedAfter !== undefined && differs(parsedBefore, parsedAfter)) {
-        const generation =
-          leaf.path === "targetRelease" ? "release" : leaf.path === "targetVersion" ? "version" : undefined;
+        const generation = generations[leaf.path];
         return {
           title: `${leaf.path}${leaf.segments.some((s) => "each" in s) ? ` (${String(where[1])})` : ""} on ${base.title}`,
           before: base.config,
           after,
-          generation,
+          ...(generation ? { generation } : {}),
         };
       }
     }
@@ -305,29 +309,13 @@ const ROLLBACK_BASE = BASES[1];
 const rollbackEdits: EditCase[] = leaves
   .filter((leaf) => ROLLBACK_BLOCKS.includes(plainPath(leaf).split(".")[0]))
   .flatMap((leaf) => {
-    const where = rawPath(leaf, 1);
-    const before = parses(ROLLBACK_BASE.config);
-    for (const value of candidates(leaf, readAt(ROLLBACK_BASE.config, where) ?? readAt(before, where))) {
-      const after = writeAt(ROLLBACK_BASE.config, where, value);
-      const parsedAfter = parses(after);
-      if (parsedAfter === undefined || !differs(before, parsedAfter)) continue;
-      const generation =
-        leaf.path === "rollbackTo.release"
-          ? "release"
-          : leaf.path === "rollbackTo.version"
-            ? "version"
-            : undefined;
-      return [
-        {
-          title: `during a rollback: ${leaf.path}`,
-          before: ROLLBACK_BASE.config,
-          after,
-          rollbackNodes: ["node-1", "node-2", "node-3"],
-          ...(generation ? { generation } : {}),
-        } satisfies EditCase,
-      ];
-    }
-    return [];
+    const edit = editOf(leaf, 1, [ROLLBACK_BASE], {
+      "rollbackTo.release": "release",
+      "rollbackTo.version": "version",
+    });
+    return edit
+      ? [{ ...edit, title: `during a rollback: ${leaf.path}`, rollbackNodes: ["node-1", "node-2", "node-3"] }]
+      : [];
   });
 
 const allEdits = [...keyEdits, ...structuralEdits, ...rollbackEdits];
