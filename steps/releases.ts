@@ -14,18 +14,27 @@ export interface GlanceRelease {
   glanceMajor: number;
   /** A SLURP release (Skip Level Upgrade Release Process): upgradable to the next SLURP release. */
   slurp: boolean;
+  /**
+   * Glance's code carries a data migration for this release that moves rows: a
+   * `data_migrations/<release>_migrate*` module that is not a placeholder (`*_empty`). glance-manage
+   * runs only the modules of its own release (`CURRENT_RELEASE`), and `db check` looks only at them,
+   * so a skip-level jump over such a release would skip its migration and nothing would say so.
+   * None in 2023.1-2026.2: the modules there are 2023_1_migrate01_empty and 2024_1_migrate01_empty
+   * (test/integration/releaseTable.test.ts reads every installed release's code to keep this true).
+   */
+  dataMigration: boolean;
 }
 
 /** Oldest first; each row is the next release after the one above it. */
 export const GLANCE_RELEASES: readonly GlanceRelease[] = [
-  { release: "2023.1", glanceMajor: 26, slurp: true },
-  { release: "2023.2", glanceMajor: 27, slurp: false },
-  { release: "2024.1", glanceMajor: 28, slurp: true },
-  { release: "2024.2", glanceMajor: 29, slurp: false },
-  { release: "2025.1", glanceMajor: 30, slurp: true },
-  { release: "2025.2", glanceMajor: 31, slurp: false },
-  { release: "2026.1", glanceMajor: 32, slurp: true },
-  { release: "2026.2", glanceMajor: 33, slurp: false },
+  { release: "2023.1", glanceMajor: 26, slurp: true, dataMigration: false },
+  { release: "2023.2", glanceMajor: 27, slurp: false, dataMigration: false },
+  { release: "2024.1", glanceMajor: 28, slurp: true, dataMigration: false },
+  { release: "2024.2", glanceMajor: 29, slurp: false, dataMigration: false },
+  { release: "2025.1", glanceMajor: 30, slurp: true, dataMigration: false },
+  { release: "2025.2", glanceMajor: 31, slurp: false, dataMigration: false },
+  { release: "2026.1", glanceMajor: 32, slurp: true, dataMigration: false },
+  { release: "2026.2", glanceMajor: 33, slurp: false, dataMigration: false },
 ];
 
 /** The row named `release`, if this program knows it. */
@@ -51,47 +60,68 @@ export type Jump =
   /** From one SLURP release to the next, skipping one release: supported. */
   | { kind: "slurp"; skipped: string }
   | { kind: "downgrade" }
-  /** Anything else: refused. `via` are the releases to go through, in order. */
-  | { kind: "unsupported"; via: string[] };
+  /**
+   * Anything else: refused. `via` are the releases to go through, in order; `dataMigration` the
+   * skipped release whose data migration makes a SLURP to SLURP jump unsafe.
+   */
+  | { kind: "unsupported"; via: string[]; dataMigration?: string };
 
-/** What upgrading a fleet from `from` to `to` is. */
-export function upgradeJump(from: GlanceRelease, to: GlanceRelease): Jump {
-  const a = GLANCE_RELEASES.indexOf(from);
-  const b = GLANCE_RELEASES.indexOf(to);
+/** A SLURP hop from index `at` of `table`: both ends SLURP, the release between without a data migration. */
+function slurpHop(table: readonly GlanceRelease[], at: number): boolean {
+  return at + 2 < table.length && table[at].slurp && table[at + 2].slurp && !table[at + 1].dataMigration;
+}
+
+/** What upgrading a fleet from `from` to `to` is (`table`: the release table, or a test's own). */
+export function upgradeJump(
+  from: GlanceRelease,
+  to: GlanceRelease,
+  table: readonly GlanceRelease[] = GLANCE_RELEASES,
+): Jump {
+  const a = table.indexOf(from);
+  const b = table.indexOf(to);
   if (a === b) return { kind: "same" };
   if (b < a) return { kind: "downgrade" };
   if (b === a + 1) return { kind: "next" };
-  if (b === a + 2 && from.slurp && to.slurp)
-    return { kind: "slurp", skipped: GLANCE_RELEASES[a + 1].release };
-  return { kind: "unsupported", via: supportedPath(a, b) };
+  if (b === a + 2 && slurpHop(table, a)) return { kind: "slurp", skipped: table[a + 1].release };
+  const blocked = b === a + 2 && from.slurp && to.slurp ? table[a + 1].release : undefined;
+  return {
+    kind: "unsupported",
+    via: supportedPath(table, a, b),
+    ...(blocked ? { dataMigration: blocked } : {}),
+  };
 }
 
 /** The shortest supported path from index a to b (exclusive of both): SLURP hops where they fit. */
-function supportedPath(a: number, b: number): string[] {
+function supportedPath(table: readonly GlanceRelease[], a: number, b: number): string[] {
   const via: string[] = [];
   let at = a;
   while (at < b) {
-    const slurpHop = at + 2 <= b && GLANCE_RELEASES[at].slurp && GLANCE_RELEASES[at + 2].slurp;
-    at += slurpHop ? 2 : 1;
-    if (at < b) via.push(GLANCE_RELEASES[at].release);
+    at += at + 2 <= b && slurpHop(table, at) ? 2 : 1;
+    if (at < b) via.push(table[at].release);
   }
   return via;
 }
 
 /** Why a jump is refused, with the way to get there; undefined when it is supported. */
-export function jumpRefusal(from: GlanceRelease, to: GlanceRelease): string | undefined {
-  const jump = upgradeJump(from, to);
+export function jumpRefusal(
+  from: GlanceRelease,
+  to: GlanceRelease,
+  table: readonly GlanceRelease[] = GLANCE_RELEASES,
+): string | undefined {
+  const jump = upgradeJump(from, to, table);
   if (jump.kind !== "unsupported") return undefined;
   const path = [from.release, ...jump.via, to.release].join(" -> ");
-  return (
-    `${from.release} -> ${to.release} is not an upgrade OpenStack supports (only the next release, or ` +
-    `from one SLURP release to the next: ${slurpReleasesText()}); upgrade in supported steps, ` +
-    `one upgrade each: ${path}`
-  );
+  const why = jump.dataMigration
+    ? `skips ${jump.dataMigration}, whose data migration glance-manage of ${to.release} would never run ` +
+      "(it runs only its own release's, and db check would not report it)"
+    : "is not an upgrade OpenStack supports (only the next release, or from one SLURP release to " +
+      `the next: ${slurpReleasesText(table)})`;
+  return `${from.release} -> ${to.release} ${why}; upgrade in supported steps, one upgrade each: ${path}`;
 }
 
-function slurpReleasesText(): string {
-  return GLANCE_RELEASES.filter((row) => row.slurp)
+function slurpReleasesText(table: readonly GlanceRelease[]): string {
+  return table
+    .filter((row) => row.slurp)
     .map((row) => row.release)
     .join(" -> ");
 }

@@ -83,6 +83,27 @@ describe("the jumps between releases", () => {
   });
 });
 
+describe("a release whose data migration moves rows (none in 2023.1-2026.2)", () => {
+  // glance-manage runs only its own release's data migrations: a skip over one would skip it.
+  const table = GLANCE_RELEASES.map((r) => (r.release === "2024.2" ? { ...r, dataMigration: true } : r));
+  const at = (release: string) => table.find((r) => r.release === release) ?? row(release);
+
+  it("cannot be skipped, even SLURP to SLURP: the refusal says why and goes through it", () => {
+    expect(upgradeJump(at("2024.1"), at("2025.1"), table).kind).toBe("unsupported");
+    expect(jumpRefusal(at("2024.1"), at("2025.1"), table)).toBe(
+      "2024.1 -> 2025.1 skips 2024.2, whose data migration glance-manage of 2025.1 would never run (it runs only its own release's, and db check would not report it); upgrade in supported steps, one upgrade each: 2024.1 -> 2024.2 -> 2025.1",
+    );
+    // The next SLURP hop, clear of it, stays supported; the real table skips 2024.2.
+    expect(upgradeJump(at("2025.1"), at("2026.1"), table).kind).toBe("slurp");
+    expect(upgradeJump(row("2024.1"), row("2025.1")).kind).toBe("slurp");
+  });
+
+  it("routes longer jumps through it", () => {
+    expect(upgradeJump(at("2023.1"), at("2025.1"), table)).toMatchObject({ via: ["2024.1", "2024.2"] });
+    expect(upgradeJump(row("2023.1"), row("2025.1"))).toMatchObject({ via: ["2024.1"] });
+  });
+});
+
 describe("the preflight's check of what the nodes report", () => {
   const target = { release: "2026.1", version: "32.0.0" };
 
