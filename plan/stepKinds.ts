@@ -104,7 +104,6 @@ const NODE_KINDS = {
     describe: () => "start Glance on the new release; wait until its health check answers 200",
     shown: ["healthySeconds", "stdout"],
     releaseChange: true,
-    follows: ["upgrade"],
   },
   admit: {
     runs: { by: "typed", requests: ["admit"] },
@@ -124,7 +123,6 @@ const NODE_KINDS = {
     runs: { by: "script", readOnly: true },
     describe: () => "read the release the node runs, once every node is back in rotation",
     shown: ["stdout"],
-    follows: ["admit"],
   },
 } as const satisfies Record<string, StepKindSpec>;
 
@@ -221,6 +219,8 @@ export const DB_STEP_KINDS = Object.keys(DB_KINDS) as DbStepKind[];
 /** A kind added outside this module: a node script, placed in the release change after `after`. */
 export interface NodeStepExtension extends StepKindSpec {
   runs: { by: "script"; readOnly?: boolean };
+  /** It runs in every node's release change (and so in the rollback's). */
+  releaseChange: true;
   /** The release-change kind it follows directly in every node's chain. */
   after: BuiltInNodeKind;
   /** Its bash, after the common header (set -euo pipefail, GLANCE_NODE, GLANCE_RELEASE, ...). */
