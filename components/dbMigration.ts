@@ -49,13 +49,10 @@ export class DbMigration extends pulumi.ComponentResource {
     return this.allow;
   }
 
-  /** expand, migrate, verify-migrations and contract: glance-manage on the NEW NODE. */
-  manage(
-    kind: "expand" | "migrate" | "verify-migrations" | "contract",
-    after: pulumi.Resource[],
-  ): pulumi.Resource {
+  /** expand, migrate, verify and contract: glance-manage on the NEW NODE. */
+  manage(kind: "expand" | "migrate" | "verify" | "contract", after: pulumi.Resource[]): pulumi.Resource {
     const { config, executor } = this.args.context;
-    const name = dbStep(kind === "verify-migrations" ? "verify" : kind);
+    const name = dbStep(kind);
     const node = this.args.newNode;
     const script = buildNodeScript(kind, config, node);
     const db = config.database;

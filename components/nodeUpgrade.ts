@@ -1,9 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import { UpgradeContext } from "./context";
-import { buildNodeScript, HealthGate, NodeEndpoint, NodeScriptKind, ScriptStep } from "./exec";
+import { buildNodeScript, HealthGate, NodeEndpoint, ScriptStep } from "./exec";
 import { ResolvedNode } from "../plan/config";
 import { dbRef, lbStepSecrets, lbTargetFor } from "./membership";
 import { nodeStep, NodeStepKind } from "../plan/stepIds";
+import type { ScriptKind } from "../plan/stepKinds";
 import { typedStep } from "./typedStep";
 import { DEFAULT_BAKE_MIN_HEALTHY, type LbTarget } from "../steps/protocol";
 import type { NodeUnit } from "../steps/identity";
@@ -68,8 +69,39 @@ export class NodeUpgrade extends pulumi.ComponentResource {
     return nodeStep(this.nodeName, kind, this.args.rollback);
   }
 
+  /**
+   * This node's step of a kind the plan chains: the kind's own method below, or, for a kind added to
+   * the release change (plan/stepKinds.ts), its script.
+   */
+  step(kind: NodeStepKind, after: pulumi.Resource[]): pulumi.Resource {
+    switch (kind) {
+      case "provision":
+        throw new Error(`${this.stepId(kind)}: only a provisioned NEW NODE is launched`);
+      case "prestage":
+        return this.prestage(after);
+      case "drain":
+        return this.drain(after);
+      case "stop":
+        return this.stop(after);
+      case "upgrade":
+        return this.upgrade(after);
+      case "upgrade-check":
+        return this.upgradeCheck(after);
+      case "start":
+        return this.start(after);
+      case "admit":
+        return this.admit(after);
+      case "bake":
+        return this.bake(after);
+      case "version":
+        return this.version(after).resource;
+      default:
+        return this.script(kind, after).resource;
+    }
+  }
+
   private script(
-    kind: NodeScriptKind & NodeStepKind,
+    kind: ScriptKind & NodeStepKind,
     after: pulumi.Resource[],
     healthGate?: HealthGate,
   ): ScriptStep {

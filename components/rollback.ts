@@ -3,7 +3,8 @@ import { StackSecrets } from "../plan/config/read";
 import { UpgradeConfig } from "../plan/config";
 import { createExecutor } from "./exec";
 import { NodeUpgrade } from "./nodeUpgrade";
-import { nodeScope, nodeStep, RELEASE_CHANGE_KINDS } from "../plan/stepIds";
+import { nodeScope, nodeStep } from "../plan/stepIds";
+import { releaseChangeKinds } from "../plan/stepKinds";
 
 export interface RollingRollbackArgs {
   config: UpgradeConfig;
@@ -43,8 +44,8 @@ export class RollingRollback extends pulumi.ComponentResource {
         { context, node: resolved, rollback: true },
         { parent: this },
       );
-      for (const kind of RELEASE_CHANGE_KINDS) {
-        previous = [node[kind](previous)];
+      for (const kind of releaseChangeKinds()) {
+        previous = [node.step(kind, previous)];
         this.steps.push(nodeStep(nodeName, kind, true));
       }
     }

@@ -5,6 +5,7 @@ import { UpgradeContext } from "./context";
 import { createExecutor } from "./exec";
 import { outcomeOf } from "./exec/executor";
 import { buildPlan, Plan, PlanStep, renderRunbook, stepsToRun } from "../plan/plan";
+import { FLEET_VERIFY_STEP } from "../plan/stepIds";
 import { Preflight } from "./preflight";
 import { DatabaseBackup } from "./databaseBackup";
 import { DbMigration } from "./dbMigration";
@@ -104,19 +105,10 @@ export class RollingUpgrade extends pulumi.ComponentResource {
           nodes.set(nodeName, provisioned);
           resource = provisioned.instance;
           break;
-        case "prestage":
-        case "drain":
-        case "stop":
-        case "upgrade":
-        case "start":
-        case "admit":
-        case "bake":
-          resource = nodeOf(nodeName)[step.kind](deps);
-          break;
         case "upgrade-check":
           resource = nodeOf(nodeName).upgradeCheck(deps);
           break;
-        case "report-version": {
+        case "version": {
           const reported = nodeOf(nodeName).version(deps);
           versions[nodeName] = reported.stdout;
           resource = reported.resource;
@@ -127,32 +119,21 @@ export class RollingUpgrade extends pulumi.ComponentResource {
           break;
         case "expand":
         case "migrate":
-        case "verify-migrations":
         case "contract":
           resource = dbOf().manage(step.kind, deps);
           break;
         case "restore-setting":
           resource = dbOf().restoreSetting(deps);
           break;
-        case "fleet-verify":
-          resource = typedStep(
-            context,
-            step.id,
-            {
-              kind: "fleet-verify",
-              secrets: lbStepSecrets(config),
-              request: pulumi
-                .all([pulumi.all(versions), provisioned ? provisioned.instanceId : undefined])
-                .apply(([reported, provisionedTarget]) => ({
-                  kind: "fleet-verify" as const,
-                  lb: lbFleet(config, config.nodes, provisionedTarget ? [provisionedTarget] : []),
-                  targetVersion: config.targetVersion,
-                  reported,
-                })),
-            },
-            { parent: this, dependsOn: deps },
-          );
+        case "verify":
+          resource =
+            step.scope === "db"
+              ? dbOf().manage("verify", deps)
+              : this.fleetVerify(context, versions, provisioned, deps);
           break;
+        default:
+          // drain, stop, upgrade, start, admit, bake, prestage, and any kind added to the release change.
+          resource = nodeOf(nodeName).step(step.kind, deps);
       }
       created.set(step.id, resource);
     }
@@ -177,5 +158,32 @@ export class RollingUpgrade extends pulumi.ComponentResource {
       ),
     );
     this.registerOutputs({ plan: this.plan, summary: this.summary, database: dbRef(config).host });
+  }
+
+  /** fleet/verify: every node reports the target version, the load balancer holds only upgraded nodes. */
+  private fleetVerify(
+    context: UpgradeContext,
+    versions: Record<string, pulumi.Output<string>>,
+    provisioned: ProvisionedNode | undefined,
+    deps: pulumi.Resource[],
+  ): pulumi.Resource {
+    const { config } = context;
+    return typedStep(
+      context,
+      FLEET_VERIFY_STEP,
+      {
+        kind: "verify",
+        secrets: lbStepSecrets(config),
+        request: pulumi
+          .all([pulumi.all(versions), provisioned ? provisioned.instanceId : undefined])
+          .apply(([reported, provisionedTarget]) => ({
+            kind: "fleet-verify" as const,
+            lb: lbFleet(config, config.nodes, provisionedTarget ? [provisionedTarget] : []),
+            targetVersion: config.targetVersion,
+            reported,
+          })),
+      },
+      { parent: this, dependsOn: deps },
+    );
   }
 }

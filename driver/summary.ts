@@ -1,5 +1,6 @@
 import type { StepOutcome } from "../components/rollingUpgrade";
-import { dbStep, nodeStep, parseNodeStep, PREFLIGHT_STEP } from "../plan/stepIds";
+import { dbStep, nodeStep, parseNodeStep, parseStepId, PREFLIGHT_STEP } from "../plan/stepIds";
+import { kindSpec } from "../plan/stepKinds";
 
 export type Summary = Record<string, StepOutcome>;
 
@@ -16,25 +17,11 @@ export interface NodeSummary {
   releaseAfter?: string;
 }
 
-const SHOWN_RESULT_KEYS = [
-  "drainSeconds",
-  "stuckImports",
-  "importSeconds",
-  "importsWaitedFor",
-  "importsLeftRunning",
-  "stagedHere",
-  "sessionsAtStart",
-  "admitSeconds",
-  "healthySeconds",
-  "bakeErrors",
-  "bytes",
-  "sha256",
-  "snapshotArn",
-  "previous",
-  "changed",
-  "restoredTo",
-  "stdout",
-];
+/** The result keys the table shows for a step: its kind's (plan/stepKinds.ts), none for an unknown id. */
+function shownResultKeys(id: string): readonly string[] {
+  const parsed = parseStepId(id);
+  return (parsed && kindSpec(parsed.scope, parsed.kind)?.shown) ?? [];
+}
 
 function seconds(value: number | undefined): string {
   return value === undefined ? "-" : `${value.toFixed(1)} s`;
@@ -86,9 +73,8 @@ export function renderSummary(summary: Summary): string {
   steps.sort(([, a], [, b]) => a.startedAt.localeCompare(b.startedAt));
   const lines = ["Steps (in the order they ran):"];
   for (const [id, outcome] of steps) {
-    const notes = SHOWN_RESULT_KEYS.filter(
-      (key) => outcome.result[key] !== undefined && outcome.result[key] !== null,
-    )
+    const notes = shownResultKeys(id)
+      .filter((key) => outcome.result[key] !== undefined && outcome.result[key] !== null)
       .map((key) => `${key}=${formatValue(outcome.result[key])}`)
       .join(" ");
     lines.push(

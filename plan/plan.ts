@@ -1,39 +1,18 @@
 import { UpgradeConfig } from "./config";
 import { haproxyRuntimeSummary } from "./haproxyRuntimeApis";
-import {
-  dbStep,
-  FLEET_VERIFY_STEP,
-  nodeStep,
-  NodeStepKind,
-  PREFLIGHT_STEP,
-  RELEASE_CHANGE_KINDS,
-} from "./stepIds";
+import { backupTarget, kindSpec, NodeStepKind, releaseChangeKinds, StepKind, StepScope } from "./stepKinds";
+import { fleetWideStep, nodeStep } from "./stepIds";
 import { fleetWaves, Wave } from "./waves";
 
-export type StepKind =
-  | "preflight"
-  | "backup"
-  | "provision"
-  | "prestage"
-  | "drain"
-  | "stop"
-  | "upgrade"
-  | "upgrade-check"
-  | "allow-functions"
-  | "expand"
-  | "migrate"
-  | "verify-migrations"
-  | "start"
-  | "admit"
-  | "bake"
-  | "report-version"
-  | "fleet-verify"
-  | "contract"
-  | "restore-setting";
+export { backupTarget } from "./stepKinds";
+export type { StepKind } from "./stepKinds";
 
 export interface PlanStep {
   /** The resource name, read as the runbook: `node-2/drain`, `db/expand`. */
   id: string;
+  /** Where it acts; with the kind, what it is (plan/stepKinds.ts): `db/verify` is db kind `verify`. */
+  scope: StepScope;
+  /** The last segment of its id. */
   kind: StepKind;
   /** The node the step acts on (node steps only). */
   node?: string;
@@ -60,49 +39,12 @@ export interface Plan {
   pause?: { afterStep: string; active: boolean };
 }
 
-/** The ordered plan: pure data from config, the single source of the chain the components wire. */
+/**
+ * The ordered plan: pure data from config, the single source of the chain the components wire.
+ * Each phase below is a pure function of the config and of the steps before it.
+ */
 export function buildPlan(config: UpgradeConfig): Plan {
   const lb = config.loadBalancer;
-  const release = config.targetRelease;
-  const steps: PlanStep[] = [];
-  const add = (step: PlanStep): string => {
-    steps.push(step);
-    return step.id;
-  };
-  const describe = nodeStepDescription(release, config.bake.windowSeconds);
-  /** The prestage step of each node that has one, by node. */
-  const prestaged = new Map<string, string>();
-  /**
-   * One node's steps of these kinds, the first after `after`, each next after the one before. A
-   * node's drain also waits for its own prestage, so the node leaves rotation with the release fetched.
-   */
-  const chain = (node: string, wave: number, kinds: readonly ChainKind[], after: string[]): string => {
-    let previous = after;
-    for (const kind of kinds) {
-      const description = describe(kind, wave === 0);
-      const prestage = kind === "drain" ? prestaged.get(node) : undefined;
-      const waitsFor = prestage === undefined ? previous : [...previous, prestage];
-      previous = [add({ id: nodeStep(node, kind), kind, node, wave, after: waitsFor, description })];
-    }
-    return previous[0];
-  };
-
-  const preflight = add({
-    id: PREFLIGHT_STEP,
-    kind: "preflight",
-    after: [],
-    description: "check config, database privileges, load balancer and every node before touching anything",
-  });
-  const backup = add({
-    id: dbStep("backup"),
-    kind: "backup",
-    after: [preflight],
-    description:
-      config.backup.type === "mysqldump"
-        ? `mysqldump the ${config.database.name} database to ${backupTarget(config)}`
-        : `RDS snapshot of ${config.backup.dbInstanceIdentifier}`,
-  });
-
   const newNode = config.newNodeName;
   const provisioned = "provision" in config.newNode;
   const waves = fleetWaves(
@@ -110,101 +52,51 @@ export function buildPlan(config: UpgradeConfig): Plan {
     newNode,
     lb.maxUnavailable,
   );
-
-  // Every node that will be drained fetches the release first, while it still serves, all of them
-  // at once: each prestage waits only for the preflight and the backup. A provisioned NEW NODE is
-  // skipped: it serves nothing before its upgrade, which follows its launch at once.
-  if (config.nodeCommands.prestageCommand !== undefined) {
-    for (const wave of waves) {
-      for (const node of wave.nodes) {
-        if (provisioned && node === newNode) continue;
-        const id = add({
-          id: nodeStep(node, "prestage"),
-          kind: "prestage",
-          node,
-          wave: wave.index,
-          after: [preflight, backup],
-          description: describe("prestage", wave.index === 0),
-        });
-        prestaged.set(node, id);
-      }
-    }
-  }
-
-  const upgraded = chain(newNode, 0, provisioned ? ["provision", "upgrade"] : UNTIL_START, [backup]);
-  const checked = chain(newNode, 0, ["upgrade-check"], [upgraded]);
-  const allow = add({
-    id: dbStep("allow-functions"),
-    kind: "allow-functions",
-    after: [checked],
-    description: "set log_bin_trust_function_creators=1 if binary logging needs it (previous value kept)",
-  });
-  const expand = add({
-    id: dbStep("expand"),
-    kind: "expand",
-    after: [allow],
-    description: `glance-manage db expand (from ${newNode})`,
-  });
-  const migrate = add({
-    id: dbStep("migrate"),
-    kind: "migrate",
-    after: [expand],
-    description: "glance-manage db migrate",
-  });
-  const verify = add({
-    id: dbStep("verify"),
-    kind: "verify-migrations",
-    after: [migrate],
-    description: "glance-manage db check: no expand or data migration pending",
-  });
-  // The health gate is part of the start step: a failed gate leaves no start in the state, so a plain
-  // `pulumi up` runs the start again together with its gate.
-  const bake: ChainKind[] = config.bake.windowSeconds > 0 ? ["bake"] : [];
-  let previousGates = [chain(newNode, 0, [...FROM_START, ...bake], [verify])];
-
-  for (const wave of waves.slice(1)) {
-    previousGates = wave.nodes.map((node) =>
-      chain(node, wave.index, [...RELEASE_CHANGE_KINDS, ...bake], previousGates),
-    );
-  }
-
-  // Each wave's drains wait for every gate of the wave before, so the last wave's gates already come
-  // after every node's gate. Listing every gate on every version report would cost N² edges (253,507
-  // at 500 nodes), which the engine pays for on every preview and every checkpoint.
-  const lastGates = previousGates;
-  const versionReports = waves
-    .flatMap((wave) => wave.nodes)
-    .map((node) =>
-      add({
-        id: nodeStep(node, "version"),
-        kind: "report-version",
-        node,
-        after: lastGates,
-        description: "read the release the node runs, once every node is back in rotation",
-      }),
-    );
-  const fleet = add({
-    id: FLEET_VERIFY_STEP,
-    kind: "fleet-verify",
-    after: versionReports,
-    description: `every node reports ${config.targetVersion} and the load balancer holds only upgraded nodes`,
-  });
-  const contract = add({
-    id: dbStep("contract"),
-    kind: "contract",
-    after: [fleet],
-    description: "glance-manage db contract",
-  });
-  add({
-    id: dbStep("restore-setting"),
-    kind: "restore-setting",
-    after: [contract],
-    description: "restore log_bin_trust_function_creators to its previous value",
-  });
-
+  const [preflight, backup] = fleetWideSequence(
+    config,
+    [
+      ["preflight", "preflight"],
+      ["db", "backup"],
+    ],
+    [],
+  );
+  const prestages = prestageSteps(config, waves, provisioned, [preflight.id, backup.id]);
+  const prestageOf = (node: string) => prestages.find((s) => s.node === node)?.id;
+  const kinds = newNodeKinds(provisioned);
+  const newNodeChange = nodeChain(config, newNode, 0, kinds.beforeSchema, [backup.id], prestageOf);
+  const schema = fleetWideSequence(
+    config,
+    [
+      ["db", "allow-functions"],
+      ["db", "expand"],
+      ["db", "migrate"],
+      ["db", "verify"],
+    ],
+    [lastId(newNodeChange)],
+  );
+  const newNodeBack = nodeChain(
+    config,
+    newNode,
+    0,
+    [...kinds.afterSchema, ...bakeKinds(config)],
+    [lastId(schema)],
+    prestageOf,
+  );
+  const waveSteps = laterWaves(config, waves, [lastId(newNodeBack)], prestageOf);
+  const closing = closingSteps(config, waves, waveSteps.lastGates);
+  const steps = [
+    preflight,
+    backup,
+    ...prestages,
+    ...newNodeChange,
+    ...schema,
+    ...newNodeBack,
+    ...waveSteps.steps,
+    ...closing,
+  ];
   const pause = pausePoint(config, steps);
   return {
-    targetRelease: release,
+    targetRelease: config.targetRelease,
     targetVersion: config.targetVersion,
     newNode: { name: newNode, provisioned },
     loadBalancer:
@@ -224,37 +116,162 @@ export function buildPlan(config: UpgradeConfig): Plan {
   };
 }
 
-/** The node steps a plan chains (the version report is added on its own, as `report-version`). */
-type ChainKind = NodeStepKind & StepKind;
+const lastId = (steps: readonly PlanStep[]): string => {
+  const last = steps.at(-1);
+  if (!last) throw new Error("a phase of the plan has no step");
+  return last.id;
+};
 
-// The NEW NODE is changed like every node but started only once the schema is expanded and migrated.
-const START = RELEASE_CHANGE_KINDS.indexOf("start");
-const UNTIL_START: ChainKind[] = RELEASE_CHANGE_KINDS.slice(0, START);
-const FROM_START: ChainKind[] = RELEASE_CHANGE_KINDS.slice(START);
+/** Steps that act on no node, each after the one before, the first after `after`. */
+function fleetWideSequence(
+  config: UpgradeConfig,
+  kinds: ReadonlyArray<readonly [Exclude<StepScope, "node">, StepKind]>,
+  after: string[],
+): PlanStep[] {
+  const steps: PlanStep[] = [];
+  let previous = after;
+  for (const [scope, kind] of kinds) {
+    const id = fleetWideStep(scope, kind);
+    const description = kindSpec(scope, kind)?.describe({ config, newNode: false });
+    if (description === undefined) throw new Error(`no step kind ${scope}/${kind} is declared`);
+    steps.push({ id, scope, kind, after: previous, description });
+    previous = [id];
+  }
+  return steps;
+}
 
-function nodeStepDescription(release: string, bakeSeconds: number) {
-  return (kind: ChainKind, newNode: boolean): string => {
-    switch (kind) {
-      case "provision":
-        return "launch the NEW NODE's EC2 instance (kept on delete)";
-      case "prestage":
-        return `prestageCommand: fetch release ${release} while the node still serves; nothing installed`;
-      case "drain":
-        return "take out of rotation; wait for in-flight requests";
-      case "stop":
-        return "stop Glance gracefully and verify it is down";
-      case "upgrade":
-        return newNode ? `install release ${release}; do not start it` : `install release ${release}`;
-      case "upgrade-check":
-        return "glance-status upgrade check with the new code: a failure halts before any schema change";
-      case "start":
-        return "start Glance on the new release; wait until its health check answers 200";
-      case "admit":
-        return "put back in rotation; wait until the load balancer sees it healthy";
-      case "bake":
-        return `watch it serve for ${bakeSeconds} s within the error budget before the next wave`;
-    }
+/** One node's step of one kind (in no wave: the version reports, once every wave is done). */
+function nodeStepOf(
+  config: UpgradeConfig,
+  node: string,
+  wave: number | undefined,
+  kind: NodeStepKind,
+  after: string[],
+): PlanStep {
+  const description = kindSpec("node", kind).describe({ config, newNode: wave === 0 });
+  return {
+    id: nodeStep(node, kind),
+    scope: "node",
+    kind,
+    node,
+    ...(wave === undefined ? {} : { wave }),
+    after,
+    description,
   };
+}
+
+/**
+ * One node's steps of these kinds, the first after `after`, each next after the one before. A
+ * node's drain also waits for its own prestage, so the node leaves rotation with the release fetched.
+ */
+function nodeChain(
+  config: UpgradeConfig,
+  node: string,
+  wave: number,
+  kinds: readonly NodeStepKind[],
+  after: string[],
+  prestageOf: (node: string) => string | undefined,
+): PlanStep[] {
+  const steps: PlanStep[] = [];
+  let previous = after;
+  for (const kind of kinds) {
+    const prestage = kind === "drain" ? prestageOf(node) : undefined;
+    const step = nodeStepOf(
+      config,
+      node,
+      wave,
+      kind,
+      prestage === undefined ? previous : [...previous, prestage],
+    );
+    steps.push(step);
+    previous = [step.id];
+  }
+  return steps;
+}
+
+/**
+ * Every node that will be drained fetches the release first, while it still serves, all of them
+ * at once: each prestage waits only for the preflight and the backup. A provisioned NEW NODE is
+ * skipped: it serves nothing before its upgrade, which follows its launch at once.
+ */
+function prestageSteps(
+  config: UpgradeConfig,
+  waves: Wave[],
+  provisioned: boolean,
+  after: string[],
+): PlanStep[] {
+  if (config.nodeCommands.prestageCommand === undefined) return [];
+  return waves.flatMap((wave) =>
+    wave.nodes
+      .filter((node) => !(provisioned && node === config.newNodeName))
+      .map((node) => nodeStepOf(config, node, wave.index, "prestage", after)),
+  );
+}
+
+/**
+ * The NEW NODE is changed like every node but started only once the schema is expanded and migrated
+ * (a provisioned one is launched instead of drained and stopped), and checked with the new code
+ * before any schema change.
+ */
+function newNodeKinds(provisioned: boolean): { beforeSchema: NodeStepKind[]; afterSchema: NodeStepKind[] } {
+  const change = releaseChangeKinds();
+  const start = change.indexOf("start");
+  const untilStart = change.slice(0, start);
+  const installed = provisioned
+    ? ["provision" as const, ...untilStart.slice(untilStart.indexOf("upgrade"))]
+    : untilStart;
+  return { beforeSchema: [...installed, "upgrade-check"], afterSchema: change.slice(start) };
+}
+
+/** The bake after each admission, when the stack has a bake window. */
+const bakeKinds = (config: UpgradeConfig): NodeStepKind[] => (config.bake.windowSeconds > 0 ? ["bake"] : []);
+
+/**
+ * The waves after the NEW NODE: each node's release change (and bake), every drain of a wave after
+ * every gate (admit or bake) of the wave before.
+ */
+function laterWaves(
+  config: UpgradeConfig,
+  waves: Wave[],
+  newNodeGate: string[],
+  prestageOf: (node: string) => string | undefined,
+): { steps: PlanStep[]; lastGates: string[] } {
+  const kinds = [...releaseChangeKinds(), ...bakeKinds(config)];
+  const steps: PlanStep[] = [];
+  let previousGates = newNodeGate;
+  for (const wave of waves.slice(1)) {
+    const chains = wave.nodes.map((node) =>
+      nodeChain(config, node, wave.index, kinds, previousGates, prestageOf),
+    );
+    steps.push(...chains.flat());
+    previousGates = chains.map(lastId);
+  }
+  return { steps, lastGates: previousGates };
+}
+
+/**
+ * Once every node is back: each node's version report, the fleet check, contract and the restore of
+ * the MySQL setting. Each wave's drains wait for every gate of the wave before, so the last wave's
+ * gates already come after every node's gate. Listing every gate on every version report would cost
+ * N² edges (253,507 at 500 nodes), which the engine pays for on every preview and every checkpoint.
+ */
+function closingSteps(config: UpgradeConfig, waves: Wave[], lastGates: string[]): PlanStep[] {
+  const reports = waves
+    .flatMap((wave) => wave.nodes)
+    .map((node) => ({
+      ...nodeStepOf(config, node, 0, "version", lastGates),
+      wave: undefined,
+    }));
+  const rest = fleetWideSequence(
+    config,
+    [
+      ["fleet", "verify"],
+      ["db", "contract"],
+      ["db", "restore-setting"],
+    ],
+    reports.map((r) => r.id),
+  );
+  return [...reports, ...rest];
 }
 
 /** Where a `pauseAfter` checkpoint stops the chain: after the last admission of that wave. */
@@ -277,12 +294,6 @@ export function stepsToRun(plan: Plan): PlanStep[] {
   const kept = plan.steps.slice(0, index + 1);
   const drained = new Set(kept.filter((s) => s.kind === "drain").map((s) => s.node));
   return kept.filter((s) => s.kind !== "prestage" || drained.has(s.node));
-}
-
-export function backupTarget(config: UpgradeConfig): string {
-  return config.backup.type === "mysqldump"
-    ? config.backup.path.replaceAll("{release}", config.targetRelease)
-    : `rds-snapshot:${config.backup.dbInstanceIdentifier}`;
 }
 
 /** The plan as a runbook an operator reads before approving. */

@@ -1,50 +1,35 @@
 /**
  * The runbook's step ids, built and parsed in one place: `preflight`, `db/expand`, `node-2/drain`,
  * `fleet/verify`, `rollback/node-2/drain`. The ids are resource names in the state, so the driver
- * reads resume and rollback decisions from them: every module builds and reads them here.
+ * reads resume and rollback decisions from them: every module builds and reads them here. A step's
+ * kind is the last segment of its id (plan/stepKinds.ts declares the kinds).
  * Pure (no Pulumi import): the policy pack uses it too.
  */
+import {
+  DbStepKind,
+  isDbStepKind,
+  isNodeStepKind,
+  NodeStepKind,
+  releaseChangeKinds,
+  type StepScope,
+} from "./stepKinds";
 
-/** Every step that acts on one node, by the last segment of its id. */
-export const NODE_STEP_KINDS = [
-  "provision",
-  // Optional (nodeCommands.prestageCommand): fetches the release while the node still serves.
-  "prestage",
-  "drain",
-  "stop",
-  "upgrade",
-  "upgrade-check",
-  "start",
-  "admit",
-  "bake",
-  "version",
-] as const;
-export type NodeStepKind = (typeof NODE_STEP_KINDS)[number];
+export {
+  DB_STEP_KINDS,
+  NODE_STEP_KINDS,
+  type DbStepKind,
+  type NodeStepKind,
+  type StepKind,
+  type StepScope,
+} from "./stepKinds";
 
 /**
  * One node's change of release in place, in order: out of rotation, stopped, changed, started (with
  * its health gate), back in rotation. Every upgrade wave runs these; the rollback runs exactly these
  * (so it does not pre-stage: `prestage` comes before the drain, outside the release change).
+ * The built-in ones; `releaseChangeKinds()` adds any kind registered into the release change.
  */
-export const RELEASE_CHANGE_KINDS = [
-  "drain",
-  "stop",
-  "upgrade",
-  "start",
-  "admit",
-] as const satisfies readonly NodeStepKind[];
-
-/** The database steps, by the last segment of their id. */
-export const DB_STEP_KINDS = [
-  "backup",
-  "allow-functions",
-  "expand",
-  "migrate",
-  "verify",
-  "contract",
-  "restore-setting",
-] as const;
-export type DbStepKind = (typeof DB_STEP_KINDS)[number];
+export const RELEASE_CHANGE_KINDS = releaseChangeKinds() as readonly NodeStepKind[];
 
 export const PREFLIGHT_STEP = "preflight";
 export const FLEET_VERIFY_STEP = "fleet/verify";
@@ -79,9 +64,10 @@ export function dbStep(kind: DbStepKind): string {
   return `db/${kind}`;
 }
 
-const isNodeKind = (kind: string): kind is NodeStepKind =>
-  (NODE_STEP_KINDS as readonly string[]).includes(kind);
-const isDbKind = (kind: string): kind is DbStepKind => (DB_STEP_KINDS as readonly string[]).includes(kind);
+/** The id of a step that acts on no node: `preflight`, `db/expand`, `fleet/verify`. */
+export function fleetWideStep(scope: Exclude<StepScope, "node">, kind: string): string {
+  return scope === "preflight" ? PREFLIGHT_STEP : `${scope}/${kind}`;
+}
 
 /** What a step id names, or undefined when it is no runbook step (a component, a malformed id). */
 export function parseStepId(id: string): ParsedStepId | undefined {
@@ -91,12 +77,12 @@ export function parseStepId(id: string): ParsedStepId | undefined {
     return id === PREFLIGHT_STEP ? { scope: "preflight", rollback: false, kind: "preflight" } : undefined;
   if (parts.length === 2) {
     const [scope, kind] = parts;
-    if (scope === "db" && isDbKind(kind)) return { scope: "db", rollback: false, kind };
+    if (scope === "db" && isDbStepKind(kind)) return { scope: "db", rollback: false, kind };
     if (id === FLEET_VERIFY_STEP) return { scope: "fleet", rollback: false, kind: "verify" };
-    return isNodeKind(kind) ? { scope: "node", rollback: false, node: scope, kind } : undefined;
+    return isNodeStepKind(kind) ? { scope: "node", rollback: false, node: scope, kind } : undefined;
   }
   const [prefix, node, kind] = parts;
-  if (parts.length === 3 && prefix === ROLLBACK && isNodeKind(kind))
+  if (parts.length === 3 && prefix === ROLLBACK && isNodeStepKind(kind))
     return { scope: "node", rollback: true, node, kind };
   return undefined;
 }

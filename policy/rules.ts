@@ -4,6 +4,7 @@
  * Resources are matched by their runbook names: `node-2/drain`, `db/expand`, `db/contract`.
  */
 import { dbStep, nodeScope, nodeStep, parseNodeStep, PREFLIGHT_STEP } from "../plan/stepIds";
+import { kindSpec, nodeStepKinds } from "../plan/stepKinds";
 
 /** A resource as the rules see it: its name, its type, and the names of what it depends on. */
 export interface RunbookResource {
@@ -278,12 +279,34 @@ export const prestageBeforeOwnDrain = defineRule(
   },
 );
 
+export const declaredOrder = defineRule(
+  "declared-order",
+  "A node's step comes after the same node's steps its kind follows, as plan/stepKinds.ts declares them (stop after drain, the upgrade check after the upgrade, admit after start, bake after admit), whenever the node has them.",
+  (graph, report) => {
+    for (const node of graph.nodes) {
+      for (const kind of nodeStepKinds()) {
+        const step = nodeStep(node, kind);
+        if (!graph.has(step)) continue;
+        for (const first of kindSpec("node", kind).follows ?? []) {
+          const earlier = `${node}/${first}`;
+          if (graph.has(earlier) && !graph.dependsOn(step, earlier))
+            report(
+              `${step} does not depend on ${earlier}: ${node}'s ${kind} could run before its ${first}.`,
+              step,
+            );
+        }
+      }
+    }
+  },
+);
+
 export const RUNBOOK_RULES: readonly RunbookRule[] = [
   contractAfterEveryAdmission,
   drainAfterPreviousWave,
   upgradeAfterStopAndDrain,
   expandWithNewNodeCode,
   prestageBeforeOwnDrain,
+  declaredOrder,
 ];
 
 /** Every rule's violations, in rule order. */

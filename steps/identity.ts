@@ -48,15 +48,32 @@ export function canonicalJson(value: unknown): string {
 }
 
 /**
+ * Kind names earlier builds wrote into step resources, by step id, with the name the kind has now
+ * (each kind is named after its id since plan/stepKinds.ts declares them). The plan called the
+ * version reports `report-version`, but their resources always said `version`: no mapping needed.
+ */
+export const RENAMED_KINDS: Readonly<Record<string, { was: string; now: string }>> = {
+  "db/verify": { was: "verify-migrations", now: "verify" },
+  "fleet/verify": { was: "fleet-verify", now: "verify" },
+};
+
+/** A recorded kind under its current name: a step of `step` recorded with a kind since renamed. */
+export function currentKindName(step: string | undefined, kind: string | undefined): string | undefined {
+  const renamed = step === undefined ? undefined : RENAMED_KINDS[step];
+  return renamed !== undefined && kind === renamed.was ? renamed.now : kind;
+}
+
+/**
  * True when the step recorded in `olds` is the step `news` asks for, so it does not run again.
  * A state written before step identities existed has none: there the step is the same when its
- * name, kind, node and release are, which is what a finished step of the same upgrade has.
+ * name, kind (under its current name: `RENAMED_KINDS`), node and release are, which is what a
+ * finished step of the same upgrade has.
  */
 export function sameStep(olds: IdentifiedInputs, news: IdentifiedInputs): boolean {
   if (olds.identity === undefined || olds.identity === null) {
     return (
       olds.step === news.step &&
-      olds.kind === news.kind &&
+      currentKindName(olds.step, olds.kind) === currentKindName(news.step, news.kind) &&
       (olds.node ?? null) === (news.node ?? null) &&
       olds.release === news.release
     );

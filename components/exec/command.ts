@@ -9,7 +9,7 @@ import { healthGateScript, secretExports } from "../../steps/node/scripts";
 import { Executor, recordOutcome, ScriptStep, ScriptStepArgs, StepOutcomeSource } from "./executor";
 import { stepIdentity } from "../../plan/identity";
 import { canonicalJson } from "../../steps/identity";
-import type { NodeScriptKind } from "../../steps/node/scripts";
+import { scriptKindSpec, type ScriptKind } from "../../plan/stepKinds";
 
 /** Markers the wrapped script prints on stderr, so a step reports when it ran as a native step does. */
 const STARTED = "gru-step-started";
@@ -44,7 +44,7 @@ export class CommandExecutor implements Executor {
   run(args: ScriptStepArgs): ScriptStep {
     // Kept as they were before step identities, so a state written then shows no change. With an
     // `update` command the plugin updates on a changed trigger rather than replacing.
-    const triggers = [this.config.targetRelease, args.node.name, args.kind];
+    const triggers = [this.config.targetRelease, args.node.name, TRIGGER_KIND[args.kind] ?? args.kind];
     // The unit rule (plan/identity.ts): a changed identity replaces the resource, and only a create
     // runs the script. Any other change of its inputs (an edited command, SSH setting or timeout) is
     // an update, which runs `update`: a no-op for the steps that change something, so a finished stop
@@ -149,12 +149,19 @@ export class CommandExecutor implements Executor {
   }
 }
 
-/** Steps that only read: running them again on an edit is harmless, and keeps their output current. */
-const READ_ONLY_KINDS: readonly NodeScriptKind[] = ["version", "upgrade-check", "verify-migrations"];
+/**
+ * The kind a command step's triggers name, as states hold it: db/verify was kind `verify-migrations`
+ * until the kinds were named after their ids, and a changed trigger would replace (re-run) the step.
+ */
+const TRIGGER_KIND: Partial<Record<ScriptKind, string>> = { verify: "verify-migrations" };
 
-/** What an update of a command step runs: nothing for a step that changes something; itself otherwise. */
-export function updateCommand(kind: NodeScriptKind): string | undefined {
-  return READ_ONLY_KINDS.includes(kind) ? undefined : UNCHANGED_COMMAND;
+/**
+ * What an update of a command step runs: nothing for a step that changes something; itself for a
+ * step that only reads (plan/stepKinds.ts), which keeps its output current.
+ */
+export function updateCommand(kind: ScriptKind): string | undefined {
+  const runs = scriptKindSpec(kind).runs;
+  return runs.by === "script" && runs.readOnly ? undefined : UNCHANGED_COMMAND;
 }
 
 /** The update of a step that changes something: says so and changes nothing. */

@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { UpgradeConfig } from "../../plan/config";
-import { NodeScriptKind } from "../../steps/node/scripts";
+import type { ScriptKind } from "../../plan/stepKinds";
 import type { NodeUnit } from "../../steps/identity";
 import type { HostKeyPolicy } from "../../steps/exec/types";
 
@@ -31,7 +31,7 @@ export interface HealthGate {
 export interface ScriptStepArgs {
   /** The runbook name, e.g. `node-2/stop`. */
   name: string;
-  kind: NodeScriptKind;
+  kind: ScriptKind;
   node: NodeEndpoint;
   /** The node's unit, for the steps of one (plan/identity.ts); absent for the database steps. */
   unit?: pulumi.Input<NodeUnit>;

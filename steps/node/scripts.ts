@@ -1,5 +1,6 @@
 import { exportLines, shellQuote } from "../exec/shellQuote";
 import { UpgradeConfig } from "../../plan/config";
+import { extensionOf, type ScriptKind } from "../../plan/stepKinds";
 import { versionCasePattern } from "../version";
 
 /**
@@ -8,17 +9,8 @@ import { versionCasePattern } from "../version";
  * stdin over SSH). Values from config are validated to a safe alphabet and single-quoted anyway.
  */
 
-export type NodeScriptKind =
-  | "prestage"
-  | "stop"
-  | "upgrade"
-  | "start"
-  | "version"
-  | "upgrade-check"
-  | "expand"
-  | "migrate"
-  | "verify-migrations"
-  | "contract";
+/** The kinds that run a script (declared in plan/stepKinds.ts). */
+export type { NodeScriptKind, ScriptKind } from "../../plan/stepKinds";
 
 /**
  * Reads oslo.upgradecheck's table (`| Check: name |`, `| Result: Warning |`, `| Details: ... |` with
@@ -46,12 +38,7 @@ function header(config: UpgradeConfig, node: { name: string }): string[] {
 }
 
 /** The schema steps: each runs glance-manage against the database. */
-const SCHEMA_KINDS: ReadonlySet<NodeScriptKind> = new Set([
-  "expand",
-  "migrate",
-  "verify-migrations",
-  "contract",
-]);
+const SCHEMA_KINDS: ReadonlySet<ScriptKind> = new Set(["expand", "migrate", "verify", "contract"]);
 
 /** The node's lock file for schema steps on one database (the same path on every run). */
 export function schemaLockFile(db: { host: string; port: number; name: string }): string {
@@ -94,11 +81,11 @@ function toTheEnd(command: string): string {
   return `run_to_end ${shellQuote(command)}`;
 }
 
-function body(kind: NodeScriptKind, config: UpgradeConfig): string[] {
+function body(kind: ScriptKind, config: UpgradeConfig): string[] {
   return SCHEMA_KINDS.has(kind) ? [...schemaLock(config), ...commands(kind, config)] : commands(kind, config);
 }
 
-function commands(kind: NodeScriptKind, config: UpgradeConfig): string[] {
+function commands(kind: ScriptKind, config: UpgradeConfig): string[] {
   const c = config.nodeCommands;
   const manage = c.glanceManageCommand;
   switch (kind) {
@@ -157,7 +144,7 @@ function commands(kind: NodeScriptKind, config: UpgradeConfig): string[] {
       return [toTheEnd(`${manage} db expand`)];
     case "migrate":
       return [toTheEnd(`${manage} db migrate`)];
-    case "verify-migrations":
+    case "verify":
       return [
         "set +e",
         `${manage} db check`,
@@ -179,11 +166,17 @@ function commands(kind: NodeScriptKind, config: UpgradeConfig): string[] {
         "set -e",
         `if [ "$rc" -ne 0 ]; then echo "db check after contract exited $rc, expected 0" >&2; exit 1; fi`,
       ];
+    default: {
+      // A kind added to the release change brings its own commands.
+      const added = extensionOf(kind);
+      if (!added) throw new Error(`no script is declared for step kind ${String(kind)}`);
+      return added.commands(config);
+    }
   }
 }
 
 /** The exact script a node step runs. */
-export function buildNodeScript(kind: NodeScriptKind, config: UpgradeConfig, node: { name: string }): string {
+export function buildNodeScript(kind: ScriptKind, config: UpgradeConfig, node: { name: string }): string {
   return [...header(config, node), ...body(kind, config), ""].join("\n");
 }
 

@@ -109,7 +109,7 @@ describe("the policy pack, served as the engine would run it", () => {
     pack?.kill();
   });
 
-  it("loads (compiled and type-checked by the runner) and declares the five runbook policies, mandatory", async () => {
+  it("loads (compiled and type-checked by the runner) and declares the six runbook policies, mandatory", async () => {
     const info = await call<Empty, AnalyzerInfo>(client.getAnalyzerInfo, new Empty());
     expect(info.getName()).toBe("glance-rolling-upgrade");
     const policies = info.getPoliciesList().map((p) => [p.getName(), p.getEnforcementlevel()]);
@@ -119,6 +119,7 @@ describe("the policy pack, served as the engine would run it", () => {
       ["upgrade-after-stop-and-drain", 1],
       ["expand-with-new-node-code", 1],
       ["prestage-before-own-drain", 1],
+      ["declared-order", 1],
     ]);
   });
 

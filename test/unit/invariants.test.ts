@@ -37,15 +37,9 @@ const TWO_AT_A_TIME: FleetShape = {
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 
-/** The step kinds the chain records (plan/plan.ts), from the step ids. */
+/** The step kinds the chain records (plan/stepKinds.ts): the last segment of each step id. */
 function kindOf(step: string): string {
-  const special: Record<string, string> = {
-    "db/backup": "backup",
-    "db/verify": "verify-migrations",
-    "fleet/verify": "fleet-verify",
-  };
-  const action = step.split("/").at(-1) ?? step;
-  return special[step] ?? (action === "version" ? "report-version" : action);
+  return step.split("/").at(-1) ?? step;
 }
 
 function event(kind: TimelineEvent["event"], step: string, at: number, seconds?: number): TimelineEvent {

@@ -45,7 +45,7 @@ describe("buildPlan: exact order", () => {
       "allow-functions",
       "expand",
       "migrate",
-      "verify-migrations",
+      "verify",
       "start",
       "admit",
       "drain",
@@ -53,9 +53,9 @@ describe("buildPlan: exact order", () => {
       "upgrade",
       "start",
       "admit",
-      "report-version",
-      "report-version",
-      "fleet-verify",
+      "version",
+      "version",
+      "verify",
       "contract",
       "restore-setting",
     ]);
@@ -87,7 +87,7 @@ describe("buildPlan: exact order", () => {
     ]);
     expect(plan.waves.map((w) => w.nodes)).toEqual([["node-1"], ["node-2"], ["node-3"]]);
     expect(
-      plan.steps.filter((s) => s.node === "node-3").every((s) => s.wave === 2 || s.kind === "report-version"),
+      plan.steps.filter((s) => s.node === "node-3").every((s) => s.wave === 2 || s.kind === "version"),
     ).toBe(true);
     expect(plan.steps.find((s) => s.id === "node-3/drain")?.wave).toBe(2);
     expect(plan.steps.find((s) => s.id === "db/expand")?.wave).toBeUndefined();
@@ -130,7 +130,7 @@ describe("buildPlan: exact order", () => {
     ]);
     expect(plan.steps.find((s) => s.id === "node-1/drain")?.after).toEqual(["node-2/admit"]);
     expect(plan.steps.find((s) => s.id === "node-3/drain")?.after).toEqual(["node-1/admit"]);
-    expect(plan.steps.filter((s) => s.kind === "report-version").map((s) => s.node)).toEqual([
+    expect(plan.steps.filter((s) => s.kind === "version").map((s) => s.node)).toEqual([
       "node-2",
       "node-1",
       "node-3",
@@ -186,7 +186,7 @@ describe("buildPlan: exact order", () => {
       "upgrade-check",
       "start",
       "admit",
-      "report-version",
+      "version",
     ]);
     expect(plan.waves.map((w) => w.nodes)).toEqual([["glance-new"], ["node-1"], ["node-2"]]);
     expect(plan.steps.find((s) => s.id === "node-1/drain")?.after).toEqual(["glance-new/admit"]);
@@ -258,22 +258,23 @@ describe("buildPlan: structure for any fleet", () => {
     expect(plan.steps).toHaveLength(2 + 3 + 1 + 4 + 2 + 49 * 5 + 50 + 3);
     expect(plan.waves).toHaveLength(50);
     const nodes = Array.from({ length: 50 }, (_, i) => `node-${i + 1}`);
-    for (const kind of ["drain", "stop", "upgrade", "start", "admit", "report-version"] as const) {
+    for (const kind of ["drain", "stop", "upgrade", "start", "admit", "version"] as const) {
       const ofKind = plan.steps.filter((s) => s.kind === kind).map((s) => s.node);
       expect(ofKind, kind).toHaveLength(50);
       expect([...ofKind].sort(), kind).toEqual([...nodes].sort());
     }
-    for (const kind of [
-      "preflight",
-      "backup",
-      "expand",
-      "migrate",
-      "verify-migrations",
-      "contract",
+    for (const [scope, kind] of [
+      ["preflight", "preflight"],
+      ["db", "backup"],
+      ["db", "expand"],
+      ["db", "migrate"],
+      ["db", "verify"],
+      ["db", "contract"],
+      ["fleet", "verify"],
     ] as const) {
       expect(
-        plan.steps.filter((s) => s.kind === kind),
-        kind,
+        plan.steps.filter((s) => s.scope === scope && s.kind === kind),
+        `${scope}/${kind}`,
       ).toHaveLength(1);
     }
     expect(plan.steps.find((s) => s.id === "node-50/drain")?.after).toEqual(["node-49/admit"]);

@@ -3,6 +3,7 @@ import { StackResource, toRunbookView } from "../../policy/resources";
 import {
   checkRunbook,
   contractAfterEveryAdmission,
+  declaredOrder,
   drainAfterPreviousWave,
   expandWithNewNodeCode,
   prestageBeforeOwnDrain,
@@ -93,7 +94,8 @@ describe("the runbook policy rules", () => {
   });
 
   it("have distinct names and descriptions, and ignore a stack with no runbook in it", () => {
-    expect(new Set(RUNBOOK_RULES.map((r) => r.name)).size).toBe(5);
+    // Five rules written for the runbook, and declared-order, derived from plan/stepKinds.ts.
+    expect(new Set(RUNBOOK_RULES.map((r) => r.name)).size).toBe(6);
     for (const rule of RUNBOOK_RULES) expect(rule.description.length).toBeGreaterThan(20);
     expect(checkRunbook([{ name: "bucket", type: "aws:s3/bucket:Bucket", dependsOn: [] }])).toEqual([]);
   });
@@ -216,6 +218,23 @@ describe("the runbook policy rules", () => {
         "node-2/upgrade does not depend on node-2/stop: node-2 could be upgraded while its old services still run.",
       ]);
       expect(violations.every((v) => v.resource === "node-2/upgrade")).toBe(true);
+    });
+
+    it("node-2/admit does not wait for its start (the order plan/stepKinds.ts declares)", async () => {
+      // Still after its upgrade (so after its drain and the previous wave), but no longer after its start.
+      const broken = rewired(
+        await captured(stackConfig(3)),
+        /^node-2\/admit$/,
+        "node-2/start",
+        "node-2/upgrade",
+      );
+      const [violation, ...rest] = only(checkRunbook(broken), declaredOrder.name);
+      expect(rest).toEqual([]);
+      expect(violation).toEqual({
+        rule: declaredOrder.name,
+        message: "node-2/admit does not depend on node-2/start: node-2's admit could run before its start.",
+        resource: "node-2/admit",
+      });
     });
 
     it("node-2/upgrade depends on its drain but skips the verified stop", async () => {

@@ -41,7 +41,7 @@ describe("RollingRollback: the steps of an upgrade wave, under rollback/", () =>
     expect(names).toEqual(expected);
     // The upgrade changes a wave node's release with the same kinds.
     const upgradeKinds = upgrade.plan.steps
-      .filter((s) => s.node === "node-2" && s.kind !== "report-version")
+      .filter((s) => s.node === "node-2" && s.kind !== "version")
       .map((s) => s.kind);
     expect(upgradeKinds).toEqual([...RELEASE_CHANGE_KINDS]);
     expect(dependsOn.get(nodeStep("node-2", "drain", true))).toEqual([]);

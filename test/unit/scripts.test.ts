@@ -23,7 +23,7 @@ const KINDS: NodeScriptKind[] = [
   "version",
   "expand",
   "migrate",
-  "verify-migrations",
+  "verify",
   "contract",
 ];
 
@@ -203,8 +203,8 @@ describe("buildNodeScript: exact text with the default commands", () => {
     expect(script("migrate")).toBe(expected(...lock, "run_to_end 'glance-manage db migrate'"));
   });
 
-  it("verify-migrations", () => {
-    expect(script("verify-migrations")).toBe(
+  it("verify", () => {
+    expect(script("verify")).toBe(
       expected(
         ...lock,
         "set +e",
@@ -408,12 +408,10 @@ describe("buildNodeScript: run for real with stand-in commands", () => {
     expect(run.status).toBe(2);
   });
 
-  describe("verify-migrations", () => {
+  describe("verify", () => {
     it.each([0, 5])("passes on db check exit %i", (rc) => {
       const s = standIns();
-      const run = bash(
-        buildNodeScript("verify-migrations", configWith({ glanceManageCommand: s.manage(rc) }), node2),
-      );
+      const run = bash(buildNodeScript("verify", configWith({ glanceManageCommand: s.manage(rc) }), node2));
       expect(run).toEqual({
         status: 0,
         stdout: `migrations verified: db check exit ${rc} (0 up to date, 5 contract pending)\n`,
@@ -429,9 +427,7 @@ describe("buildNodeScript: run for real with stand-in commands", () => {
       [2, 2, "db check failed with exit 2\n"],
     ])("fails on db check exit %i (script exit %i)", (rc, status, message) => {
       const s = standIns();
-      const run = bash(
-        buildNodeScript("verify-migrations", configWith({ glanceManageCommand: s.manage(rc) }), node2),
-      );
+      const run = bash(buildNodeScript("verify", configWith({ glanceManageCommand: s.manage(rc) }), node2));
       expect(run).toEqual({ status, stdout: "", stderr: message });
     });
   });
@@ -527,7 +523,7 @@ describe("buildNodeScript: a schema step beside a glance-manage still running (a
     return child;
   }
 
-  it.each(["expand", "migrate", "verify-migrations", "contract"] as const)(
+  it.each(["expand", "migrate", "verify", "contract"] as const)(
     "%s refuses to start while the node's schema lock for the database is held, and runs once it is free",
     async (kind) => {
       const s = standIns();
