@@ -43,8 +43,8 @@ let nextHost = 10;
  * A backend on 127.0.0.N: `healthPath` answers `health`; `/slow?ms=N` streams for N ms; `/die`
  * sends headers and part of a body, then destroys the connection; anything else answers 200.
  */
-export async function startBackend(healthPath = "/healthcheck"): Promise<Backend> {
-  const host = `127.0.0.${nextHost++}`;
+export async function startBackend(healthPath = "/healthcheck", sameHostAs?: Backend): Promise<Backend> {
+  const host = sameHostAs?.host ?? `127.0.0.${nextHost++}`;
   const backend: Backend = {
     host,
     port: 0,
@@ -159,7 +159,12 @@ export async function startLabAlbHarness(opts: { propagationLagMs?: number } = {
     subnets.push(xmlValues(xml, "subnetId")[0]);
   }
   const lb = await elbv2.send(
-    new CreateLoadBalancerCommand({ Name: "lab-alb", Subnets: subnets, Type: "application", Scheme: "internal" }),
+    new CreateLoadBalancerCommand({
+      Name: "lab-alb",
+      Subnets: subnets,
+      Type: "application",
+      Scheme: "internal",
+    }),
   );
   const albArn = lb.LoadBalancers?.[0]?.LoadBalancerArn ?? "";
   let groups = 0;
@@ -189,7 +194,10 @@ export async function startLabAlbHarness(opts: { propagationLagMs?: number } = {
         new ModifyTargetGroupAttributesCommand({
           TargetGroupArn: arn,
           Attributes: [
-            { Key: "deregistration_delay.timeout_seconds", Value: String(s.deregistrationDelaySeconds ?? 30) },
+            {
+              Key: "deregistration_delay.timeout_seconds",
+              Value: String(s.deregistrationDelaySeconds ?? 30),
+            },
             { Key: "slow_start.duration_seconds", Value: String(s.slowStartSeconds ?? 0) },
           ],
         }),
@@ -224,20 +232,22 @@ export function get(
   url: string,
   requestPath = "/",
   requestId?: string,
-): Promise<{ status: number; servedBy?: string; body: string; error?: string }> {
-  return new Promise((resolve) => {
+): Promise<{ status: number; servedBy?: string; body: string; error?: string; endedAt: number }> {
+  return new Promise((done) => {
+    const resolve = (r: { status: number; servedBy?: string; body: string; error?: string }) =>
+      done({ ...r, endedAt: Date.now() });
     const req = http.get(
       `${url}${requestPath}`,
       { agent: false, headers: requestId ? { "x-request-id": requestId } : {} },
       (res) => {
         let body = "";
+        const servedBy = [res.headers["x-served-by"]].flat()[0];
+        const status = res.statusCode ?? 0;
         res.setEncoding("utf8");
         res.on("data", (c: string) => (body += c));
-        res.on("end", () =>
-          resolve({ status: res.statusCode ?? 0, servedBy: [res.headers["x-served-by"]].flat()[0], body }),
-        );
-        res.on("error", (e) => resolve({ status: res.statusCode ?? 0, body, error: e.message }));
-        res.on("aborted", () => resolve({ status: res.statusCode ?? 0, body, error: "aborted" }));
+        res.on("end", () => resolve({ status, servedBy, body }));
+        res.on("error", (e) => resolve({ status, servedBy, body, error: e.message }));
+        res.on("aborted", () => resolve({ status, servedBy, body, error: "aborted" }));
       },
     );
     req.on("error", (e) => resolve({ status: 0, body: "", error: e.message }));
@@ -257,7 +267,9 @@ export async function waitState(
     const [d] = await h.health(arn, [backend]);
     if (d?.TargetHealth?.State === want) return (Date.now() - start) / 1000;
     if (Date.now() - start > timeoutMs)
-      throw new Error(`${backend.host} still ${JSON.stringify(d?.TargetHealth)} after ${timeoutMs} ms, not ${want}`);
+      throw new Error(
+        `${backend.host} still ${JSON.stringify(d?.TargetHealth)} after ${timeoutMs} ms, not ${want}`,
+      );
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
