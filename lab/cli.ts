@@ -1,9 +1,10 @@
 /**
  * The lab's command line (after `npm run build`):
- *   node dist/lab/cli.js up [--dir D] [--nodes N] [--from R] [--to R] [--realistic-upgrade]
+ *   node dist/lab/cli.js up [--dir D] [--nodes N] [--from R] [--to R] [--realistic-upgrade] [--alb]
  *   node dist/lab/cli.js down [--dir D] [--purge]
  *   node dist/lab/cli.js status [--dir D]
  * The dir defaults to $GLANCE_LAB_DIR, else /var/tmp/glance-rolling-upgrade-lab.
+ * --alb: also the lab ALB (lab/labAlb.ts) in front of the nodes, for a stack with loadBalancer.type alb.
  * --realistic-upgrade: the "wheelhouse" upgrade mode (lab/state.ts UpgradeMode): a node's upgrade is a
  * real offline pip install into its own environment, which `glance-node prestage` can do ahead.
  */
@@ -11,7 +12,7 @@ import { parseArgs } from "node:util";
 import { labDown, labStatus, labUp } from "./lab";
 
 const USAGE =
-  "usage: node dist/lab/cli.js up|down|status [--dir D] [--nodes N] [--from RELEASE] [--to RELEASE] [--realistic-upgrade] [--purge]";
+  "usage: node dist/lab/cli.js up|down|status [--dir D] [--nodes N] [--from RELEASE] [--to RELEASE] [--realistic-upgrade] [--alb] [--purge]";
 
 async function main(): Promise<number> {
   const { positionals, values } = parseArgs({
@@ -23,6 +24,7 @@ async function main(): Promise<number> {
       to: { type: "string" },
       purge: { type: "boolean" },
       "realistic-upgrade": { type: "boolean" },
+      alb: { type: "boolean" },
     },
   });
   const command = positionals[0];
@@ -38,6 +40,7 @@ async function main(): Promise<number> {
         toRelease: values.to,
         upgradeMode: values["realistic-upgrade"] === true ? "wheelhouse" : "switch",
         outliveProcess: true,
+        ...(values.alb === true ? { alb: true } : {}),
       });
       process.stdout.write(
         `${JSON.stringify(
@@ -50,6 +53,15 @@ async function main(): Promise<number> {
             db: `${state.db.host}:${state.db.port}/${state.db.database}`,
             glanceNode: state.glanceNodeBin,
             upgradeMode: state.upgradeMode,
+            ...(state.alb
+              ? {
+                  alb: {
+                    frontendUrl: state.alb.frontendUrl,
+                    endpoint: state.alb.endpoint,
+                    targetGroupArn: state.alb.targetGroupArn,
+                  },
+                }
+              : {}),
           },
           null,
           2,

@@ -11,6 +11,7 @@ import * as path from "node:path";
 import { glanceNodeOrThrow, waitNodeHealthy } from "./glanceNode";
 import { writeLabFiles } from "./labFiles";
 import { ensureHaproxy, labMariadb, waitBackendUp } from "./labServices";
+import { ensureLabAlb, type LabAlbOptions, stopLabAlb } from "./labAlb";
 import { labNodes, shapeMismatch } from "./layout";
 import { isAlive, stopPid } from "./processes";
 import { completeSeedImages } from "./seedImages";
@@ -56,6 +57,11 @@ export interface LabOptions {
    * helpers end them when the process exits, so a test that dies leaves nothing behind.
    */
   outliveProcess?: boolean;
+  /**
+   * Also a lab ALB in front of the nodes (lab/labAlb.ts: moto's ELBv2 with a data plane of AWS's
+   * behaviour), beside HAProxy; recorded in lab.json as `alb`. Off by default.
+   */
+  alb?: boolean | LabAlbOptions;
 }
 
 /**
@@ -101,6 +107,7 @@ export async function labUp(opts: LabOptions = {}): Promise<LabState> {
       previous,
       log,
       outliveProcess: opts.outliveProcess === true,
+      alb: opts.alb === true ? {} : opts.alb === false ? undefined : opts.alb,
     });
   } catch (err) {
     log(`lab up failed; stopping what it started (logs stay in ${dir})`);
@@ -122,6 +129,7 @@ async function bringUp(
     previous: LabState | undefined;
     log: (line: string) => void;
     outliveProcess: boolean;
+    alb?: LabAlbOptions;
   },
 ): Promise<LabState> {
   const { nodes, log, previous } = p;
@@ -160,6 +168,7 @@ async function bringUp(
       pid: db.pid,
     },
     seedImages: previous?.seedImages ?? [],
+    ...(previous?.alb ? { alb: previous.alb } : {}),
   };
   writeLabState(state);
 
@@ -188,6 +197,8 @@ async function bringUp(
     nodes.map((node) => node.name),
   );
 
+  if (p.alb !== undefined) await ensureLabAlb(state, nodes, p.alb, p.outliveProcess, log);
+
   await completeSeedImages(state, log);
   log(`lab up in ${Date.now() - started} ms: ${state.haproxy.frontendUrl} (state in ${labStatePath(dir)})`);
   return state;
@@ -206,6 +217,7 @@ const LAB_ENTRIES = [
   "nodes",
   "haproxy",
   "mariadb",
+  "alb",
 ];
 
 /** Stops the nodes, HAProxy and MariaDB (idempotent). With purge, also deletes the lab's data. */
@@ -222,6 +234,7 @@ export async function labDown(
     await Promise.all(nodes.map((node) => glanceNodeOrThrow(dir, ["stop", node])));
   }
   if (state !== undefined && state.haproxy.pid > 0) await stopPid(state.haproxy.pid, "haproxy", "HAProxy");
+  await stopLabAlb(state);
   const mariadbPidFile = path.join(dir, "mariadb", "mariadbd.pid");
   const mariadbPid =
     state?.db.pid ??

@@ -10,6 +10,8 @@ export type LabLayout = Pick<
 > & {
   nodes: Array<Pick<LabState["nodes"][number], "name" | "healthUrl"> & { selfUrl?: string }>;
   haproxy: Pick<LabState["haproxy"], "runtimeApi">;
+  /** The lab ALB, when the lab has one (`lab up --alb`). */
+  alb?: Pick<NonNullable<LabState["alb"]>, "endpoint" | "region" | "targetGroupArn" | "instanceIds" | "port">;
 };
 
 /** The bake window of the committed local stack: a few seconds per node, so a rehearsal shows it. */
@@ -47,6 +49,8 @@ export interface LabStackOptions {
    * something to install. Off by default.
    */
   prestage?: boolean;
+  /** The load balancer the stack drives: the lab's HAProxy (default) or the lab ALB (needs `lab up --alb`). */
+  loadBalancer?: "haproxy" | "alb";
 }
 
 /** The stack config (without secrets) that upgrades a lab: what Pulumi.local.yaml holds for the default lab. */
@@ -61,6 +65,17 @@ export function labStackConfig(lab: LabLayout, opts: LabStackOptions): Record<st
         `labUp({ upgradeMode: "wheelhouse" }) or "node dist/lab/cli.js up --realistic-upgrade", or drop prestage`,
     );
   }
+  const alb = opts.loadBalancer === "alb" ? lab.alb : undefined;
+  if (opts.loadBalancer === "alb" && alb === undefined) {
+    throw new Error(
+      `the stack wants the lab ALB, and the lab at ${lab.dir} has none: bring it up with ` +
+        `labUp({ alb: true }) or "node dist/lab/cli.js up --alb"`,
+    );
+  }
+  const rollout = {
+    drainTimeoutSeconds: opts.drainTimeoutSeconds ?? 60,
+    healthTimeoutSeconds: opts.healthTimeoutSeconds ?? 60,
+  };
   return {
     targetRelease: release,
     targetVersion: releaseInfo(release).glanceVersion,
@@ -74,6 +89,7 @@ export function labStackConfig(lab: LabLayout, opts: LabStackOptions): Record<st
       // The lab's Glance names its own HAProxy frontend as worker_self_reference_url (lab/layout.ts).
       ...(n.selfUrl ? { selfReferenceUrl: n.selfUrl } : {}),
       ...(opts.ssh ? { sshPort: opts.ssh.port } : {}),
+      ...(alb ? { instanceId: alb.instanceIds[n.name] } : {}),
     })),
     newNode: { existing: lab.nodes[0].name },
     ...(opts.ssh
@@ -86,13 +102,16 @@ export function labStackConfig(lab: LabLayout, opts: LabStackOptions): Record<st
           },
         }
       : {}),
-    loadBalancer: {
-      type: "haproxy",
-      runtimeApi: lab.haproxy.runtimeApi,
-      backend: HAPROXY_BACKEND,
-      drainTimeoutSeconds: opts.drainTimeoutSeconds ?? 60,
-      healthTimeoutSeconds: opts.healthTimeoutSeconds ?? 60,
-    },
+    loadBalancer: alb
+      ? {
+          type: "alb",
+          targetGroupArn: alb.targetGroupArn,
+          port: alb.port,
+          region: alb.region,
+          endpoint: alb.endpoint,
+          ...rollout,
+        }
+      : { type: "haproxy", runtimeApi: lab.haproxy.runtimeApi, backend: HAPROXY_BACKEND, ...rollout },
     database: {
       host: "127.0.0.1",
       port: lab.ports.mariadb,

@@ -131,6 +131,30 @@ export interface LabState {
   };
   /** Large images uploaded through HAProxy at lab up, for the load client to download and verify. */
   seedImages: SeedImageRecord[];
+  /** The lab ALB in front of the same nodes (`lab up --alb`), beside HAProxy; absent otherwise. */
+  alb?: LabAlbState;
+}
+
+/** The lab ALB (lab/labAlb.ts): moto's ELBv2 with a data plane, one target group of the lab's nodes. */
+export interface LabAlbState {
+  /** The albMain process (moto is its child). */
+  pid: number;
+  /** The ELBv2 API with the data plane's behaviour: the stack's `loadBalancer.endpoint`. */
+  endpoint: string;
+  /** moto itself (EC2). */
+  motoEndpoint: string;
+  region: string;
+  targetGroupArn: string;
+  /** The listener: clients send their requests here. */
+  frontendUrl: string;
+  /** One line per request, in HAProxy's httplog format (lab/load/haproxyLog.ts reads it). */
+  logPath: string;
+  /** Node name -> its EC2 instance id in moto (the stack's `nodes[].instanceId`). */
+  instanceIds: Record<string, string>;
+  /** The target group's port (the stack's `loadBalancer.port`). */
+  port: number;
+  deregistrationDelaySeconds: number;
+  propagationLagMs: number;
 }
 
 export function resolveLabDir(dir?: string): string {

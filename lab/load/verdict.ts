@@ -129,6 +129,11 @@ export function labHaproxyLog(lab: LabState): string {
   return path.join(lab.dir, "haproxy", "haproxy.log");
 }
 
+/** The lab ALB's request log (HAProxy's httplog format, the same request ids), when the lab has one. */
+export function labAlbLog(lab: LabState): string | undefined {
+  return lab.alb?.logPath;
+}
+
 /** The violations, each failed request followed by HAProxy's line for it (or the fact that there is none). */
 export function describeViolations(
   report: LoadReport,

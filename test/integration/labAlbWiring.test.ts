@@ -1,0 +1,118 @@
+/**
+ * `lab up --alb`: the lab ALB in front of real Glance nodes, recorded in lab.json; a stack config
+ * pointing at it parses; the program's own ALB steps (albDrain, albAdmit) run against it through the
+ * AWS SDK and take the times AWS would give them; `lab down` stops it.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { LabState, labDown } from "../../lab/lab";
+import { readHaproxyLog } from "../../lab/load/haproxyLog";
+import { isAlive } from "../../lab/processes";
+import { labStackConfig } from "../../lab/stack";
+import { LAB_IDENTITY_HEADERS } from "../../lab/state";
+import { parseStackConfig } from "../../plan/config";
+import { albAdmit, albDrain } from "../../steps/lb/alb/membership";
+import { describeTarget } from "../../steps/lb/alb/targetGroup";
+import { elbv2Client } from "../../steps/aws/clients";
+import { freshLab } from "../support/labFixture";
+import { recordingContext } from "../support/stepHarness";
+
+const DELAY_SECONDS = 5;
+let lab: LabState;
+const savedEnv = { ...process.env };
+
+beforeAll(async () => {
+  process.env.AWS_ACCESS_KEY_ID = "test";
+  process.env.AWS_SECRET_ACCESS_KEY = "test";
+  delete process.env.AWS_SESSION_TOKEN;
+  delete process.env.AWS_PROFILE;
+  lab = await freshLab(2, undefined, { alb: { deregistrationDelaySeconds: DELAY_SECONDS } });
+}, 240_000);
+
+afterAll(async () => {
+  if (lab) await labDown(lab.dir, { purge: true, log: () => undefined });
+  process.env = savedEnv;
+});
+
+describe("the lab ALB in front of the Glance lab", () => {
+  it("serves the nodes through its listener and logs each request under the node's name", async () => {
+    const alb = lab.alb;
+    if (alb === undefined) throw new Error("lab.json has no alb");
+    expect(Object.keys(alb.instanceIds)).toEqual(["node-1", "node-2"]);
+    const servedBy = new Set<string>();
+    for (let i = 0; i < 4; i++) {
+      const res = await fetch(`${alb.frontendUrl}/v2/images`, {
+        headers: { "x-request-id": `wiring-${i}`, ...LAB_IDENTITY_HEADERS },
+      });
+      expect(res.status).toBe(200);
+      await res.arrayBuffer();
+      servedBy.add(res.headers.get("x-served-by") ?? "?");
+    }
+    expect([...servedBy].sort()).toEqual(["node-1", "node-2"]);
+    // A line is written once its response is sent: the last one may reach the file a moment later.
+    const logged = () => readHaproxyLog(alb.logPath).filter((l) => l.requestId?.startsWith("wiring-"));
+    for (let i = 0; i < 20 && logged().length < 4; i++) await new Promise((r) => setTimeout(r, 100));
+    const lines = logged();
+    expect(lines.map((l) => [l.server, l.status, l.termination]).sort()).toEqual([
+      ["node-1", 200, "----"],
+      ["node-1", 200, "----"],
+      ["node-2", 200, "----"],
+      ["node-2", 200, "----"],
+    ]);
+  });
+
+  it("a stack config for it parses; the program's drain waits the whole delay, its admit the health checks", async () => {
+    const alb = lab.alb;
+    if (alb === undefined) throw new Error("lab.json has no alb");
+    const secret = { present: true, isSecret: true };
+    const config = parseStackConfig(labStackConfig(lab, { transport: "local", loadBalancer: "alb" }), {
+      dbPassword: secret,
+      dbAdminPassword: secret,
+      sshPrivateKey: { present: false, isSecret: false },
+    });
+    expect(config.loadBalancer).toMatchObject({
+      type: "alb",
+      targetGroupArn: alb.targetGroupArn,
+      endpoint: alb.endpoint,
+      port: 9292,
+    });
+    expect(config.nodes.map((n) => n.instanceId)).toEqual([
+      alb.instanceIds["node-1"],
+      alb.instanceIds["node-2"],
+    ]);
+
+    const ref = {
+      region: alb.region,
+      endpoint: alb.endpoint,
+      targetGroupArn: alb.targetGroupArn,
+      targetId: alb.instanceIds["node-2"],
+      port: alb.port,
+    };
+    // Nothing in flight, and still: on AWS (and here) the target shows draining until the delay.
+    const drained = await albDrain({ ...ref, minHealthy: 1, drainTimeoutSeconds: 30 }, recordingContext());
+    console.log(
+      `albDrain on the lab ALB: ${drained.drainSeconds} s (deregistration delay ${DELAY_SECONDS} s)`,
+    );
+    expect(drained.drainSeconds).toBeGreaterThanOrEqual(DELAY_SECONDS - 0.2);
+    expect(drained.drainSeconds).toBeLessThan(DELAY_SECONDS + 2);
+    const client = elbv2Client(ref);
+    expect((await describeTarget(client, ref)).health).toBe(
+      "unused (Target.NotRegistered: Target is not registered to the target group)",
+    );
+
+    const admitted = await albAdmit({ ...ref, healthTimeoutSeconds: 30 }, recordingContext());
+    console.log(
+      `albAdmit on the lab ALB: ${admitted.admitSeconds} s (lag 1 s, interval 5 s, healthy threshold 2)`,
+    );
+    expect(admitted.admitSeconds).toBeGreaterThan(5);
+    expect(admitted.admitSeconds).toBeLessThan(9);
+    expect((await describeTarget(client, ref)).healthy).toBe(true);
+    client.destroy();
+  }, 60_000);
+
+  it("lab down stops it", async () => {
+    const pid = lab.alb?.pid ?? 0;
+    expect(isAlive(pid, "albMain")).toBe(true);
+    await labDown(lab.dir, { log: () => undefined });
+    expect(isAlive(pid, "albMain")).toBe(false);
+  }, 60_000);
+});

@@ -1,0 +1,275 @@
+/**
+ * For the lab ALB's tests: the lab ALB (moto + data plane) with a VPC and a load balancer, target
+ * groups made through the AWS SDK, and HTTP backends on loopback addresses (127.0.0.N: moto keys an
+ * ip target by its id alone, so each backend has an address of its own) whose health and requests
+ * the tests control and count.
+ */
+import * as fs from "node:fs";
+import * as http from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+import * as os from "node:os";
+import * as path from "node:path";
+import {
+  CreateListenerCommand,
+  CreateLoadBalancerCommand,
+  CreateTargetGroupCommand,
+  DescribeTargetHealthCommand,
+  ElasticLoadBalancingV2Client,
+  ModifyTargetGroupAttributesCommand,
+  TargetHealthDescription,
+} from "@aws-sdk/client-elastic-load-balancing-v2";
+import { LAB_ALB_REGION, RunningLabAlb, startLabAlb } from "../../lab/services/alb";
+import { findFreePort } from "../../lab/services/ports";
+import { xmlValues } from "./motoAlb";
+
+export interface Backend {
+  host: string;
+  port: number;
+  /** What the health-check path answers; "hang" never answers. */
+  health: number | "hang";
+  /** Requests other than health checks: path and X-Request-Id, in order. */
+  requests: Array<{ path: string; requestId?: string; at: number }>;
+  /** Connections the ALB opened for requests (health checks excluded), and how many are open now. */
+  connectionsOpened: number;
+  openConnections: Set<Socket>;
+  /** Health checks answered. */
+  checks: number;
+  stop(): Promise<void>;
+}
+
+let nextHost = 10;
+
+/**
+ * A backend on 127.0.0.N: `healthPath` answers `health`; `/slow?ms=N` streams for N ms; `/die`
+ * sends headers and part of a body, then destroys the connection; anything else answers 200.
+ */
+export async function startBackend(healthPath = "/healthcheck", sameHostAs?: Backend): Promise<Backend> {
+  const host = sameHostAs?.host ?? `127.0.0.${nextHost++}`;
+  const backend: Backend = {
+    host,
+    port: 0,
+    health: 200,
+    requests: [],
+    connectionsOpened: 0,
+    openConnections: new Set(),
+    checks: 0,
+    stop: async () => undefined,
+  };
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url ?? "/", "http://x");
+    if (url.pathname === healthPath) {
+      backend.checks += 1;
+      if (backend.health === "hang") return;
+      res.writeHead(backend.health).end("health\n");
+      return;
+    }
+    backend.requests.push({
+      path: url.pathname,
+      requestId: [req.headers["x-request-id"]].flat()[0],
+      at: Date.now(),
+    });
+    if (!req.headers["user-agent"]?.startsWith("ELB-HealthChecker")) {
+      const socket = req.socket;
+      if (!backend.openConnections.has(socket)) {
+        backend.connectionsOpened += 1;
+        backend.openConnections.add(socket);
+        socket.once("close", () => backend.openConnections.delete(socket));
+      }
+    }
+    req.resume();
+    if (url.pathname === "/slow") {
+      const ms = Number(url.searchParams.get("ms") ?? "1000");
+      res.writeHead(200, { "content-type": "text/plain" });
+      const timer = setInterval(() => res.write("x".repeat(1024)), 100);
+      setTimeout(() => {
+        clearInterval(timer);
+        res.end("done\n");
+      }, ms);
+      res.on("close", () => clearInterval(timer));
+      return;
+    }
+    if (url.pathname === "/die") {
+      res.writeHead(200, { "content-type": "text/plain", "content-length": "100000" });
+      res.write("partial");
+      setTimeout(() => req.socket.destroy(), 50);
+      return;
+    }
+    res.writeHead(200, { "content-type": "text/plain" }).end(`ok from ${host}\n`);
+  });
+  await new Promise<void>((resolve) => server.listen(0, host, () => resolve()));
+  backend.port = (server.address() as AddressInfo).port;
+  backend.stop = async () => {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  };
+  return backend;
+}
+
+export interface GroupSettings {
+  deregistrationDelaySeconds?: number;
+  slowStartSeconds?: number;
+  intervalSeconds?: number;
+  timeoutSeconds?: number;
+  healthyThreshold?: number;
+  unhealthyThreshold?: number;
+  healthCheckPath?: string;
+  healthCheckPort?: string;
+  matcher?: string;
+}
+
+export interface LabAlbHarness {
+  alb: RunningLabAlb;
+  /** An SDK client on the lab ALB's ELBv2 API (the proxy), as the program has. */
+  elbv2: ElasticLoadBalancingV2Client;
+  /** A target group (settings as given, else interval 5 s, thresholds 2, timeout 2 s, delay 30 s) with a listener; its ARN and URL. */
+  newGroup(settings?: GroupSettings): Promise<{ arn: string; url: string }>;
+  /** DescribeTargetHealth through the SDK: filtered by `targets`, or every target. */
+  health(arn: string, targets?: Backend[]): Promise<TargetHealthDescription[]>;
+  stop(): Promise<void>;
+}
+
+export const targetOf = (b: Backend) => ({ Id: b.host, Port: b.port });
+
+export async function startLabAlbHarness(opts: { propagationLagMs?: number } = {}): Promise<LabAlbHarness> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "lab-alb-"));
+  const alb = await startLabAlb({ dir, propagationLagMs: opts.propagationLagMs });
+  const elbv2 = new ElasticLoadBalancingV2Client({
+    region: LAB_ALB_REGION,
+    endpoint: alb.endpoint,
+    credentials: { accessKeyId: "test", secretAccessKey: "test" },
+  });
+  const ec2 = async (action: string, params: Record<string, string>): Promise<string> => {
+    const res = await fetch(`${alb.motoEndpoint}/`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/x-www-form-urlencoded",
+        authorization: `AWS4-HMAC-SHA256 Credential=test/20260101/${LAB_ALB_REGION}/ec2/aws4_request, SignedHeaders=host, Signature=0`,
+      },
+      body: new URLSearchParams({ Action: action, Version: "2016-11-15", ...params }),
+    });
+    return res.text();
+  };
+  const vpcId = xmlValues(await ec2("CreateVpc", { CidrBlock: "10.0.0.0/16" }), "vpcId")[0];
+  const subnets: string[] = [];
+  for (const [cidr, az] of [
+    ["10.0.1.0/24", "us-east-1a"],
+    ["10.0.2.0/24", "us-east-1b"],
+  ]) {
+    const xml = await ec2("CreateSubnet", { VpcId: vpcId, CidrBlock: cidr, AvailabilityZone: az });
+    subnets.push(xmlValues(xml, "subnetId")[0]);
+  }
+  const lb = await elbv2.send(
+    new CreateLoadBalancerCommand({
+      Name: "lab-alb",
+      Subnets: subnets,
+      Type: "application",
+      Scheme: "internal",
+    }),
+  );
+  const albArn = lb.LoadBalancers?.[0]?.LoadBalancerArn ?? "";
+  let groups = 0;
+  return {
+    alb,
+    elbv2,
+    async newGroup(s = {}) {
+      groups += 1;
+      const created = await elbv2.send(
+        new CreateTargetGroupCommand({
+          Name: `lab-${groups}`,
+          Protocol: "HTTP",
+          Port: 9292,
+          VpcId: vpcId,
+          TargetType: "ip",
+          HealthCheckPath: s.healthCheckPath ?? "/healthcheck",
+          HealthCheckPort: s.healthCheckPort ?? "traffic-port",
+          HealthCheckIntervalSeconds: s.intervalSeconds ?? 5,
+          HealthCheckTimeoutSeconds: s.timeoutSeconds ?? 2,
+          HealthyThresholdCount: s.healthyThreshold ?? 2,
+          UnhealthyThresholdCount: s.unhealthyThreshold ?? 2,
+          Matcher: { HttpCode: s.matcher ?? "200" },
+        }),
+      );
+      const arn = created.TargetGroups?.[0]?.TargetGroupArn ?? "";
+      await elbv2.send(
+        new ModifyTargetGroupAttributesCommand({
+          TargetGroupArn: arn,
+          Attributes: [
+            {
+              Key: "deregistration_delay.timeout_seconds",
+              Value: String(s.deregistrationDelaySeconds ?? 30),
+            },
+            { Key: "slow_start.duration_seconds", Value: String(s.slowStartSeconds ?? 0) },
+          ],
+        }),
+      );
+      const port = await findFreePort();
+      await elbv2.send(
+        new CreateListenerCommand({
+          LoadBalancerArn: albArn,
+          Protocol: "HTTP",
+          Port: port,
+          DefaultActions: [{ Type: "forward", TargetGroupArn: arn }],
+        }),
+      );
+      return { arn, url: `http://127.0.0.1:${port}` };
+    },
+    async health(arn, targets) {
+      const out = await elbv2.send(
+        new DescribeTargetHealthCommand({ TargetGroupArn: arn, Targets: targets?.map(targetOf) }),
+      );
+      return out.TargetHealthDescriptions ?? [];
+    },
+    async stop() {
+      elbv2.destroy();
+      await alb.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** One GET through the ALB, on a fresh connection; resolves with the status, X-Served-By and body. */
+export function get(
+  url: string,
+  requestPath = "/",
+  requestId?: string,
+): Promise<{ status: number; servedBy?: string; body: string; error?: string; endedAt: number }> {
+  return new Promise((done) => {
+    const resolve = (r: { status: number; servedBy?: string; body: string; error?: string }) =>
+      done({ ...r, endedAt: Date.now() });
+    const req = http.get(
+      `${url}${requestPath}`,
+      { agent: false, headers: requestId ? { "x-request-id": requestId } : {} },
+      (res) => {
+        let body = "";
+        const servedBy = [res.headers["x-served-by"]].flat()[0];
+        const status = res.statusCode ?? 0;
+        res.setEncoding("utf8");
+        res.on("data", (c: string) => (body += c));
+        res.on("end", () => resolve({ status, servedBy, body }));
+        res.on("error", (e) => resolve({ status, servedBy, body, error: e.message }));
+        res.on("aborted", () => resolve({ status, servedBy, body, error: "aborted" }));
+      },
+    );
+    req.on("error", (e) => resolve({ status: 0, body: "", error: e.message }));
+  });
+}
+
+/** Polls DescribeTargetHealth until `want` holds for `backend`; returns the seconds it took. */
+export async function waitState(
+  h: LabAlbHarness,
+  arn: string,
+  backend: Backend,
+  want: string,
+  timeoutMs = 20_000,
+): Promise<number> {
+  const start = Date.now();
+  for (;;) {
+    const [d] = await h.health(arn, [backend]);
+    if (d?.TargetHealth?.State === want) return (Date.now() - start) / 1000;
+    if (Date.now() - start > timeoutMs)
+      throw new Error(
+        `${backend.host} still ${JSON.stringify(d?.TargetHealth)} after ${timeoutMs} ms, not ${want}`,
+      );
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
