@@ -18,6 +18,7 @@ import {
 import { glanceManageSudoProblems } from "./glanceManageSudo";
 import { albTargetTypeProblems, fleetSizeProblems, nodeProblems, pauseAfterProblems } from "./fleetChecks";
 import { describeIssue, runtimeApiIssue } from "./problemText";
+import { releaseProblems } from "./releaseChecks";
 import { resolveNewNode, resolveNodes } from "./resolveNodes";
 import { backupPathProblems, riskProblems } from "./riskChecks";
 import { ParsedStack, stackSchema } from "./schema";
@@ -92,6 +93,7 @@ export function parseStackConfig(
     ...glanceManageSudoProblems(stack),
     ...awsIdentityProblems(stack),
     ...versionProblems(stack),
+    ...releaseProblems(stack),
     ...provisionProblems(stack),
     ...bakeProblems(stack),
     ...riskProblems(stack),
