@@ -31,6 +31,29 @@ export default tseslint.config(
     rules: { "import-x/no-cycle": ["error", { ignoreExternal: true }] },
   },
   {
+    // Production code never loads a test module: the driver, the policy pack and the steps' provider
+    // run these folders (the provider dist/steps/execute.js), and a step kind a test registers
+    // (test/unit/support/fixtureProbeKind.ts) exists only in the test process that registers it.
+    files: [
+      "index.ts",
+      "components/**/*.ts",
+      "plan/**/*.ts",
+      "steps/**/*.ts",
+      "resources/**/*.ts",
+      "driver/**/*.ts",
+      "policy/**/*.ts",
+    ],
+    plugins: { "import-x": importX },
+    rules: {
+      "import-x/no-restricted-paths": [
+        "error",
+        {
+          zones: [{ target: "./", from: "./test", message: "production code imports no test module." }],
+        },
+      ],
+    },
+  },
+  {
     // The plan is data from config (plan/config/read.ts alone reads Pulumi's config): nothing from the
     // components that wire it, the provider or the driver, which all build on it.
     files: ["plan/**/*.ts"],

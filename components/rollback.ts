@@ -3,8 +3,8 @@ import { StackSecrets } from "../plan/config/read";
 import { UpgradeConfig } from "../plan/config";
 import { createExecutor } from "./exec";
 import { NodeUpgrade } from "./nodeUpgrade";
-import { nodeScope, nodeStep } from "../plan/stepIds";
-import { releaseChangeKinds } from "../plan/stepKinds";
+import { nodeScope } from "../plan/stepIds";
+import { rollbackSteps } from "../plan/plan";
 
 export interface RollingRollbackArgs {
   config: UpgradeConfig;
@@ -16,7 +16,8 @@ export interface RollingRollbackArgs {
 /**
  * Returns upgraded nodes to `rollbackTo`, one at a time, with the same drain and health gates as the
  * upgrade and no database step: valid while the schema is expanded but not contracted, which the
- * old release tolerates. Each node runs the steps of an upgrade wave's release change, in order.
+ * old release tolerates. Each node runs the steps of an upgrade wave's release change, in order
+ * (`rollbackSteps` in plan/plan.ts, from the kinds plan/stepKinds.ts declares).
  */
 export class RollingRollback extends pulumi.ComponentResource {
   readonly steps: string[] = [];
@@ -35,19 +36,29 @@ export class RollingRollback extends pulumi.ComponentResource {
       secrets: args.secrets,
       executor: createExecutor(config, args.secrets.sshPrivateKey),
     };
-    let previous: pulumi.Resource[] = [];
-    for (const nodeName of args.nodes) {
-      const resolved = config.nodes.find((n) => n.name === nodeName);
-      if (!resolved) throw new Error(`cannot roll back ${nodeName}: it is not in the stack's nodes`);
-      const node = new NodeUpgrade(
-        nodeScope(nodeName, true),
-        { context, node: resolved, rollback: true },
-        { parent: this },
-      );
-      for (const kind of releaseChangeKinds()) {
-        previous = [node.step(kind, previous)];
-        this.steps.push(nodeStep(nodeName, kind, true));
+    const components = new Map<string, NodeUpgrade>();
+    const created = new Map<string, pulumi.Resource>();
+    for (const step of rollbackSteps(config, args.nodes)) {
+      const nodeName = step.node;
+      let node = components.get(nodeName);
+      if (!node) {
+        const resolved = config.nodes.find((n) => n.name === nodeName);
+        if (!resolved) throw new Error(`cannot roll back ${nodeName}: it is not in the stack's nodes`);
+        node = new NodeUpgrade(
+          nodeScope(nodeName, true),
+          { context, node: resolved, rollback: true },
+          { parent: this },
+        );
+        components.set(nodeName, node);
       }
+      const deps = step.after.map((id) => {
+        const dependency = created.get(id);
+        if (!dependency)
+          throw new Error(`rollback step ${step.id} depends on ${id}, which is not created yet`);
+        return dependency;
+      });
+      created.set(step.id, node.step(step.kind, deps));
+      this.steps.push(step.id);
     }
     this.registerOutputs({ nodes: args.nodes, release: target.release });
   }

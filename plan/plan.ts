@@ -23,6 +23,9 @@ export interface PlanStep {
   description: string;
 }
 
+/** A step on one node. */
+export type NodePlanStep = PlanStep & { scope: "node"; kind: NodeStepKind; node: string };
+
 export interface Plan {
   targetRelease: string;
   targetVersion: string;
@@ -147,7 +150,7 @@ function nodeStepOf(
   wave: number | undefined,
   kind: NodeStepKind,
   after: string[],
-): PlanStep {
+): NodePlanStep {
   const description = kindSpec("node", kind).describe({ config, newNode: wave === 0 });
   return {
     id: nodeStep(node, kind),
@@ -272,6 +275,24 @@ function closingSteps(config: UpgradeConfig, waves: Wave[], lastGates: string[])
     reports.map((r) => r.id),
   );
   return [...reports, ...rest];
+}
+
+/**
+ * The rollback of upgraded nodes (the config's target is then `rollbackTo`): each node's release
+ * change, in order, one node after the other, under `rollback/` (no prestage, no database step).
+ */
+export function rollbackSteps(config: UpgradeConfig, nodes: readonly string[]): NodePlanStep[] {
+  const steps: NodePlanStep[] = [];
+  let previous: string[] = [];
+  for (const [index, node] of nodes.entries()) {
+    for (const kind of releaseChangeKinds()) {
+      const step = nodeStepOf(config, node, index + 1, kind, previous);
+      step.id = nodeStep(node, kind, true);
+      steps.push(step);
+      previous = [step.id];
+    }
+  }
+  return steps;
 }
 
 /** Where a `pauseAfter` checkpoint stops the chain: after the last admission of that wave. */
