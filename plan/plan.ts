@@ -1,5 +1,5 @@
 import { UpgradeConfig } from "./config";
-import { haproxyRuntimeSummary } from "./haproxyRuntimeApis";
+import { lbKindOf } from "./lb/registry";
 import {
   dbStep,
   FLEET_VERIFY_STEP,
@@ -207,12 +207,7 @@ export function buildPlan(config: UpgradeConfig): Plan {
     targetRelease: release,
     targetVersion: config.targetVersion,
     newNode: { name: newNode, provisioned },
-    loadBalancer:
-      lb.type === "alb"
-        ? `ALB target group ${lb.targetGroupArn}`
-        : `HAProxy ${haproxyRuntimeSummary(config)} ${
-            typeof lb.backend === "string" ? `backend ${lb.backend}` : `backends ${lb.backend.join(", ")}`
-          }`,
+    loadBalancer: lbKindOf(lb).describe(lb, config),
     backup: backupTarget(config),
     drainTimeoutSeconds: lb.drainTimeoutSeconds,
     maxUnavailable: lb.maxUnavailable,
