@@ -48,6 +48,9 @@ const NO_KIND_BY_NAME = [
   },
 ];
 
+/** Production code never loads a test module (a test-only kind registers itself from test/). */
+const NO_TESTS = [{ group: ["**/test/**"], message: "Production code imports nothing from test/." }];
+
 export default tseslint.config(
   { ignores: ["dist/**", "node_modules/**", ".work/**", "coverage/**", "eslint.config.mjs"] },
   js.configs.recommended,
@@ -85,7 +88,7 @@ export default tseslint.config(
       "no-restricted-imports": "off",
       "@typescript-eslint/no-restricted-imports": [
         "error",
-        { patterns: [...PLAN_LAYERS, ...PLAN_STEPS, ...NO_KIND_BY_NAME] },
+        { patterns: [...PLAN_LAYERS, ...PLAN_STEPS, ...NO_KIND_BY_NAME, ...NO_TESTS] },
       ],
     },
   },
@@ -94,7 +97,10 @@ export default tseslint.config(
     files: ["plan/lb/**/*.ts"],
     rules: {
       "no-restricted-imports": "off",
-      "@typescript-eslint/no-restricted-imports": ["error", { patterns: [...PLAN_LAYERS, ...PLAN_STEPS] }],
+      "@typescript-eslint/no-restricted-imports": [
+        "error",
+        { patterns: [...PLAN_LAYERS, ...PLAN_STEPS, ...NO_TESTS] },
+      ],
     },
   },
   {
@@ -102,7 +108,7 @@ export default tseslint.config(
     files: ["components/**/*.ts", "policy/**/*.ts", "driver/**/*.ts", "resources/**/*.ts", "index.ts"],
     rules: {
       "no-restricted-imports": "off",
-      "@typescript-eslint/no-restricted-imports": ["error", { patterns: NO_KIND_BY_NAME }],
+      "@typescript-eslint/no-restricted-imports": ["error", { patterns: [...NO_KIND_BY_NAME, ...NO_TESTS] }],
     },
   },
   {
@@ -117,6 +123,7 @@ export default tseslint.config(
               group: ["@pulumi/*"],
               message: "steps/ has no Pulumi imports: keep Pulumi in components/ and resources/.",
             },
+            ...NO_TESTS,
           ],
         },
       ],

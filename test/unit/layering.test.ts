@@ -4,6 +4,7 @@
  * refused; the imports the code really makes are accepted. The repository's own config is used,
  * without type information (these rules need none), so the check takes a second, not a program build.
  */
+import { execFileSync } from "node:child_process";
 import * as path from "node:path";
 import { pathToFileURL } from "node:url";
 import { ESLint, Linter } from "eslint";
@@ -32,11 +33,11 @@ beforeAll(async () => {
   });
 });
 
-/** The restricted-import messages for `code` as if it were the file at `filePath`. */
+/** The restricted-import messages (either rule: steps/ keeps ESLint's own) for `code` as if it were the file at `filePath`. */
 async function refusals(filePath: string, code: string): Promise<string[]> {
   const [result] = await eslint.lintText(code, { filePath });
   return result.messages
-    .filter((m) => m.ruleId === "@typescript-eslint/no-restricted-imports" || m.fatal)
+    .filter((m) => m.ruleId?.endsWith("no-restricted-imports") || m.fatal)
     .map((m) => m.message);
 }
 
@@ -111,5 +112,49 @@ describe("plan/ loads no step I/O (lint)", () => {
     expect(
       await refusals("plan/plan.ts", 'import { dbRef } from "../components/membership";\nvoid dbRef;\n'),
     ).toEqual([expect.stringContaining("plan/ imports nothing from components/")]);
+  });
+});
+
+describe("production code never loads a test module", () => {
+  it.each([
+    [
+      "steps/lb/registry.ts",
+      'import { fakeLoadBalancer } from "../../test/unit/support/fakeLoadBalancer";\nvoid fakeLoadBalancer;\n',
+    ],
+    [
+      "plan/lb/registry.ts",
+      'import { fakeLbKind } from "../../test/unit/support/fakeLbKind";\nvoid fakeLbKind;\n',
+    ],
+    [
+      "resources/step.ts",
+      'import { registerFakeLb } from "../test/unit/support/fakeLbKind";\nvoid registerFakeLb;\n',
+    ],
+  ])("refuses %s importing from test/", async (filePath, code) => {
+    expect(await refusals(filePath, code)).toEqual([
+      expect.stringContaining("Production code imports nothing from test/"),
+    ]);
+  });
+
+  it("the provider's entry point in dist/ loads no test module and knows only the built-in kinds", () => {
+    // What the engine's provider process does (resources/stepsEntry.ts): require dist/steps/execute.js.
+    const root = path.join(__dirname, "..", "..");
+    const probe = [
+      `require(${JSON.stringify(path.join(root, "dist", "steps", "execute.js"))});`,
+      `const { loadBalancerFor } = require(${JSON.stringify(path.join(root, "dist", "steps", "lb", "registry.js"))});`,
+      "let known = '';",
+      "try { loadBalancerFor({ type: 'fake' }); } catch (e) { known = e.message; }",
+      "const loaded = Object.keys(require.cache).filter((p) => p.includes('/test/'));",
+      "process.stdout.write(JSON.stringify({ known, loaded }));",
+    ].join("\n");
+    const out = JSON.parse(
+      execFileSync(process.execPath, ["-e", probe], { cwd: root, encoding: "utf8" }),
+    ) as {
+      known: string;
+      loaded: string[];
+    };
+    expect(out).toEqual({
+      known: 'no load balancer of type "fake" (known: alb, haproxy); nothing was changed',
+      loaded: [],
+    });
   });
 });
