@@ -15,10 +15,10 @@ const PLAN_LAYERS = [
 /** plan/ loads no step I/O: from steps/, types only, or a module listed here as pure. */
 const PLAN_STEPS = [
   {
-    regex: "(^|/)steps/(?!version$|lb/[^/]+/endpoint$)",
+    regex: "(^|/)steps/(?!version$|releases$|lb/[^/]+/endpoint$)",
     allowTypeImports: true,
     message:
-      "plan/ loads no step I/O: import types only (import type), or a pure module (steps/version, steps/lb/<kind>/endpoint).",
+      "plan/ loads no step I/O: import types only (import type), or a pure module (steps/version, steps/releases, steps/lb/<kind>/endpoint).",
   },
 ];
 

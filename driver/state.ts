@@ -12,6 +12,8 @@ export interface StepOutputs {
 /** One resource of a state export, typed for the driver. */
 export interface StepRecord {
   urn: string;
+  /** The resource's type token (`pulumi-nodejs:dynamic:Resource`, `command:local:Command`, ...). */
+  type?: string;
   /** The resource's name, the last part of its URN: the step id for every step, whatever ran it. */
   name: string;
   /** The step id the step recorded itself (only the project's own steps record one). */
@@ -28,7 +30,7 @@ export interface PendingOperation {
 
 /** The part of a state export's `deployment` the driver reads; the rest is passed through unchanged. */
 interface DeploymentBody {
-  resources?: Array<{ urn: string; outputs?: Record<string, unknown> }>;
+  resources?: Array<{ urn: string; type?: string; outputs?: Record<string, unknown> }>;
   pending_operations?: PendingOperation[];
 }
 
@@ -42,20 +44,27 @@ export function urnName(urn: string): string {
 
 /** Every resource of the state, in state order. */
 export function stepRecords(deployment: Deployment): StepRecord[] {
-  return (body(deployment).resources ?? []).map(({ urn, outputs = {} }) => {
+  return (body(deployment).resources ?? []).map(({ urn, type, outputs = {} }) => {
     const typed: StepOutputs = {
       step: text(outputs.step),
       release: text(outputs.release),
       startedAt: text(outputs.startedAt),
       result: outputs.result as StepOutputs["result"],
     };
-    return { urn, name: urnName(urn), step: typed.step, release: typed.release, outputs: typed };
+    return { urn, type, name: urnName(urn), step: typed.step, release: typed.release, outputs: typed };
   });
 }
 
-/** The first resource named `id` (a component and its step never share a step id). */
+/** The project's components (`glance:...`) and the engine's own resources (`pulumi:...`): no step. */
+const isStep = (record: StepRecord) =>
+  !(record.type?.startsWith("glance:") || record.type?.startsWith("pulumi:"));
+
+/**
+ * The step named `id`. A component may share its step's name, and comes first in the state: the
+ * `preflight` component holds the `preflight` step.
+ */
 export function recordNamed(records: readonly StepRecord[], id: string): StepRecord | undefined {
-  return records.find((record) => record.name === id);
+  return records.find((record) => record.name === id && isStep(record));
 }
 
 /** The steps that finished for `release`, by step id, with their URN. */

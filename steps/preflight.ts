@@ -10,7 +10,8 @@ import { TRUST_BEFORE_KEY, trustBefore } from "./db/trustRecord";
 import { loadBalancerFor } from "./lb/registry";
 import { waitHealthy } from "./health";
 import { runScript } from "./exec/run";
-import { isDowngrade } from "./version";
+import { jumpRefusal, knownReleasesText, releaseNamed, releaseOfVersion } from "./releases";
+import { isDowngrade, parseVersion } from "./version";
 import type { PreflightRequest, StepResult, StepSecrets } from "./protocol";
 
 const NODE_HEALTH_TIMEOUT_SECONDS = 5;
@@ -119,6 +120,7 @@ export async function runPreflight(
   }
   const downgrade = downgradeProblem(request.target, versions);
   if (downgrade) problems.push(downgrade);
+  problems.push(...releaseJumpProblems(request.target, versions));
   if (problems.length > 0) {
     throw new StepError(
       `preflight found ${problems.length} problem(s); nothing was changed:\n  - ${problems.join("\n  - ")}`,
@@ -151,4 +153,33 @@ export function downgradeProblem(
     `set rollbackTo to {release: ${target.release}, version: ${target.version}} and run the driver's \`rollback\` ` +
     "(refused once db contract has run for the newer release); after contract, restore the pre-upgrade backup instead (README: When an upgrade fails)"
   );
+}
+
+/**
+ * The jump from the release each node reports to the target must be one OpenStack supports
+ * (steps/releases.ts): the config check sees it only when rollbackTo names the release the fleet
+ * runs. A version that cannot be read is not judged (as for the downgrade); one of a Glance major
+ * version this program does not know is refused, since nothing can be said about the jump.
+ */
+export function releaseJumpProblems(
+  target: PreflightRequest["target"],
+  versions: Record<string, string>,
+): string[] {
+  const to = releaseNamed(target.release) ?? releaseOfVersion(target.version);
+  if (!to) return [];
+  const problems: string[] = [];
+  for (const [node, reported] of Object.entries(versions)) {
+    if (parseVersion(reported) === undefined) continue;
+    const from = releaseOfVersion(reported);
+    if (!from) {
+      problems.push(
+        `${node} reports ${reported}, a Glance release this program does not know (${knownReleasesText()}), ` +
+          `so the jump to ${to.release} cannot be judged: upgrade that node to a listed release first`,
+      );
+      continue;
+    }
+    const refusal = jumpRefusal(from, to);
+    if (refusal) problems.push(`${node} reports ${reported} (${from.release}): ${refusal}`);
+  }
+  return problems;
 }

@@ -18,6 +18,7 @@ import { glanceManageSudoProblems } from "./glanceManageSudo";
 import { fleetSizeProblems, loadBalancerProblems, nodeProblems, pauseAfterProblems } from "./fleetChecks";
 import { lbKinds } from "../lb/registry";
 import { describeIssue } from "./problemText";
+import { releaseProblems } from "./releaseChecks";
 import { resolveNewNode, resolveNodes } from "./resolveNodes";
 import { backupPathProblems, riskProblems } from "./riskChecks";
 import { currentStackSchema, ParsedStack } from "./schema";
@@ -95,6 +96,7 @@ export function parseStackConfig(
     ...glanceManageSudoProblems(stack),
     ...awsIdentityProblems(stack),
     ...versionProblems(stack),
+    ...releaseProblems(stack),
     ...provisionProblems(stack),
     ...bakeProblems(stack),
     ...riskProblems(stack),

@@ -7,6 +7,7 @@ import { LabState, runGlanceNode } from "../../lab/lab";
 import { startLoad } from "../../lab/load/client";
 import { labStackConfig, LAB_SECRETS } from "../../lab/stack";
 import { labTrustSetting } from "../support/faultTools";
+import { OLD_PREFLIGHT_NOTE } from "../../steps/db/trustRecord";
 import { TestStack } from "../support/driverFixture";
 import { freshLab, removeLab } from "../support/labFixture";
 import { drainStarts, expectZeroFailedRequests } from "../support/loadAssertions";
@@ -40,6 +41,8 @@ describe("pauseAfter: newNode, then approve", () => {
     const paused = await stack.driver("up");
     expect(paused.code, paused.stdout + paused.stderr).toBe(0);
     expect(paused.stdout).toContain("PAUSED after node-1/admit");
+    // The setting is restored from this run's own preflight record, not an older state's fallback.
+    expect(paused.stdout + paused.stderr).not.toContain(OLD_PREFLIGHT_NOTE);
     const firstSteps = paused.timeline.filter((e) => e.event === "end").map((e) => e.step);
     expect(firstSteps.at(-1)).toBe("node-1/admit");
     expect(firstSteps.filter((s) => /^node-[23]\//.test(s) || s === "db/contract")).toEqual([]);

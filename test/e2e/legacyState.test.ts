@@ -1,9 +1,10 @@
 /**
- * Upgrading this program under a running upgrade (issue 30, item 3). The states in fixtures/legacy-state/
- * were written by the build of 854c578, the last commit before step identities, on a fleet of stand-in
- * nodes: `checkpoint.json` stopped at `pauseAfter: newNode`, `failed.json` after node-2's stop failed
- * (fixtures/legacy-state/README.md says how). The current build resumes each on a new stand-in fleet
- * and runs only what had not finished.
+ * Upgrading this program under a running upgrade (issue 30, item 3; issue 31). Each fixture folder
+ * holds two states an older build wrote on a fleet of stand-in nodes: `checkpoint.json` stopped at
+ * `pauseAfter: newNode`, `failed.json` after node-2's stop failed (each folder's README says how).
+ * fixtures/legacy-state/ is from 854c578, the last commit before step identities;
+ * fixtures/identity-state/ is from 29590a9, whose identities name the step kinds as it did. The
+ * current build resumes each on a new stand-in fleet and runs only what had not finished.
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -13,7 +14,7 @@ import { startStandinFleet, StandinFleet } from "../../bench/support/standins";
 import { urnName } from "../../driver/state";
 import { TestStack } from "../support/driverFixture";
 
-const FIXTURES = path.join(__dirname, "fixtures", "legacy-state");
+const FIXTURES = path.join(__dirname, "fixtures");
 const STEP_TYPES = ["pulumi-nodejs:dynamic:Resource"];
 
 /** The steps a fixture's state holds as finished. */
@@ -24,7 +25,12 @@ function finishedIn(file: string): string[] {
   return state.deployment.resources.filter((r) => STEP_TYPES.includes(r.type)).map((r) => urnName(r.urn));
 }
 
-describe("a state written before step identities resumes under this build", () => {
+const BUILDS = [
+  { folder: "legacy-state", prefix: "legacy", written: "before step identities (854c578)" },
+  { folder: "identity-state", prefix: "identity", written: "with step identities (29590a9)" },
+];
+
+describe.each(BUILDS)("a state written $written resumes under this build", ({ folder, prefix }) => {
   let fleet: StandinFleet;
   let config: Record<string, unknown>;
   const stacks: TestStack[] = [];
@@ -47,11 +53,11 @@ describe("a state written before step identities resumes under this build", () =
   }
 
   it("at a checkpoint: approved, the rerun runs the rest and nothing the old build finished", async () => {
-    const file = path.join(FIXTURES, "checkpoint.json");
+    const file = path.join(FIXTURES, folder, "checkpoint.json");
     const finished = finishedIn(file);
     expect(finished).toContain("node-1/admit");
     expect(finished).toContain("db/verify");
-    const stack = stackFrom("legacy-checkpoint", file, {
+    const stack = stackFrom(`${prefix}-checkpoint`, file, {
       ...config,
       pauseAfter: "newNode",
       approvedRelease: config.targetRelease,
@@ -65,11 +71,11 @@ describe("a state written before step identities resumes under this build", () =
   });
 
   it("after a failure: with the cause fixed, the rerun starts at the failed step", async () => {
-    const file = path.join(FIXTURES, "failed.json");
+    const file = path.join(FIXTURES, folder, "failed.json");
     const finished = finishedIn(file);
     expect(finished).toContain("node-2/drain");
     expect(finished).not.toContain("node-2/stop");
-    const stack = stackFrom("legacy-failed", file, config);
+    const stack = stackFrom(`${prefix}-failed`, file, config);
     const run = await stack.driver("up");
     expect(run.code, run.stdout + run.stderr).toBe(0);
     const ran = run.timeline.filter((e) => e.event === "start").map((e) => e.step);

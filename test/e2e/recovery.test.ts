@@ -197,6 +197,34 @@ describe("a later node failing its health gate (fault 2), then a rollback (fault
     expect(await releases(lab)).toEqual({ "node-1": "2024.1", "node-2": "2024.1", "node-3": "2024.1" });
     for (const node of lab.nodes) expect(await haproxyStatus(lab, node.name)).toMatch(/^UP/);
   });
+
+  it("refuses a jump OpenStack does not support, at plan with rollbackTo and at the preflight without", async () => {
+    // Issue 34: the fleet runs 2024.1; 2025.2 skips 2025.1 and 2024.1 -> 2025.2 is not SLURP to SLURP.
+    const { rollbackTo: _rollbackTo, ...config } = labStackConfig(lab, {
+      transport: "local",
+      healthTimeoutSeconds: HEALTH_TIMEOUT_SECONDS,
+    });
+    const jump = { ...config, targetRelease: "2025.2", targetVersion: "31.1.0" };
+    const way = "one upgrade each: 2024.1 -> 2025.1 -> 2025.2";
+
+    stack.rewrite({ ...jump, rollbackTo: { release: "2024.1", version: "28.2.0" } });
+    const atPlan = await stack.driver("up");
+    expect(atPlan.code, atPlan.stdout).not.toBe(0);
+    expect(atPlan.stdout + atPlan.stderr).toContain(way);
+    expect(stepsThatRan(atPlan.timeline)).toEqual([]);
+
+    stack.rewrite(jump);
+    const atPreflight = await stack.driver("up");
+    expect(atPreflight.code, atPreflight.stdout).toBe(1);
+    expect(atPreflight.stdout).toContain(
+      "node-1 reports 28.2.0 (2024.1): 2024.1 -> 2025.2 is not an upgrade",
+    );
+    expect(atPreflight.stdout).toContain(way);
+    expect(stepsThatRan(atPreflight.timeline)).toEqual(["preflight"]);
+    expect(stepsThatFinished(atPreflight.timeline)).toEqual([]);
+    expect(await releases(lab)).toEqual({ "node-1": "2024.1", "node-2": "2024.1", "node-3": "2024.1" });
+    for (const node of lab.nodes) expect(await haproxyStatus(lab, node.name)).toMatch(/^UP/);
+  });
 });
 
 describe("the driver killed in the middle of a node's upgrade (fault 6)", () => {

@@ -181,6 +181,15 @@ describe("preflight (real MariaDB, HAProxy and nodes)", () => {
         "restore the pre-upgrade backup",
       ],
     },
+    {
+      // Issue 34: a jump OpenStack does not support, seen from what the nodes report (no rollbackTo).
+      what: "the target is two releases past what the nodes run, from a release that is not SLURP",
+      change: () => ({ target: { release: "2024.2", version: "29.2.1" } }),
+      expected: [
+        "node-1 reports 27.1.1 (2023.2): 2023.2 -> 2024.2 is not an upgrade OpenStack supports",
+        "one upgrade each: 2023.2 -> 2024.1 -> 2024.2",
+      ],
+    },
   ])("fails with what to fix when $what, changing nothing", async ({ change, expected }) => {
     const before = await snapshot();
     const error = await runPreflight(request(change()), secrets, ctx).then(

@@ -185,8 +185,76 @@ const crossBlockChecks: CrossBlockCheck[] = [
     valid: () => albProvisionedStack(1, { newNode: { provision: { tags: { "glance:release": "2024.1" } } } }),
   },
   {
+    name: "targetVersion of another release than targetRelease",
+    stack: () => twoHaproxy({ targetRelease: "2024.2" }),
+    problem: `${NS}:targetVersion = "28.2.0": that is Glance 28, the 2024.1 release, but ${NS}:targetRelease is "2024.2" (Glance 29.x): set the version 2024.2 installs, or the release name 2024.1`,
+    valid: () => twoHaproxy({ targetRelease: "2024.2", targetVersion: "29.2.1" }),
+  },
+  {
+    name: "a release this program does not list",
+    stack: () => twoHaproxy({ targetRelease: "2027.1", targetVersion: "34.0.0" }),
+    problem: `${NS}:targetRelease = "2027.1" with ${NS}:targetVersion "34.0.0": not a Glance release this program knows (2023.1 (Glance 26), 2023.2 (Glance 27), 2024.1 (Glance 28), 2024.2 (Glance 29), 2025.1 (Glance 30), 2025.2 (Glance 31), 2026.1 (Glance 32), 2026.2 (Glance 33)): name the OpenStack release (e.g. 2025.1) and the Glance version it installs; a newer release needs a version of this program that lists it`,
+    valid: () => twoHaproxy({ targetRelease: "2026.2", targetVersion: "33.0.0" }),
+  },
+  {
+    name: "a skip-level jump from a release that is not SLURP",
+    // 2023.2 -> 2024.2 skips 2024.1, and 2023.2 is not a SLURP release.
+    stack: () =>
+      twoHaproxy({
+        targetRelease: "2024.2",
+        targetVersion: "29.2.1",
+        rollbackTo: { release: "2023.2", version: "27.1.1" },
+      }),
+    problem: `${NS}:targetRelease = "2024.2": 2023.2 -> 2024.2 is not an upgrade OpenStack supports (only the next release, or from one SLURP release to the next: 2023.1 -> 2024.1 -> 2025.1 -> 2026.1); upgrade in supported steps, one upgrade each: 2023.2 -> 2024.1 -> 2024.2`,
+    valid: () =>
+      twoHaproxy({
+        targetRelease: "2024.2",
+        targetVersion: "29.2.1",
+        rollbackTo: { release: "2024.1", version: "28.2.0" },
+      }),
+  },
+  {
+    name: "a jump over two releases, from a SLURP release",
+    stack: () =>
+      twoHaproxy({
+        targetRelease: "2025.1",
+        targetVersion: "30.2.0",
+        rollbackTo: { release: "2023.1", version: "26.1.0" },
+      }),
+    problem: `${NS}:targetRelease = "2025.1": 2023.1 -> 2025.1 is not an upgrade OpenStack supports (only the next release, or from one SLURP release to the next: 2023.1 -> 2024.1 -> 2025.1 -> 2026.1); upgrade in supported steps, one upgrade each: 2023.1 -> 2024.1 -> 2025.1`,
+    // SLURP to SLURP: 2024.1 -> 2025.1 skips 2024.2.
+    valid: () =>
+      twoHaproxy({
+        targetRelease: "2025.1",
+        targetVersion: "30.2.0",
+        rollbackTo: { release: "2024.1", version: "28.2.0" },
+      }),
+  },
+  {
+    name: "rollbackTo newer than targetRelease (the releases swapped)",
+    stack: () =>
+      twoHaproxy({
+        targetRelease: "2023.2",
+        targetVersion: "27.1.1",
+        rollbackTo: { release: "2024.1", version: "28.2.0" },
+      }),
+    problem: `${NS}:rollbackTo.release = "2024.1": rollbackTo names the release the fleet runs before this upgrade, and targetRelease "2023.2" is older: set targetRelease to the release to upgrade to, and rollbackTo to the one the nodes run now (to go back to an older release, the README's rollback section says how)`,
+    valid: () =>
+      twoHaproxy({
+        targetRelease: "2024.1",
+        targetVersion: "28.2.0",
+        rollbackTo: { release: "2023.2", version: "27.1.1" },
+      }),
+  },
+  {
+    name: "rollbackTo.version of another release than rollbackTo.release",
+    stack: () => twoHaproxy({ rollbackTo: { release: "2023.2", version: "26.1.0" } }),
+    problem: `${NS}:rollbackTo.version = "26.1.0": that is Glance 26, the 2023.1 release, but ${NS}:rollbackTo.release is "2023.2" (Glance 27.x): set the version 2023.2 installs, or the release name 2023.1`,
+    valid: () => twoHaproxy({ rollbackTo: { release: "2023.1", version: "26.1.0" } }),
+  },
+  {
     name: "rollbackTo.version the same as targetVersion",
-    stack: () => twoHaproxy({ rollbackTo: { release: "2023.2", version: "28.2.0" } }),
+    stack: () => twoHaproxy({ rollbackTo: { release: "2024.1", version: "28.2.0" } }),
     problem: `${NS}:rollbackTo.version = "28.2.0": the same as targetVersion, so rollback would reinstall the version it rolls back from and its check could not tell the difference: use the version the nodes ran before the upgrade, as versionCommand printed it there (e.g. 27.1.1)`,
     valid: () => twoHaproxy({ rollbackTo: { release: "2023.2", version: "27.1.1" } }),
   },
@@ -205,10 +273,15 @@ const crossBlockChecks: CrossBlockCheck[] = [
   {
     name: "rollbackTo.version a prefix of targetVersion (a node not rolled back passes rollback's check)",
     stack: () =>
-      twoHaproxy({ targetVersion: "27.1.1-0ubuntu2", rollbackTo: { release: "2023.2", version: "27.1.1" } }),
+      twoHaproxy({
+        targetRelease: "2023.2",
+        targetVersion: "27.1.1-0ubuntu2",
+        rollbackTo: { release: "2023.2", version: "27.1.1" },
+      }),
     problem: `${NS}:rollbackTo.version = "27.1.1": targetVersion "27.1.1-0ubuntu2" starts with it, and rollback's version check matches by dotted prefix, so a node still on the new version would pass it: write the full version rollback installs`,
     valid: () =>
       twoHaproxy({
+        targetRelease: "2023.2",
         targetVersion: "27.1.1-0ubuntu2",
         rollbackTo: { release: "2023.2", version: "27.1.1-0ubuntu1" },
       }),
@@ -866,7 +939,7 @@ describe("cross-checks between blocks", () => {
         loadBalancer: { region: "us-east-1" },
         backup: { dbInstanceIdentifier: "glance-old", region: "us-east-1" },
         bake: { errorBudget: 1 },
-        rollbackTo: { release: "2023.2", version: "28.2.0" },
+        rollbackTo: { release: "2024.1", version: "28.2.0" },
       }),
     );
     expect(problems.map((p) => p.slice(0, p.indexOf(" ="))).sort()).toEqual(

@@ -243,7 +243,11 @@ describe.each(cases)("the resource graph for $title", ({ config, newNode, waves,
 
 describe("inputs across releases (I8)", () => {
   const stepInputs = async (release: string) => {
-    const { registrations } = await runMockProgram(stackConfig(3, { targetRelease: release }), withAdmin);
+    const targetVersion = release === "2024.2" ? "29.2.1" : "28.2.0";
+    const { registrations } = await runMockProgram(
+      stackConfig(3, { targetRelease: release, targetVersion }),
+      withAdmin,
+    );
     return new Map(
       registrations
         .filter((r) => r.type === "pulumi-nodejs:dynamic:Resource")

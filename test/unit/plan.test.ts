@@ -354,7 +354,7 @@ describe("determinism", () => {
 
   it("a new release changes the runbook and the backup target, not the step ids", () => {
     const before = buildPlan(parsed(haproxyStack(3)));
-    const after = buildPlan(parsed(haproxyStack(3, { targetRelease: "2024.2" })));
+    const after = buildPlan(parsed(haproxyStack(3, { targetRelease: "2024.2", targetVersion: "29.2.1" })));
     expect(renderRunbook(after)).not.toBe(renderRunbook(before));
     expect(renderRunbook(after)).toContain("upgrade to 2024.2");
     expect(after.backup).toBe("/var/backups/glance-2024.2.sql");

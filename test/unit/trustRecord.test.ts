@@ -2,6 +2,8 @@
  * I7: log_bin_trust_function_creators is restored to the value it had before the release's chain
  * changed it, taken from the preflight's record in the state, never from a read made after a change.
  */
+import * as fs from "node:fs";
+import * as path from "node:path";
 import type { Deployment } from "@pulumi/pulumi/automation";
 import { afterEach, describe, expect, it } from "vitest";
 import { settingRecord } from "../../driver/mysqlSetting";
@@ -130,6 +132,32 @@ describe("the driver's record after finding 5's paths", () => {
       from: "allow-functions",
     });
     expect(settingRecord(state([old]), true)).toBeUndefined();
+  });
+});
+
+describe("the driver's record read from a state the engine wrote", () => {
+  const fixture = path.join(__dirname, "..", "e2e", "fixtures", "identity-state", "checkpoint.json");
+  const engineState = () => JSON.parse(fs.readFileSync(fixture, "utf8")) as Deployment;
+
+  it("finds the preflight step, not the `preflight` component that comes before it in the state", () => {
+    const resources = (engineState().deployment as { resources: Array<{ urn: string; type: string }> })
+      .resources;
+    const named = resources.filter((r) => r.urn.endsWith("::preflight")).map((r) => r.type);
+    expect(named).toEqual(["glance:upgrade:Preflight", "pulumi-nodejs:dynamic:Resource"]);
+    expect(settingRecord(engineState(), true)).toMatchObject({
+      from: "preflight",
+      previous: false,
+      changed: true,
+    });
+  });
+
+  it("a negative control: the same state without the preflight step's record falls back to allow-functions", () => {
+    const state = engineState();
+    const body = state.deployment as { resources: Array<{ urn: string; type: string }> };
+    body.resources = body.resources.filter(
+      (r) => !(r.urn.endsWith("::preflight") && r.type === "pulumi-nodejs:dynamic:Resource"),
+    );
+    expect(settingRecord(state, true)?.from).toBe("allow-functions");
   });
 });
 
