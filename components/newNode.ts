@@ -2,8 +2,8 @@ import * as pulumi from "@pulumi/pulumi";
 import type { NodeUnit } from "../steps/identity";
 import type * as aws from "@pulumi/aws";
 import { UpgradeContext } from "./context";
-import { ResolvedNode, UpgradeConfig } from "../plan/config";
-import { lbTargetFor } from "./membership";
+import { ResolvedNode } from "../plan/config";
+import { lbProvisionedJoin, lbTargetFor } from "./membership";
 import { NodeUpgrade } from "./nodeUpgrade";
 import { nodeStep } from "../plan/stepIds";
 import type { LbTarget } from "../steps/protocol";
@@ -40,8 +40,6 @@ export class ProvisionedNode extends NodeUpgrade {
       name: provision.name,
       address: "",
       transport: "ssh",
-      instanceId: undefined,
-      haproxyServer: provision.name,
       sshPort,
       healthUrl: config.nodeCommands.healthUrl,
       // Never drained (it joins the fleet during the upgrade), so its imports are never waited for.
@@ -76,7 +74,7 @@ export class ProvisionedNode extends NodeUpgrade {
   }
 
   protected override lbTarget(): pulumi.Input<LbTarget> {
-    requireAlb(this.context.config);
+    lbProvisionedJoin(this.context.config);
     return this.instance.id.apply((targetId) => lbTargetFor(this.context.config, this.node, targetId));
   }
 
@@ -100,7 +98,7 @@ export class ProvisionedNode extends NodeUpgrade {
 
   /** Joins the target group (an attachment the stack keeps), then waits until the ALB sees it healthy. */
   override admit(after: pulumi.Resource[]): pulumi.Resource {
-    const lb = requireAlb(this.context.config);
+    const lb = lbProvisionedJoin(this.context.config);
     const attachment = new (awsSdk().lb.TargetGroupAttachment)(
       `${this.nodeName}/attach`,
       { targetGroupArn: lb.targetGroupArn, targetId: this.instance.id, port: lb.port },
@@ -121,10 +119,3 @@ export const LAUNCH_INPUTS = [
   "keyName",
   "tags",
 ] as const;
-
-/** The ALB a provisioned NEW NODE joins: the only load balancer that can take a new instance. */
-function requireAlb(config: UpgradeConfig): Extract<UpgradeConfig["loadBalancer"], { type: "alb" }> {
-  const lb = config.loadBalancer;
-  if (lb.type !== "alb") throw new Error("a provisioned NEW NODE needs an ALB load balancer");
-  return lb;
-}

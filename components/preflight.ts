@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { UpgradeContext } from "./context";
 import { buildNodeScript, scriptSpec } from "./exec";
-import { dbRef, lbFleet } from "./membership";
+import { dbRef, lbAlarmsAt, lbFleet } from "./membership";
 import { SECRET_KEYS } from "../plan/config";
 import { PREFLIGHT_STEP } from "../plan/stepIds";
 import { typedStep } from "./typedStep";
@@ -54,10 +54,5 @@ export class Preflight extends pulumi.ComponentResource {
 function alarmsOf(config: UpgradeContext["config"]): { alarms?: PreflightRequest["alarms"] } {
   const names = config.bake.alarmNames;
   if (names.length === 0) return {};
-  const lb = config.loadBalancer;
-  const aws =
-    lb.type === "alb"
-      ? { ...(lb.region ? { region: lb.region } : {}), ...(lb.endpoint ? { endpoint: lb.endpoint } : {}) }
-      : {};
-  return { alarms: { names, ...aws } };
+  return { alarms: { names, ...lbAlarmsAt(config) } };
 }

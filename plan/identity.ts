@@ -1,6 +1,7 @@
 import type { NodeUnit, StepIdentity } from "../steps/identity";
 import { dbStep, parseStepId } from "./stepIds";
 import { ResolvedNode, UpgradeConfig } from "./config";
+import { lbKindOf } from "./lb/registry";
 
 /**
  * The unit rule (README, "What a rerun does"): a step runs again only when its identity changes.
@@ -29,7 +30,7 @@ export function nodeUnit(config: UpgradeConfig, node: ResolvedNode): NodeUnit {
   return {
     node: node.name,
     address: node.address,
-    member: config.loadBalancer.type === "haproxy" ? node.haproxyServer : (node.instanceId ?? node.address),
+    member: lbKindOf(config.loadBalancer).member(config.loadBalancer, node),
     transport: node.transport,
     exec: config.exec,
   };

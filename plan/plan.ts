@@ -1,5 +1,5 @@
 import { UpgradeConfig } from "./config";
-import { haproxyRuntimeSummary } from "./haproxyRuntimeApis";
+import { lbKindOf } from "./lb/registry";
 import { backupTarget, kindSpec, NodeStepKind, releaseChangeKinds, StepKind, StepScope } from "./stepKinds";
 import { fleetWideStep, nodeStep } from "./stepIds";
 import { fleetWaves, Wave } from "./waves";
@@ -102,12 +102,7 @@ export function buildPlan(config: UpgradeConfig): Plan {
     targetRelease: config.targetRelease,
     targetVersion: config.targetVersion,
     newNode: { name: newNode, provisioned },
-    loadBalancer:
-      lb.type === "alb"
-        ? `ALB target group ${lb.targetGroupArn}`
-        : `HAProxy ${haproxyRuntimeSummary(config)} ${
-            typeof lb.backend === "string" ? `backend ${lb.backend}` : `backends ${lb.backend.join(", ")}`
-          }`,
+    loadBalancer: lbKindOf(lb).describe(lb, config),
     backup: backupTarget(config),
     drainTimeoutSeconds: lb.drainTimeoutSeconds,
     maxUnavailable: lb.maxUnavailable,

@@ -5,7 +5,7 @@
  */
 import type { AlarmState, AlarmWatch } from "./aws/alarms";
 import type { AwsTarget } from "./aws/clients";
-import { StepContext, StepError } from "./context";
+import { Clock, clockOf, StepContext, StepError } from "./context";
 import type { BakeWatch } from "./lb/loadBalancer";
 import { loadBalancerFor } from "./lb/registry";
 import { CapacityRefusal } from "./lb/takeOut";
@@ -95,17 +95,16 @@ async function trippedAlarm(
 }
 
 /** The bake window's clock. */
-function bakeWindow(request: BakeRequest) {
+function bakeWindow(request: BakeRequest, clock: Clock) {
   const interval = request.pollIntervalMs ?? 500;
-  const started = Date.now();
+  const started = clock.now();
   const deadline = started + request.windowSeconds * 1000;
   return {
-    elapsed: () => ((Date.now() - started) / 1000).toFixed(1),
-    seconds: () => (Date.now() - started) / 1000,
-    isFinal: () => Date.now() >= deadline,
+    elapsed: () => ((clock.now() - started) / 1000).toFixed(1),
+    seconds: () => (clock.now() - started) / 1000,
+    isFinal: () => clock.now() >= deadline,
     /** Sleeps until the next poll, never past the end of the window. */
-    nap: () =>
-      new Promise((resolve) => setTimeout(resolve, Math.min(interval, Math.max(0, deadline - Date.now())))),
+    nap: () => clock.sleep(Math.min(interval, Math.max(0, deadline - clock.now()))),
   };
 }
 
@@ -117,7 +116,7 @@ async function watchThroughWindow(
   alarms: AlarmWatch | undefined,
   ctx: StepContext,
 ): Promise<BakeResult> {
-  const { elapsed, isFinal, seconds, nap } = bakeWindow(request);
+  const { elapsed, isFinal, seconds, nap } = bakeWindow(request, clockOf(ctx));
   ctx.log(
     `baking ${node} for ${request.windowSeconds} s${watch.terms(request.errorBudget, alarms !== undefined)}`,
   );

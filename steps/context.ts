@@ -8,6 +8,29 @@ export interface StepContext {
   log(message: string): void;
   /** Cancels long waits (drain, health) when the caller gives up. */
   signal?: AbortSignal;
+  /**
+   * What the waits read the time from and sleep on (drain, admit, bake and health timeouts); absent:
+   * the real one. A test passes a fake clock to run a timeout's decisions without waiting for it.
+   */
+  clock?: Clock;
+}
+
+/** The time a step's waits go by (Kubernetes' `nowFn`, with the sleep beside it). */
+export interface Clock {
+  /** Milliseconds since the epoch, as Date.now(). */
+  now(): number;
+  /** Resolves after `ms` milliseconds. */
+  sleep(ms: number): Promise<void>;
+}
+
+export const realClock: Clock = {
+  now: () => Date.now(),
+  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+};
+
+/** The context's clock, or the real one. */
+export function clockOf(ctx: Pick<StepContext, "clock"> | undefined): Clock {
+  return ctx?.clock ?? realClock;
 }
 
 export const silentContext: StepContext = { log: () => undefined };
@@ -33,18 +56,24 @@ export class WaitTimeout extends StepError {}
  */
 export async function pollUntil<T>(
   probe: () => Promise<T | undefined>,
-  opts: { timeoutMs: number; intervalMs: number; signal?: AbortSignal; describe: () => string },
+  opts: {
+    timeoutMs: number;
+    intervalMs: number;
+    signal?: AbortSignal;
+    describe: () => string;
+    /** Absent: the real clock. */
+    clock?: Clock;
+  },
 ): Promise<T> {
-  const deadline = Date.now() + opts.timeoutMs;
+  const clock = opts.clock ?? realClock;
+  const deadline = clock.now() + opts.timeoutMs;
   for (;;) {
     const value = await probe();
     if (value !== undefined) return value;
     if (opts.signal?.aborted) throw new StepError(`cancelled while waiting: ${opts.describe()}`);
-    if (Date.now() >= deadline) {
+    if (clock.now() >= deadline) {
       throw new WaitTimeout(`timed out after ${(opts.timeoutMs / 1000).toFixed(1)} s: ${opts.describe()}`);
     }
-    await new Promise((resolve) =>
-      setTimeout(resolve, Math.min(opts.intervalMs, Math.max(0, deadline - Date.now()))),
-    );
+    await clock.sleep(Math.min(opts.intervalMs, Math.max(0, deadline - clock.now())));
   }
 }

@@ -1,7 +1,7 @@
 /**
  * Health gates: wait until a node's health URL answers 200.
  */
-import { pollUntil, type StepContext } from "./context";
+import { clockOf, pollUntil, type StepContext } from "./context";
 
 const DEFAULT_INTERVAL_MS = 200;
 /** A single probe never waits longer than this, so one hung request cannot eat the whole budget. */
@@ -12,8 +12,9 @@ export async function waitHealthy(
   args: { url: string; timeoutSeconds: number; intervalMs?: number },
   ctx: StepContext,
 ): Promise<{ seconds: number }> {
-  const started = performance.now();
-  const deadline = Date.now() + args.timeoutSeconds * 1000;
+  const clock = clockOf(ctx);
+  const started = clock.now();
+  const deadline = started + args.timeoutSeconds * 1000;
   let last = "no answer yet";
   let probes = 0;
   ctx.log(`waiting for ${args.url} to answer 200 (up to ${args.timeoutSeconds} s)`);
@@ -22,7 +23,7 @@ export async function waitHealthy(
     probes += 1;
     const requestTimeoutMs = Math.min(
       MAX_REQUEST_TIMEOUT_MS,
-      Math.max(MIN_REQUEST_TIMEOUT_MS, deadline - Date.now()),
+      Math.max(MIN_REQUEST_TIMEOUT_MS, deadline - clock.now()),
     );
     const signals = [AbortSignal.timeout(requestTimeoutMs), ...(ctx.signal ? [ctx.signal] : [])];
     let now: string;
@@ -43,11 +44,12 @@ export async function waitHealthy(
     timeoutMs: args.timeoutSeconds * 1000,
     intervalMs: args.intervalMs ?? DEFAULT_INTERVAL_MS,
     signal: ctx.signal,
+    clock,
     describe: () =>
       `${args.url} never answered 200 (${probes} probes; last: ${last}). ` +
       `Check the service's log on the node and that it listens where the health URL points.`,
   });
-  const seconds = (performance.now() - started) / 1000;
+  const seconds = (clock.now() - started) / 1000;
   ctx.log(`${args.url}: healthy after ${seconds.toFixed(2)} s`);
   return { seconds };
 }

@@ -1,80 +1,25 @@
 import { ResolvedNode, UpgradeConfig } from "../../plan/config";
+import { lbKindOf } from "../../plan/lb/registry";
 import type { DbRef, LbFleet, LbTarget } from "../../steps/protocol";
-import { runtimeEndpointsOf } from "../../plan/haproxyRuntimeApis";
 import type { SecretName } from "../typedStep";
 
-type LbConfig = UpgradeConfig["loadBalancer"];
-type AlbConfig = Extract<LbConfig, { type: "alb" }>;
-
-/**
- * How one kind of load balancer finds a node and the fleet from the stack config. Methods, so that
- * each kind's entry takes its own config shape (the table below only hands it that shape).
- */
-interface Membership<Config> {
-  target(lb: Config, config: UpgradeConfig, node: ResolvedNode, targetId?: string): LbTarget;
-  fleet(lb: Config, config: UpgradeConfig, nodes: ResolvedNode[], extraTargetIds: string[]): LbFleet;
-  secrets(lb: Config, config: UpgradeConfig): SecretName[];
-}
-
-/** Region and endpoint override of an ALB, left out when the config has none. */
-function albRegion(lb: AlbConfig): { region?: string; endpoint?: string } {
-  return { ...(lb.region ? { region: lb.region } : {}), ...(lb.endpoint ? { endpoint: lb.endpoint } : {}) };
-}
-
-// Key order matters: a step's request is compared as JSON, so a reordered key would rerun the step.
-const membershipByKind: { [Type in LbConfig["type"]]: Membership<Extract<LbConfig, { type: Type }>> } = {
-  haproxy: {
-    target: (lb, config, node) => ({
-      type: "haproxy",
-      runtimeApis: runtimeEndpointsOf(lb, config),
-      backend: lb.backend,
-      server: node.haproxyServer,
-    }),
-    fleet: (lb, config, nodes) => ({
-      type: "haproxy",
-      runtimeApis: runtimeEndpointsOf(lb, config),
-      backend: lb.backend,
-      expected: nodes.map((n) => n.haproxyServer),
-    }),
-    // The SSH key, when a runtime API is reached over SSH.
-    secrets: (lb, config) =>
-      runtimeEndpointsOf(lb, config).some((endpoint) => typeof endpoint !== "string")
-        ? ["sshPrivateKey"]
-        : [],
-  },
-  alb: {
-    target: (lb, _config, node, targetId) => ({
-      type: "alb",
-      targetGroupArn: lb.targetGroupArn,
-      targetId: targetId ?? node.instanceId ?? node.address,
-      port: lb.port,
-      ...albRegion(lb),
-    }),
-    fleet: (lb, _config, nodes, extraTargetIds) => ({
-      type: "alb",
-      targetGroupArn: lb.targetGroupArn,
-      expected: [...nodes.map((n) => n.instanceId ?? n.address), ...extraTargetIds],
-      ...albRegion(lb),
-    }),
-    secrets: () => [],
-  },
-};
-
-function membershipOf(lb: LbConfig): Membership<LbConfig> {
-  return membershipByKind[lb.type];
-}
+// The kind builds its requests (plan/lb/<kind>.ts); nothing here knows which kinds exist. A request
+// is typed as a built-in kind's (steps/protocol.ts); a kind registered by a test is data the
+// provider dispatches by its `type` all the same (steps/lb/registry.ts).
 
 /** The secrets a load-balancer step needs. */
 export function lbStepSecrets(config: UpgradeConfig): SecretName[] {
-  return membershipOf(config.loadBalancer).secrets(config.loadBalancer, config);
+  const lb = config.loadBalancer;
+  return lbKindOf(lb).secrets(lb, config);
 }
 
 /**
- * The load-balancer membership of one node: an HAProxy server, or an ALB target (`targetId`, when
- * given, names it: a provisioned node's instance id).
+ * The load-balancer membership of one node, in its kind's shape (`targetId`, when given, names it:
+ * a provisioned node's instance id).
  */
 export function lbTargetFor(config: UpgradeConfig, node: ResolvedNode, targetId?: string): LbTarget {
-  return membershipOf(config.loadBalancer).target(config.loadBalancer, config, node, targetId);
+  const lb = config.loadBalancer;
+  return lbKindOf(lb).target(lb, config, node, targetId) as LbTarget;
 }
 
 /** The load balancer's expected membership: exactly these nodes (plus a provisioned target id). */
@@ -83,7 +28,25 @@ export function lbFleet(
   nodes: ResolvedNode[],
   extraTargetIds: string[] = [],
 ): LbFleet {
-  return membershipOf(config.loadBalancer).fleet(config.loadBalancer, config, nodes, extraTargetIds);
+  const lb = config.loadBalancer;
+  return lbKindOf(lb).fleet(lb, config, nodes, extraTargetIds) as LbFleet;
+}
+
+/** Where the bake's CloudWatch alarms are read: the load balancer's AWS region and endpoint, or none. */
+export function lbAlarmsAt(config: UpgradeConfig): { region?: string; endpoint?: string } {
+  const lb = config.loadBalancer;
+  return lbKindOf(lb).alarmsAt(lb);
+}
+
+/**
+ * How a NEW NODE the stack launches joins the load balancer; a kind that cannot take one is refused
+ * by the config parser, so this throws only on a config that skipped it.
+ */
+export function lbProvisionedJoin(config: UpgradeConfig): { targetGroupArn: string; port: number } {
+  const lb = config.loadBalancer;
+  const join = lbKindOf(lb).provisionedJoin(lb);
+  if (join === undefined) throw new Error(`a provisioned NEW NODE cannot join a ${lb.type} load balancer`);
+  return join;
 }
 
 export function dbRef(config: UpgradeConfig): DbRef {

@@ -15,25 +15,14 @@ function rdsEndpointOf(host: string): { region: string; instance?: string } | un
   return { region: match[2], ...(isInstance ? { instance: labels[0] } : {}) };
 }
 
-/** The region an ELBv2 target group ARN names (arn:aws:elasticloadbalancing:REGION:ACCOUNT:...). */
-function arnRegion(arn: string): string {
-  return arn.split(":")[3];
-}
-
-/** An endpoint override that is one of AWS's own ELBv2 endpoints (public, FIPS or a VPC endpoint). */
-function isElbv2AwsEndpoint(endpoint: string): boolean {
-  const host = /^https?:\/\/([^/:]+)/.exec(endpoint)?.[1]?.toLowerCase() ?? "";
-  return /(^|\.)elasticloadbalancing(-fips)?\./.test(host) && /\.amazonaws\.com(\.cn)?$/.test(host);
-}
-
 /**
  * The AWS identifiers of different blocks that must name the same thing: the RDS instance the backup
- * snapshots and the database the upgrade changes; the ALB's region and its target group's; and the
- * endpoint the bake's CloudWatch alarms are read through, which is the ALB's.
+ * snapshots and the database the upgrade changes (a load balancer's own, e.g. an ALB's region and its
+ * target group's, are its kind's checks: plan/lb/alb.ts).
  */
 export function awsIdentityProblems(stack: ParsedStack): string[] {
   const problems: string[] = [];
-  const { backup, database, loadBalancer: lb } = stack;
+  const { backup, database } = stack;
   const rds = rdsEndpointOf(database.host);
   if (backup.type === "rds-snapshot" && rds) {
     if (rds.instance && backup.dbInstanceIdentifier.toLowerCase() !== rds.instance) {
@@ -46,21 +35,6 @@ export function awsIdentityProblems(stack: ParsedStack): string[] {
         `${key(["backup", "region"])} = ${show(backup.region)}: database.host ${database.host} is in ${rds.region}, and RDS snapshots an instance only in its own region; use ${rds.region}`,
       );
     }
-  }
-  if (lb.type === "alb" && lb.region && lb.region !== arnRegion(lb.targetGroupArn)) {
-    problems.push(
-      `${key(["loadBalancer", "region"])} = ${show(lb.region)}: loadBalancer.targetGroupArn is in ${arnRegion(lb.targetGroupArn)}, and ELBv2 finds a target group only in its own region; use ${arnRegion(lb.targetGroupArn)}`,
-    );
-  }
-  if (
-    lb.type === "alb" &&
-    lb.endpoint &&
-    stack.bake.alarmNames.length > 0 &&
-    isElbv2AwsEndpoint(lb.endpoint)
-  ) {
-    problems.push(
-      `${key(["loadBalancer", "endpoint"])} = ${show(lb.endpoint)}: bake.alarmNames are read from CloudWatch through this endpoint too, and an ELBv2 endpoint cannot answer CloudWatch: remove it (an interface VPC endpoint with private DNS needs no override) or remove bake.alarmNames`,
-    );
   }
   return problems;
 }

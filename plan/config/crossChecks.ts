@@ -9,35 +9,6 @@ import { key, show } from "./problemText";
 import { ParsedStack } from "./schema";
 import { CONFIG_NAMESPACE, SecretKey, SecretPresence } from "./upgradeConfig";
 
-/** Problems with the list of HAProxy runtime APIs: an SSH entry without `ssh` settings, duplicates. */
-export function runtimeApiProblems(stack: ParsedStack): string[] {
-  const lb = stack.loadBalancer;
-  if (lb.type !== "haproxy" || !Array.isArray(lb.runtimeApi)) return [];
-  const problems: string[] = [];
-  const seen = new Map<string, number>();
-  lb.runtimeApi.forEach((entry, index) => {
-    const path = ["loadBalancer", "runtimeApi", index];
-    let identity: string;
-    if (typeof entry === "string") {
-      identity = entry;
-    } else {
-      identity = `${entry.ssh.host}:${entry.ssh.port ?? stack.ssh?.port ?? 22}:${entry.socket}`;
-      if (!stack.ssh) {
-        problems.push(
-          `${key(path)}: a runtime API reached over SSH uses the stack's ssh settings (hostKeyPolicy, knownHostsFile) and sshPrivateKey; set ${key(["ssh"])}`,
-        );
-      }
-    }
-    const first = seen.get(identity);
-    if (first === undefined) seen.set(identity, index);
-    else
-      problems.push(
-        `${key(path)} = ${show(entry)}: duplicate of ${key(["loadBalancer", "runtimeApi", first])}; list each HAProxy instance once`,
-      );
-  });
-  return problems;
-}
-
 /** The variables a node script exports that name the release it installs (scripts.ts). */
 const VERSION_VARIABLES = /\$\{?(GLANCE_TARGET_VERSION|GLANCE_RELEASE)\b/;
 
@@ -110,9 +81,9 @@ export function provisionProblems(stack: ParsedStack): string[] {
   return problems;
 }
 
-/** Bake settings that the chosen load balancer or window would ignore. */
+/** Bake settings that the window would ignore. */
 export function bakeProblems(stack: ParsedStack): string[] {
-  const { bake, loadBalancer: lb } = stack;
+  const { bake } = stack;
   if (bake.errorBudget === 0) return [];
   const budget = `${key(["bake", "errorBudget"])} = ${bake.errorBudget}`;
   if (bake.windowSeconds === 0) {
@@ -120,11 +91,7 @@ export function bakeProblems(stack: ParsedStack): string[] {
       `${budget}: the bake is off (windowSeconds 0), so no error would be counted: set windowSeconds (e.g. 60) or remove errorBudget`,
     ];
   }
-  if (lb.type === "alb") {
-    return [
-      `${budget}: an ALB bake counts no errors (it watches the target's health and bake.alarmNames), so this budget would be ignored: remove errorBudget, and watch the ALB's 5xx with a CloudWatch alarm in bake.alarmNames`,
-    ];
-  }
+  // A kind that counts no errors says so itself (plan/lb/alb.ts).
   return [];
 }
 

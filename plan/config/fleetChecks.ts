@@ -2,13 +2,11 @@
  * Checks of the fleet as a whole: its size against the rollout's limits, every node against the
  * others and against the load balancer in use, and the checkpoint against the number of waves.
  */
+import { lbKindOf, lbKinds } from "../lb/registry";
 import { wavesAfterNewNodeCount } from "../waves";
 import { key, show } from "./problemText";
 import { ParsedStack } from "./schema";
 import { ResolvedNode } from "./upgradeConfig";
-
-/** An ALB target registered by its address: an ip target group (parse requires an instance id otherwise). */
-const IPV4 = /^[0-9.]+$/;
 
 /** The nodes the rollout upgrades: the listed ones, plus the NEW NODE when the stack launches it. */
 export function fleetSizeOf(stack: ParsedStack, nodes: ResolvedNode[]): number {
@@ -41,12 +39,16 @@ export function fleetSizeProblems(stack: ParsedStack, nodes: ResolvedNode[]): st
 export function nodeProblems(stack: ParsedStack, nodes: ResolvedNode[]): string[] {
   const problems: string[] = [];
   const lb = stack.loadBalancer;
+  const kind = lbKindOf(lb);
+  // The node keys of the other kinds: the kind in use would ignore them.
+  const foreign = lbKinds()
+    .filter((other) => other !== kind)
+    .flatMap((other) => Object.entries(other.nodeFields));
   const seen = new Map<string, string>();
   nodes.forEach((node, index) => {
     const identities = [`name ${node.name}`, `health URL ${node.healthUrl}`];
     if (node.transport === "ssh") identities.push(`address ${node.address}:${node.sshPort}`);
-    if (node.instanceId) identities.push(`instance ${node.instanceId}`);
-    if (lb.type === "haproxy") identities.push(`HAProxy server ${node.haproxyServer}`);
+    identities.push(...kind.nodeIdentities(node));
     for (const identity of identities) {
       const first = seen.get(identity);
       if (first)
@@ -60,21 +62,12 @@ export function nodeProblems(stack: ParsedStack, nodes: ResolvedNode[]): string[
         `${key(["nodes", index, "transport"])} = "ssh": set ${key(["ssh"])} (user, port, hostKeyPolicy) to reach it`,
       );
     }
-    if (lb.type === "alb" && !node.instanceId && !IPV4.test(node.address)) {
-      problems.push(
-        `${key(["nodes", index, "instanceId"])}: an ALB target needs the node's EC2 instance id (or an IPv4 address for an ip target group)`,
-      );
-    }
     const given = stack.nodes[index];
     // Settings for another load balancer or transport than the one in use would be ignored silently.
-    if (lb.type === "alb" && given.haproxyServer !== undefined) {
+    for (const [field, { names }] of foreign) {
+      if (given[field] === undefined) continue;
       problems.push(
-        `${key(["nodes", index, "haproxyServer"])} = ${show(given.haproxyServer)}: loadBalancer.type is alb, which has no HAProxy servers, so it would be ignored: remove it (the ALB target is the node's instanceId, or its address in an ip target group)`,
-      );
-    }
-    if (lb.type === "haproxy" && given.instanceId !== undefined) {
-      problems.push(
-        `${key(["nodes", index, "instanceId"])} = ${show(given.instanceId)}: loadBalancer.type is haproxy, which knows the node by its server name (haproxyServer, default the node name), so it would be ignored: remove it`,
+        `${key(["nodes", index, field])} = ${show(given[field])}: loadBalancer.type is ${lb.type}, ${kind.ignoredNodeField(names)}`,
       );
     }
     if (node.transport === "local" && given.sshPort !== undefined) {
@@ -86,23 +79,10 @@ export function nodeProblems(stack: ParsedStack, nodes: ResolvedNode[]): string[
   return problems;
 }
 
-/** A target group holds one target type: instance ids, or IP addresses. */
-export function albTargetTypeProblems(stack: ParsedStack, nodes: ResolvedNode[]): string[] {
-  if (stack.loadBalancer.type !== "alb") return [];
-  const problems: string[] = [];
-  const byInstance = nodes.findIndex((node) => node.instanceId !== undefined);
-  nodes.forEach((node, index) => {
-    if (byInstance < 0 || node.instanceId !== undefined || !IPV4.test(node.address)) return;
-    problems.push(
-      `${key(["nodes", index, "instanceId"])} = (not set): ${node.name} would be registered by its IP address and ${nodes[byInstance].name} by its instance id (nodes[${byInstance}].instanceId), but a target group holds one target type: set instanceId on every node (an instance target group) or on none (an ip target group)`,
-    );
-  });
-  if ("provision" in stack.newNode && byInstance < 0 && nodes.some((node) => IPV4.test(node.address))) {
-    problems.push(
-      `${key(["newNode", "provision"])}: the stack joins the NEW NODE to the target group by its instance id, but the nodes are registered by IP address (no instanceId), and an ip target group refuses an instance: set every node's instanceId (an instance target group) or use newNode.existing`,
-    );
-  }
-  return problems;
+/** The load balancer's own checks of its block and of the nodes behind it (plan/lb/<kind>.ts). */
+export function loadBalancerProblems(stack: ParsedStack, nodes: ResolvedNode[]): string[] {
+  const lb = stack.loadBalancer;
+  return lbKindOf(lb).problems(lb, stack, nodes);
 }
 
 /** A checkpoint after a wave that exists. */

@@ -1,23 +1,39 @@
 import { z } from "zod";
+import type { LbKindPlan } from "../lb/kind";
 import { absolutePath, command, hostOrIp, port, positiveSeconds, posixUser, safeName, url } from "./fields";
 
 /** The stack config blocks about the nodes: the fleet, the NEW NODE, how to reach them and run them. */
 
-export const nodeSchema = z.strictObject({
+/** A node's keys that every load-balancer kind shares; each kind adds its own (plan/lb/kind.ts). */
+const nodeFields = {
   name: safeName,
   address: hostOrIp,
   transport: z.enum(["ssh", "local"]).default("ssh"),
-  instanceId: z
-    .string()
-    .regex(/^i-[0-9a-f]{8,17}$/, "use an EC2 instance id such as i-0123456789abcdef0")
-    .optional(),
-  /** The server's name in the HAProxy backend; defaults to the node name. */
-  haproxyServer: safeName.optional(),
+};
+
+const nodeReachFields = {
   sshPort: port.optional(),
   healthUrl: url.optional(),
   /** The node's `worker_self_reference_url` in Glance; defaults to the health URL's origin. */
   selfReferenceUrl: url.optional(),
-});
+};
+
+/** A node as parsed: the shared keys, and the keys of the load-balancer kinds (plan/lb/kind.ts). */
+export type ParsedNode = z.output<z.ZodObject<typeof nodeFields & typeof nodeReachFields>> & {
+  readonly [kindKey: string]: unknown;
+};
+
+/** The node schema with these kinds' node keys (between its transport and its ssh port, as ever). */
+export function nodeSchemaOf(kinds: readonly LbKindPlan[]): z.ZodType<ParsedNode> {
+  const kindFields = Object.fromEntries(
+    kinds.flatMap((kind) => Object.entries(kind.nodeFields).map(([name, field]) => [name, field.schema])),
+  );
+  return z.strictObject({
+    ...nodeFields,
+    ...kindFields,
+    ...nodeReachFields,
+  }) as unknown as z.ZodType<ParsedNode>;
+}
 
 const provisionSchema = z.strictObject({
   name: safeName,

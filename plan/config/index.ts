@@ -1,6 +1,5 @@
 export * from "./databaseSchema";
 export * from "./fleetSchema";
-export * from "./loadBalancerSchema";
 export * from "./schema";
 export {
   CONFIG_NAMESPACE,

@@ -11,17 +11,17 @@ import {
   prestageProblems,
   provisionProblems,
   rollbackCommandProblems,
-  runtimeApiProblems,
   secretProblems,
   versionProblems,
 } from "./crossChecks";
 import { glanceManageSudoProblems } from "./glanceManageSudo";
-import { albTargetTypeProblems, fleetSizeProblems, nodeProblems, pauseAfterProblems } from "./fleetChecks";
-import { describeIssue, runtimeApiIssue } from "./problemText";
+import { fleetSizeProblems, loadBalancerProblems, nodeProblems, pauseAfterProblems } from "./fleetChecks";
+import { lbKinds } from "../lb/registry";
+import { describeIssue } from "./problemText";
 import { releaseProblems } from "./releaseChecks";
 import { resolveNewNode, resolveNodes } from "./resolveNodes";
 import { backupPathProblems, riskProblems } from "./riskChecks";
-import { ParsedStack, stackSchema } from "./schema";
+import { currentStackSchema, ParsedStack } from "./schema";
 import {
   CONFIG_NAMESPACE,
   ConfigError,
@@ -55,11 +55,15 @@ function withoutSecrets(
 
 /** The config against the schema; on any schema problem, throws with those and the earlier ones. */
 function parseSchema(plain: Record<string, unknown>, earlier: string[]): ParsedStack {
-  const parsed = stackSchema.safeParse(plain);
+  const parsed = currentStackSchema().safeParse(plain);
   if (parsed.success) return parsed.data;
   const problems = [...earlier];
+  // An issue inside the load balancer's block is said in its kind's words, when its type is known.
+  const lbType = (plain.loadBalancer as { type?: unknown } | undefined)?.type;
+  const kind = lbKinds().find((k) => k.type === lbType);
   for (const issue of parsed.error.issues) {
-    problems.push(describeIssue(plain, issue.path.includes("runtimeApi") ? runtimeApiIssue(issue) : issue));
+    const inLb = issue.path[0] === "loadBalancer" && kind !== undefined;
+    problems.push(describeIssue(plain, inLb ? kind.refineIssue(issue) : issue));
   }
   throw new ConfigError(problems);
 }
@@ -81,9 +85,8 @@ export function parseStackConfig(
   problems.push(
     ...newNode.problems,
     ...fleetSizeProblems(stack, nodes),
-    ...runtimeApiProblems(stack),
     ...nodeProblems(stack, nodes),
-    ...albTargetTypeProblems(stack, nodes),
+    ...loadBalancerProblems(stack, nodes),
     ...pauseAfterProblems(stack, nodes),
     ...secretProblems(stack, secrets),
     ...databaseTlsProblems(stack),

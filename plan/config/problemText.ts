@@ -3,8 +3,7 @@
  * given, and what to do about it.
  */
 import { z } from "zod";
-import { RUNTIME_API_FORMS } from "./loadBalancerSchema";
-import { CONFIG_NAMESPACE } from "./upgradeConfig";
+import { CONFIG_NAMESPACE } from "./namespace";
 
 export function key(path: ReadonlyArray<PropertyKey>): string {
   return `${CONFIG_NAMESPACE}:${path
@@ -45,16 +44,7 @@ export function describeIssue(raw: unknown, issue: z.core.$ZodIssue): string {
   return `${key(issue.path)} = ${show(value)}: ${fix}`;
 }
 
-/**
- * A runtime API entry is a string or an object; when neither fits, the branch of the right type
- * knows what is wrong (e.g. `ssh.user` missing). Anything less specific gets the list of forms.
- */
-export function runtimeApiIssue(issue: z.core.$ZodIssue): z.core.$ZodIssue {
-  if (issue.code !== "invalid_union") return issue;
-  const typed = issue.errors
-    .flat()
-    .filter((inner) => !(inner.code === "invalid_type" && inner.path.length === 0));
-  if (typed.length === 0) return { ...issue, message: RUNTIME_API_FORMS };
-  const inner = typed[0];
-  return runtimeApiIssue({ ...inner, path: [...issue.path, ...inner.path] } as z.core.$ZodIssue);
+/** How a problem says the risk may be accepted: `set glance-rolling-upgrade:acknowledge.<name>: true`. */
+export function ackFix(name: string): string {
+  return `set ${key(["acknowledge", name])}: true`;
 }

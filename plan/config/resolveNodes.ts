@@ -1,20 +1,23 @@
+import { lbKindOf } from "../lb/registry";
 import { key, show } from "./problemText";
 import { ParsedStack } from "./schema";
 import { ResolvedNode } from "./upgradeConfig";
 
 /** Each node with its defaults filled in from the stack's ssh and nodeCommands blocks. */
 export function resolveNodes(stack: ParsedStack): ResolvedNode[] {
-  return stack.nodes.map((node) => ({
-    name: node.name,
-    address: node.address,
-    transport: node.transport,
-    instanceId: node.instanceId,
-    haproxyServer: node.haproxyServer ?? node.name,
-    sshPort: node.sshPort ?? stack.ssh?.port ?? 22,
-    healthUrl: healthUrlOf(stack, node),
-    selfReferenceUrl: node.selfReferenceUrl ?? originOf(healthUrlOf(stack, node)),
-    provisioned: false,
-  }));
+  const kind = lbKindOf(stack.loadBalancer);
+  return stack.nodes.map((node) => {
+    const resolved: ResolvedNode = {
+      name: node.name,
+      address: node.address,
+      transport: node.transport,
+      sshPort: node.sshPort ?? stack.ssh?.port ?? 22,
+      healthUrl: healthUrlOf(stack, node),
+      selfReferenceUrl: node.selfReferenceUrl ?? originOf(healthUrlOf(stack, node)),
+      provisioned: false,
+    };
+    return { ...resolved, ...kind.resolveNodeFields(resolved, node) };
+  });
 }
 
 /** `scheme://host:port` of a URL (the schema has checked it is an http(s) URL). */
@@ -46,9 +49,10 @@ export function resolveNewNode(
     if (!provision.ami === !provision.launchTemplateId) {
       problems.push(`${key(["newNode", "provision"])}: set exactly one of 'ami' or 'launchTemplateId'`);
     }
-    if (stack.loadBalancer.type !== "alb") {
+    const lb = stack.loadBalancer;
+    if (lbKindOf(lb).provisionedJoin(lb) === undefined) {
       problems.push(
-        `${key(["newNode", "provision"])}: a provisioned NEW NODE joins an ALB target group; with loadBalancer.type haproxy use newNode.existing`,
+        `${key(["newNode", "provision"])}: a provisioned NEW NODE joins an ALB target group; with loadBalancer.type ${lb.type} use newNode.existing`,
       );
     }
     if (nodes.some((n) => n.name === newNodeName)) {

@@ -3,30 +3,20 @@
  * and the fix. Where a site may really mean it, one `acknowledge` key accepts that risk by name; an
  * acknowledgement with nothing to acknowledge is refused too, so none outlives the config it was for.
  */
-import { key, show } from "./problemText";
+import { lbKindOf, lbKinds } from "../lb/registry";
+import { httpEndpointRisk } from "./hosts";
+import { ackFix, key, show } from "./problemText";
 import { ParsedStack } from "./schema";
 
-type Acknowledgement = keyof ParsedStack["acknowledge"];
+type Acknowledgement = keyof ParsedStack["acknowledge"] & string;
 
 const RDS_HOST = /\.rds\.amazonaws\.com(\.cn)?$/i;
-
-/** A host that is this machine: nothing between it and the program can read or change the traffic. */
-export function isLoopbackHost(host: string): boolean {
-  const bare = host.replace(/^\[|\]$/g, "").toLowerCase();
-  return bare === "localhost" || bare === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(bare);
-}
-
-function urlHost(url: string): string {
-  return /^https?:\/\/(\[[^\]]*\]|[^/:?#]*)/.exec(url)?.[1] ?? "";
-}
 
 /** Each risky setting, and the acknowledgement that accepts it; found: the problems when unacknowledged. */
 interface Risk {
   ack: Acknowledgement;
   found: (stack: ParsedStack) => string[];
 }
-
-const ackFix = (name: Acknowledgement) => `set ${key(["acknowledge", name])}: true`;
 
 const RISKS: Risk[] = [
   {
@@ -52,53 +42,29 @@ const RISKS: Risk[] = [
   },
   {
     ack: "awsEndpointOverHttp",
-    found: (stack) => {
-      const endpoints: Array<[PropertyKey[], string | undefined, string]> = [
-        [
-          ["loadBalancer", "endpoint"],
-          stack.loadBalancer.type === "alb" ? stack.loadBalancer.endpoint : undefined,
-          "the ELBv2 answers the drain and admit decide on",
-        ],
-        [
-          ["backup", "endpoint"],
-          stack.backup.type === "rds-snapshot" ? stack.backup.endpoint : undefined,
-          "the RDS snapshot requests and answers",
-        ],
-      ];
-      return endpoints.flatMap(([path, url, what]) =>
-        url !== undefined && url.startsWith("http://") && !isLoopbackHost(urlHost(url))
-          ? [
-              `${key(path)} = ${show(url)}: plain http to another host, so ${what} would travel unencrypted and could be changed on the way; use https, or, for an emulator on a network you trust, ${ackFix("awsEndpointOverHttp")}`,
-            ]
-          : [],
-      );
-    },
-  },
-  {
-    ack: "runtimeApiOverNetwork",
-    found: (stack) => {
-      const lb = stack.loadBalancer;
-      if (lb.type !== "haproxy") return [];
-      const entries = Array.isArray(lb.runtimeApi)
-        ? lb.runtimeApi.map((entry, index) => [["loadBalancer", "runtimeApi", index], entry] as const)
-        : [[["loadBalancer", "runtimeApi"], lb.runtimeApi] as const];
-      return entries.flatMap(([path, entry]) => {
-        if (typeof entry !== "string" || entry.startsWith("unix:")) return [];
-        const host = entry.slice(0, entry.lastIndexOf(":"));
-        if (isLoopbackHost(host)) return [];
-        return [
-          `${key(path)} = ${show(entry)}: HAProxy's runtime API has no authentication, so a TCP socket on a network address lets anyone who reaches it take servers in and out of rotation, and the drain's answers travel unencrypted; reach it over SSH instead ({ssh: {host: ${show(host)}, user}, socket: /run/haproxy/admin.sock}, with the stack's ssh settings), or, on a management network you trust, ${ackFix("runtimeApiOverNetwork")}`,
-        ];
-      });
-    },
+    found: (stack) =>
+      stack.backup.type === "rds-snapshot"
+        ? httpEndpointRisk(
+            ["backup", "endpoint"],
+            stack.backup.endpoint,
+            "the RDS snapshot requests and answers",
+          )
+        : [],
   },
 ];
 
 /** The risky settings not acknowledged, and every acknowledgement with nothing to acknowledge. */
 export function riskProblems(stack: ParsedStack): string[] {
   const problems: string[] = [];
-  for (const risk of RISKS) {
-    const found = risk.found(stack);
+  const lb = stack.loadBalancer;
+  // The load balancer's own risks join the ones of the same name (plan/lb/kind.ts).
+  const ofKind = lbKindOf(lb).risks(lb, stack);
+  // Every kind's own acknowledgements: one of a kind not in use has nothing to acknowledge.
+  const kindRisks = lbKinds().flatMap((kind) =>
+    Object.keys(kind.acknowledgements).map((ack): Risk => ({ ack, found: () => [] })),
+  );
+  for (const risk of [...RISKS, ...kindRisks]) {
+    const found = [...(ofKind[risk.ack] ?? []), ...risk.found(stack)];
     const acknowledged = stack.acknowledge[risk.ack] === true;
     if (found.length > 0 && !acknowledged) problems.push(...found);
     if (found.length === 0 && acknowledged) {

@@ -1,7 +1,7 @@
-import { ParsedStack } from "./schema";
+import type { ParsedStack } from "./schema";
+import { CONFIG_NAMESPACE } from "./namespace";
 
-/** The project's config namespace: keys are `glance-rolling-upgrade:<key>`. */
-export const CONFIG_NAMESPACE = "glance-rolling-upgrade";
+export { CONFIG_NAMESPACE };
 
 /** Keys that must be set with `pulumi config set --secret`. */
 export const SECRET_KEYS = ["dbPassword", "dbAdminPassword", "sshPrivateKey"] as const;
@@ -17,14 +17,17 @@ export interface ResolvedNode {
   name: string;
   address: string;
   transport: "ssh" | "local";
-  instanceId?: string;
-  haproxyServer: string;
   sshPort: number;
   healthUrl: string;
   /** Glance's `worker_self_reference_url` on the node: where images staged on it are imported. */
   selfReferenceUrl: string;
   /** True for a NEW NODE the stack provisions (not in `nodes`). */
   provisioned: boolean;
+  /**
+   * The node keys of the load-balancer kind in use, its defaults filled in (`haproxyServer`,
+   * `instanceId`): read by that kind alone (plan/lb/<kind>.ts).
+   */
+  readonly [kindKey: string]: unknown;
 }
 
 export interface UpgradeConfig extends Omit<ParsedStack, "nodes"> {

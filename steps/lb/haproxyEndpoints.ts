@@ -3,14 +3,10 @@
  * reach, or a unix socket on another host reached through an OpenSSH forward for one step's duration.
  */
 import { StepContext, StepError } from "../context";
-import type { SshTarget } from "../exec/types";
-import { forwardLabel, openSocketForward, SocketForward } from "./sshSocketForward";
+import { RuntimeEndpoint, runtimeEndpointLabel } from "./haproxy/endpoint";
+import { openSocketForward, SocketForward } from "./sshSocketForward";
 
-/** An SSH target without its private key (that travels as a secret). */
-export type SshForwardTarget = Omit<SshTarget, "privateKey">;
-
-/** `unix:/path` or `host:port` of a `stats socket ... level admin`, or that socket on another host over SSH. */
-export type RuntimeEndpoint = string | { ssh: SshForwardTarget; socket: string };
+export { runtimeEndpointLabel, type RuntimeEndpoint, type SshForwardTarget } from "./haproxy/endpoint";
 
 /** One HAProxy instance while a step talks to it. */
 export interface HaproxyInstance {
@@ -22,10 +18,6 @@ export interface HaproxyInstance {
   explainFailure(): string | undefined;
   /** For a forwarded instance: the socket on the far host and the ssh user that opens it. */
   remote?: { socket: string; user: string };
-}
-
-export function runtimeEndpointLabel(endpoint: RuntimeEndpoint): string {
-  return typeof endpoint === "string" ? endpoint : forwardLabel(endpoint.ssh, endpoint.socket);
 }
 
 /**

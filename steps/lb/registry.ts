@@ -1,7 +1,8 @@
 /**
  * Which LoadBalancer a step acts through, by its request's `type` (the stack config's
- * `loadBalancer.type`). Adding a kind: its module under steps/lb/, its schema entry in
- * plan/config/loadBalancerSchema.ts, and one line in `builtInKinds`.
+ * `loadBalancer.type`). Adding a kind: its folder under steps/lb/ (its I/O), its pure module under
+ * plan/lb/ (config schema, node keys, checks, runbook line, requests: plan/lb/kind.ts), and one line
+ * in `builtInKinds` here and in plan/lb/registry.ts. Nothing else names a kind (eslint.config.mjs).
  */
 import { StepError } from "../context";
 import { albLoadBalancer } from "./alb/loadBalancer";

@@ -12,6 +12,9 @@ import { KEY_FROM_STDIN, unnamedSecretFile } from "../exec/keyInput";
 import { trackChild } from "../exec/reaper";
 import { classifySshFailure, sshClientOptions, validateTarget } from "../exec/ssh";
 import type { SshTarget } from "../exec/types";
+import { forwardLabel } from "./haproxy/endpoint";
+
+export { forwardLabel };
 
 export interface SocketForward {
   /** `unix:<private local socket>`: what a client connects to. */
@@ -39,14 +42,6 @@ function lastLines(text: string, count: number): string {
     .filter((line) => line !== "")
     .slice(-count)
     .join(" ");
-}
-
-/** `ssh://user@host:port/path/to/admin.sock`: how messages name a socket reached over SSH. */
-export function forwardLabel(
-  target: Pick<SshTarget, "user" | "host" | "port">,
-  remoteSocket: string,
-): string {
-  return `ssh://${target.user}@${target.host}:${target.port}${remoteSocket}`;
 }
 
 function exited(child: ChildProcess): boolean {

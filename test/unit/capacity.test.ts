@@ -5,6 +5,12 @@
 import { describe, expect, it } from "vitest";
 import { CapacityReason, FleetMember, mayLeaveRotation, TargetState } from "../../steps/lb/capacity";
 import { worstDecision } from "../../steps/lb/takeOut";
+import { targetState } from "../../steps/lb/haproxy/drain";
+import { albCapacity } from "../../steps/lb/alb/membership";
+import type {
+  TargetHealthDescription,
+  TargetHealthStateEnum,
+} from "@aws-sdk/client-elastic-load-balancing-v2";
 
 /** "n1=serving n2=down" as fleet members. */
 function fleet(text: string): FleetMember[] {
@@ -176,5 +182,61 @@ describe("worstDecision", () => {
     },
   ])("picks view $worst", ({ decisions, worst }) => {
     expect(worstDecision(decisions)).toBe(worst);
+  });
+});
+
+/**
+ * Every kind maps its own states onto the one decision above (HAProxy's drain, the ALB's drain and
+ * its check after leaving both call mayLeaveRotation): each row one state, and why it counts so.
+ */
+describe("each kind's states, as the shared decision sees them", () => {
+  it.each([
+    // only UP takes new requests
+    { status: "UP", state: "serving" },
+    // weight 0: persistent connections only, no new requests
+    { status: "DRAIN", state: "draining" },
+    // a server HAProxy does not balance to
+    { status: "NOLB", state: "draining" },
+    // maintenance, by the runtime API or by a tracked server
+    { status: "MAINT", state: "maint" },
+    { status: "MAINT (via glance/n1)", state: "maint" },
+    // failing its checks while still in rotation
+    { status: "DOWN", state: "down" },
+    { status: "DOWN 1/2", state: "down" },
+    // going down: not counted as serving however close it is
+    { status: "UP 1/3", state: "down" },
+  ])("HAProxy $status is $state", ({ status, state }) => {
+    expect(
+      targetState({
+        server: "n1",
+        status,
+        scur: 0,
+        weight: 1,
+        checkStatus: "",
+        hrsp5xx: 0,
+        eresp: 0,
+        econ: 0,
+      }),
+    ).toBe(state);
+  });
+
+  const ref = { targetGroupArn: "arn:tg", targetId: "i-1", port: 9292, minHealthy: 1 };
+  const target = (id: string, state: TargetHealthStateEnum): TargetHealthDescription => ({
+    Target: { Id: id, Port: 9292 },
+    TargetHealth: { State: state },
+  });
+  it.each([
+    // the other target healthy: one serves, minHealthy 1 holds
+    { group: [target("i-1", "healthy"), target("i-2", "healthy")], mayLeave: true, servingOthers: ["i-2"] },
+    // the other one still registering (initial): not serving yet
+    { group: [target("i-1", "healthy"), target("i-2", "initial")], mayLeave: false, servingOthers: [] },
+    // the other one unhealthy: not serving
+    { group: [target("i-1", "healthy"), target("i-2", "unhealthy")], mayLeave: false, servingOthers: [] },
+    // the other one draining: out already
+    { group: [target("i-1", "healthy"), target("i-2", "draining")], mayLeave: false, servingOthers: [] },
+    // asked again once i-1 left (it may no longer be listed): still the node asked about, the other counts
+    { group: [target("i-2", "healthy")], mayLeave: true, servingOthers: ["i-2"] },
+  ])("ALB: $servingOthers serving, mayLeave $mayLeave", ({ group, mayLeave, servingOthers }) => {
+    expect(albCapacity(group, ref)).toMatchObject({ mayLeave, servingOthers });
   });
 });

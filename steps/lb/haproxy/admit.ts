@@ -4,7 +4,7 @@
  * forced down, each instance must see `rise` passing checks first. Wherever it fails, the server
  * goes back to MAINT on every instance: never half in rotation.
  */
-import { StepContext } from "../../context";
+import { clockOf, StepContext } from "../../context";
 import type { ServerStat } from "../haproxyRuntime";
 import {
   HaproxyPoolServer,
@@ -31,7 +31,8 @@ export async function haproxyAdmitAll(
     return { admitSeconds: 0 };
   }
 
-  const started = Date.now();
+  const clock = clockOf(ctx);
+  const started = clock.now();
   const deadline = started + args.healthTimeoutSeconds * 1000;
   let phase: AdmitPhase = "DRAIN";
   const backToMaint = async (why: string): Promise<never> => {
@@ -48,7 +49,7 @@ export async function haproxyAdmitAll(
           args,
           pending,
           lastSeen,
-          { deadline, signal: ctx.signal, describe: () => say.where(lastSeen) },
+          { deadline, clock, signal: ctx.signal, describe: () => say.where(lastSeen) },
           (s) => s.status === status,
         ),
       onLost,
@@ -67,7 +68,7 @@ export async function haproxyAdmitAll(
   phase = "UP";
   await setOnPending("state ready");
   await waitForStatus("UP");
-  const admitSeconds = (Date.now() - started) / 1000;
+  const admitSeconds = (clock.now() - started) / 1000;
   ctx.log(say.admitted(admitSeconds));
   return { admitSeconds };
 }

@@ -3,7 +3,7 @@
  * backend (before and again after the server left, steps/lb/takeOut.ts); the server goes to DRAIN
  * everywhere, its sessions end everywhere, then it goes to MAINT everywhere.
  */
-import { StepContext } from "../../context";
+import { clockOf, StepContext } from "../../context";
 import { mayLeaveRotation, TargetState } from "../capacity";
 import type { ServerStat } from "../haproxyRuntime";
 import type { Drained } from "../loadBalancer";
@@ -53,6 +53,7 @@ export async function haproxyDrainAll(
   ctx: StepContext,
 ): Promise<HaproxyDrained> {
   const say = wordingFor(args);
+  const clock = clockOf(ctx);
   // Read, decide and leave under the lock; then read again, and put the server back if a drain
   // elsewhere took the fleet below minHealthy meanwhile (steps/lb/takeOut.ts).
   const taken = await withFleetLock(lockKey(args), async () => {
@@ -60,10 +61,10 @@ export async function haproxyDrainAll(
     const targets = views.map((v) => serverIn(args, v.instance, v.servers));
     const lastSeen: LastSeen = new Map(args.instances.map((i, index) => [i, targets[index]]));
     const pending = args.instances.filter((_, index) => !targets[index].status.startsWith("MAINT"));
-    if (pending.length === 0) return { targets, lastSeen, pending, started: Date.now() };
+    if (pending.length === 0) return { targets, lastSeen, pending, started: clock.now() };
     const worst = worstOf(views);
     if (!worst.decision.mayLeave) throw say.tooFewHealthy(worst, views);
-    const started = Date.now();
+    const started = clock.now();
     await unlessLost(
       () => setStateOn(args, pending, "state drain"),
       async (error) => {
@@ -102,7 +103,7 @@ export async function haproxyDrainAll(
           args,
           args.instances,
           lastSeen,
-          { deadline, signal: ctx.signal, describe: () => say.where(lastSeen) },
+          { deadline, clock, signal: ctx.signal, describe: () => say.where(lastSeen) },
           (s) => s.scur === 0,
         ),
       (error) => lost(error, inState),
@@ -123,7 +124,7 @@ export async function haproxyDrainAll(
   nowIn("MAINT");
   // A session that arrived through persistence between the last poll and MAINT still finishes.
   await waitForNoSessions("MAINT");
-  const drainSeconds = (Date.now() - started) / 1000;
+  const drainSeconds = (clock.now() - started) / 1000;
   ctx.log(say.drained(drainSeconds));
   // A rerun may find the server already in DRAIN (a drain that was cut short): it was not in rotation.
   const inRotationAtStart = targets.some((target) => target.status.startsWith("UP"));

@@ -3,7 +3,7 @@
  * instance is a list of one): read it, set its state, and watch it until a condition holds everywhere. A runtime API that fails mid-step
  * is an InstanceLostError naming the instance, so the protocol can say where it left the server.
  */
-import { pollUntil, StepError } from "../../context";
+import { Clock, pollUntil, StepError } from "../../context";
 import type { HaproxyInstance } from "../haproxyEndpoints";
 import { readBackendServers, runtimeCommand, ServerStat } from "../haproxyRuntime";
 
@@ -171,7 +171,7 @@ export async function watchEverywhere(
   ref: HaproxyPoolServer,
   instances: HaproxyPlace[],
   lastSeen: LastSeen,
-  opts: { deadline: number; signal?: AbortSignal; describe: () => string },
+  opts: { deadline: number; clock: Clock; signal?: AbortSignal; describe: () => string },
   done: (stat: ServerStat) => boolean,
 ): Promise<string | undefined> {
   const probe = async (): Promise<true | undefined> => {
@@ -193,9 +193,10 @@ export async function watchEverywhere(
   };
   try {
     await pollUntil(probe, {
-      timeoutMs: Math.max(0, opts.deadline - Date.now()),
+      timeoutMs: Math.max(0, opts.deadline - opts.clock.now()),
       intervalMs: ref.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS,
       signal: opts.signal,
+      clock: opts.clock,
       describe: opts.describe,
     });
     return undefined;

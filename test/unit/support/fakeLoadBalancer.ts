@@ -3,6 +3,7 @@
  * out of rotation. It records every call, so a test can see that a step reached it.
  */
 import { StepError } from "../../../steps/context";
+import { mayLeaveRotation } from "../../../steps/lb/capacity";
 import type { BakeWatch, Drained, LoadBalancer } from "../../../steps/lb/loadBalancer";
 
 export type FakeTarget = { type: "fake"; pool: string; member: string };
@@ -49,6 +50,14 @@ export function fakeLoadBalancer(members: string[]): FakeLoadBalancer {
     },
     async drain(target, bounds, _secrets, ctx) {
       calls.push(`drain ${target.pool}/${target.member} minHealthy=${bounds.minHealthy}`);
+      // The capacity decision every kind shares (steps/lb/capacity.ts), on the fake pool.
+      const pool = [...inRotation].map(([name, inside]) => ({
+        name,
+        state: inside ? ("serving" as const) : ("maint" as const),
+      }));
+      const decision = mayLeaveRotation(pool, target.member, bounds.minHealthy);
+      if (!decision.mayLeave && inRotation.get(target.member))
+        throw new StepError(`refusing to drain ${target.member}: ${decision.reason}`);
       ctx.log(`fake drain of ${target.member}`);
       return takeOut(target.member);
     },
