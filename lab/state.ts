@@ -4,6 +4,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import type { LabGalera } from "./galeraLab";
 
 export const DEFAULT_LAB_DIR = "/var/tmp/glance-rolling-upgrade-lab";
 
@@ -131,6 +132,11 @@ export interface LabState {
   };
   /** Large images uploaded through HAProxy at lab up, for the load client to download and verify. */
   seedImages: SeedImageRecord[];
+  /**
+   * `lab up --galera`: the cluster and its HAProxy front, which listens on `db.port` (`ports.mariadb`)
+   * in place of the single MariaDB. Absent for the single-server lab.
+   */
+  galera?: LabGalera;
 }
 
 export function resolveLabDir(dir?: string): string {
