@@ -5,8 +5,11 @@
  * program's own connections go through. Expand, migrate and contract replicate to every member in
  * total order; the clients must not see it.
  */
+import * as fs from "node:fs";
+import * as path from "node:path";
 import mysql from "mysql2/promise";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { galeraMemberCommand } from "../../lab/galeraLab";
 import { LabState, runGlanceNode } from "../../lab/lab";
 import { startLoad, LoadReport } from "../../lab/load/client";
 import type { GaleraMember } from "../../lab/services/galera";
@@ -103,6 +106,7 @@ describe("rehearsal through the driver on the Galera lab", () => {
   let members: GaleraMember[];
   let stack: TestStack;
   let run: DriverRun;
+  let refused: DriverRun;
   let load: LoadReport;
   let samples: MemberSample[];
   let trustBefore: Record<string, string>;
@@ -116,7 +120,18 @@ describe("rehearsal through the driver on the Galera lab", () => {
     trustBefore = Object.fromEntries(
       (await Promise.all(members.map(sampleMember))).map((s) => [s.member, s.trust]),
     );
-    stack = TestStack.unique("e2e-galera", labStackConfig(lab, { transport: "local" }), LAB_SECRETS);
+    const config = labStackConfig(lab, { transport: "local" });
+    const database = config.database as Record<string, unknown>;
+    stack = TestStack.unique(
+      "e2e-galera",
+      // The program reaches the cluster through the front; the preflight checks each member directly.
+      { ...config, database: { ...database, galeraMembers: members.map((m) => `127.0.0.1:${m.port}`) } },
+      LAB_SECRETS,
+    );
+    // A degraded cluster first: db-3 stopped. The preflight must refuse it, and nothing change.
+    await galeraMemberCommand(lab.dir, "stop", "db-3");
+    refused = await stack.driver("up");
+    await galeraMemberCommand(lab.dir, "start", "db-3");
     const sampler = startSampler(members);
     const client = startLoad({ baseUrl: lab.haproxy.frontendUrl, seedImages: lab.seedImages });
     await new Promise((resolve) => setTimeout(resolve, LOAD_WARMUP_MS));
@@ -131,9 +146,23 @@ describe("rehearsal through the driver on the Galera lab", () => {
     await removeLab(lab);
   });
 
+  it("refused the upgrade while db-3 was down, naming it and what the others saw, and changed nothing", () => {
+    const output = refused.stdout + refused.stderr;
+    expect(refused.code, output).not.toBe(0);
+    expect(output).toContain("the Galera cluster is degraded");
+    expect(output).toContain(`127.0.0.1:${members[2].port} is unreachable`);
+    expect(output).toMatch(/\(db-1\): it sees a cluster of 2, not the 3 member\(s\) named/);
+    expect(output).toContain("nothing was changed");
+    expect(new Set(refused.timeline.map((e) => e.step))).toEqual(new Set(["preflight"]));
+  });
+
   it("upgrades 3 nodes A -> B on a Galera cluster under load with 0 failed requests", async () => {
     process.stderr.write(`[galera-e2e] lab up with the Galera cluster and 3 nodes: ${labUpMs} ms\n`);
     expect(run.code, run.stdout + run.stderr).toBe(0);
+    // The preflight read every member, each at its own address.
+    const progress = fs.readFileSync(path.join(run.runDir, "progress.jsonl"), "utf8");
+    for (const m of members)
+      expect(progress).toContain(`127.0.0.1:${m.port} (${m.name}): Synced, Primary, size 3, ready`);
     expectZeroFailedRequests(load, {
       minRequests: 1_500,
       haproxyLog: lab,

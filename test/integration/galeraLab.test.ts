@@ -12,6 +12,8 @@ import { galeraMemberCommand } from "../../lab/galeraLab";
 import type { LabState } from "../../lab/lab";
 import { type GaleraMember, galeraMemberStatus, memberErrorLog } from "../../lab/services/galera";
 import { LAB_CREDENTIALS, readLabState } from "../../lab/state";
+import { silentContext } from "../../steps/context";
+import { galeraPreflight } from "../../steps/db/galera";
 import { freshLab, removeLab } from "../support/labFixture";
 
 type Creds = { user: string; password: string };
@@ -117,6 +119,19 @@ async function expectNoteOnMember(member: GaleraMember, note: string): Promise<v
   expect(Number(rows[0].n), `${note} on ${member.name}`).toBe(1);
 }
 
+/** The program's preflight check of the cluster, each member at its own address as the Glance user. */
+function preflight(lab: LabState): ReturnType<typeof galeraPreflight> {
+  return galeraPreflight(
+    members(lab).map((m) => ({
+      host: "127.0.0.1",
+      port: m.port,
+      ...LAB_CREDENTIALS.glance,
+      database: LAB_CREDENTIALS.database,
+    })),
+    silentContext,
+  );
+}
+
 function mysqlUid(): number {
   const line = fs
     .readFileSync("/etc/passwd", "utf8")
@@ -155,6 +170,13 @@ describe("the Galera lab", () => {
     process.stderr.write(`[galera-lab] lab up (1 Glance node) in ${upMs} ms; ${galeraLine}\n`);
     expect(members(lab).map((m) => m.name)).toEqual(["db-1", "db-2", "db-3"]);
     await expectAllSynced(lab);
+    // The program's preflight agrees, as the Glance user (no privilege beyond glance.*).
+    const readings = await preflight(lab);
+    expect(readings.map((r) => [r.nodeName, r.state, r.clusterStatus, r.clusterSize, r.ready])).toEqual([
+      ["db-1", "Synced", "Primary", 3, true],
+      ["db-2", "Synced", "Primary", 3, true],
+      ["db-3", "Synced", "Primary", 3, true],
+    ]);
   });
 
   it("runs every member as the mysql user with binary logging on (ROW)", async () => {
@@ -218,6 +240,10 @@ describe("the Galera lab", () => {
         intervalMs: 250,
         describe: () => "the front to mark the desynced db-2 DOWN",
       });
+      // The program's preflight refuses the cluster, naming the member and its state.
+      await expect(preflight(lab)).rejects.toThrow(
+        `127.0.0.1:${m2.port} (db-2): its state is Donor/Desynced, not Synced`,
+      );
     } finally {
       await query(m2.port, LAB_CREDENTIALS.admin, "SET GLOBAL wsrep_desync = OFF");
     }
@@ -234,6 +260,9 @@ describe("the Galera lab", () => {
     expect(status.find((s) => s.name === "db-3")?.state).toBe("stopped");
     expect(status.find((s) => s.name === "db-1")?.clusterSize).toBe(2);
     await writeThroughFront(lab, "while-db-3-stopped");
+    const refusal = preflight(lab);
+    await expect(refusal).rejects.toThrow(`127.0.0.1:${m3.port} is unreachable`);
+    await expect(refusal).rejects.toThrow(/\(db-1\): it sees a cluster of 2, not the 3 member\(s\) named/);
     const started = Date.now();
     status = await galeraMemberCommand(lab.dir, "start", "db-3");
     process.stderr.write(`[galera-lab] db-3 restart after a clean stop: ${Date.now() - started} ms\n`);
