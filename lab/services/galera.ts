@@ -397,9 +397,11 @@ export async function stopGaleraMember(
   if (!memberRunning(member)) return;
   process.kill(member.pid, signal);
   const deadline = Date.now() + STOP_TIMEOUT_MS;
+  let killed = signal === "SIGKILL";
   while (isAlive(member.pid, "mariadbd")) {
-    if (Date.now() > deadline) {
+    if (!killed && Date.now() > deadline) {
       process.kill(member.pid, "SIGKILL");
+      killed = true;
     }
     await sleep(100);
   }
