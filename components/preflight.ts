@@ -3,6 +3,7 @@ import { UpgradeContext } from "./context";
 import { buildNodeScript, scriptSpec } from "./exec";
 import { dbRef, lbAlarmsAt, lbFleet } from "./membership";
 import { SECRET_KEYS } from "../plan/config";
+import { galeraMemberAddress } from "../plan/config/databaseSchema";
 import { PREFLIGHT_STEP } from "../plan/stepIds";
 import { typedStep } from "./typedStep";
 import { StepResource } from "../resources/step";
@@ -31,6 +32,8 @@ export class Preflight extends pulumi.ComponentResource {
         request: {
           kind: "preflight",
           db: dbRef(config),
+          // Only when configured: a request without members is the one earlier states recorded.
+          ...(db.galeraMembers ? { galeraMembers: db.galeraMembers.map(galeraMemberAddress) } : {}),
           adminUser: db.adminUser,
           rdsParameterGroup: db.rdsParameterGroup,
           lb: lbFleet(config, config.nodes),

@@ -3,16 +3,20 @@
  *   node dist/lab/cli.js up [--dir D] [--nodes N] [--from R] [--to R] [--realistic-upgrade] [--alb]
  *   node dist/lab/cli.js down [--dir D] [--purge]
  *   node dist/lab/cli.js status [--dir D]
+ *   node dist/lab/cli.js up --galera ...         a 3-member Galera cluster behind HAProxy (lab/galeraLab.ts)
+ *   node dist/lab/cli.js galera status|stop|kill|start|restart [MEMBER] [--dir D]   one Galera member
  * The dir defaults to $GLANCE_LAB_DIR, else /var/tmp/glance-rolling-upgrade-lab.
  * --alb: also the lab ALB (lab/labAlb.ts) in front of the nodes, for a stack with loadBalancer.type alb.
  * --realistic-upgrade: the "wheelhouse" upgrade mode (lab/state.ts UpgradeMode): a node's upgrade is a
  * real offline pip install into its own environment, which `glance-node prestage` can do ahead.
  */
 import { parseArgs } from "node:util";
+import { GALERA_MEMBER_ACTIONS, type GaleraMemberAction, galeraMemberCommand } from "./galeraLab";
 import { labDown, labStatus, labUp } from "./lab";
 
 const USAGE =
-  "usage: node dist/lab/cli.js up|down|status [--dir D] [--nodes N] [--from RELEASE] [--to RELEASE] [--realistic-upgrade] [--alb] [--purge]";
+  "usage: node dist/lab/cli.js up|down|status [--dir D] [--nodes N] [--from RELEASE] [--to RELEASE] [--realistic-upgrade] [--alb] [--galera] [--purge]\n" +
+  "       node dist/lab/cli.js galera status|stop|kill|start|restart [MEMBER] [--dir D]";
 
 async function main(): Promise<number> {
   const { positionals, values } = parseArgs({
@@ -25,6 +29,7 @@ async function main(): Promise<number> {
       purge: { type: "boolean" },
       "realistic-upgrade": { type: "boolean" },
       alb: { type: "boolean" },
+      galera: { type: "boolean" },
     },
   });
   const command = positionals[0];
@@ -41,6 +46,7 @@ async function main(): Promise<number> {
         upgradeMode: values["realistic-upgrade"] === true ? "wheelhouse" : "switch",
         outliveProcess: true,
         ...(values.alb === true ? { alb: true } : {}),
+        galera: values.galera === true,
       });
       process.stdout.write(
         `${JSON.stringify(
@@ -62,6 +68,9 @@ async function main(): Promise<number> {
                   },
                 }
               : {}),
+            ...(state.galera
+              ? { galera: state.galera.cluster.members.map((m) => `${m.name} 127.0.0.1:${m.port}`) }
+              : {}),
           },
           null,
           2,
@@ -76,6 +85,16 @@ async function main(): Promise<number> {
       const status = await labStatus(values.dir);
       process.stdout.write(`${JSON.stringify(status, null, 2)}\n`);
       return status.up ? 0 : 3;
+    }
+    case "galera": {
+      const action = positionals[1] as GaleraMemberAction;
+      if (!GALERA_MEMBER_ACTIONS.includes(action)) {
+        process.stderr.write(`${USAGE}\n`);
+        return 2;
+      }
+      const members = await galeraMemberCommand(values.dir, action, positionals[2], { outliveProcess: true });
+      process.stdout.write(`${JSON.stringify(members, null, 2)}\n`);
+      return 0;
     }
     default:
       process.stderr.write(`${USAGE}\n`);

@@ -8,6 +8,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { galeraDir, labGalera, stopLabGalera } from "./galeraLab";
 import { glanceNodeOrThrow, waitNodeHealthy } from "./glanceNode";
 import { writeLabFiles } from "./labFiles";
 import { ensureHaproxy, labMariadb, waitBackendUp } from "./labServices";
@@ -62,6 +63,11 @@ export interface LabOptions {
    * behaviour), beside HAProxy; recorded in lab.json as `alb`. Off by default.
    */
   alb?: boolean | LabAlbOptions;
+  /**
+   * A 3-member MariaDB Galera cluster behind an HAProxy front (one member active, the others backup)
+   * in place of the single MariaDB (lab/galeraLab.ts). Default false.
+   */
+  galera?: boolean;
 }
 
 /**
@@ -89,6 +95,12 @@ export async function labUp(opts: LabOptions = {}): Promise<LabState> {
         `the lab at ${dir} has ${mismatch}: run "node dist/lab/cli.js down --purge" first, or pick another dir`,
       );
     }
+    if ((previous.galera !== undefined) !== (opts.galera === true)) {
+      throw new Error(
+        `the lab at ${dir} has ${previous.galera ? "a Galera cluster" : "a single MariaDB"}: run ` +
+          `"node dist/lab/cli.js down --purge" first, or pick another dir`,
+      );
+    }
   }
   fs.mkdirSync(dir, { recursive: true });
   const nodes = labNodes(dir, nodeCount, ports);
@@ -108,6 +120,7 @@ export async function labUp(opts: LabOptions = {}): Promise<LabState> {
       log,
       outliveProcess: opts.outliveProcess === true,
       alb: opts.alb === true ? {} : opts.alb === false ? undefined : opts.alb,
+      galera: opts.galera === true,
     });
   } catch (err) {
     log(`lab up failed; stopping what it started (logs stay in ${dir})`);
@@ -130,6 +143,7 @@ async function bringUp(
     log: (line: string) => void;
     outliveProcess: boolean;
     alb?: LabAlbOptions;
+    galera: boolean;
   },
 ): Promise<LabState> {
   const { nodes, log, previous } = p;
@@ -137,7 +151,14 @@ async function bringUp(
 
   // MariaDB: reuses an initialised data dir.
   const mariadbDir = path.join(dir, "mariadb");
-  const db = await labMariadb(mariadbDir, p.ports.mariadb, previous, p.outliveProcess, log);
+  // Galera: the cluster and its HAProxy front on ports.mariadb, where Glance connects.
+  const galera = p.galera
+    ? await labGalera(dir, p.ports.mariadb, previous, p.outliveProcess, log)
+    : undefined;
+  const db = galera
+    ? { port: galera.haproxy.port, socket: galera.cluster.members[0].socket, pid: 0 }
+    : await labMariadb(mariadbDir, p.ports.mariadb, previous, p.outliveProcess, log);
+  const dbDir = galera ? galeraDir(dir) : mariadbDir;
   const state: LabState = {
     dir,
     fromRelease: p.fromRelease,
@@ -163,17 +184,19 @@ async function bringUp(
       database: LAB_CREDENTIALS.database,
       glance: { ...LAB_CREDENTIALS.glance },
       admin: { ...LAB_CREDENTIALS.admin },
-      rootPasswordFile: path.join(mariadbDir, "root-password"),
-      caFile: path.join(mariadbDir, "tls", "ca.pem"),
+      rootPasswordFile: path.join(dbDir, "root-password"),
+      // The Galera lab offers no TLS: no CA.
+      caFile: galera ? "" : path.join(mariadbDir, "tls", "ca.pem"),
       pid: db.pid,
     },
     seedImages: previous?.seedImages ?? [],
     ...(previous?.alb ? { alb: previous.alb } : {}),
+    ...(galera ? { galera } : {}),
   };
   writeLabState(state);
 
   // Schema: release A's `db sync` on a fresh database, before any node serves.
-  const dbMarker = path.join(mariadbDir, "glance-schema-initialised");
+  const dbMarker = path.join(dbDir, "glance-schema-initialised");
   if (!fs.existsSync(dbMarker)) {
     const syncStarted = Date.now();
     await glanceNodeOrThrow(dir, ["manage", nodes[0].name, "db", "sync"]);
@@ -218,6 +241,7 @@ const LAB_ENTRIES = [
   "haproxy",
   "mariadb",
   "alb",
+  "galera",
 ];
 
 /** Stops the nodes, HAProxy and MariaDB (idempotent). With purge, also deletes the lab's data. */
@@ -240,6 +264,7 @@ export async function labDown(
     state?.db.pid ??
     (fs.existsSync(mariadbPidFile) ? Number(fs.readFileSync(mariadbPidFile, "utf8").trim()) : 0);
   if (mariadbPid > 0) await stopPid(mariadbPid, "mariadbd", "MariaDB");
+  if (state?.galera !== undefined) await stopLabGalera(state.galera);
   log(`lab at ${dir} stopped`);
   if (opts.purge === true) {
     for (const entry of LAB_ENTRIES) fs.rmSync(path.join(dir, entry), { recursive: true, force: true });
@@ -267,7 +292,14 @@ export async function labStatus(dirOption?: string): Promise<LabStatus> {
       version: await glanceNodeOrThrow(dir, ["version", node.name]),
     };
   }
-  const mariadb = isAlive(state.db.pid, "mariadbd") ? "running" : "stopped";
+  const mariadb = (
+    state.galera
+      ? isAlive(state.galera.haproxy.pid, "haproxy") &&
+        state.galera.cluster.members.every((m) => isAlive(m.pid, "mariadbd"))
+      : isAlive(state.db.pid, "mariadbd")
+  )
+    ? "running"
+    : "stopped";
   const haproxy = isAlive(state.haproxy.pid, "haproxy") ? "running" : "stopped";
   const up =
     mariadb === "running" &&

@@ -4,6 +4,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
+import type { LabGalera } from "./galeraLab";
 
 export const DEFAULT_LAB_DIR = "/var/tmp/glance-rolling-upgrade-lab";
 
@@ -133,6 +134,11 @@ export interface LabState {
   seedImages: SeedImageRecord[];
   /** The lab ALB in front of the same nodes (`lab up --alb`), beside HAProxy; absent otherwise. */
   alb?: LabAlbState;
+  /**
+   * `lab up --galera`: the cluster and its HAProxy front, which listens on `db.port` (`ports.mariadb`)
+   * in place of the single MariaDB. Absent for the single-server lab.
+   */
+  galera?: LabGalera;
 }
 
 /** The lab ALB (lab/labAlb.ts): moto's ELBv2 with a data plane, one target group of the lab's nodes. */

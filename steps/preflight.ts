@@ -4,6 +4,7 @@
  */
 import { StepContext, StepError } from "./context";
 import { checkConnection } from "./db/connection";
+import { describeMember, galeraPreflight } from "./db/galera";
 import { describeImport, importsInFlight, stuckImports } from "./db/imports";
 import { privilegePreflight } from "./db/privileges";
 import { TRUST_BEFORE_KEY, trustBefore } from "./db/trustRecord";
@@ -79,6 +80,16 @@ export async function runPreflight(
       glanceHasSuper: privileges.glanceHasSuper,
     });
   });
+  const galeraMembers = request.galeraMembers;
+  if (galeraMembers !== undefined && galeraMembers.length > 0) {
+    await check(problems, "Galera cluster", async () => {
+      const readings = await galeraPreflight(
+        galeraMembers.map((m) => ({ ...request.db, host: m.host, port: m.port, password })),
+        ctx,
+      );
+      result.galeraMembersBefore = readings.map(describeMember);
+    });
+  }
   await check(problems, "load balancer", async () => {
     await loadBalancerFor(request.lb).checkFleet(request.lb, secrets, ctx);
   });

@@ -22,6 +22,8 @@ export type ScriptSpec = Omit<ScriptRun, "secrets" | "ssh"> & { ssh?: Omit<SshTa
 
 export interface PreflightRequest {
   db: DbRef;
+  /** database.galeraMembers: each member's own address, checked with the Glance user's credentials. */
+  galeraMembers?: Array<{ host: string; port: number }>;
   adminUser?: string;
   rdsParameterGroup?: string;
   /** The load balancer with every existing node expected in rotation. */

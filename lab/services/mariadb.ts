@@ -41,7 +41,7 @@ const STOP_TIMEOUT_MS = 30_000;
 const POLL_INTERVAL_MS = 100;
 const LOOPBACK_HOSTS = ["localhost", "127.0.0.1", "::1"];
 
-function run(binary: string, args: string[]): void {
+export function run(binary: string, args: string[]): void {
   const result = spawnSync(binary, args, { encoding: "utf8" });
   if (result.error) {
     throw new Error(
@@ -57,7 +57,7 @@ function run(binary: string, args: string[]): void {
 }
 
 /** Debian puts mariadbd in /usr/sbin, which a non-root PATH may lack. */
-function serverBinary(): string {
+export function serverBinary(): string {
   const onPath = (process.env.PATH ?? "").split(path.delimiter).map((d) => path.join(d, "mariadbd"));
   return [...onPath, "/usr/sbin/mariadbd"].find((p) => fs.existsSync(p)) ?? "mariadbd";
 }
@@ -78,7 +78,7 @@ function sleep(ms: number): Promise<void> {
  * First start of a fresh data dir: root has no password and there are anonymous users. Give every
  * root account a random password and drop the anonymous ones, over the socket.
  */
-async function secureFreshInstall(socket: string, rootPassword: string): Promise<void> {
+export async function secureFreshInstall(socket: string, rootPassword: string): Promise<void> {
   const conn = await mysql.createConnection({ socketPath: socket, user: "root", password: "" });
   try {
     const [accounts] = await conn.query<mysql.RowDataPacket[]>(

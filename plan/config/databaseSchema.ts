@@ -1,6 +1,25 @@
 import { z } from "zod";
 import { absolutePath, hostOrIp, port, positiveSeconds, url } from "./fields";
 
+/** A Galera member as `host` or `host:port` (IPv6 in brackets, `[fd00::1]:3306`); no port: 3306. */
+const galeraMember = z
+  .string()
+  .regex(
+    /^([A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[[0-9A-Fa-f:]+\])(:\d{1,5})?$/,
+    'use a member\'s own address as "host" or "host:port", e.g. "10.0.0.11:3306"',
+  )
+  .refine((member) => {
+    const { port } = galeraMemberAddress(member);
+    return port >= 1 && port <= 65535;
+  }, "the port must be 1-65535");
+
+/** `host` or `host:port` -> its host and port (3306 when absent). */
+export function galeraMemberAddress(member: string): { host: string; port: number } {
+  const match = /^(\[[^\]]+\]|[^:]+)(?::(\d+))?$/.exec(member);
+  const host = (match?.[1] ?? member).replace(/^\[(.*)\]$/, "$1");
+  return { host, port: match?.[2] === undefined ? 3306 : Number(match[2]) };
+}
+
 export const databaseSchema = z.strictObject({
   host: hostOrIp,
   port: port.default(3306),
@@ -25,6 +44,23 @@ export const databaseSchema = z.strictObject({
    * config lacks a connection allowed to change the schema.
    */
   passConnectionToGlanceManage: z.boolean().default(false),
+  /**
+   * A MariaDB Galera cluster behind `host` (a VIP, HAProxy, ProxySQL): every member's own address.
+   * The preflight connects to each one directly and refuses a degraded cluster: a member unreachable,
+   * not ready (wsrep_ready), outside the Primary component, not Synced, or a cluster size other than
+   * the number of members named here.
+   */
+  galeraMembers: z
+    .array(galeraMember)
+    .min(1)
+    .refine((members) => {
+      const keys = members.map((m) => {
+        const { host, port } = galeraMemberAddress(m);
+        return `${host.toLowerCase()}:${port}`;
+      });
+      return new Set(keys).size === keys.length;
+    }, "name each member once")
+    .optional(),
   /** On RDS, log_bin_trust_function_creators is a DB parameter group setting; the preflight names it. */
   rdsParameterGroup: z
     .string()

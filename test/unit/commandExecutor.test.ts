@@ -294,13 +294,19 @@ const PARITY_CASES: Array<[string, string, unknown]> = [
   ["database", "adminUser", "root"],
   ["database", "passConnectionToGlanceManage", false],
   ["database", "rdsParameterGroup", "glance-params"],
+  ["database", "galeraMembers", ["10.0.0.11:3306", "10.0.0.12:3306", "10.0.0.13:3306"]],
 ];
 
 /**
  * Keys no node step acts on, by design: they belong to the typed steps (the privilege preflight, the
  * RDS parameter group hint). The health URL is a node-step key: each start step gates on it.
  */
-const NOT_NODE_STEP_KEYS = new Set(["database.adminUser", "database.rdsParameterGroup"]);
+const NOT_NODE_STEP_KEYS = new Set([
+  "database.adminUser",
+  "database.rdsParameterGroup",
+  // Read by the preflight only.
+  "database.galeraMembers",
+]);
 
 /** Keys that add node steps when set (both executors must add the same ones): prestage is off by default. */
 const STEP_ADDING_KEYS: Record<string, string[]> = {

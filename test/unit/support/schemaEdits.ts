@@ -119,6 +119,7 @@ export const EXAMPLE_VALUES: Record<string, unknown[]> = {
   "loadBalancer.backend": ["glance_api_external"],
   "database.caFile": ["/etc/ssl/certs/edited-ca.pem"],
   "database.rdsParameterGroup": ["glance-edited"],
+  "database.galeraMembers": ["10.0.0.11:3306"],
   "backup.region": ["eu-west-2"],
   "backup.endpoint": ["https://rds.eu-west-1.amazonaws.com"],
   "nodeCommands.prestageCommand": ["apt-get install --download-only -y glance-api"],
