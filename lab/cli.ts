@@ -1,17 +1,18 @@
 /**
  * The lab's command line (after `npm run build`):
- *   node dist/lab/cli.js up [--dir D] [--nodes N] [--from R] [--to R] [--realistic-upgrade]
+ *   node dist/lab/cli.js up [--dir D] [--nodes N] [--from R] [--to R] [--realistic-upgrade] [--uwsgi]
  *   node dist/lab/cli.js down [--dir D] [--purge]
  *   node dist/lab/cli.js status [--dir D]
  * The dir defaults to $GLANCE_LAB_DIR, else /var/tmp/glance-rolling-upgrade-lab.
  * --realistic-upgrade: the "wheelhouse" upgrade mode (lab/state.ts UpgradeMode): a node's upgrade is a
  * real offline pip install into its own environment, which `glance-node prestage` can do ahead.
+ * --uwsgi: new nodes serve glance-api under uWSGI (glance.wsgi.api; releases 2025.1 on), not eventlet.
  */
 import { parseArgs } from "node:util";
 import { labDown, labStatus, labUp } from "./lab";
 
 const USAGE =
-  "usage: node dist/lab/cli.js up|down|status [--dir D] [--nodes N] [--from RELEASE] [--to RELEASE] [--realistic-upgrade] [--purge]";
+  "usage: node dist/lab/cli.js up|down|status [--dir D] [--nodes N] [--from RELEASE] [--to RELEASE] [--realistic-upgrade] [--uwsgi] [--purge]";
 
 async function main(): Promise<number> {
   const { positionals, values } = parseArgs({
@@ -23,6 +24,7 @@ async function main(): Promise<number> {
       to: { type: "string" },
       purge: { type: "boolean" },
       "realistic-upgrade": { type: "boolean" },
+      uwsgi: { type: "boolean" },
     },
   });
   const command = positionals[0];
@@ -37,6 +39,7 @@ async function main(): Promise<number> {
         fromRelease: values.from,
         toRelease: values.to,
         upgradeMode: values["realistic-upgrade"] === true ? "wheelhouse" : "switch",
+        server: values.uwsgi === true ? "uwsgi" : "eventlet",
         outliveProcess: true,
       });
       process.stdout.write(
