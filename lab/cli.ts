@@ -1,6 +1,6 @@
 /**
  * The lab's command line (after `npm run build`):
- *   node dist/lab/cli.js up [--dir D] [--nodes N] [--from R] [--to R] [--realistic-upgrade] [--alb]
+ *   node dist/lab/cli.js up [--dir D] [--nodes N] [--from R] [--to R] [--realistic-upgrade] [--alb] [--uwsgi]
  *   node dist/lab/cli.js down [--dir D] [--purge]
  *   node dist/lab/cli.js status [--dir D]
  *   node dist/lab/cli.js up --galera ...         a 3-member Galera cluster behind HAProxy (lab/galeraLab.ts)
@@ -9,13 +9,14 @@
  * --alb: also the lab ALB (lab/labAlb.ts) in front of the nodes, for a stack with loadBalancer.type alb.
  * --realistic-upgrade: the "wheelhouse" upgrade mode (lab/state.ts UpgradeMode): a node's upgrade is a
  * real offline pip install into its own environment, which `glance-node prestage` can do ahead.
+ * --uwsgi: new nodes serve glance-api under uWSGI (glance.wsgi.api; releases 2025.1 on), not eventlet.
  */
 import { parseArgs } from "node:util";
 import { GALERA_MEMBER_ACTIONS, type GaleraMemberAction, galeraMemberCommand } from "./galeraLab";
 import { labDown, labStatus, labUp } from "./lab";
 
 const USAGE =
-  "usage: node dist/lab/cli.js up|down|status [--dir D] [--nodes N] [--from RELEASE] [--to RELEASE] [--realistic-upgrade] [--alb] [--galera] [--purge]\n" +
+  "usage: node dist/lab/cli.js up|down|status [--dir D] [--nodes N] [--from RELEASE] [--to RELEASE] [--realistic-upgrade] [--alb] [--galera] [--uwsgi] [--purge]\n" +
   "       node dist/lab/cli.js galera status|stop|kill|start|restart [MEMBER] [--dir D]";
 
 async function main(): Promise<number> {
@@ -30,6 +31,7 @@ async function main(): Promise<number> {
       "realistic-upgrade": { type: "boolean" },
       alb: { type: "boolean" },
       galera: { type: "boolean" },
+      uwsgi: { type: "boolean" },
     },
   });
   const command = positionals[0];
@@ -44,6 +46,7 @@ async function main(): Promise<number> {
         fromRelease: values.from,
         toRelease: values.to,
         upgradeMode: values["realistic-upgrade"] === true ? "wheelhouse" : "switch",
+        server: values.uwsgi === true ? "uwsgi" : "eventlet",
         outliveProcess: true,
         ...(values.alb === true ? { alb: true } : {}),
         galera: values.galera === true,

@@ -18,6 +18,7 @@ import { isAlive, stopPid } from "./processes";
 import { completeSeedImages } from "./seedImages";
 import {
   DEFAULT_PORTS,
+  type GlanceServer,
   HAPROXY_BACKEND,
   LAB_CREDENTIALS,
   type LabNode,
@@ -51,6 +52,8 @@ export interface LabOptions {
    * (scripts/setup-wheelhouse.sh), seconds of work, which `glance-node prestage` can do ahead.
    */
   upgradeMode?: UpgradeMode;
+  /** What serves a new node's glance-api (GlanceServer); default "eventlet". A node keeps its own. */
+  server?: GlanceServer;
   /** Progress lines; default stderr. */
   log?: (line: string) => void;
   /**
@@ -105,7 +108,15 @@ export async function labUp(opts: LabOptions = {}): Promise<LabState> {
   fs.mkdirSync(dir, { recursive: true });
   const nodes = labNodes(dir, nodeCount, ports);
   // The mode may change on a reused lab: environments nodes already have stay, and are used.
-  writeLabFiles(dir, nodes, releases, ports.mariadb, fromRelease, { mode: upgradeMode, wheelhouses });
+  writeLabFiles(
+    dir,
+    nodes,
+    releases,
+    ports.mariadb,
+    fromRelease,
+    { mode: upgradeMode, wheelhouses },
+    opts.server ?? "eventlet",
+  );
 
   try {
     return await bringUp(dir, {

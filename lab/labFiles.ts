@@ -5,7 +5,14 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { LAB_POLICY_YAML, writeNodeConfig } from "./glance/config";
-import { importSourcePort, LAB_CREDENTIALS, type LabNode, type LabState, type UpgradeMode } from "./state";
+import {
+  type GlanceServer,
+  importSourcePort,
+  LAB_CREDENTIALS,
+  type LabNode,
+  type LabState,
+  type UpgradeMode,
+} from "./state";
 
 function databaseUrl(port: number): string {
   const { user, password } = LAB_CREDENTIALS.glance;
@@ -32,6 +39,7 @@ export function writeLabFiles(
   mariadbPort: number,
   fromRelease: string,
   upgrade: { mode: UpgradeMode; wheelhouses: Record<string, string> } = { mode: "switch", wheelhouses: {} },
+  server: GlanceServer = "eventlet",
 ): void {
   fs.mkdirSync(path.join(dir, "bin"), { recursive: true });
   fs.copyFileSync(glanceNodeSource(), path.join(dir, "bin", "glance-node"));
@@ -73,5 +81,8 @@ export function writeLabFiles(
     // A node keeps the release it was switched to; only a new node starts on the fleet's release.
     const releaseFile = path.join(node.dir, "release");
     if (!fs.existsSync(releaseFile)) fs.writeFileSync(releaseFile, `${fromRelease}\n`);
+    // Likewise what serves it (lab/bin/glance-node server): a new node starts under `server`.
+    const serverFile = path.join(node.dir, "server");
+    if (!fs.existsSync(serverFile)) fs.writeFileSync(serverFile, `${server}\n`);
   }
 }

@@ -91,6 +91,12 @@ export interface SeedImageRecord {
  */
 export type UpgradeMode = "switch" | "wheelhouse";
 
+/**
+ * What serves a node's glance-api (lab/bin/glance-node server): Glance's eventlet server, or uWSGI
+ * serving the module glance.wsgi.api (releases whose venv has uWSGI: 2025.1 on).
+ */
+export type GlanceServer = "eventlet" | "uwsgi";
+
 export interface LabState {
   dir: string;
   /** Absent in a lab.json written before the modes existed: "switch". */

@@ -47,10 +47,17 @@ for release in "$@"; do
   log "$release: installing glance $version into $venv (pinned by $pins)"
   rm -rf "$venv"
   "$PYTHON" -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check -c "$REPO_DIR/$pins" "glance==$version" PyMySQL >&2
+  # The release's WSGI server, where the table names one (uWSGI: Glance 32 runs only under a WSGI server).
+  wsgi_server="$(release_field "$release" wsgiServer)"
+  # shellcheck disable=SC2086 # $wsgi_server is one requirement or nothing
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -c "$REPO_DIR/$pins" "glance==$version" PyMySQL $wsgi_server >&2
   got="$("$venv/bin/pip" show glance 2>/dev/null | sed -n 's/^Version: //p')"
   if [ "$got" != "$version" ]; then
     log "ERROR: $release: pip installed glance '$got', expected $version; see the pip output above."
+    exit 1
+  fi
+  if [ -n "$wsgi_server" ] && [ ! -x "$venv/bin/uwsgi" ]; then
+    log "ERROR: $release: pip installed $wsgi_server but $venv/bin/uwsgi is missing; see the pip output above."
     exit 1
   fi
   echo "$version" >"$venv/.gru-installed"

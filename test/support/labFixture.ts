@@ -41,7 +41,7 @@ export function sha256Of(url: string): Promise<string> {
 export async function freshLab(
   nodes: number,
   log: (line: string) => void = () => undefined,
-  opts: Pick<LabOptions, "upgradeMode" | "alb" | "galera"> = {},
+  opts: Pick<LabOptions, "upgradeMode" | "alb" | "galera" | "fromRelease" | "toRelease" | "server"> = {},
 ): Promise<LabState> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gru-lab-"));
   return labUp({
