@@ -3,6 +3,7 @@ import { changeSummary, DriverRun } from "./benchStack";
 import { FloorRun, FloorStep } from "./floor";
 import { GapSummary, StepWindow, windowsFromFloor, windowsFromTimeline, workMs } from "./gaps";
 import { median, millis, printTable, ratioLine, seconds } from "./report";
+import { parseStepId } from "../../plan/stepIds";
 
 /** Issue 25's goals: driver/floor on the 3-node lab, and on the realistic (wheelhouse, prestage) lab. */
 export const GOAL_RATIO = { lab: 1.1, realistic: 1.02 } as const;
@@ -128,17 +129,24 @@ function byKind(
   driver: Map<string, StepWindow>,
   floor: Map<string, StepWindow>,
 ): string[][] {
-  const kinds = [...new Set(steps.map((s) => s.kind))];
+  // A node kind by its name; a database or fleet kind with its scope (db/verify and fleet/verify).
+  const label = (s: FloorStep): string => {
+    const parsed = parseStepId(s.step);
+    return parsed === undefined || parsed.scope === "node" || parsed.scope === "preflight"
+      ? s.kind
+      : `${parsed.scope}/${parsed.kind}`;
+  };
+  const kinds = [...new Set(steps.map(label))];
   const total = (windows: Map<string, StepWindow>, kind: string) =>
     steps
-      .filter((s) => s.kind === kind)
+      .filter((s) => label(s) === kind)
       .reduce((sum, s) => {
         const w = windows.get(s.step);
         return sum + (w ? w.endMs - w.startMs : 0);
       }, 0);
   return kinds.map((kind) => [
     kind,
-    String(steps.filter((s) => s.kind === kind).length),
+    String(steps.filter((s) => label(s) === kind).length),
     seconds(total(driver, kind)),
     seconds(total(floor, kind)),
   ]);
