@@ -23,6 +23,7 @@ import {
   Backend,
   get,
   LabAlbHarness,
+  loggedLines,
   startBackend,
   startLabAlbHarness,
   targetOf,
@@ -306,7 +307,7 @@ describe("lab ALB: deregistration", () => {
     console.log(`the draining target's request was cut ${cutAfter.toFixed(1)} s after deregistration`);
     expect(cutAfter).toBeGreaterThan(1.8);
     expect(cutAfter).toBeLessThan(3.5);
-    const lines = readHaproxyLog(h.alb.logPath).filter((l) => ids.includes(l.requestId ?? ""));
+    const lines = await loggedLines(h.alb.logPath, (l) => ids.includes(l.requestId ?? ""), 2);
     expect(lines.map((l) => [l.server, isAbnormal(l)]).sort()).toEqual(
       [
         [nameOf(b), true],
@@ -379,7 +380,7 @@ describe("lab ALB: traffic", () => {
   it("503 with no target registered", async () => {
     const { url } = await h.newGroup();
     expect((await get(url, "/", "no-target-1")).status).toBe(503);
-    const [line] = readHaproxyLog(h.alb.logPath).filter((l) => l.requestId === "no-target-1");
+    const [line] = await loggedLines(h.alb.logPath, (l) => l.requestId === "no-target-1", 1);
     expect(line?.status).toBe(503);
     expect(isAbnormal(line)).toBe(true);
   }, 20_000);
@@ -392,6 +393,7 @@ describe("lab ALB: traffic", () => {
     await waitState(h, arn, a, "healthy");
     const startedAt = Date.now();
     for (const id of ["log-ok-1", "log-ok-2"]) expect((await get(url, "/", id)).status).toBe(200);
+    await loggedLines(h.alb.logPath, (l) => l.requestId?.startsWith("log-ok-") === true, 2);
     const clean = readHaproxyLog(h.alb.logPath).filter((l) => l.acceptedAt >= startedAt - 1000);
     expect(
       clean
@@ -406,7 +408,7 @@ describe("lab ALB: traffic", () => {
 
     const died = await get(url, "/die", "log-die-1");
     expect(died.error).toBeDefined();
-    await sleep(200);
+    await loggedLines(h.alb.logPath, (l) => l.requestId === "log-die-1", 1);
     const lines = readHaproxyLog(h.alb.logPath).filter((l) => l.acceptedAt >= startedAt - 1000);
     const dieLine = lines.find((l) => l.requestId === "log-die-1");
     expect(dieLine?.termination).toBe("SD--");

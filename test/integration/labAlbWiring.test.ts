@@ -15,6 +15,7 @@ import { parseStackConfig } from "../../plan/config";
 import { albAdmit, albDrain } from "../../steps/lb/alb/membership";
 import { describeTarget } from "../../steps/lb/alb/targetGroup";
 import { elbv2Client } from "../../steps/aws/clients";
+import { loggedLines } from "../support/labAlbHarness";
 import { freshLab } from "../support/labFixture";
 import { recordingContext } from "../support/stepHarness";
 
@@ -50,10 +51,7 @@ describe("the lab ALB in front of the Glance lab", () => {
       servedBy.add(res.headers.get("x-served-by") ?? "?");
     }
     expect([...servedBy].sort()).toEqual(["node-1", "node-2"]);
-    // A line is written once its response is sent: the last one may reach the file a moment later.
-    const logged = () => readHaproxyLog(alb.logPath).filter((l) => l.requestId?.startsWith("wiring-"));
-    for (let i = 0; i < 20 && logged().length < 4; i++) await new Promise((r) => setTimeout(r, 100));
-    const lines = logged();
+    const lines = await loggedLines(alb.logPath, (l) => l.requestId?.startsWith("wiring-") === true, 4);
     expect(lines.map((l) => [l.server, l.status, l.termination]).sort()).toEqual([
       ["node-1", 200, "----"],
       ["node-1", 200, "----"],
@@ -68,13 +66,18 @@ describe("the lab ALB in front of the Glance lab", () => {
     const load = startLoad({ baseUrl: alb.frontendUrl, seedImages: lab.seedImages });
     await new Promise((resolve) => setTimeout(resolve, 10_000));
     const report = await load.stop();
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    const albLines = readHaproxyLog(alb.logPath);
-    console.log(`through the lab ALB: ${loadSummary(report)}; ${albLines.length} ALB log lines`);
-    expect(albLines.filter((l) => l.requestId?.startsWith(report.requestIdPrefix)).length).toBeGreaterThan(
-      100,
+    const ofLoad = await loggedLines(
+      alb.logPath,
+      (l) => l.requestId?.startsWith(report.requestIdPrefix) === true,
+      report.requests,
     );
-    expect(zeroFailureViolations(report, { minRequests: 100, haproxyLines: albLines })).toEqual([]);
+    console.log(`through the lab ALB: ${loadSummary(report)}; ${ofLoad.length} ALB log lines for them`);
+    // One line per request of the load, each with its id.
+    expect(ofLoad.length).toBe(report.requests);
+    // A floor against an idle load, not a throughput target (the machine is shared: 6-21 requests/s).
+    expect(
+      zeroFailureViolations(report, { minRequests: 50, haproxyLines: readHaproxyLog(alb.logPath) }),
+    ).toEqual([]);
   }, 60_000);
 
   it("a stack config for it parses; the program's drain waits the whole delay, its admit the health checks", async () => {
