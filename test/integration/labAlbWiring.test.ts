@@ -64,7 +64,7 @@ describe("the lab ALB in front of the Glance lab", () => {
     const alb = lab.alb;
     if (alb === undefined) throw new Error("lab.json has no alb");
     const load = startLoad({ baseUrl: alb.frontendUrl, seedImages: lab.seedImages });
-    await new Promise((resolve) => setTimeout(resolve, 10_000));
+    await new Promise((resolve) => setTimeout(resolve, 15_000));
     const report = await load.stop();
     const ofLoad = await loggedLines(
       alb.logPath,
@@ -74,9 +74,9 @@ describe("the lab ALB in front of the Glance lab", () => {
     console.log(`through the lab ALB: ${loadSummary(report)}; ${ofLoad.length} ALB log lines for them`);
     // One line per request of the load, each with its id.
     expect(ofLoad.length).toBe(report.requests);
-    // A floor against an idle load, not a throughput target (the machine is shared: 6-21 requests/s).
+    // A floor against an idle load, not a throughput target (the machine is shared: 3-21 requests/s seen).
     expect(
-      zeroFailureViolations(report, { minRequests: 50, haproxyLines: readHaproxyLog(alb.logPath) }),
+      zeroFailureViolations(report, { minRequests: 40, haproxyLines: readHaproxyLog(alb.logPath) }),
     ).toEqual([]);
   }, 60_000);
 
