@@ -185,7 +185,7 @@ export class AlbDataPlane {
       if (existing && existing.state !== "draining") continue;
       if (existing) {
         this.clearTimers(existing);
-        if (existing.drainCompleted) existing.agent = new http.Agent({ keepAlive: true });
+        if (existing.drainCompleted) existing.agent = this.targetAgent();
       }
       const target: Target = existing ?? {
         id: ref.id,
@@ -197,7 +197,7 @@ export class AlbDataPlane {
         slowStart: false,
         drainCompleted: false,
         inFlight: new Set(),
-        agent: new http.Agent({ keepAlive: true }),
+        agent: this.targetAgent(),
         timers: [],
         current: 0,
       };
@@ -300,6 +300,11 @@ export class AlbDataPlane {
       }
     }
     await new Promise<void>((resolve) => this.log.end(() => resolve()));
+  }
+
+  /** Keep-alive to the target, an idle connection closed after the idle timeout (as an ALB does). */
+  private targetAgent(): http.Agent {
+    return new http.Agent({ keepAlive: true, timeout: this.idleMs });
   }
 
   private groupOf(arn: string): Group {

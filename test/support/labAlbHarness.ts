@@ -18,6 +18,7 @@ import {
   ModifyTargetGroupAttributesCommand,
   TargetHealthDescription,
 } from "@aws-sdk/client-elastic-load-balancing-v2";
+import { HaproxyLogLine, readHaproxyLog } from "../../lab/load/haproxyLog";
 import { LAB_ALB_REGION, RunningLabAlb, startLabAlb } from "../../lab/services/alb";
 import { findFreePort } from "../../lab/services/ports";
 import { xmlValues } from "./motoAlb";
@@ -271,5 +272,22 @@ export async function waitState(
         `${backend.host} still ${JSON.stringify(d?.TargetHealth)} after ${timeoutMs} ms, not ${want}`,
       );
     await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/**
+ * The request log's lines for which `pick` holds, once there are `count` of them (or after 3 s): a
+ * line is written when its response has been sent, so the file may get it a moment after the client.
+ */
+export async function loggedLines(
+  logPath: string,
+  pick: (line: HaproxyLogLine) => boolean,
+  count: number,
+): Promise<HaproxyLogLine[]> {
+  const deadline = Date.now() + 3_000;
+  for (;;) {
+    const lines = readHaproxyLog(logPath).filter(pick);
+    if (lines.length >= count || Date.now() > deadline) return lines;
+    await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
