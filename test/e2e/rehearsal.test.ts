@@ -94,7 +94,13 @@ describe("rehearsal through the driver, nodes as local commands", () => {
 
   it("a preview after a release change reports every step changing; one after an unrelated change reports none", async () => {
     const config = labStackConfig(lab, { transport: "local" });
-    stack.rewrite({ ...config, targetRelease: "2024.2", targetVersion: "29.2.1" });
+    // The next release after the lab's target: 2024.1 -> 2024.2 (plan refuses 2023.2 -> 2024.2).
+    stack.rewrite({
+      ...config,
+      targetRelease: "2024.2",
+      targetVersion: "29.2.1",
+      rollbackTo: { release: "2024.1", version: "28.2.0" },
+    });
     const releaseChange = await stack.driver("preview");
     expect(releaseChange.code, releaseChange.stdout + releaseChange.stderr).toBe(0);
     expect(previewSummary(releaseChange.stdout).update).toBe(STEPS);

@@ -15,6 +15,7 @@ import { dbStep, nodeStep } from "../../plan/stepIds";
 import {
   checkRunbook,
   contractAfterEveryAdmission,
+  declaredOrder,
   drainAfterPreviousWave,
   expandWithNewNodeCode,
   prestageBeforeOwnDrain,
@@ -179,6 +180,16 @@ const negativeControls: Array<{
     fleetsFor: (f) => ({ ...f, prestage: true }),
     mutate: (plan, f) => withAfter(plan, nodeStep(laterNode(plan, f), "prestage"), () => []),
     says: /does not depend on preflight: .*\n.*does not depend on db\/backup/,
+  },
+  {
+    rule: declaredOrder,
+    mutation: "a node's admit waits only for its upgrade, not its start",
+    mutate: (plan, f) => {
+      const nodes = plan.waves.flatMap((w) => w.nodes);
+      const node = nodes[f.pick % nodes.length];
+      return withAfter(plan, nodeStep(node, "admit"), () => [nodeStep(node, "upgrade")]);
+    },
+    says: /admit could run before its start/,
   },
 ];
 
