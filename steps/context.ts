@@ -3,6 +3,8 @@
  * Steps are plain async functions (no Pulumi imports); the dynamic providers in `resources/`
  * and the benchmarks' plain-script floor call them the same way.
  */
+import type { FailureReason } from "./failureReason";
+
 export interface StepContext {
   /** One progress line per state change; the caller adds the step name and elapsed time. */
   log(message: string): void;
@@ -12,12 +14,16 @@ export interface StepContext {
 
 export const silentContext: StepContext = { log: () => undefined };
 
-/** A step failure with an operator-facing message: what happened, and what to do about it. */
+/**
+ * A step failure with an operator-facing message: what happened, and what to do about it; and, where
+ * the code that throws knows it, the reason as a code (steps/failure.ts derives one otherwise).
+ */
 export class StepError extends Error {
   constructor(
     message: string,
     /** What the failure left changed, if anything (e.g. "server s1 left in DRAIN"). */
     readonly leftChanged?: string,
+    readonly reason?: FailureReason,
   ) {
     super(message);
     this.name = "StepError";
@@ -33,15 +39,27 @@ export class WaitTimeout extends StepError {}
  */
 export async function pollUntil<T>(
   probe: () => Promise<T | undefined>,
-  opts: { timeoutMs: number; intervalMs: number; signal?: AbortSignal; describe: () => string },
+  opts: {
+    timeoutMs: number;
+    intervalMs: number;
+    signal?: AbortSignal;
+    describe: () => string;
+    /** The timeout's reason, when the caller knows what a timeout means (a health check that never passed). */
+    timeoutReason?: FailureReason;
+  },
 ): Promise<T> {
   const deadline = Date.now() + opts.timeoutMs;
   for (;;) {
     const value = await probe();
     if (value !== undefined) return value;
-    if (opts.signal?.aborted) throw new StepError(`cancelled while waiting: ${opts.describe()}`);
+    if (opts.signal?.aborted)
+      throw new StepError(`cancelled while waiting: ${opts.describe()}`, undefined, "Cancelled");
     if (Date.now() >= deadline) {
-      throw new WaitTimeout(`timed out after ${(opts.timeoutMs / 1000).toFixed(1)} s: ${opts.describe()}`);
+      throw new WaitTimeout(
+        `timed out after ${(opts.timeoutMs / 1000).toFixed(1)} s: ${opts.describe()}`,
+        undefined,
+        opts.timeoutReason,
+      );
     }
     await new Promise((resolve) =>
       setTimeout(resolve, Math.min(opts.intervalMs, Math.max(0, deadline - Date.now()))),

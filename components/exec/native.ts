@@ -2,8 +2,17 @@ import * as pulumi from "@pulumi/pulumi";
 import { UpgradeConfig } from "../../plan/config";
 import { StepResource } from "../../resources/step";
 import type { ScriptSpec } from "../../steps/protocol";
-import { Executor, hostKeyPolicyFor, NodeEndpoint, ScriptStep, ScriptStepArgs } from "./executor";
+import type { StoredOutcome } from "../../steps/progress";
+import {
+  Executor,
+  hostKeyPolicyFor,
+  NodeEndpoint,
+  ScriptStep,
+  ScriptStepArgs,
+  stepResourceOutcome,
+} from "./executor";
 import { stepIdentity } from "../../plan/identity";
+import { readAs } from "../../steps/results";
 
 /** The ScriptSpec the native runner receives for a node (no secrets: those travel separately). */
 export function scriptSpec(
@@ -63,6 +72,11 @@ export class NativeExecutor implements Executor {
       },
       { parent: args.parent, dependsOn: args.dependsOn },
     );
-    return { resource: step, stdout: step.result.apply((r) => String(r?.stdout ?? "")) };
+    return { resource: step, stdout: step.result.apply((r) => readAs(args.kind, r).stdout ?? "") };
+  }
+
+  /** Its script steps are the project's own step resources, which carry their outcome. */
+  outcomeOf(resource: pulumi.Resource): pulumi.Output<StoredOutcome> | undefined {
+    return resource instanceof StepResource ? stepResourceOutcome(resource) : undefined;
   }
 }
