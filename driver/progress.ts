@@ -86,15 +86,24 @@ export function progressEvent(line: string): StepEvent {
   };
 }
 
-/** Follows the steps' progress file and prints each new line as it appears. */
+/**
+ * Follows the steps' progress file into `progress` and prints each new line as it appears; `stop`
+ * reads what is left, then stops following and printing.
+ */
 export function followProgress(
   file: string,
   print: (line: string) => void,
+  progress: RunProgress = new RunProgress(),
   intervalMs = 200,
-): { stop(): void; progress: RunProgress } {
-  const progress = new RunProgress();
-  progress.subscribe((event) => {
+): { stop(): void } {
+  const unsubscribe = progress.subscribe((event) => {
     if (event.message !== undefined) print(event.message);
   });
-  return { ...progress.follow(file, intervalMs), progress };
+  const following = progress.follow(file, intervalMs);
+  return {
+    stop() {
+      following.stop();
+      unsubscribe();
+    },
+  };
 }

@@ -24,6 +24,7 @@ export const up: CommandHandler = async ({
   initialState,
   adminPassword,
   log,
+  progress,
 }) => {
   // Both read-only CLI processes started with the stack site (startEarlyReads).
   const [plan, state] = await Promise.all([config().then((c) => validatedPlan(opened, c)), initialState()]);
@@ -48,7 +49,7 @@ export const up: CommandHandler = async ({
       `[driver] resuming: ${replace.map(urnName).join(", ")} run again (their health gate or bake did not pass)`,
     );
   }
-  const following = followProgress(files.progress, (line) => say(`  ${line}`));
+  const following = followProgress(files.progress, (line) => say(`  ${line}`), progress);
   try {
     const result = await upReadingEvents(stack, {
       onOutput: engineOutputPrinter(),
@@ -82,8 +83,8 @@ export const up: CommandHandler = async ({
     }
     say(`\nup FAILED: ${firstLines(error)}`);
     // This run's own records (the state keeps no failed step): the failed step with its reason.
-    if ([...following.progress.records.values()].some((record) => record.status === "failed"))
-      say(`\n${renderSummary(following.progress.records)}\n`);
+    if ([...progress.records.values()].some((record) => record.status === "failed"))
+      say(`\n${renderSummary(progress.records)}\n`);
     const failedState = await exportedState(opened.site);
     const after = settingRecord(failedState, admin);
     say(`[driver] ${await restoreAfterFailure(after, stackConfig, adminPassword, log)}`);

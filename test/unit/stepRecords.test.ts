@@ -397,3 +397,38 @@ describe("from the provider's step to the driver's record and summary (run recor
     expect(readFileSync(file, "utf8")).toContain("not json");
   });
 });
+
+describe("`report` on a state written before typed results", () => {
+  it("renders the summary output of the legacy fixture exactly as main's renderer (29590a9) did", () => {
+    const fixture = path.join(__dirname, "..", "e2e", "fixtures", "legacy-state", "checkpoint.json");
+    const state = JSON.parse(readFileSync(fixture, "utf8")) as {
+      deployment: { resources: Array<{ type: string; outputs?: { summary?: Summary } }> };
+    };
+    const summary = state.deployment.resources.find((r) => r.type === "pulumi:pulumi:Stack")?.outputs
+      ?.summary;
+    expect(summary).toBeDefined();
+    // Produced by driver/summary.ts at 29590a9 from the same output (node dist/driver/summary.js).
+    expect(renderSummary(summary ?? {}).split("\n")).toEqual([
+      "Steps (in the order they ran):",
+      "  preflight                10:27:45     1.0 s  ",
+      "  db/backup                10:27:47     0.4 s  bytes=3653 sha256=4ac24f26972eef1147d825fc47465170220f04a3d5675be956a9f5d61d2144ec",
+      "  node-1/drain             10:27:47     0.1 s  drainSeconds=0.00 importSeconds=0 importsWaitedFor= importsLeftRunning= stagedHere= sessionsAtStart=0",
+      "  node-1/stop              10:27:47     0.1 s  stdout=glance stopped on node-1",
+      "  node-1/upgrade           10:27:47     0.1 s  stdout=node-1 now has glance 28.2.0 (release 2024.1)",
+      "  node-1/upgrade-check     10:27:48     0.1 s  stdout=glance-status upgrade check: success",
+      "  db/allow-functions       10:27:48     0.3 s  previous=false changed=true",
+      "  db/expand                10:27:49     0.1 s  stdout=",
+      "  db/migrate               10:27:49     0.0 s  stdout=",
+      "  db/verify                10:27:49     0.1 s  stdout=migrations verified: db check exit 0 (0 up to date, 5 contract pending)",
+      "  node-1/start             10:27:50     0.0 s  healthySeconds=0.00 stdout=",
+      "  node-1/admit             10:27:50     0.3 s  admitSeconds=0.30",
+      "",
+      "Nodes:",
+      "  node            drain  out of rotation  release before -> after",
+      "  node-1          0.0 s            3.3 s  28.2.0 -> ?",
+      "",
+      "Database: expand 10:27:49 (0.1 s), migrate 10:27:49 (0.0 s), contract - (-)",
+      "Total: 4.9 s",
+    ]);
+  });
+});
