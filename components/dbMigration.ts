@@ -5,7 +5,8 @@ import { dbRef } from "./membership";
 import { dbStep } from "../plan/stepIds";
 import { typedStep } from "./typedStep";
 import { StepResource } from "../resources/step";
-import type { StepResult } from "../steps/protocol";
+import type { StoredResult } from "../steps/protocol";
+import { readAs } from "../steps/results";
 import { OLD_PREFLIGHT_NOTE, recordedTrustBefore, trustRestore } from "../steps/db/trustRecord";
 
 /**
@@ -21,7 +22,7 @@ export class DbMigration extends pulumi.ComponentResource {
       context: UpgradeContext;
       newNode: NodeEndpoint;
       /** The preflight's result: log_bin_trust_function_creators before this chain changed it (I7). */
-      preflight: pulumi.Output<StepResult>;
+      preflight: pulumi.Output<StoredResult>;
     },
     opts?: pulumi.ComponentResourceOptions,
   ) {
@@ -78,7 +79,10 @@ export class DbMigration extends pulumi.ComponentResource {
         request: pulumi.all([allowed, this.args.preflight]).apply(([r, preflight]) => {
           const restore = trustRestore({
             before: recordedTrustBefore(preflight),
-            allow: { previous: Boolean(r?.previous), changed: Boolean(r?.changed) },
+            allow: {
+              previous: readAs("allow-functions", r).previous ?? false,
+              changed: readAs("allow-functions", r).changed ?? false,
+            },
             adminConfigured,
           });
           if (restore.from === "allow-functions") void pulumi.log.warn(OLD_PREFLIGHT_NOTE, this);

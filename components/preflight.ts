@@ -8,11 +8,13 @@ import { PREFLIGHT_STEP } from "../plan/stepIds";
 import { typedStep } from "./typedStep";
 import { StepResource } from "../resources/step";
 import type { PreflightRequest } from "../steps/protocol";
+import { readAs } from "../steps/results";
 
 /** Reads everything the upgrade depends on (DB, privileges, load balancer, every node) and changes nothing. */
 export class Preflight extends pulumi.ComponentResource {
   readonly step: StepResource;
-  readonly versionsBefore: pulumi.Output<string>;
+  /** What every node reported before the upgrade, by node. */
+  readonly versionsBefore: pulumi.Output<Record<string, string>>;
 
   constructor(
     name: string,
@@ -48,7 +50,7 @@ export class Preflight extends pulumi.ComponentResource {
       },
       { parent: this, dependsOn: args.after },
     );
-    this.versionsBefore = this.step.result.apply((r) => String(r?.versionsBefore ?? "{}"));
+    this.versionsBefore = this.step.result.apply((r) => readAs("preflight", r).versionsBefore ?? {});
     this.registerOutputs({ versionsBefore: this.versionsBefore });
   }
 }

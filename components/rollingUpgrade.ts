@@ -3,7 +3,9 @@ import { StackSecrets } from "../plan/config/read";
 import { UpgradeConfig } from "../plan/config";
 import { UpgradeContext } from "./context";
 import { createExecutor } from "./exec";
-import { outcomeOf } from "./exec/executor";
+import { stepResourceOutcome } from "./exec/executor";
+import { StepResource } from "../resources/step";
+import type { StoredOutcome } from "../steps/progress";
 import { buildPlan, Plan, PlanStep, renderRunbook, stepsToRun } from "../plan/plan";
 import { FLEET_VERIFY_STEP } from "../plan/stepIds";
 import { Preflight } from "./preflight";
@@ -19,14 +21,6 @@ export interface RollingUpgradeArgs {
   secrets: StackSecrets;
 }
 
-/** What each step did, for the summary: times and the step's own result. */
-export interface StepOutcome {
-  startedAt: string;
-  endedAt: string;
-  seconds: number;
-  result: Record<string, unknown>;
-}
-
 /**
  * The whole runbook as one component: it walks the pure plan and creates each step with exactly the
  * dependencies the plan gives it, so the engine's order is the plan's order.
@@ -36,7 +30,8 @@ export class RollingUpgrade extends pulumi.ComponentResource {
   readonly runbook: string;
   /** Every step's resource, by runbook name. */
   readonly steps: ReadonlyMap<string, pulumi.Resource>;
-  readonly summary: pulumi.Output<Record<string, StepOutcome>>;
+  /** What each step did, by step id: its times and its result (driver/summary.ts reads it). */
+  readonly summary: pulumi.Output<Record<string, StoredOutcome>>;
 
   constructor(name: string, args: RollingUpgradeArgs, opts?: pulumi.ComponentResourceOptions) {
     super("glance:upgrade:RollingUpgrade", name, {}, opts);
@@ -141,20 +136,14 @@ export class RollingUpgrade extends pulumi.ComponentResource {
     this.steps = created;
     this.summary = pulumi.all(
       Object.fromEntries(
-        [...created].map(([id, resource]) => {
-          const source = outcomeOf(resource);
-          return [
-            id,
-            pulumi
-              .all([source.startedAt, source.endedAt, source.seconds, source.result])
-              .apply(([startedAt, endedAt, seconds, result]) => ({
-                startedAt: startedAt ?? "",
-                endedAt: endedAt ?? "",
-                seconds: seconds ?? 0,
-                result: result ?? {},
-              })),
-          ];
-        }),
+        [...created].map(([id, resource]) => [
+          id,
+          (resource instanceof StepResource
+            ? stepResourceOutcome(resource)
+            : context.executor.outcomeOf(resource)) ??
+            // A resource of the stack that is no step (a NEW NODE's instance): it has no run to show.
+            pulumi.output({ startedAt: "", endedAt: "", seconds: 0, result: {} }),
+        ]),
       ),
     );
     this.registerOutputs({ plan: this.plan, summary: this.summary, database: dbRef(config).host });

@@ -10,6 +10,7 @@ import { DbEndpoint } from "../steps/db/connection";
 import { StepContext } from "../steps/context";
 import { pendingOperations, recordNamed, stepRecords, urnName } from "./state";
 import { OLD_PREFLIGHT_NOTE, recordedTrustBefore, trustRestore } from "../steps/db/trustRecord";
+import { readAs } from "../steps/results";
 
 /** What the stack recorded about log_bin_trust_function_creators for its current chain. */
 export interface SettingRecord {
@@ -45,9 +46,10 @@ export function settingRecord(deployment: Deployment, adminConfigured: boolean):
       restore?.release === allowedFor &&
       (restore.startedAt ?? "") > (allow.startedAt ?? "") &&
       restore.result !== undefined;
+    const allowed = readAs("allow-functions", allow.result);
     const decided = trustRestore({
       before,
-      allow: { previous: allow.result.previous === true, changed: allow.result.changed === true },
+      allow: { previous: allowed.previous === true, changed: allowed.changed === true },
       adminConfigured,
     });
     return { release: allowedFor, ...decided, restored, allowed: true };

@@ -1,8 +1,13 @@
-import type { StepOutcome } from "../components/rollingUpgrade";
 import { dbStep, nodeStep, parseNodeStep, parseStepId, PREFLIGHT_STEP } from "../plan/stepIds";
 import { kindSpec } from "../plan/stepKinds";
+import { recordFromStored, type StepRecord, type StoredOutcome } from "../steps/progress";
+import type { TypedResult } from "../steps/results";
 
-export type Summary = Record<string, StepOutcome>;
+/** The upgrade's `summary` output as a state holds it: each step's stored outcome, by step id. */
+export type Summary = Readonly<Record<string, StoredOutcome>>;
+
+/** Step records by step id: read from a state's summary, or folded from a run's events. */
+export type StepRecords = ReadonlyMap<string, StepRecord>;
 
 export interface NodeSummary {
   node: string;
@@ -23,30 +28,67 @@ function shownResultKeys(id: string): readonly string[] {
   return (parsed && kindSpec(parsed.scope, parsed.kind)?.shown) ?? [];
 }
 
+/** The records a state's summary holds (steps that never ran, such as a NEW NODE's instance, have none). */
+export function summaryRecords(summary: Summary): StepRecords {
+  return new Map(
+    Object.entries(summary).flatMap(([id, stored]) => {
+      const record = recordFromStored(id, stored);
+      return record ? [[id, record] as const] : [];
+    }),
+  );
+}
+
+function isRecords(from: Summary | StepRecords): from is StepRecords {
+  return from instanceof Map;
+}
+
+/** Records in any form the driver has them: a state's summary, or records already read. */
+function recordsOf(from: Summary | StepRecords): StepRecords {
+  return isRecords(from) ? from : summaryRecords(from);
+}
+
 function seconds(value: number | undefined): string {
   return value === undefined ? "-" : `${value.toFixed(1)} s`;
+}
+
+/** A record's result fields (its typed result holds one kind's). */
+function resultFields(result: TypedResult): Record<string, unknown> {
+  return Object.assign({}, ...Object.values(result)) as Record<string, unknown>;
+}
+
+/** The notes column: a failed step's reason first, then what its result says. */
+function notesOf(record: StepRecord): string {
+  const fields = resultFields(record.result);
+  const shown = shownResultKeys(record.step)
+    .filter((key) => fields[key] !== undefined && fields[key] !== null)
+    .map((key) => `${key}=${formatValue(fields[key])}`);
+  const status =
+    record.status === "failed"
+      ? [`FAILED reason=${record.failure?.reason ?? "StepFailed"}`]
+      : record.status === "running"
+        ? ["running"]
+        : [];
+  return [...status, ...shown].join(" ");
 }
 
 /**
  * Per node: drain time, time out of rotation (drain start to admit end), whether it was pre-staged
  * (its prestage ended before its drain started), release before and after.
  */
-export function nodeSummaries(summary: Summary): NodeSummary[] {
-  const before = JSON.parse(String(summary[PREFLIGHT_STEP]?.result?.versionsBefore ?? "{}")) as Record<
-    string,
-    string
-  >;
+export function nodeSummaries(from: Summary | StepRecords): NodeSummary[] {
+  const records = recordsOf(from);
+  const before = records.get(PREFLIGHT_STEP)?.result.preflight?.versionsBefore ?? {};
   // The summary is the upgrade's (RollingUpgrade's outputs): it holds no rollback step.
   const nodes = new Set(
-    Object.keys(summary).flatMap((id) => {
+    [...records.keys()].flatMap((id) => {
       const step = parseNodeStep(id);
       return step?.kind === "admit" && !step.rollback ? [step.node] : [];
     }),
   );
   return [...nodes].map((node) => {
-    const drain = summary[nodeStep(node, "drain")];
-    const admit = summary[nodeStep(node, "admit")];
-    const prestage = summary[nodeStep(node, "prestage")];
+    const drain = records.get(nodeStep(node, "drain"));
+    const admit = records.get(nodeStep(node, "admit"));
+    const prestage = records.get(nodeStep(node, "prestage"));
     const out =
       drain?.startedAt && admit?.endedAt
         ? (Date.parse(admit.endedAt) - Date.parse(drain.startedAt)) / 1000
@@ -57,33 +99,33 @@ export function nodeSummaries(summary: Summary): NodeSummary[] {
       Date.parse(prestage.endedAt) <= Date.parse(drain.startedAt);
     return {
       node,
-      drainSeconds: typeof drain?.result?.drainSeconds === "number" ? drain.result.drainSeconds : undefined,
+      drainSeconds: drain?.result.drain?.drainSeconds,
       outOfRotationSeconds: out,
       prestaged,
       ...(prestage?.endedAt ? { prestageSeconds: prestage.seconds } : {}),
       releaseBefore: before[node],
-      releaseAfter: summary[nodeStep(node, "version")]?.result?.stdout as string | undefined,
+      releaseAfter: records.get(nodeStep(node, "version"))?.result.version?.stdout,
     };
   });
 }
 
-/** The table printed after an upgrade and by `report`. */
-export function renderSummary(summary: Summary): string {
-  const steps = Object.entries(summary).filter(([, outcome]) => outcome.startedAt);
-  steps.sort(([, a], [, b]) => a.startedAt.localeCompare(b.startedAt));
+/**
+ * The table printed after an upgrade and by `report` (from the state's summary), and after a failed
+ * run (from the run's own records, with the failed step's reason).
+ */
+export function renderSummary(from: Summary | StepRecords): string {
+  const records = recordsOf(from);
+  const steps = [...records.values()].filter((record) => record.startedAt);
+  steps.sort((a, b) => a.startedAt.localeCompare(b.startedAt));
   const lines = ["Steps (in the order they ran):"];
-  for (const [id, outcome] of steps) {
-    const notes = shownResultKeys(id)
-      .filter((key) => outcome.result[key] !== undefined && outcome.result[key] !== null)
-      .map((key) => `${key}=${formatValue(outcome.result[key])}`)
-      .join(" ");
+  for (const record of steps) {
     lines.push(
-      `  ${id.padEnd(24)} ${outcome.startedAt.slice(11, 19)}  ${seconds(outcome.seconds).padStart(8)}  ${notes}`,
+      `  ${record.step.padEnd(24)} ${record.startedAt.slice(11, 19)}  ${seconds(record.seconds).padStart(8)}  ${notesOf(record)}`,
     );
   }
-  const nodes = nodeSummaries(summary);
+  const nodes = nodeSummaries(records);
   // The pre-staged column appears only in runs with a prestage (nodeCommands.prestageCommand).
-  const withPrestage = Object.keys(summary).some((id) => parseNodeStep(id)?.kind === "prestage");
+  const withPrestage = [...records.keys()].some((id) => parseNodeStep(id)?.kind === "prestage");
   const prestageColumn = (node?: NodeSummary): string =>
     !withPrestage
       ? ""
@@ -107,11 +149,11 @@ export function renderSummary(summary: Summary): string {
     );
   }
   const db = (["expand", "migrate", "contract"] as const).map((kind) => {
-    const outcome = summary[dbStep(kind)];
-    return `${kind} ${outcome?.startedAt?.slice(11, 19) ?? "-"} (${seconds(outcome?.seconds)})`;
+    const record = records.get(dbStep(kind));
+    return `${kind} ${record?.startedAt.slice(11, 19) ?? "-"} (${seconds(record?.seconds)})`;
   });
   lines.push("", `Database: ${db.join(", ")}`);
-  const times = steps.map(([, o]) => [Date.parse(o.startedAt), Date.parse(o.endedAt)]).flat();
+  const times = steps.flatMap((r) => [Date.parse(r.startedAt), Date.parse(r.endedAt ?? r.startedAt)]);
   if (times.length > 0) lines.push(`Total: ${seconds((Math.max(...times) - Math.min(...times)) / 1000)}`);
   return lines.join("\n");
 }

@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as path from "node:path";
 import type { StepIdentity } from "../steps/identity";
-import type { StepRequest, StepResult, StepSecrets } from "../steps/protocol";
+import type { StepRequest, StepSecrets, StoredResult } from "../steps/protocol";
 import { stepsEntry } from "./stepsEntry";
 
 /**
@@ -48,7 +48,8 @@ export interface StepResourceArgs {
 
 /** A step of the upgrade, run by the project's own dynamic provider. */
 export class StepResource extends pulumi.CustomResource {
-  declare readonly result: pulumi.Output<StepResult>;
+  /** As the state holds it (this version's or an older one's): read it with steps/results.ts's readAs. */
+  declare readonly result: pulumi.Output<StoredResult>;
   declare readonly startedAt: pulumi.Output<string>;
   declare readonly endedAt: pulumi.Output<string>;
   declare readonly seconds: pulumi.Output<number>;

@@ -3,6 +3,8 @@
  * Steps are plain async functions (no Pulumi imports); the dynamic providers in `resources/`
  * and the benchmarks' plain-script floor call them the same way.
  */
+import type { FailureReason } from "./failureReason";
+
 export interface StepContext {
   /** One progress line per state change; the caller adds the step name and elapsed time. */
   log(message: string): void;
@@ -35,12 +37,16 @@ export function clockOf(ctx: Pick<StepContext, "clock"> | undefined): Clock {
 
 export const silentContext: StepContext = { log: () => undefined };
 
-/** A step failure with an operator-facing message: what happened, and what to do about it. */
+/**
+ * A step failure with an operator-facing message: what happened, and what to do about it; and, where
+ * the code that throws knows it, the reason as a code (steps/failure.ts derives one otherwise).
+ */
 export class StepError extends Error {
   constructor(
     message: string,
     /** What the failure left changed, if anything (e.g. "server s1 left in DRAIN"). */
     readonly leftChanged?: string,
+    readonly reason?: FailureReason,
   ) {
     super(message);
     this.name = "StepError";
@@ -63,6 +69,8 @@ export async function pollUntil<T>(
     describe: () => string;
     /** Absent: the real clock. */
     clock?: Clock;
+    /** The timeout's reason, when the caller knows what a timeout means (a health check that never passed). */
+    timeoutReason?: FailureReason;
   },
 ): Promise<T> {
   const clock = opts.clock ?? realClock;
@@ -70,9 +78,14 @@ export async function pollUntil<T>(
   for (;;) {
     const value = await probe();
     if (value !== undefined) return value;
-    if (opts.signal?.aborted) throw new StepError(`cancelled while waiting: ${opts.describe()}`);
+    if (opts.signal?.aborted)
+      throw new StepError(`cancelled while waiting: ${opts.describe()}`, undefined, "Cancelled");
     if (clock.now() >= deadline) {
-      throw new WaitTimeout(`timed out after ${(opts.timeoutMs / 1000).toFixed(1)} s: ${opts.describe()}`);
+      throw new WaitTimeout(
+        `timed out after ${(opts.timeoutMs / 1000).toFixed(1)} s: ${opts.describe()}`,
+        undefined,
+        opts.timeoutReason,
+      );
     }
     await clock.sleep(Math.min(opts.intervalMs, Math.max(0, deadline - clock.now())));
   }

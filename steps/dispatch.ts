@@ -15,7 +15,8 @@ import { ScriptRun } from "./exec/types";
 import { runPreflight } from "./preflight";
 import { bakeNode } from "./bake";
 import { versionMatches } from "./version";
-import type { DbRef, ScriptSpec, StepRequest, StepResult, StepSecrets } from "./protocol";
+import type { DbRef, ScriptSpec, StepRequest, StepResult, StepSecrets, StoredResult } from "./protocol";
+import type { DrainResult, ScriptResult, StepResultByKind } from "./results";
 
 function endpoint(db: DbRef, password: string | undefined): DbEndpoint {
   if (password === undefined) throw new StepError(`no password configured for database user ${db.user}`);
@@ -44,7 +45,7 @@ export async function runStep(
   request: StepRequest,
   secrets: StepSecrets,
   ctx: StepContext,
-  earlier?: StepResult,
+  earlier?: StoredResult,
 ): Promise<StepResult> {
   switch (request.kind) {
     case "script": {
@@ -53,10 +54,10 @@ export async function runStep(
         exitCode: result.exitCode,
         stdout: lastLine(result.stdout),
         scriptSeconds: result.seconds,
-      };
+      } satisfies ScriptResult;
       if (!request.healthGate) return ran;
       const healthy = await waitHealthy(request.healthGate, ctx);
-      return { ...ran, healthySeconds: healthy.seconds };
+      return { ...ran, healthySeconds: healthy.seconds } satisfies ScriptResult;
     }
     case "preflight":
       return runPreflight(request, secrets, ctx, earlier);
@@ -69,18 +70,25 @@ export async function runStep(
         },
         ctx,
       );
-      return { path: backup.path, bytes: backup.bytes, sha256: backup.sha256 };
+      return {
+        path: backup.path,
+        bytes: backup.bytes,
+        sha256: backup.sha256,
+      } satisfies StepResultByKind["backup"];
     }
     case "backup-rds": {
       // Loaded on first use: the AWS SDK costs the provider process 0.2-0.4 s to load.
       const { rdsSnapshotBackup } = await import("./backup/rdsSnapshot");
       const snapshot = await rdsSnapshotBackup(request, ctx);
-      return { snapshotArn: snapshot.snapshotArn, snapshotIdentifier: snapshot.snapshotIdentifier };
+      return {
+        snapshotArn: snapshot.snapshotArn,
+        snapshotIdentifier: snapshot.snapshotIdentifier,
+      } satisfies StepResultByKind["backup"];
     }
     case "drain": {
       const { lb, minHealthy, drainTimeoutSeconds, imports } = request;
       const drained = await loadBalancerFor(lb).drain(lb, { minHealthy, drainTimeoutSeconds }, secrets, ctx);
-      if (imports === undefined) return { ...drained };
+      if (imports === undefined) return { ...drained } satisfies DrainResult;
       // Out of rotation now, so no new import reaches the node through the load balancer.
       const waited = await waitForImports({ ...imports, db: endpoint(imports.db, secrets.dbPassword) }, ctx);
       return {
@@ -89,16 +97,16 @@ export async function runStep(
         importSeconds: waited.seconds,
         importsLeftRunning: waited.leftImporting,
         stagedHere: waited.stagedHere,
-      };
+      } satisfies DrainResult;
     }
     case "admit": {
       const { lb, healthTimeoutSeconds } = request;
       const admitted = await loadBalancerFor(lb).admit(lb, { healthTimeoutSeconds }, secrets, ctx);
-      return { admitSeconds: admitted.admitSeconds };
+      return { admitSeconds: admitted.admitSeconds } satisfies StepResultByKind["admit"];
     }
     case "bake": {
       const baked = await bakeNode(request, secrets, ctx);
-      return { bakeErrors: baked.errors, bakeSeconds: baked.seconds };
+      return { bakeErrors: baked.errors, bakeSeconds: baked.seconds } satisfies StepResultByKind["bake"];
     }
     case "allow-functions": {
       const glance = endpoint(request.db, secrets.dbPassword);
@@ -113,15 +121,18 @@ export async function runStep(
       );
       if (!found.needsSetting || !admin) {
         ctx.log("log_bin_trust_function_creators needs no change");
-        return { previous: found.trustFunctionCreators, changed: false };
+        return {
+          previous: found.trustFunctionCreators,
+          changed: false,
+        } satisfies StepResultByKind["allow-functions"];
       }
       const set = await setTrustFunctionCreators({ admin }, ctx);
-      return { previous: set.previous, changed: set.changed };
+      return { previous: set.previous, changed: set.changed } satisfies StepResultByKind["allow-functions"];
     }
     case "restore-setting": {
       if (!request.changed) {
         ctx.log("log_bin_trust_function_creators was not changed by this upgrade; nothing to restore");
-        return { restoredTo: null, changed: false };
+        return { restoredTo: null, changed: false } satisfies StepResultByKind["restore-setting"];
       }
       const admin = adminEndpoint(request.db, request.adminUser, secrets);
       if (!admin)
@@ -129,7 +140,10 @@ export async function runStep(
           "log_bin_trust_function_creators was changed but no admin credential is configured to restore it",
         );
       const restored = await restoreTrustFunctionCreators({ admin, previous: request.previous }, ctx);
-      return { restoredTo: restored.restoredTo, changed: restored.changed };
+      return {
+        restoredTo: restored.restoredTo,
+        changed: restored.changed,
+      } satisfies StepResultByKind["restore-setting"];
     }
     case "fleet-verify": {
       const wrong = Object.entries(request.reported).filter(
@@ -138,11 +152,13 @@ export async function runStep(
       if (wrong.length > 0) {
         throw new StepError(
           `not every node runs ${request.targetVersion}: ${wrong.map(([node, v]) => `${node} reports '${v}'`).join(", ")}; db contract will not run`,
+          undefined,
+          "VersionMismatch",
         );
       }
       const members = await loadBalancerFor(request.lb).checkFleet(request.lb, secrets, ctx);
       ctx.log(`fleet verified: ${members.length} members, all on ${request.targetVersion}`);
-      return { members };
+      return { members } satisfies StepResultByKind["fleet-verify"];
     }
   }
 }

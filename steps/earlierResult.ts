@@ -1,4 +1,4 @@
-import type { StepResult } from "./protocol";
+import type { StoredResult } from "./protocol";
 
 /**
  * A step's result from its earlier run for the same release, out of the old state the provider's
@@ -8,10 +8,10 @@ import type { StepResult } from "./protocol";
 export function earlierResult(
   olds: { step?: unknown; release?: unknown; result?: unknown },
   news: { step: string; release: string },
-): StepResult | undefined {
+): StoredResult | undefined {
   if (olds.step !== news.step || olds.release !== news.release) return undefined;
   const result = olds.result;
   return result !== null && typeof result === "object" && !Array.isArray(result)
-    ? (result as StepResult)
+    ? (result as StoredResult)
     : undefined;
 }

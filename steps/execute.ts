@@ -1,7 +1,8 @@
 import { runStep } from "./dispatch";
 import { sameStep, type StepIdentity } from "./identity";
 import { earlierResult } from "./earlierResult";
-import type { StepRequest, StepResult, StepSecrets } from "./protocol";
+import type { StepRequest, StepSecrets, StoredResult } from "./protocol";
+import { failureOf } from "./failure";
 import { recordStep } from "./record";
 
 /** A step resource's inputs, as the provider receives them. */
@@ -19,12 +20,14 @@ export interface StepInputs {
 /** Runs a step with progress and timeline records; returns its outputs (never its secrets). */
 export async function executeStep(
   inputs: StepInputs,
-  earlier?: StepResult,
+  earlier?: StoredResult,
 ): Promise<Record<string, unknown>> {
   const { secrets, ...recorded } = inputs;
   const run = await recordStep(
     { step: inputs.step, kind: inputs.kind, node: inputs.node ?? undefined, release: inputs.release },
     (ctx) => runStep(inputs.request, secrets ?? {}, ctx, earlier),
+    process.env,
+    (error, seconds) => failureOf(inputs.request, error, seconds),
   );
   return {
     ...recorded,

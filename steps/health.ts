@@ -45,6 +45,7 @@ export async function waitHealthy(
     intervalMs: args.intervalMs ?? DEFAULT_INTERVAL_MS,
     signal: ctx.signal,
     clock,
+    timeoutReason: "HealthCheckFailed",
     describe: () =>
       `${args.url} never answered 200 (${probes} probes; last: ${last}). ` +
       `Check the service's log on the node and that it listens where the health URL points.`,

@@ -13,7 +13,8 @@ import { waitHealthy } from "./health";
 import { runScript } from "./exec/run";
 import { jumpRefusal, knownReleasesText, releaseNamed, releaseOfVersion } from "./releases";
 import { isDowngrade, parseVersion } from "./version";
-import type { PreflightRequest, StepResult, StepSecrets } from "./protocol";
+import type { PreflightRequest, StepSecrets, StoredResult } from "./protocol";
+import type { PreflightResult } from "./results";
 
 const NODE_HEALTH_TIMEOUT_SECONDS = 5;
 
@@ -33,10 +34,10 @@ export async function runPreflight(
   request: PreflightRequest,
   secrets: StepSecrets,
   ctx: StepContext,
-  earlier?: StepResult,
-): Promise<StepResult> {
+  earlier?: StoredResult,
+): Promise<PreflightResult> {
   const problems: string[] = [];
-  const result: StepResult = {};
+  const result: Omit<PreflightResult, "versionsBefore"> = {};
   const password = secrets.dbPassword ?? "";
   await check(problems, "database", async () => {
     const glance = { ...request.db, password };
@@ -78,7 +79,7 @@ export async function runPreflight(
       trustFunctionCreators: privileges.trustFunctionCreators,
       [TRUST_BEFORE_KEY]: before,
       glanceHasSuper: privileges.glanceHasSuper,
-    });
+    } satisfies Omit<PreflightResult, "versionsBefore">);
   });
   const galeraMembers = request.galeraMembers;
   if (galeraMembers !== undefined && galeraMembers.length > 0) {
@@ -135,6 +136,8 @@ export async function runPreflight(
   if (problems.length > 0) {
     throw new StepError(
       `preflight found ${problems.length} problem(s); nothing was changed:\n  - ${problems.join("\n  - ")}`,
+      undefined,
+      "PreflightFailed",
     );
   }
   ctx.log(
@@ -142,7 +145,7 @@ export async function runPreflight(
       .map(([n, v]) => `${n}=${v}`)
       .join(", ")}`,
   );
-  return { ...result, versionsBefore: JSON.stringify(versions) };
+  return { ...result, versionsBefore: versions };
 }
 
 /**

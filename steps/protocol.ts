@@ -7,6 +7,7 @@ import type { DbEndpoint } from "./db/connection";
 import type { ScriptRun, SshTarget } from "./exec/types";
 import type { FleetOf, LbSecrets, TargetOf } from "./lb/loadBalancer";
 import type { BuiltInLoadBalancer } from "./lb/registry";
+import type { ResultKind, StepResultByKind } from "./results";
 
 /** One node's place behind the load balancer, in the shape its kind defines. */
 export type LbTarget = TargetOf<BuiltInLoadBalancer>;
@@ -104,4 +105,11 @@ export interface StepSecrets extends LbSecrets {
   scriptSecrets?: Record<string, string>;
 }
 
-export type StepResult = Record<string, string | number | boolean | string[] | null>;
+/** What any step returns: one of the kinds' results (steps/results.ts declares each). */
+export type StepResult = StepResultByKind[ResultKind];
+
+/**
+ * A step's result as a state holds it, written by this version or an older one: read it field by
+ * field (steps/results.ts reads a whole one as its kind's type).
+ */
+export type StoredResult = Readonly<Record<string, unknown>>;

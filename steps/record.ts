@@ -1,20 +1,10 @@
 import { appendFileSync, existsSync, readFileSync } from "node:fs";
 import { StepContext } from "./context";
 import { stepAbortSignal } from "./exec/reaper";
+import type { StepFailure } from "./failure";
+import type { StepEvent, StepMeta, StoredOutcome, TimelineEvent } from "./progress";
 
-/** One line of the timeline a run records: when each step really started and ended. */
-export interface TimelineEvent {
-  event: "start" | "end" | "fail";
-  step: string;
-  kind: string;
-  node?: string;
-  release: string;
-  at: string;
-  seconds?: number;
-  error?: string;
-  /** A step's result, on its end event, when it is a small record (what a drain waited for, ...). */
-  result?: unknown;
-}
+export type { StepEvent, StepMeta, TimelineEvent } from "./progress";
 
 /** Results up to this size (as JSON) go into the timeline; larger ones (script output) stay in the state. */
 const MAX_TIMELINE_RESULT_CHARS = 1_000;
@@ -28,19 +18,6 @@ function smallResult(result: unknown): unknown {
   }
 }
 
-export interface StepMeta {
-  step: string;
-  kind: string;
-  node?: string;
-  release: string;
-}
-
-export interface StepTimes {
-  startedAt: string;
-  endedAt: string;
-  seconds: number;
-}
-
 function append(file: string | undefined, value: unknown): void {
   if (!file) return;
   try {
@@ -50,50 +27,62 @@ function append(file: string | undefined, value: unknown): void {
   }
 }
 
+/** Why a failure nothing classified failed: the caller (steps/execute.ts) knows the request. */
+const unclassified = (error: unknown): StepFailure => ({
+  reason: "StepFailed",
+  message: error instanceof Error ? error.message : String(error),
+});
+
 /**
- * Runs one step with progress lines and timeline records. Files come from the environment the
- * driver gives the engine (GRU_TIMELINE_FILE, GRU_PROGRESS_FILE); progress also goes to stderr.
+ * Runs one step and emits its events (steps/progress.ts): start, a progress event per line it logs,
+ * then end or fail. Files come from the environment the driver gives the engine: every event goes to
+ * GRU_PROGRESS_FILE with the line the driver prints (without it, the line goes to stderr, where
+ * plain `pulumi up` shows a provider's lines); start, end and fail go to GRU_TIMELINE_FILE.
  */
 export async function recordStep<T>(
   meta: StepMeta,
   run: (ctx: StepContext) => Promise<T>,
   env: NodeJS.ProcessEnv = process.env,
-): Promise<{ result: T } & StepTimes> {
+  classify: (error: unknown, seconds: number) => StepFailure = unclassified,
+): Promise<StoredOutcome<T>> {
   const started = Date.now();
   const startedAt = new Date(started).toISOString();
   const elapsed = () => ((Date.now() - started) / 1000).toFixed(1);
-  const progress = (message: string) => {
-    const line = `[${meta.step}] +${elapsed()}s ${message}`;
-    // Under the driver, progress goes to its file (the driver prints it cleanly); under plain
-    // `pulumi up`, stderr is where the engine shows a provider's lines.
-    if (env.GRU_PROGRESS_FILE)
-      append(env.GRU_PROGRESS_FILE, { at: new Date().toISOString(), step: meta.step, message: line });
+  const emit = (event: StepEvent, said: string) => {
+    if (event.event !== "progress") append(env.GRU_TIMELINE_FILE, event);
+    const line = `[${meta.step}] +${elapsed()}s ${said}`;
+    if (env.GRU_PROGRESS_FILE) append(env.GRU_PROGRESS_FILE, { ...event, message: line });
     else process.stderr.write(`${line}\n`);
   };
-  append(env.GRU_TIMELINE_FILE, { event: "start", ...meta, at: startedAt } satisfies TimelineEvent);
-  progress("started");
+  const at = () => new Date().toISOString();
+  emit({ event: "start", ...meta, at: startedAt } satisfies TimelineEvent, "started");
   try {
-    const result = await run({ log: progress, signal: stepAbortSignal() });
+    const result = await run({
+      log: (message) => emit({ event: "progress", ...meta, at: at() }, message),
+      signal: stepAbortSignal(),
+    });
     const ended = Date.now();
     const seconds = (ended - started) / 1000;
-    append(env.GRU_TIMELINE_FILE, {
-      event: "end",
-      ...meta,
-      at: new Date(ended).toISOString(),
-      seconds,
-      result: smallResult(result),
-    } satisfies TimelineEvent);
-    progress("done");
-    return { result, startedAt, endedAt: new Date(ended).toISOString(), seconds };
+    const endedAt = new Date(ended).toISOString();
+    emit(
+      { event: "end", ...meta, at: endedAt, seconds, result: smallResult(result) } satisfies TimelineEvent,
+      "done",
+    );
+    return { result, startedAt, endedAt, seconds };
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    append(env.GRU_TIMELINE_FILE, {
-      event: "fail",
-      ...meta,
-      at: new Date().toISOString(),
-      error: message,
-    } satisfies TimelineEvent);
-    progress(`FAILED: ${message}`);
+    const seconds = (Date.now() - started) / 1000;
+    const failure = classify(error, seconds);
+    emit(
+      {
+        event: "fail",
+        ...meta,
+        at: at(),
+        seconds,
+        error: failure.message,
+        reason: failure.reason,
+      } satisfies TimelineEvent,
+      `FAILED: ${failure.message}`,
+    );
     throw error;
   }
 }

@@ -19,13 +19,17 @@ function withUpstreamResults(
     const reported = Object.fromEntries(
       steps
         .filter((s) => s.kind === "version" && s.node !== undefined)
-        .map((s) => [s.node as string, String(results.get(s.step)?.stdout ?? "")]),
+        .map((s) => {
+          const result = results.get(s.step);
+          return [s.node as string, result && "stdout" in result ? result.stdout : ""];
+        }),
     );
     return { ...request, reported };
   }
   if (request.kind === "restore-setting") {
     const allowed = results.get("db/allow-functions");
-    return { ...request, previous: Boolean(allowed?.previous), changed: Boolean(allowed?.changed) };
+    const allow = allowed && "previous" in allowed ? allowed : { previous: false, changed: false };
+    return { ...request, previous: allow.previous, changed: allow.changed };
   }
   return request;
 }

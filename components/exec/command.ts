@@ -6,7 +6,8 @@ import { redactingPreamble } from "../../steps/exec/redactOnNode";
 import { shellQuote } from "../../steps/exec/shellQuote";
 import { UpgradeConfig } from "../../plan/config";
 import { healthGateScript, secretExports } from "../../steps/node/scripts";
-import { Executor, recordOutcome, ScriptStep, ScriptStepArgs, StepOutcomeSource } from "./executor";
+import { Executor, ScriptStep, ScriptStepArgs } from "./executor";
+import type { StoredOutcome } from "../../steps/progress";
 import { stepIdentity } from "../../plan/identity";
 import { canonicalJson } from "../../steps/identity";
 import { scriptKindSpec, type ScriptKind } from "../../plan/stepKinds";
@@ -93,7 +94,7 @@ export class CommandExecutor implements Executor {
         },
         opts,
       );
-      return this.outcome(local, local.stdout, local.stderr);
+      return { resource: local, stdout: lastLineOf(local) };
     }
     const ssh = this.config.ssh;
     if (!ssh) throw new Error(`node ${args.node.name} uses ssh but the stack has no ssh settings`);
@@ -133,19 +134,21 @@ export class CommandExecutor implements Executor {
       },
       opts,
     );
-    return this.outcome(remote, remote.stdout, remote.stderr);
+    return { resource: remote, stdout: lastLineOf(remote) };
   }
 
-  private outcome(
-    resource: pulumi.Resource,
-    stdout: pulumi.Output<string>,
-    stderr: pulumi.Output<string>,
-  ): ScriptStep {
+  /**
+   * A Command reports only its output text: its start and end come from the markers its script
+   * prints on stderr (OUTCOME_PREAMBLE), its result is its last line, as a native script step's.
+   */
+  outcomeOf(resource: pulumi.Resource): pulumi.Output<StoredOutcome> | undefined {
+    if (!command.local.Command.isInstance(resource) && !command.remote.Command.isInstance(resource))
+      return undefined;
     // What the summary reads (the start and end markers, the last line) is plain again: the node
     // redacted it before it left, and a secret here would make the whole summary output secret.
-    const source: StepOutcomeSource = stepOutcome(pulumi.unsecret(stdout), pulumi.unsecret(stderr));
-    recordOutcome(resource, source);
-    return { resource, stdout: pulumi.unsecret(stdout).apply(lastLine) };
+    return pulumi
+      .all([pulumi.unsecret(resource.stdout), pulumi.unsecret(resource.stderr)])
+      .apply(([stdout, stderr]) => commandOutcome(stdout ?? "", stderr ?? ""));
   }
 }
 
@@ -154,6 +157,11 @@ export class CommandExecutor implements Executor {
  * until the kinds were named after their ids, and a changed trigger would replace (re-run) the step.
  */
 const TRIGGER_KIND: Partial<Record<ScriptKind, string>> = { verify: "verify-migrations" };
+
+/** A Command step's last line of output (plain: the node redacted its secrets before it left). */
+function lastLineOf(resource: command.local.Command | command.remote.Command): pulumi.Output<string> {
+  return pulumi.unsecret(resource.stdout).apply(lastLine);
+}
 
 /**
  * What an update of a command step runs: nothing for a step that changes something; itself for a
@@ -169,15 +177,13 @@ export const UNCHANGED_COMMAND =
   "echo 'unchanged: this step finished in an earlier run; an edit does not run it again'";
 
 /** A command step's outcome, read from its output the way the native step records it. */
-function stepOutcome(stdout: pulumi.Output<string>, stderr: pulumi.Output<string>): StepOutcomeSource {
-  const times = stderr.apply((text) => markers(text ?? ""));
+export function commandOutcome(stdout: string, stderr: string): StoredOutcome<{ stdout: string }> {
+  const { startedAt, endedAt } = markers(stderr);
   return {
-    startedAt: times.apply((t) => t.startedAt),
-    endedAt: times.apply((t) => t.endedAt),
-    seconds: times.apply((t) =>
-      t.startedAt && t.endedAt ? (Date.parse(t.endedAt) - Date.parse(t.startedAt)) / 1000 : 0,
-    ),
-    result: stdout.apply((text): Record<string, unknown> => ({ stdout: lastLine(text) })),
+    startedAt,
+    endedAt,
+    seconds: startedAt && endedAt ? (Date.parse(endedAt) - Date.parse(startedAt)) / 1000 : 0,
+    result: { stdout: lastLine(stdout) },
   };
 }
 

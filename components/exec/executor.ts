@@ -3,6 +3,8 @@ import { UpgradeConfig } from "../../plan/config";
 import type { ScriptKind } from "../../plan/stepKinds";
 import type { NodeUnit } from "../../steps/identity";
 import type { HostKeyPolicy } from "../../steps/exec/types";
+import type { StoredOutcome } from "../../steps/progress";
+import { StepResource } from "../../resources/step";
 
 /** Where a node is reached; the address is an Output for a NEW NODE the stack provisions. */
 export interface NodeEndpoint {
@@ -54,27 +56,21 @@ export interface ScriptStep {
 export interface Executor {
   readonly kind: UpgradeConfig["exec"];
   run(args: ScriptStepArgs): ScriptStep;
+  /**
+   * When a script step this executor created ran and what it reported, read from the resource's own
+   * outputs (steps/progress.ts's StoredOutcome); undefined for a resource it did not create.
+   */
+  outcomeOf(resource: pulumi.Resource): pulumi.Output<StoredOutcome> | undefined;
 }
 
-/** When a step ran and what it reported, as the summary reads it from every step. */
-export interface StepOutcomeSource {
-  startedAt?: pulumi.Output<string>;
-  endedAt?: pulumi.Output<string>;
-  seconds?: pulumi.Output<number>;
-  result?: pulumi.Output<Record<string, unknown>>;
-}
-
-/**
- * Outcomes of steps whose resource does not carry them as outputs (a Command resource reports only
- * its output text): the summary looks a resource up here first.
- */
-const outcomes = new WeakMap<pulumi.Resource, StepOutcomeSource>();
-
-export function recordOutcome(resource: pulumi.Resource, source: StepOutcomeSource): void {
-  outcomes.set(resource, source);
-}
-
-/** The outcome of any step resource: recorded here, or its own outputs (the project's dynamic resources). */
-export function outcomeOf(resource: pulumi.Resource): StepOutcomeSource {
-  return outcomes.get(resource) ?? (resource as unknown as StepOutcomeSource);
+/** A step resource's own record of its run: its times and its result, as the state holds them. */
+export function stepResourceOutcome(step: StepResource): pulumi.Output<StoredOutcome> {
+  return pulumi
+    .all([step.startedAt, step.endedAt, step.seconds, step.result])
+    .apply(([startedAt, endedAt, seconds, result]) => ({
+      startedAt: startedAt ?? "",
+      endedAt: endedAt ?? "",
+      seconds: seconds ?? 0,
+      result: result ?? {},
+    }));
 }

@@ -2,8 +2,17 @@ import * as pulumi from "@pulumi/pulumi";
 import { UpgradeConfig } from "../../plan/config";
 import { StepResource } from "../../resources/step";
 import type { ScriptSpec } from "../../steps/protocol";
-import { Executor, hostKeyPolicyFor, NodeEndpoint, ScriptStep, ScriptStepArgs } from "./executor";
+import type { StoredOutcome } from "../../steps/progress";
+import {
+  Executor,
+  hostKeyPolicyFor,
+  NodeEndpoint,
+  ScriptStep,
+  ScriptStepArgs,
+  stepResourceOutcome,
+} from "./executor";
 import { stepIdentity } from "../../plan/identity";
+import { isResultKind, readAs } from "../../steps/results";
 
 /** The ScriptSpec the native runner receives for a node (no secrets: those travel separately). */
 export function scriptSpec(
@@ -63,6 +72,19 @@ export class NativeExecutor implements Executor {
       },
       { parent: args.parent, dependsOn: args.dependsOn },
     );
-    return { resource: step, stdout: step.result.apply((r) => String(r?.stdout ?? "")) };
+    return { resource: step, stdout: step.result.apply((r) => scriptStdout(args.kind, r)) };
   }
+
+  /** Its script steps are the project's own step resources, which carry their outcome. */
+  outcomeOf(resource: pulumi.Resource): pulumi.Output<StoredOutcome> | undefined {
+    return resource instanceof StepResource ? stepResourceOutcome(resource) : undefined;
+  }
+}
+
+/** A script step's last line of output, as its typed result reads it ("" for a kind without one). */
+function scriptStdout(kind: string, raw: unknown): string {
+  if (!isResultKind(kind))
+    return typeof raw === "object" && raw !== null && "stdout" in raw ? String(raw.stdout) : "";
+  const read: Record<string, unknown> = readAs(kind, raw);
+  return typeof read.stdout === "string" ? read.stdout : "";
 }

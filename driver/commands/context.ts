@@ -2,6 +2,7 @@ import type { Deployment, Stack } from "@pulumi/pulumi/automation";
 import { ConfigError, parseConfigEntries, UpgradeConfig } from "../../plan/config";
 import { buildPlan, Plan } from "../../plan/plan";
 import { RunFiles } from "../environment";
+import { RunProgress } from "../progress";
 import type { StepContext } from "../../steps/context";
 import { configEntries, EarlyReads, exportedState } from "../site";
 import { missingPlugins, OpenedStack, secretValue } from "../stack";
@@ -24,6 +25,11 @@ export interface CommandContext {
   initialState(): Promise<Deployment>;
   /** The admin password, decrypted once, and only by the commands that touch the MySQL setting. */
   adminPassword(): Promise<string | undefined>;
+  /**
+   * The run's step records as the steps' events arrive (`up` and `rollback` follow the progress file
+   * into it): subscribe for every start, progress line, end and failure (a live view does).
+   */
+  progress: RunProgress;
 }
 
 export type CommandHandler = (context: CommandContext) => Promise<number>;
@@ -54,6 +60,7 @@ export function commandContext(
     config: () => (config ??= readConfig().then(parseConfigEntries)),
     initialState: () => (initialState ??= readState()),
     adminPassword: () => (adminPassword ??= secretValue(opened, ADMIN_PASSWORD_KEY)),
+    progress: new RunProgress(),
   };
 }
 

@@ -9,7 +9,15 @@ import { CommandHandler, EXIT_FAILED } from "./context";
 import { engineOutputPrinter, say } from "./output";
 
 /** Returns the upgraded nodes to `rollbackTo`, one at a time, while db contract has not run. */
-export const rollback: CommandHandler = async ({ options, files, stack, config, adminPassword, log }) => {
+export const rollback: CommandHandler = async ({
+  options,
+  files,
+  stack,
+  config,
+  adminPassword,
+  log,
+  progress: records,
+}) => {
   const stackConfig = await config();
   const target = stackConfig.rollbackTo;
   if (!target) {
@@ -46,7 +54,7 @@ export const rollback: CommandHandler = async ({ options, files, stack, config, 
   const rollbackStack = await openStack(defaultLocation(options.stack, options.workDir), files, {
     program: () => rollbackProgram(nodes),
   });
-  const progress = followProgress(files.progress, (line) => say(`  ${line}`));
+  const progress = followProgress(files.progress, (line) => say(`  ${line}`), records);
   try {
     await rollbackStack.stack.up({ onOutput: engineOutputPrinter(), color: "never" });
   } finally {

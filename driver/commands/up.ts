@@ -24,6 +24,7 @@ export const up: CommandHandler = async ({
   initialState,
   adminPassword,
   log,
+  progress,
 }) => {
   // Both read-only CLI processes started with the stack site (startEarlyReads).
   const [plan, state] = await Promise.all([config().then((c) => validatedPlan(opened, c)), initialState()]);
@@ -48,7 +49,7 @@ export const up: CommandHandler = async ({
       `[driver] resuming: ${replace.map(urnName).join(", ")} run again (their health gate or bake did not pass)`,
     );
   }
-  const progress = followProgress(files.progress, (line) => say(`  ${line}`));
+  const following = followProgress(files.progress, (line) => say(`  ${line}`), progress);
   try {
     const result = await upReadingEvents(stack, {
       onOutput: engineOutputPrinter(),
@@ -56,7 +57,7 @@ export const up: CommandHandler = async ({
       replace,
       program,
     });
-    progress.stop();
+    following.stop();
     say(`\nup: ${result.summary.result}; ${JSON.stringify(result.summary.resourceChanges ?? {})}`);
     say(renderSummary((result.outputs.summary?.value ?? {}) as Summary));
     if (plan.pause?.active) {
@@ -70,7 +71,7 @@ export const up: CommandHandler = async ({
     }
     return 0;
   } catch (error) {
-    progress.stop();
+    following.stop();
     if (error instanceof ConcurrentUpdateError) {
       say(`\nup REFUSED: ${lockHolders(error)}`);
       say(
@@ -81,6 +82,9 @@ export const up: CommandHandler = async ({
       return EXIT_FAILED;
     }
     say(`\nup FAILED: ${firstLines(error)}`);
+    // This run's own records (the state keeps no failed step): the failed step with its reason.
+    if ([...progress.records.values()].some((record) => record.status === "failed"))
+      say(`\n${renderSummary(progress.records)}\n`);
     const failedState = await exportedState(opened.site);
     const after = settingRecord(failedState, admin);
     say(`[driver] ${await restoreAfterFailure(after, stackConfig, adminPassword, log)}`);

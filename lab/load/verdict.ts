@@ -4,6 +4,7 @@
  */
 import * as path from "node:path";
 import type { TimelineEvent } from "../../steps/record";
+import { readAs } from "../../steps/results";
 import type { LabState } from "../state";
 import { ALL_REQUEST_KINDS, IMPORT_KINDS, LoadReport, REQUEST_KINDS } from "./loadReport";
 import { HaproxyLogLine, isAbnormal } from "./haproxyLog";
@@ -111,14 +112,13 @@ export function drainStarts(
     const outcome = timeline.slice(index + 1).find((e) => e.step === event.step && e.event !== "start");
     // A drain that failed (or was refused) proves nothing either way; one already out waited for nothing.
     if (outcome?.event !== "end") return;
-    const result = outcome.result as
-      { sessionsAtStart?: number; alreadyOut?: boolean; inRotationAtStart?: boolean } | undefined;
+    const result = readAs("drain", outcome.result);
     // A rerun's drain of a server a cut-short drain left in DRAIN took nothing out of rotation.
-    if (result?.alreadyOut === true || result?.inRotationAtStart === false) return;
+    if (result.alreadyOut === true || result.inRotationAtStart === false) return;
     drains.push({
       server: serverOf(event.node),
       at: Date.parse(event.at),
-      sessionsAtStart: result?.sessionsAtStart,
+      sessionsAtStart: result.sessionsAtStart,
     });
   });
   return drains;

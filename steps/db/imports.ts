@@ -207,6 +207,8 @@ export async function waitForImports(req: ImportDrainRequest, ctx: StepContext):
         `${error instanceof Error ? error.message : String(error)}. The image imports could not be read while waiting for them, ` +
           `so the node was not stopped: it is out of rotation and still running. Fix the database connection, then run up again ` +
           `(onImportTimeout: proceed applies to a timeout only, never to a database error)`,
+        undefined,
+        "DrainFailed",
       );
     }
     if (req.onTimeout === "halt" || ctx.signal?.aborted) {
@@ -214,6 +216,8 @@ export async function waitForImports(req: ImportDrainRequest, ctx: StepContext):
         `${error instanceof Error ? error.message : String(error)}. The node is out of rotation and still running: ` +
           `let the imports finish and run up again, raise importDrainTimeoutSeconds, or set onImportTimeout: proceed ` +
           `to stop the node anyway (an import it runs then stays 'importing' until Glance breaks its lock after 60 minutes)`,
+        undefined,
+        ctx.signal?.aborted ? "Cancelled" : "ImportsStillRunning",
       );
     }
     const leftImporting = last.map((i) => i.imageId);

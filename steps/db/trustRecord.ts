@@ -5,7 +5,7 @@
  * made after a change: a re-run of db/allow-functions (after the driver set the value again to resume,
  * or after a run killed between its SET GLOBAL and the state write) reads the upgrade's own 1.
  */
-import type { StepResult } from "../protocol";
+import type { StoredResult } from "../protocol";
 
 /** The preflight result's field: the value before this release's chain changed anything. */
 export const TRUST_BEFORE_KEY = "trustFunctionCreatorsBefore";
@@ -15,7 +15,7 @@ export const TRUST_BEFORE_KEY = "trustFunctionCreatorsBefore";
  * first reading (its earlier result), since by then the chain (or the driver resuming it) may have
  * set 1. An earlier result written before this field existed still holds its own reading.
  */
-export function trustBefore(reading: boolean, earlier: StepResult | undefined): boolean {
+export function trustBefore(reading: boolean, earlier: StoredResult | undefined): boolean {
   const kept = earlier?.[TRUST_BEFORE_KEY] ?? earlier?.trustFunctionCreators;
   return typeof kept === "boolean" ? kept : reading;
 }

@@ -40,21 +40,29 @@ export async function runScript(run: ScriptRun, ctx: StepContext): Promise<Scrip
   const elapsed = `${seconds.toFixed(2)} s`;
 
   if (outcome.aborted)
-    throw new StepError(`script on ${where} cancelled after ${elapsed}${output.tailText()}`);
+    throw new StepError(
+      `script on ${where} cancelled after ${elapsed}${output.tailText()}`,
+      undefined,
+      "Cancelled",
+    );
   if (outcome.timedOut) {
     throw new StepError(
       `script on ${where} timed out after ${run.timeoutSeconds} s and was stopped; ` +
         `find what it waits for, or raise its timeout${output.tailText()}`,
+      undefined,
+      "ScriptTimeout",
     );
   }
   if (run.transport === "ssh" && run.ssh && exitCode === SSH_CLIENT_ERROR_EXIT) {
     const sshFailure = classifySshFailure(output.stderr, run.ssh);
-    if (sshFailure !== undefined) throw new StepError(sshFailure);
+    if (sshFailure !== undefined) throw new StepError(sshFailure, undefined, "SshFailed");
   }
   if (!okExitCodes.includes(exitCode)) {
     throw new StepError(
       `script on ${where} failed with exit code ${exitCode} (expected ${okExitCodes.join(" or ")}) ` +
         `after ${elapsed}${output.tailText()}`,
+      undefined,
+      "ScriptFailed",
     );
   }
   ctx.log(`script on ${where} finished: exit ${exitCode} in ${elapsed}`);

@@ -259,16 +259,21 @@ async function openMaster(target: SshTarget, connection: Connection, ctx: StepCo
     );
     return;
   }
-  if (outcome.aborted) throw new StepError(`cancelled while connecting to ${connection.label}`);
+  if (outcome.aborted)
+    throw new StepError(`cancelled while connecting to ${connection.label}`, undefined, "Cancelled");
   if (outcome.timedOut) {
     throw new StepError(
       `cannot reach ${connection.label}: no ssh connection within ${connectTimeout + REMOTE_TIMEOUT_SLACK_SECONDS} s. ` +
         `Check that the node is up and that sshd on port ${target.port} answers.`,
+      undefined,
+      "SshFailed",
     );
   }
   throw new StepError(
     classifySshFailure(stderr, target) ??
       `ssh to ${connection.label} failed with exit code ${outcome.exitCode}: ${lastLines(stderr, 3) || "(no message)"}`,
+    undefined,
+    "SshFailed",
   );
 }
 

@@ -105,7 +105,7 @@ describe("preflight (real MariaDB, HAProxy and nodes)", () => {
       trustFunctionCreators: false,
       glanceHasSuper: false,
     });
-    expect(JSON.parse(String(result.versionsBefore))).toEqual({ "node-1": "27.1.1", "node-2": "27.1.1" });
+    expect(result.versionsBefore).toEqual({ "node-1": "27.1.1", "node-2": "27.1.1" });
   });
 
   it.each([
@@ -209,7 +209,7 @@ describe("preflight (real MariaDB, HAProxy and nodes)", () => {
       secrets,
       ctx,
     );
-    expect(JSON.parse(String(result.versionsBefore))).toEqual({ "node-1": "27.1.1", "node-2": "27.1.1" });
+    expect(result.versionsBefore).toEqual({ "node-1": "27.1.1", "node-2": "27.1.1" });
   });
 
   it("lists every problem at once: an unhealthy node and a missing privilege in one error", async () => {

@@ -16,6 +16,7 @@ import { markers, OUTCOME_PREAMBLE, UNCHANGED_COMMAND } from "../../components/e
 import { buildNodeScript, healthGateScript, NodeScriptKind, secretExports } from "../../steps/node/scripts";
 import { ConfigEntry, ConfigError, parseConfigEntries } from "../../plan/config";
 import { remoteBashCommand, scriptForStdin } from "../../steps/exec/local";
+import type { StoredOutcome } from "../../steps/progress";
 import {
   fixtureHostKey,
   provisionedStackConfig,
@@ -516,9 +517,9 @@ describe("the command executor's scripts under a plain POSIX login shell (really
 describe("the summary reads a command step's outcome like a native step's (mock-level)", () => {
   it("start, end, seconds and the last line of output for every node step", async () => {
     const { upgrade } = await runMockProgram(config(), secrets);
-    const summary = await new Promise<
-      Record<string, { startedAt: string; endedAt: string; seconds: number; result: Record<string, unknown> }>
-    >((resolve) => upgrade.summary.apply(resolve));
+    const summary = await new Promise<Record<string, StoredOutcome>>((resolve) =>
+      upgrade.summary.apply(resolve),
+    );
     for (const step of ["node-2/stop", "node-2/upgrade", "db/expand", "db/contract"]) {
       expect(summary[step], step).toEqual({
         startedAt: "2026-11-26T10:00:00.000Z",

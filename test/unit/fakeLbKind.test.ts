@@ -161,7 +161,7 @@ describe("a third load-balancer kind, registered from a test module (no producti
     // The provider runs every load-balancer step of the graph, in plan order, through the fake.
     const tmp = mkdtempSync(path.join(tmpdir(), "gru-fake-lb-"));
     process.env.GRU_PROGRESS_FILE = path.join(tmp, "progress.jsonl");
-    const summary: Summary = {};
+    const summary: Record<string, Summary[string]> = {};
     try {
       for (const step of buildPlan(parsed(fakeStack(3))).steps) {
         if (!["drain", "admit"].includes(step.kind) && step.id !== "fleet/verify") continue;

@@ -4,6 +4,7 @@ import * as path from "node:path";
 import type { Deployment, Stack } from "@pulumi/pulumi/automation";
 import { parseConfigEntries, UpgradeConfig } from "../../../plan/config";
 import type { CommandContext } from "../../../driver/commands/context";
+import { RunProgress } from "../../../driver/progress";
 import type { OpenedStack } from "../../../driver/stack";
 import { stackConfig } from "./mockProgram";
 
@@ -31,6 +32,7 @@ export function commandContextFor(stack: Stack, config: UpgradeConfig, state: De
     config: async () => config,
     initialState: async () => state,
     adminPassword: async () => "admin-pw",
+    progress: new RunProgress(),
   };
 }
 
