@@ -448,3 +448,40 @@ describe("headerCount (the tmux test's in-place check)", () => {
     expect(headerCount("  [preflight] +0.0s started")).toBe(0);
   });
 });
+
+describe("a rollback's view: one wave per node, its steps under rollback/", () => {
+  it("shows the node being rolled back and the next one waiting", async () => {
+    const { rollbackSteps } = await import("../../plan/plan");
+    const steps = rollbackSteps(parsed(haproxyStack(3)), ["node-1", "node-2"]);
+    const view = {
+      title: "rollback",
+      release: "2023.2",
+      steps,
+      waves: [
+        { index: 1, nodes: ["node-1"] },
+        { index: 2, nodes: ["node-2"] },
+      ],
+    };
+    const events = eventsUntil(steps, "rollback/node-1/stop", { message: "running script on node-1" });
+    const lines = viewAt({ plan: buildPlan(parsed(haproxyStack(3))), steps, view }, events);
+    expect(lines).toEqual([
+      "rollback: release 2023.2  elapsed 0:14  remaining >0:08  steps 1/10 done",
+      "> node-1       1/5  stop             0:04  running script on node-1",
+      ". node-2       0/5  waiting",
+    ]);
+  });
+});
+
+describe("parseArgs: --plain and --verbose", () => {
+  it("takes either flag anywhere after the command", async () => {
+    const { parseArgs } = await import("../../driver/cli");
+    expect(parseArgs(["up", "--plain", "--stack", "prod"])).toEqual({
+      command: "up",
+      stack: "prod",
+      workDir: undefined,
+      plain: true,
+    });
+    expect(parseArgs(["rollback", "--stack", "prod", "--verbose"])).toMatchObject({ verbose: true });
+    expect(parseArgs(["up", "--stack", "prod"])).not.toHaveProperty("plain");
+  });
+});
