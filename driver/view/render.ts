@@ -283,17 +283,13 @@ const waveRange = (waves: readonly number[]): string =>
 
 /**
  * The nodes by wave: the finished waves and the waves to come each folded into one line, the active
- * waves with their running and failed nodes; the prestages and version reports as one line each.
+ * waves with their running and failed nodes.
  */
 function foldedLines(input: ViewInput, budget: number): string[] {
-  const aside = new Set(["prestage", "version"]);
-  // The version reports are on the fleet line (fleetWideLines).
-  const change = nodeViews(input, (s) => !aside.has(s.kind));
-  const lines: string[] = [];
-  for (const kind of ["prestage"]) {
-    const views = nodeViews(input, (s) => s.kind === kind);
-    if (views.length > 0) lines.push(`${kind.padEnd(9)} ${tally(views)}`);
-  }
+  // The prestages (all at once, early) on one line; the version reports are on the fleet line.
+  const change = nodeViews(input, (s) => s.kind !== "prestage" && s.kind !== "version");
+  const prestages = nodeViews(input, (s) => s.kind === "prestage");
+  const lines = prestages.length > 0 ? [`prestage  ${tally(prestages)}`] : [];
   const waves = [...new Set(change.map((v) => v.wave ?? -1))].sort((a, b) => a - b);
   const waveState = (wave: number): State => {
     const views = change.filter((v) => (v.wave ?? -1) === wave);
@@ -302,7 +298,6 @@ function foldedLines(input: ViewInput, budget: number): string[] {
     if (views.every((v) => v.state === "done")) return "done";
     return views.some((v) => v.state === "done") ? "running" : "pending";
   };
-  const shownNodes: NodeView[] = [];
   let group: { state: State; waves: number[] } | undefined;
   const flush = () => {
     if (!group) return;
@@ -323,22 +318,16 @@ function foldedLines(input: ViewInput, budget: number): string[] {
     lines.push(`${MARK[state]} ${waveRange([wave])} (${nodes(views.length)}): ${tally(views)}`);
     for (const view of views.filter((v) => v.state === "running" || v.state === "failed")) {
       lines.push(`  ${view.line}`);
-      shownNodes.push(view);
     }
   }
   flush();
   if (lines.length <= budget) return lines;
-  // Too many active nodes for the screen: keep the failed ones, then as many as fit.
-  const kept = lines.filter((line) => !line.startsWith("  ") || line.startsWith(`  ${MARK.failed}`));
-  const hidden = lines.length - kept.length;
-  const room = budget - kept.length - 1;
-  if (room < 0)
-    return [...kept.slice(0, Math.max(0, budget - 1)), `... ${lines.length - budget + 1} more lines`];
-  const running = lines.filter((line) => line.startsWith(`  ${MARK.running}`)).slice(0, room);
-  return [
-    ...lines.filter((line) => kept.includes(line) || running.includes(line)),
-    `  ... and ${hidden - running.length} more node(s) running`,
-  ];
+  // Too many active nodes for the screen: the waves and the failed nodes, then the running ones that fit.
+  const isRunning = (line: string) => line.startsWith(`  ${MARK.running}`);
+  const room = Math.max(0, budget - lines.filter((line) => !isRunning(line)).length - 1);
+  let running = 0;
+  const kept = lines.filter((line) => !isRunning(line) || running++ < room);
+  return [...kept, `  ... and ${lines.length - kept.length} more node(s) running`];
 }
 
 /** The view's lines: never more than `rows`, none wider than `columns`. */
