@@ -29,8 +29,9 @@ class Tmux {
     return result.stdout;
   }
 
-  screen(): string {
-    return this.run(["capture-pane", "-p", "-t", "live"]);
+  /** The pane's visible screen, or with `history` everything since the pane started. */
+  screen(history = false): string {
+    return this.run(["capture-pane", "-p", "-t", "live", ...(history ? ["-S", "-"] : [])]);
   }
 
   stop(): void {
@@ -77,8 +78,12 @@ describe("the live view on a terminal, plain lines without one", () => {
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
     fs.writeFileSync(path.join(runDir, "screens.txt"), screens.join(`\n${"=".repeat(COLUMNS)}\n`));
-    const last = screens.at(-1) ?? "";
+    // The whole pane, its scrollback included: the runbook, the view's last frame, the driver's lines.
+    const last = tmux.screen(true);
+    fs.writeFileSync(path.join(runDir, "pane.txt"), last);
     expect(last, last).toMatch(/EXIT=0/);
+    // Redrawn in place: one header in the whole pane, however many frames were drawn.
+    expect(headerCount(last), last).toBe(1);
 
     // Mid-upgrade: a node step running, with its node's line and elapsed time; the header once.
     const midRun = screens.filter((s) => /^> node-1 +\d+\/\d+ {2}(drain|stop|upgrade|start|admit)/m.test(s));
@@ -88,12 +93,15 @@ describe("the live view on a terminal, plain lines without one", () => {
       expect(screen).not.toMatch(/@ updating|pulumi-nodejs:dynamic:Resource/);
     }
     fs.writeFileSync(path.join(runDir, "mid-upgrade.txt"), midRun[Math.floor(midRun.length / 2)]);
-    // At the end: the last frame, then the driver's lines as before.
+    // At the end: the last frame, then the driver's lines as before (the summary, PAUSED).
     // The nodes after the checkpoint are not in this run (stepsToRun), so not in its view.
     expect(last).toMatch(/^\+ node-1 +(\d+)\/\1 {2}done/m);
     expect(last).not.toMatch(/^. node-2/m);
     expect(last).toContain("checkpoint after node-1/admit: PAUSED here until 2024.1 is approved");
     expect(last).toContain("PAUSED after node-1/admit");
+    expect(last.indexOf("checkpoint after node-1/admit: PAUSED here")).toBeLessThan(
+      last.indexOf("Steps (in the order they ran):"),
+    );
     const firstRun = readTimeline(path.join(runDir, "timeline.jsonl"));
     expect(
       firstRun
