@@ -338,7 +338,7 @@ export function renderView(input: ViewInput): string[] {
   const failed = plan.steps.filter((s) => records.get(s.id)?.status === "failed");
   const { seconds, unknown } = remainingSeconds(input);
   const remaining =
-    unknown === planned - done
+    unknown > 0 && unknown === planned - done
       ? "remaining: no estimate yet"
       : `remaining ${unknown > 0 ? ">" : "~"}${clock(seconds)}`;
   const header = [

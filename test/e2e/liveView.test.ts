@@ -92,7 +92,11 @@ describe("the live view on a terminal, plain lines without one", () => {
       expect(headerCount(screen), screen).toBe(1);
       expect(screen).not.toMatch(/@ updating|pulumi-nodejs:dynamic:Resource/);
     }
-    fs.writeFileSync(path.join(runDir, "mid-upgrade.txt"), midRun[Math.floor(midRun.length / 2)]);
+    // Kept after the stack's folder is removed: the screen README shows comes from here (docs/).
+    const kept = path.join(PROJECT_ROOT, ".work", "live-view");
+    fs.mkdirSync(kept, { recursive: true });
+    fs.writeFileSync(path.join(kept, "mid-upgrade.txt"), midRun[Math.floor(midRun.length / 2)]);
+    fs.writeFileSync(path.join(kept, "pane.txt"), last);
     // At the end: the last frame, then the driver's lines as before (the summary, PAUSED).
     // The nodes after the checkpoint are not in this run (stepsToRun), so not in its view.
     expect(last).toMatch(/^\+ node-1 +(\d+)\/\1 {2}done/m);

@@ -176,7 +176,7 @@ describe("renderView: a checkpoint", () => {
     );
     const paused = viewAt(setup, eventsUntil(setup.steps));
     expect(paused.at(-1)).toBe("checkpoint after node-1/admit: PAUSED here until 2024.1 is approved");
-    expect(paused[0]).toMatch(/steps 12\/12 done$/);
+    expect(paused[0]).toMatch(/remaining ~0:00 {2}steps 12\/12 done$/);
     const approved = planOf(3, { pauseAfter: "newNode", approvedRelease: "2024.1" });
     expect(viewAt(approved, eventsUntil(approved.steps, "node-2/drain")).at(-1)).toBe(
       "checkpoint after node-1/admit: approved (2024.1)",
