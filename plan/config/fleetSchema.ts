@@ -97,5 +97,10 @@ export const nodeCommandsSchema = z.strictObject({
   /** Upstream's readiness check, run as `<this> upgrade check` with the new code on the NEW NODE. */
   glanceStatusCommand: command.default("glance-status"),
   healthUrl: url.default("http://{address}:9292/healthcheck"),
+  /**
+   * ALB only: prints one line per established connection on the node's traffic port (a drain ends
+   * early when it prints none, steps/lb/alb/drainEnd.ts). Absent: `ss` on the health URL's port.
+   */
+  connectionsCommand: command.optional(),
   scriptTimeoutSeconds: positiveSeconds(7200).default(1800),
 });

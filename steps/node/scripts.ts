@@ -206,3 +206,25 @@ export function healthGateScript(url: string, timeoutSeconds: number): string {
 export function secretExports(secrets: Record<string, string>): string {
   return exportLines(secrets);
 }
+
+/** The port a health URL names (its scheme's default when it names none). */
+export function healthUrlPort(healthUrl: string): number {
+  const url = new URL(healthUrl.replaceAll("{address}", "node.invalid"));
+  if (url.port !== "") return Number(url.port);
+  return url.protocol === "https:" ? 443 : 80;
+}
+
+/** `ss` listing the established connections on the node's traffic port, one line each, no header. */
+export function defaultConnectionsCommand(port: number): string {
+  return `ss -Htn state established '( sport = :${port} )'`;
+}
+
+/**
+ * The ALB drain's idle probe (steps/lb/alb/drainEnd.ts): prints one line per established connection
+ * on the node's traffic port; the drain counts the lines that are not empty.
+ */
+export function connectionsScript(config: UpgradeConfig, node: { name: string; healthUrl: string }): string {
+  const command =
+    config.nodeCommands.connectionsCommand ?? defaultConnectionsCommand(healthUrlPort(node.healthUrl));
+  return [...header(config, node), command, ""].join("\n");
+}

@@ -68,7 +68,11 @@ const CASES: Array<[string, Look[], ReturnType<typeof run>]> = [
     "still waiting",
   ],
   // A long upload keeps its connection: the drain waits as long as it lasts.
-  ["busy throughout", [15_000, 20_000, 40_000, 69_999].map((nowMs) => ({ nowMs, connections: 2 })), "still waiting"],
+  [
+    "busy throughout",
+    [15_000, 20_000, 40_000, 69_999].map((nowMs) => ({ nowMs, connections: 2 })),
+    "still waiting",
+  ],
   // A reading that failed is never idle: the drain falls back to the target leaving `draining`.
   [
     "connections unreadable",
