@@ -123,6 +123,7 @@ export const EXAMPLE_VALUES: Record<string, unknown[]> = {
   "backup.region": ["eu-west-2"],
   "backup.endpoint": ["https://rds.eu-west-1.amazonaws.com"],
   "nodeCommands.prestageCommand": ["apt-get install --download-only -y glance-api"],
+  "nodeCommands.connectionsCommand": ["ss -Htn state established '( sport = :9393 )'"],
   "bake.alarmNames": ["glance-5xx"],
   approvedRelease: ["2024.1"],
   "rollbackTo.release": ["2023.2"],
