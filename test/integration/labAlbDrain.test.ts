@@ -9,6 +9,7 @@
  * connections itself): then only P keeps the drain from ending while the ALB may still route to it.
  */
 import * as http from "node:http";
+import { DeregisterTargetsCommand } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { glanceNodeOrThrow, waitNodeHealthy } from "../../lab/glanceNode";
 import { LabState, labDown } from "../../lab/lab";
@@ -193,6 +194,28 @@ describe("an ALB drain that ends when the work ends, on the lab ALB (delay 30 s,
     expect(ctx.lines.some((line) => line.includes("is still draining"))).toBe(true);
     expect((await describeTarget(client, node2Ref())).healthy).toBe(true);
     client.destroy();
+  }, 120_000);
+
+  it("a rerun that finds the target already draining takes its own start as T0", async () => {
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    const client = elbv2Client(node2Ref());
+    const { targetGroupArn, targetId, port } = node2Ref();
+    await client.send(
+      new DeregisterTargetsCommand({
+        TargetGroupArn: targetGroupArn,
+        Targets: [{ Id: targetId, Port: port }],
+      }),
+    );
+    client.destroy();
+    // The first run's deregistration, then a pause longer than P before the rerun.
+    await new Promise((resolve) => setTimeout(resolve, (P_SECONDS + 1) * 1000));
+    const drained = await drainNode2(P_SECONDS);
+    console.log(`rerun on a draining target: ${drained.result.drainSeconds} s`);
+    expect(drained.lines.some((line) => line.includes("is already draining"))).toBe(true);
+    expect(drained.result.endedBy).toBe("idle");
+    expect(drained.result.drainSeconds).toBeGreaterThanOrEqual(P_SECONDS);
+    expect(drained.result.drainSeconds).toBeLessThanOrEqual(P_SECONDS + 1);
+    await restoreNode2();
   }, 120_000);
 
   it("a held download in flight: the drain ends within 2 s after the download ends, which it waits for", async () => {
