@@ -56,6 +56,14 @@ describe("the ALB drain's wait, on a fake clock", () => {
     if (ended.end === "idle") expect((ended.idleAtMs - start) / 1000).toBeGreaterThanOrEqual(P_S);
   });
 
+  it("looks at T0 + P exactly, and 250 ms later: nothing in flight ends at P + 0.25 s", async () => {
+    const clock = new FakeClock();
+    const { run } = fakeDrain(clock, () => 0);
+    expect((await run).end).toBe("idle");
+    expect(clock.elapsed()).toBe(P_S + 0.25);
+    expect(clock.sleeps.slice(-2)).toEqual([500, 250]);
+  });
+
   it("a held download until 12 s: waits for it, ends within 1 s after it", async () => {
     const clock = new FakeClock();
     const { run } = fakeDrain(clock, (t) => (t < 12 ? 1 : 0));

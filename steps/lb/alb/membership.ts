@@ -14,7 +14,7 @@ import {
 } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { Clock, clockOf, pollUntil, StepContext, StepError, WaitTimeout } from "../../context";
 import type { Drained, IdleProbe } from "../loadBalancer";
-import { DrainMemory, DrainObservation, drainStep } from "./drainEnd";
+import { DrainMemory, DrainObservation, drainStep, MIN_IDLE_SPAN_MS } from "./drainEnd";
 import { FleetMember, mayLeaveRotation, TargetState } from "../capacity";
 import { CapacityRefusal, withFleetLock } from "../takeOut";
 import { awsErrorName, describeAwsError, elbv2Client } from "../../aws/clients";
@@ -180,8 +180,29 @@ export async function waitForDrainEnd(
     if (verdict.end === "timeout") return { end: "timeout", lastConnections };
     if (verdict.end !== "wait") return verdict;
     memory = verdict.memory;
-    await clock.sleep(pollMs);
+    await clock.sleep(
+      nextLookIn(memory, clock.now(), rule.startMs + full.propagationMs, pollMs, !!sources.idle),
+    );
   }
+}
+
+/**
+ * When to look next: MIN_IDLE_SPAN_MS after a first idle reading (the second of the pair, at the
+ * earliest it may count); at T0 + P exactly when that comes before the next poll (the first reading
+ * that may count); else after `pollMs`. Each sleep starts after a look's reads, so readings are at
+ * least the sleep apart.
+ */
+function nextLookIn(
+  memory: DrainMemory,
+  nowMs: number,
+  settleAtMs: number,
+  pollMs: number,
+  probing: boolean,
+) {
+  if (!probing) return pollMs;
+  if (memory.idleSinceMs !== undefined) return MIN_IDLE_SPAN_MS;
+  if (nowMs < settleAtMs) return Math.min(pollMs, settleAtMs - nowMs);
+  return pollMs;
 }
 
 /** The target as the drain rule sees it. */
