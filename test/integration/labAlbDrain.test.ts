@@ -19,6 +19,7 @@ import { LAB_IDENTITY_HEADERS } from "../../lab/state";
 import { parseStackConfig } from "../../plan/config";
 import { elbv2Client } from "../../steps/aws/clients";
 import { runStep } from "../../steps/dispatch";
+import { albFleetCheck } from "../../steps/lb/alb/fleet";
 import { albAdmit } from "../../steps/lb/alb/membership";
 import { describeTarget } from "../../steps/lb/alb/targetGroup";
 import { connectionsScript } from "../../steps/node/scripts";
@@ -187,6 +188,18 @@ describe("an ALB drain that ends when the work ends, on the lab ALB (delay 30 s,
     expect(drained.result.drainSeconds).toBeLessThanOrEqual(P_SECONDS + 1);
     const client = elbv2Client(node2Ref());
     expect((await describeTarget(client, node2Ref())).presence).toBe("draining");
+    // fleet/verify now: the expected node-2 is draining, so not healthy.
+    const alb = albOf(lab);
+    const verify = albFleetCheck(
+      {
+        region: alb.region,
+        endpoint: alb.endpoint,
+        targetGroupArn: alb.targetGroupArn,
+        expectedTargetIds: [alb.instanceIds["node-1"], alb.instanceIds["node-2"]],
+      },
+      recordingContext(),
+    );
+    await expect(verify).rejects.toThrow(/not healthy: i-[0-9a-f]+: draining/);
 
     const ctx = recordingContext();
     const admitted = await albAdmit({ ...node2Ref(), healthTimeoutSeconds: 60 }, ctx);
