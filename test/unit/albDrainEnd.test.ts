@@ -1,5 +1,12 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { DrainMemory, DrainObservation, drainStep, DrainVerdict } from "../../steps/lb/alb/drainEnd";
+import {
+  DrainMemory,
+  DrainObservation,
+  drainStep,
+  DrainVerdict,
+  MIN_IDLE_SPAN_MS,
+} from "../../steps/lb/alb/drainEnd";
 
 // T0 = 10_000 ms, P = 5 s, deadline T0 + 60 s.
 const RULE = { startMs: 10_000, propagationMs: 5_000, deadlineMs: 70_000 };
@@ -121,5 +128,67 @@ describe("when an ALB drain may end (steps/lb/alb/drainEnd.ts)", () => {
       end: "idle",
       idleAtMs: 15_500,
     });
+  });
+});
+
+describe("the rule's safety, over any sequence of looks (fast-check)", () => {
+  // Looks at increasing times (gaps up to 2 s), each with a target state and a reading (or none).
+  const looks = fc
+    .array(
+      fc.record({
+        gap: fc.integer({ min: 1, max: 2_000 }),
+        target: fc.constantFrom<DrainObservation["target"]>(
+          "draining",
+          "draining",
+          "draining",
+          "gone",
+          "in-rotation",
+        ),
+        connections: fc.option(fc.integer({ min: 0, max: 2 }), { nil: undefined }),
+      }),
+      { maxLength: 60 },
+    )
+    .map((steps) => {
+      let t = RULE.startMs - 1_000;
+      return steps.map((step) => ({
+        nowMs: (t += step.gap),
+        target: step.target,
+        connections: step.connections,
+      }));
+    });
+
+  /** The safety property of a drain rule: throws (fast-check's counterexample) when it does not hold. */
+  const checkSafety = (step: typeof drainStep): void =>
+    fc.assert(
+      fc.property(looks, (sequence) => {
+        let memory: DrainMemory = {};
+        for (let i = 0; i < sequence.length; i++) {
+          const verdict = step(RULE, memory, sequence[i]);
+          if (verdict.end === "wait") {
+            memory = verdict.memory;
+            continue;
+          }
+          if (verdict.end === "idle") {
+            const first = sequence.findIndex((look) => look.nowMs === verdict.idleAtMs);
+            const run = sequence.slice(first, i + 1);
+            expect(verdict.idleAtMs).toBeGreaterThanOrEqual(RULE.startMs + RULE.propagationMs);
+            expect(sequence[i].nowMs - verdict.idleAtMs).toBeGreaterThanOrEqual(MIN_IDLE_SPAN_MS);
+            expect(run.every((look) => look.target === "draining" && look.connections === 0)).toBe(true);
+          }
+          if (verdict.end === "unused") expect(sequence[i].target).toBe("gone");
+          if (verdict.end === "timeout") expect(sequence[i].nowMs).toBeGreaterThanOrEqual(RULE.deadlineMs);
+          return;
+        }
+      }),
+    );
+
+  it("ends idle only on two idle readings of a draining target, >= 250 ms apart, both after T0 + P, nothing busy between", () => {
+    checkSafety(drainStep);
+  });
+
+  it("(negative control) a rule that ignores P fails the property", () => {
+    expect(() =>
+      checkSafety((rule, memory, look) => drainStep({ ...rule, propagationMs: 0 }, memory, look)),
+    ).toThrow();
   });
 });
