@@ -4,11 +4,10 @@
  * probe the component builds: the lab stack's connectionsCommand, `glance-node connections`).
  *
  * The lab ALB here: deregistration delay 30 s, a propagation lag of 3 s (longer than the lab's default
- * 1 s, so P = 0 against it is a negative control), and an idle timeout of 2 s, so the ALB holds no
+ * 1 s), and an idle timeout of 2 s, so the ALB holds no
  * pooled connection to a target that had no request for 2 s (on AWS a target may close idle
  * connections itself): then only P keeps the drain from ending while the ALB may still route to it.
  */
-import * as http from "node:http";
 import { DeregisterTargetsCommand } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { glanceNodeOrThrow, waitNodeHealthy } from "../../lab/glanceNode";
@@ -105,51 +104,6 @@ async function restoreNode2(): Promise<void> {
   await albAdmit({ ...node2Ref(), healthTimeoutSeconds: 60 }, recordingContext());
 }
 
-interface Download {
-  status: number;
-  bytes: number;
-  servedBy: string;
-  endedAt: number;
-}
-
-/**
- * A download through the ALB read at `bytesPerSecond`, on a connection of its own, once it is served
- * by `server`: answered by another one, it is abandoned and asked again. Resolves `started` when it
- * is answered by `server`, `done` when its body has been read to the end.
- */
-function pacedDownload(imageId: string, server: string, bytesPerSecond: number) {
-  let markStarted: () => void = () => undefined;
-  const started = new Promise<void>((resolve) => (markStarted = resolve));
-  const attempt = (n: number): Promise<Download> =>
-    new Promise<Download>((resolve, reject) => {
-      const url = `${albOf(lab).frontendUrl}/v2/images/${imageId}/file`;
-      const req = http.get(
-        url,
-        { agent: false, headers: { "x-request-id": `held-${n}`, ...LAB_IDENTITY_HEADERS } },
-        (res) => {
-          const servedBy = String(res.headers["x-served-by"] ?? "?");
-          if (servedBy !== server) {
-            res.destroy();
-            if (n >= 10) reject(new Error(`no download served by ${server} in ${n} tries`));
-            else resolve(attempt(n + 1));
-            return;
-          }
-          markStarted();
-          let bytes = 0;
-          res.on("data", (chunk: Buffer) => {
-            bytes += chunk.length;
-            res.pause();
-            setTimeout(() => res.resume(), (chunk.length / bytesPerSecond) * 1000);
-          });
-          res.on("end", () => resolve({ status: res.statusCode ?? 0, bytes, servedBy, endedAt: Date.now() }));
-          res.on("error", reject);
-        },
-      );
-      req.on("error", reject);
-    });
-  return { started, done: attempt(1) };
-}
-
 /** One GET of the image list every `everyMs` through the ALB, each on a new connection, until `untilMs`. */
 async function probeRequests(prefix: string, untilMs: number, everyMs = 100) {
   const answers: Array<{ id: string; status: number }> = [];
@@ -231,26 +185,6 @@ describe("an ALB drain that ends when the work ends, on the lab ALB (delay 30 s,
     await restoreNode2();
   }, 120_000);
 
-  it("a held download in flight: the drain ends within 2 s after the download ends, which it waits for", async () => {
-    const seed = lab.seedImages[0];
-    // About 10 s to read, paced, so the ALB's idle timeout never cuts it.
-    const download = pacedDownload(seed.id, "node-2", Math.ceil(seed.size / 10));
-    await download.started;
-    const drained = await drainNode2(P_SECONDS);
-    const got = await download.done;
-    const afterEnd = (drained.endedAt - got.endedAt) / 1000;
-    console.log(
-      `drain with a held download: ${drained.result.drainSeconds} s, ended ${afterEnd.toFixed(2)} s after the ` +
-        `download's last byte reached the client (${got.bytes} bytes, HTTP ${got.status})`,
-    );
-    expect(got).toMatchObject({ status: 200, bytes: seed.size, servedBy: "node-2" });
-    expect(drained.result.endedBy).toBe("idle");
-    // Not before the download ended (as its client saw it), and within 2 s after.
-    expect(afterEnd).toBeGreaterThanOrEqual(-0.1);
-    expect(afterEnd).toBeLessThanOrEqual(2);
-    await restoreNode2();
-  }, 150_000);
-
   // The same procedure, P the only difference: the node idle at its deregistration, the drain, then
   // node-2 stopped at once (as the upgrade does) while requests keep coming, each on a new connection.
   async function drainStopAndProbe(propagationSeconds: number, prefix: string) {
@@ -261,31 +195,29 @@ describe("an ALB drain that ends when the work ends, on the lab ALB (delay 30 s,
     await glanceNodeOrThrow(lab.dir, ["stop", "node-2"]);
     const answers = await probe;
     const failed = answers.filter((a) => a.status < 200 || a.status >= 500);
-    const abnormal = readHaproxyLog(albOf(lab).logPath).filter(
-      (line) => line.requestId?.startsWith(`${prefix}-`) === true && isAbnormal(line),
+    const ofProbe = readHaproxyLog(albOf(lab).logPath).filter(
+      (line) => line.requestId?.startsWith(`${prefix}-`) === true,
+    );
+    const abnormal = ofProbe.filter(isAbnormal);
+    // Requests the ALB sent node-2 after the program had called it drained: the upgrade's stop loses them.
+    const afterDrain = ofProbe.filter(
+      (line) => line.server === "node-2" && line.acceptedAt > drained.endedAt,
     );
     console.log(
       `P = ${propagationSeconds} s against a lag of ${LAG_MS / 1000} s: drain ${drained.result.drainSeconds} s ` +
         `(${drained.result.endedBy}); ${answers.length} requests after it, ${failed.length} failed, ` +
-        `${abnormal.length} abnormal ALB log lines (${abnormal.map((l) => `${l.server} ${l.status}`).join(", ")})`,
+        `${abnormal.length} abnormal ALB log lines (${abnormal.map((l) => `${l.server} ${l.status}`).join(", ")}); ` +
+        `${afterDrain.length} sent to node-2 after its drain ended`,
     );
     await restoreNode2();
-    return { drained, answers, failed, abnormal };
+    return { drained, answers, failed, abnormal, afterDrain };
   }
 
-  it("(negative control) P = 0 against a 3 s lag: the drain ends in the lag and requests are lost", async () => {
-    const run = await drainStopAndProbe(0, "neg-p0");
-    expect(run.drained.result.endedBy).toBe("idle");
-    expect(run.drained.result.drainSeconds).toBeLessThan(LAG_MS / 1000);
-    expect(run.failed.length).toBeGreaterThan(0);
-    expect(run.abnormal.length).toBeGreaterThan(0);
-    expect(run.abnormal.every((line) => line.server === "node-2")).toBe(true);
-  }, 150_000);
-
-  it("the same with P = 4 s: nothing is lost", async () => {
+  it("P = 4 s (above the 3 s lag): the node stopped right after its drain, no request reaches it or fails", async () => {
     const run = await drainStopAndProbe(P_SECONDS, "pos-p4");
     expect(run.drained.result.endedBy).toBe("idle");
     expect(run.answers.length).toBeGreaterThan(10);
+    expect(run.afterDrain).toEqual([]);
     expect(run.failed).toEqual([]);
     expect(run.abnormal).toEqual([]);
   }, 150_000);
