@@ -20,7 +20,7 @@ import {
 import { PROJECT_ROOT } from "../driver/environment";
 import { pollUntil } from "../steps/context";
 import { isAlive, stopPid } from "./processes";
-import { ADDRESS_TAG, LAB_ALB_REGION } from "./services/alb";
+import { ADDRESS_TAG, ec2Call, LAB_ALB_REGION } from "./services/alb";
 import { findFreePort } from "./services/ports";
 import { LAB_IDENTITY_HEADERS, type LabAlbState, type LabNode, type LabState, writeLabState } from "./state";
 
@@ -37,20 +37,6 @@ export interface LabAlbOptions {
 const ALB_MAIN = path.join(PROJECT_ROOT, "dist", "lab", "services", "albMain.js");
 const TARGET_PORT = 9292;
 const START_TIMEOUT_MS = 60_000;
-
-async function ec2(endpoint: string, action: string, params: Record<string, string>): Promise<string> {
-  const res = await fetch(`${endpoint}/`, {
-    method: "POST",
-    headers: {
-      "content-type": "application/x-www-form-urlencoded",
-      authorization: `AWS4-HMAC-SHA256 Credential=test/20260101/${LAB_ALB_REGION}/ec2/aws4_request, SignedHeaders=host, Signature=0`,
-    },
-    body: new URLSearchParams({ Action: action, Version: "2016-11-15", ...params }),
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`EC2 ${action} failed: HTTP ${res.status}: ${text.slice(0, 300)}`);
-  return text;
-}
 
 const first = (xml: string, tag: string): string => {
   const value = new RegExp(`<${tag}>([^<]+)</${tag}>`).exec(xml)?.[1];
@@ -119,7 +105,7 @@ export async function ensureLabAlb(
   });
   try {
     const moto = running.motoEndpoint;
-    const vpcId = first(await ec2(moto, "CreateVpc", { CidrBlock: "10.0.0.0/16" }), "vpcId");
+    const vpcId = first(await ec2Call(moto, "CreateVpc", { CidrBlock: "10.0.0.0/16" }), "vpcId");
     const subnets: string[] = [];
     for (const [cidr, az] of [
       ["10.0.1.0/24", `${LAB_ALB_REGION}a`],
@@ -127,14 +113,14 @@ export async function ensureLabAlb(
     ]) {
       subnets.push(
         first(
-          await ec2(moto, "CreateSubnet", { VpcId: vpcId, CidrBlock: cidr, AvailabilityZone: az }),
+          await ec2Call(moto, "CreateSubnet", { VpcId: vpcId, CidrBlock: cidr, AvailabilityZone: az }),
           "subnetId",
         ),
       );
     }
     const instanceIds: Record<string, string> = {};
     for (const node of nodes) {
-      const xml = await ec2(moto, "RunInstances", {
+      const xml = await ec2Call(moto, "RunInstances", {
         ImageId: "ami-12c6146b",
         MinCount: "1",
         MaxCount: "1",

@@ -153,7 +153,7 @@ function withParams(params: URLSearchParams, change: (p: URLSearchParams) => voi
 }
 
 /** EC2 Query API by hand (no EC2 SDK dependency; moto does not check signatures). */
-async function ec2Call(
+export async function ec2Call(
   motoEndpoint: string,
   action: string,
   params: Record<string, string>,
