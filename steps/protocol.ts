@@ -89,7 +89,7 @@ export type StepRequest =
       drainTimeoutSeconds: number;
       /**
        * ALB: the node's own connections end the drain early (steps/lb/alb/drainEnd.ts): the script
-       * prints one line per established connection on its traffic port.
+       * prints one line per connection on its traffic port that may carry work.
        */
       idle?: { propagationSeconds: number; connections: ScriptSpec };
       /** After the HTTP drain, the image imports in flight (steps/db/imports.ts). */

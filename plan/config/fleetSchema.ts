@@ -98,7 +98,7 @@ export const nodeCommandsSchema = z.strictObject({
   glanceStatusCommand: command.default("glance-status"),
   healthUrl: url.default("http://{address}:9292/healthcheck"),
   /**
-   * ALB only: prints one line per established connection on the node's traffic port (a drain ends
+   * ALB only: prints one line per connection on the node's traffic port that may carry work (a drain ends
    * early when it prints none, steps/lb/alb/drainEnd.ts). Absent: `ss` on the health URL's port.
    */
   connectionsCommand: command.optional(),

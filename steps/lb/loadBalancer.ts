@@ -23,7 +23,7 @@ export interface DrainBounds {
   idle?: IdleProbe;
 }
 
-/** The node's own view of its work (issue 32): its established connections on the traffic port. */
+/** The node's own view of its work (issue 32): its connections on the traffic port that may carry work. */
 export interface IdleProbe {
   /** How long the load balancer may still route new requests to a deregistered target. */
   propagationSeconds: number;

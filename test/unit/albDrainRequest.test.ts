@@ -23,7 +23,8 @@ describe("the drain request's idle probe", () => {
     expect(inputs.request.idle?.propagationSeconds).toBe(5);
     expect(inputs.request.idle?.connections.transport).toBe("ssh");
     expect(inputs.request.idle?.connections.script).toContain(
-      "ss -Htn state established '( sport = :9292 )'",
+      "ss -Htn state syn-recv state established state fin-wait-1 state close-wait state last-ack " +
+        "state closing '( sport = :9292 )'",
     );
     // A Pulumi secret: { <signature>: ..., value }.
     expect(Object.keys((inputs.secrets?.value ?? {}) as object)).toContain("sshPrivateKey");

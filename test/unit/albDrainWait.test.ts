@@ -5,6 +5,7 @@
  */
 import { execFile } from "node:child_process";
 import * as http from "node:http";
+import * as net from "node:net";
 import type { AddressInfo } from "node:net";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
@@ -124,7 +125,10 @@ describe("the default connections command", () => {
   it("takes the port from the health URL", () => {
     expect(healthUrlPort("http://{address}:9393/healthcheck")).toBe(9393);
     expect(healthUrlPort("https://{address}/healthcheck")).toBe(443);
-    expect(defaultConnectionsCommand(9393)).toBe("ss -Htn state established '( sport = :9393 )'");
+    expect(defaultConnectionsCommand(9393)).toBe(
+      "ss -Htn state syn-recv state established state fin-wait-1 state close-wait state last-ack " +
+        "state closing '( sport = :9393 )'",
+    );
   });
 
   it("lists a held keep-alive connection on the port, and none once it is closed (a real socket)", async () => {
@@ -153,6 +157,38 @@ describe("the default connections command", () => {
       expect(await count()).toBe(0);
     } finally {
       agent.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  /**
+   * A client that sent its request and shut its side (an upload's last byte, then FIN) while the node
+   * still works on it: the node's socket is CLOSE-WAIT, no longer `established`. The default counts it;
+   * `state established` alone (the first version of this command) did not, which the control shows.
+   */
+  it("counts a connection the client closed while the node has not answered yet (CLOSE-WAIT)", async () => {
+    const accepted: net.Socket[] = [];
+    const server = net.createServer({ allowHalfOpen: true }, (socket) => accepted.push(socket));
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const port = (server.address() as AddressInfo).port;
+    const count = async (command: string): Promise<number> =>
+      countConnections((await promisify(execFile)("bash", ["-c", command])).stdout);
+    const establishedOnly = `ss -Htn state established '( sport = :${port} )'`;
+    try {
+      const client = net.connect({ port, host: "127.0.0.1", allowHalfOpen: true });
+      await new Promise((resolve) => client.once("connect", resolve));
+      client.end("PUT /v2/images/x/file HTTP/1.1\r\n\r\n");
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(await count(defaultConnectionsCommand(port))).toBe(1);
+      expect(await count(establishedOnly)).toBe(0);
+      // The node answers and closes: nothing left on its port.
+      accepted.forEach((socket) => socket.end("HTTP/1.1 204 No Content\r\n\r\n"));
+      client.resume();
+      await new Promise((resolve) => client.once("close", resolve));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(await count(defaultConnectionsCommand(port))).toBe(0);
+    } finally {
+      accepted.forEach((socket) => socket.destroy());
       await new Promise((resolve) => server.close(resolve));
     }
   });

@@ -7,7 +7,8 @@
  *   `draining` takes its own start), P the `propagationSeconds` the ALB may still route new requests
  *   to the target after it (an assumption about AWS, which documents no bound: eventual consistency);
  * - two connection readings at least MIN_IDLE_SPAN_MS apart, both taken at or after T0 + P, with
- *   nothing between them, find no established connection on the node's traffic port.
+ *   nothing between them, find no connection that may carry work on the node's traffic port
+ *   (steps/node/scripts.ts WORK_STATES: a held download, an upload, an idle keep-alive all count).
  * Otherwise it ends when the target leaves `draining` (the delay is over), and fails at the timeout.
  * A reading that failed (undefined) is never idle: the drain then waits for `draining` to end.
  *
