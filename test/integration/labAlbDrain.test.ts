@@ -50,9 +50,9 @@ const RERUN_DELAY_SECONDS = 15;
 const SHORT_DELAY_SECONDS = 8;
 /**
  * The issue's goal is 2 s after the node's last request; met on a quieter machine (0.8 s and 1.7 s
- * measured), 3-5 s with the 2 cores shared by load averages of 20-25, of which 1-2 s is the client
- * reading the bytes buffered between node and client after the node's last write (what its log
- * marks). A bound CI keeps under load; the report gives the measured figures.
+ * measured), 1.5-4.9 s with the 2 cores shared by load averages of 20-30, of which 0.5-2 s is the
+ * client reading the bytes buffered between node and client after the node's last write (what its
+ * log marks). A bound CI keeps under load; the test prints the measured figures.
  */
 const AFTER_WORK_BOUND_MS = 5_000;
 const LAG_MS = 4_000;
