@@ -115,6 +115,8 @@ export function labStackConfig(lab: LabLayout, opts: LabStackOptions): Record<st
           port: alb.port,
           region: alb.region,
           endpoint: alb.endpoint,
+          // The lab ALB's propagation lag is about 1 s (lab/services/albDataPlane.ts).
+          propagationSeconds: 2,
           ...rollout,
         }
       : { type: "haproxy", runtimeApi: lab.haproxy.runtimeApi, backend: HAPROXY_BACKEND, ...rollout },
@@ -149,6 +151,8 @@ export function labStackConfig(lab: LabLayout, opts: LabStackOptions): Record<st
       versionCommand: node("version"),
       glanceManageCommand: node("manage"),
       glanceStatusCommand: node("glance-status"),
+      // Each lab node listens on its own port, which the health URL names; `ss` would do as well.
+      ...(alb ? { connectionsCommand: node("connections") } : {}),
       scriptTimeoutSeconds: 300,
     },
   };

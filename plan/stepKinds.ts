@@ -74,6 +74,8 @@ const NODE_KINDS = {
       "importsLeftRunning",
       "stagedHere",
       "sessionsAtStart",
+      "endedBy",
+      "idleAtSeconds",
     ],
     releaseChange: true,
   },
