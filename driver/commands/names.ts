@@ -16,6 +16,8 @@ export interface Options {
   command: CommandName;
   stack: string;
   workDir?: string;
+  /** `report`: write the report page too (`--html`). */
+  html?: boolean;
 }
 
 export const EXIT_FAILED = 1;
