@@ -87,9 +87,13 @@ export class TestStack {
   }
 
   /** Runs the driver as an operator would: `node dist/driver/cli.js <command> --stack <name>`. */
-  driver(command: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<DriverRun> {
+  driver(command: string, extraEnv: NodeJS.ProcessEnv = {}, flags: string[] = []): Promise<DriverRun> {
     const cli = path.join(PROJECT_ROOT, "dist", "driver", "cli.js");
-    return this.run(command, [cli, command, "--stack", this.name, "--work-dir", this.folder], extraEnv);
+    return this.run(
+      command,
+      [cli, command, "--stack", this.name, "--work-dir", this.folder, ...flags],
+      extraEnv,
+    );
   }
 
   /** A plain `pulumi up` of this stack: the engine and the program only, none of the driver's help. */
