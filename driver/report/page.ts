@@ -167,6 +167,8 @@ function stepPath(
   const y = (value: number) => top + CHART_HEIGHT - (value / max) * (CHART_HEIGHT - 10);
   const last = model.runs.at(-1)?.end ?? points[0].at;
   const parts: string[] = [];
+  // Joined within a run's segment (a vertical at each change), a new start in the next.
+  let open: { run: number; x: number } | undefined;
   for (let i = 0; i < points.length; i++) {
     const from = points[i].at;
     const to = points[i + 1]?.at ?? last;
@@ -174,7 +176,10 @@ function stepPath(
       if (to < segment.from || from > segment.to) continue;
       const x1 = xAt(model.axis, segment.run, from) ?? 0;
       const x2 = xAt(model.axis, segment.run, to) ?? x1;
-      parts.push(`M${px(x1)} ${px(y(points[i].value))} H${px(x2)}`);
+      const level = px(y(points[i].value));
+      const joined = open?.run === segment.run && Math.abs(open.x - x1) < 0.01;
+      parts.push(joined ? `V${level} H${px(x2)}` : `M${px(x1)} ${level} H${px(x2)}`);
+      open = { run: segment.run, x: x2 };
     }
   }
   return parts.join(" ");

@@ -209,6 +209,12 @@ export function keepCopy(label: string, page: string, screenshot: string): void 
   fs.mkdirSync(dir, { recursive: true });
   fs.copyFileSync(page, path.join(dir, `${label}.html`));
   fs.copyFileSync(screenshot, path.join(dir, `${label}.png`));
+  // The run records the page was drawn from (every run of the stack), to draw it again.
+  const runs = path.dirname(path.dirname(page));
+  fs.cpSync(runs, path.join(dir, `${label}-runs`), {
+    recursive: true,
+    filter: (source) => !/\.(html|png|log)$/.test(source),
+  });
 }
 
 /**
