@@ -19,6 +19,7 @@ import {
 } from "../../driver/report/model";
 import { escapeHtml, renderReportPage } from "../../driver/report/page";
 import { commandOfRun } from "../../driver/report/records";
+import { parseArgs } from "../../driver/cli";
 
 /** What the preflight found: the fleet, on release A. */
 const PREFLIGHT = { versionsBefore: { "node-1": "2023.2", "node-2": "2023.2", "node-3": "2023.2" } };
@@ -278,5 +279,26 @@ describe("the report page", () => {
     const clean = renderReportPage(buildReport({ stack: "s", runs: [run("1-up", events(0, UPGRADE))] }));
     expect(clean).not.toContain(`class="mark failure-mark"`);
     expect(clean).toContain(`class="outcome completed"`);
+  });
+});
+
+describe("report --html", () => {
+  it("is a flag of report alone", () => {
+    expect(parseArgs(["report", "--stack", "s", "--html"])).toEqual({
+      command: "report",
+      stack: "s",
+      html: true,
+    });
+    expect(parseArgs(["report", "--stack", "s"])).toEqual({
+      command: "report",
+      stack: "s",
+      workDir: undefined,
+    });
+  });
+
+  it("names a run's command from its folder, as the driver and the tests name them", () => {
+    expect(commandOfRun("2026-12-06T10-00-00.000Z-up")).toBe("up");
+    expect(commandOfRun("3-rollback")).toBe("rollback");
+    expect(commandOfRun("2-plain-up")).toBe("plain-up");
   });
 });
