@@ -18,7 +18,7 @@ const EXIT_CONFIG = 3;
 function usage(message?: string): never {
   if (message) console.error(`error: ${message}`);
   console.error(
-    `usage: driver <${COMMAND_NAMES.join("|")}> --stack <name> [--work-dir <dir with Pulumi.yaml>] [--plain|--verbose]`,
+    `usage: driver <${COMMAND_NAMES.join("|")}> --stack <name> [--work-dir <dir with Pulumi.yaml>] [--plain|--verbose] [--html (report)]`,
   );
   process.exit(EXIT_USAGE);
 }
@@ -30,9 +30,14 @@ export function parseArgs(argv: string[]): Options {
   let stack: string | undefined;
   let workDir: string | undefined;
   const shown: Pick<Options, "plain" | "verbose"> = {};
+  let html = false;
   for (let i = 0; i < rest.length; i++) {
     const flag = rest[i];
     const value = rest[i + 1];
+    if (flag === "--html" && command === "report") {
+      html = true;
+      continue;
+    }
     if (flag === "--plain" || flag === "--verbose") {
       shown[flag === "--plain" ? "plain" : "verbose"] = true;
       continue;
@@ -44,7 +49,7 @@ export function parseArgs(argv: string[]): Options {
   }
   if (!stack) usage("--stack is required");
   if (shown.plain && shown.verbose) usage("--plain and --verbose exclude each other");
-  return { command: command as CommandName, stack, workDir, ...shown };
+  return { command: command as CommandName, stack, workDir, ...shown, ...(html ? { html } : {}) };
 }
 
 async function run(options: Options): Promise<number> {

@@ -19,6 +19,8 @@ import {
 } from "./load/verdict";
 import * as fs from "node:fs";
 import { readTimeline } from "../steps/record";
+import { buildReport } from "../driver/report/model";
+import { LOAD_FILE, readRun, REPORT_FILE, writeReportPage } from "../driver/report/records";
 
 const PROJECT_ROOT = path.resolve(__dirname, "..", "..");
 const DRIVER = path.join(PROJECT_ROOT, "dist", "driver", "cli.js");
@@ -72,6 +74,19 @@ async function main(): Promise<number> {
     haproxyLines,
     drains: drainStarts(readTimeline(path.join(runDir, "timeline.jsonl"))),
   });
+  // The load beside the run's records, and the report page drawn again with it: this run alone.
+  fs.writeFileSync(
+    path.join(runDir, LOAD_FILE),
+    JSON.stringify({ startedAt: report.startedAt, perSecond: report.timeline }),
+  );
+  const page = writeReportPage(
+    path.join(runDir, REPORT_FILE),
+    buildReport({
+      stack: STACK,
+      runs: [readRun(runDir)],
+      loads: [{ startedAt: report.startedAt, perSecond: report.timeline }],
+    }),
+  );
   say(`load: ${loadSummary(report)}`);
   for (const line of describeViolations(report, violations, haproxyLines)) say(`  ${line}`);
   say(
@@ -85,6 +100,7 @@ async function main(): Promise<number> {
   say(
     `the lab is still up: ${lab.haproxy.frontendUrl}; \`node dist/driver/cli.js report --stack local\` prints the summary again`,
   );
+  say(`the report page (open it in a browser): ${page}`);
   say("tear it down with: node dist/lab/cli.js down   (add --purge to delete its data)");
   return code === 0 && violations.length === 0 ? 0 : 1;
 }

@@ -20,6 +20,8 @@ export interface Options {
   plain?: boolean;
   /** `up`, `rollback`: the engine's output and every step's log lines, not the live view (`--verbose`). */
   verbose?: boolean;
+  /** `report`: write the report page too (`--html`). */
+  html?: boolean;
 }
 
 export const EXIT_FAILED = 1;

@@ -31,6 +31,9 @@ import {
 } from "../support/faultTools";
 import { freshLab, removeLab } from "../support/labFixture";
 import { drainStarts, expectZeroFailedRequests } from "../support/loadAssertions";
+import { keepCopy, viewReport } from "../support/reportBrowser";
+import { expectReportMatchesTimelines } from "../support/reportAssertions";
+import { LOAD_FILE, REPORT_FILE } from "../../driver/report/records";
 
 const NODES = 3;
 const LOAD_WARMUP_MS = 3_000;
@@ -327,6 +330,8 @@ describe("fault 7: the capacity guard trips when node-3 turns unhealthy before n
   let load: RunningLoad | undefined;
   let trustBefore: boolean;
   let disableFile: string;
+  let refused: DriverRun;
+  let resumed: DriverRun;
 
   beforeAll(async () => {
     lab = await freshLab(NODES);
@@ -348,6 +353,7 @@ describe("fault 7: the capacity guard trips when node-3 turns unhealthy before n
 
   it("refuses node-2's drain with the capacity message; node-2 keeps serving release A, node-3 still runs", async () => {
     const run = await stack.driver("up");
+    refused = run;
     expect(run.code, output(run)).toBe(1);
     const failed = failedSteps(run);
     expect(failed.map((f) => f.step)).toEqual(["node-2/drain"]);
@@ -374,6 +380,7 @@ describe("fault 7: the capacity guard trips when node-3 turns unhealthy before n
       timeoutMs: 30_000,
     });
     const run = await stack.driver("up");
+    resumed = run;
     expect(run.code, output(run)).toBe(0);
     expect(startedSteps(run)[0]).toBe("node-2/drain");
     expectNotRerun(run, [...FINISHED_BEFORE_FAULTS, "db/expand", "node-1/admit"]);
@@ -381,11 +388,43 @@ describe("fault 7: the capacity guard trips when node-3 turns unhealthy before n
     await expectFleetOnReleaseB(lab);
     const report = await stopLoad(load as RunningLoad);
     load = undefined;
+    fs.writeFileSync(
+      path.join(run.runDir, LOAD_FILE),
+      JSON.stringify({ startedAt: report.startedAt, perSecond: report.timeline }),
+    );
     expectZeroFailedRequests(report, {
       minRequests: 200,
       haproxyLog: lab,
       drains: drainStarts(stack.timelines()),
     });
+  });
+
+  it("the report page, in a real browser: the failed run with its failure mark, then joined with its resume", async () => {
+    const nodes = ["node-1", "node-2", "node-3"];
+    // The page the driver wrote after the failed run: that run alone, failed, marked on node-2's lane.
+    const failedView = await viewReport(
+      path.join(refused.runDir, REPORT_FILE),
+      path.join(refused.runDir, "report.png"),
+    );
+    keepCopy(
+      "fault-7-failed",
+      path.join(refused.runDir, REPORT_FILE),
+      path.join(refused.runDir, "report.png"),
+    );
+    expect(failedView.outcome).toBe("failed");
+    expectReportMatchesTimelines(failedView, [refused.timeline], nodes);
+    expect(failedView.failureMarks.map((m) => m.lane)).toEqual(["node-2"]);
+    expect(failedView.bars.filter((b) => b.status === "failed").map((b) => b.step)).toEqual(["node-2/drain"]);
+    // `report --html` after the resume: both runs in one picture, the failure kept, the load beside them.
+    const html = await stack.driver("report", {}, ["--html"]);
+    expect(html.code, output(html)).toBe(0);
+    const view = await viewReport(path.join(html.runDir, REPORT_FILE), path.join(html.runDir, "report.png"));
+    keepCopy("fault-7-resumed", path.join(html.runDir, REPORT_FILE), path.join(html.runDir, "report.png"));
+    expect(view.outcome).toBe("completed");
+    expectReportMatchesTimelines(view, [refused.timeline, resumed.timeline], nodes);
+    expect(view.failureMarks.map((m) => m.lane)).toEqual(["node-2"]);
+    expect(view.loadDrawn).toBe(true);
+    expect(view.loadFailures).toBe(0);
   });
 });
 

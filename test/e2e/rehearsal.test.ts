@@ -16,6 +16,9 @@ import { DriverRun, previewSummary, TestStack } from "../support/driverFixture";
 import { freshLab, removeLab, sha256Of } from "../support/labFixture";
 import { invariantViolations } from "../support/invariants";
 import { drainStarts, expectZeroFailedRequests } from "../support/loadAssertions";
+import { keepCopy, viewReport } from "../support/reportBrowser";
+import { expectReportMatchesTimelines } from "../support/reportAssertions";
+import { LOAD_FILE, REPORT_FILE } from "../../driver/report/records";
 
 const NODES = 3;
 // The plan's steps for 3 existing nodes: 2 head, the NEW NODE's drain, stop, upgrade and upgrade check,
@@ -83,6 +86,46 @@ describe("rehearsal through the driver, nodes as local commands", () => {
       }),
     ).toEqual([]);
     expect(await labTrustSetting(lab)).toBe(trustBefore);
+  });
+
+  it("report --html draws the run in a real browser: every step's bar where its times put it, the load beside it", async () => {
+    // The driver's own page after the up, then the one `report --html` writes with the load beside it.
+    expect(fs.existsSync(path.join(first.run.runDir, REPORT_FILE))).toBe(true);
+    fs.writeFileSync(
+      path.join(first.run.runDir, LOAD_FILE),
+      JSON.stringify({ startedAt: first.load.startedAt, perSecond: first.load.timeline }),
+    );
+    const report = await stack.driver("report", {}, ["--html"]);
+    expect(report.code, report.stdout + report.stderr).toBe(0);
+    expect(report.stdout).toMatch(/node-1\s+\S+ s\s+\S+ s\s+27\.1\.1 -> 28\.2\.0/);
+    const page = path.join(report.runDir, REPORT_FILE);
+    expect(report.stdout).toContain(`report page: ${page}`);
+    const view = await viewReport(page, path.join(report.runDir, "report.png"));
+    keepCopy("rehearsal", page, path.join(report.runDir, "report.png"));
+    expect(view.outcome).toBe("completed");
+    expectReportMatchesTimelines(view, [first.run.timeline], ["node-1", "node-2", "node-3"]);
+    expect(view.bars).toHaveLength(STEPS);
+    expect(view.bars.filter((b) => b.lane === "node-2").map((b) => b.kind)).toEqual([
+      "drain",
+      "stop",
+      "upgrade",
+      "start",
+      "admit",
+      "version",
+    ]);
+    expect(view.failureMarks).toEqual([]);
+    expect(view.loadDrawn).toBe(true);
+    expect(view.loadFailures).toBe(0);
+    expect(fs.statSync(path.join(report.runDir, "report.png")).size).toBeGreaterThan(20_000);
+    // Negative control: the same check fails when a step's recorded start is 2 s off the bar.
+    const shifted = first.run.timeline.map((e) =>
+      e.step === "node-2/stop" && e.event === "start"
+        ? { ...e, at: new Date(Date.parse(e.at) + 2_000).toISOString() }
+        : e,
+    );
+    expect(() => expectReportMatchesTimelines(view, [shifted], ["node-1", "node-2", "node-3"])).toThrow(
+      /node-2\/stop: left/,
+    );
   });
 
   it("a second up with the same config changes nothing and runs no command (I8)", async () => {
