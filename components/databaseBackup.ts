@@ -4,6 +4,7 @@ import { dbRef } from "./membership";
 import { backupTarget } from "../plan/plan";
 import { dbStep } from "../plan/stepIds";
 import { typedStep } from "./typedStep";
+import { galeraMemberAddress } from "../plan/config/databaseSchema";
 import { StepResource } from "../resources/step";
 import type { StepRequest } from "../steps/protocol";
 
@@ -49,6 +50,10 @@ export class DatabaseBackup extends pulumi.ComponentResource {
             request: {
               kind: "backup-mysqldump",
               db: dbRef(config),
+              // Only when configured: a request without members is the one earlier states recorded.
+              ...(config.database.galeraMembers
+                ? { galeraMembers: config.database.galeraMembers.map(galeraMemberAddress) }
+                : {}),
               path: this.location,
               // Left out unless set, so existing stacks' backup inputs do not change.
               ...(backup.timeoutSeconds !== undefined ? { timeoutSeconds: backup.timeoutSeconds } : {}),

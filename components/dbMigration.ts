@@ -8,6 +8,25 @@ import { StepResource } from "../resources/step";
 import type { StoredResult } from "../steps/protocol";
 import { readAs } from "../steps/results";
 import { OLD_PREFLIGHT_NOTE, recordedTrustBefore, trustRestore } from "../steps/db/trustRecord";
+import { galeraMemberAddress } from "../plan/config/databaseSchema";
+import type { UpgradeConfig } from "../plan/config";
+
+/** database.galeraMembers as the requests carry them; {} without (the request earlier states recorded). */
+export function galeraMembersOf(config: UpgradeConfig): {
+  galeraMembers?: Array<{ host: string; port: number }>;
+} {
+  const members = config.database.galeraMembers;
+  return members ? { galeraMembers: members.map(galeraMemberAddress) } : {};
+}
+
+/** The preflight's per-member record (steps/preflight.ts), or undefined. */
+function previousByMember(preflight: StoredResult | undefined): Record<string, boolean> | undefined {
+  const recorded = preflight?.trustBeforeByMember;
+  if (typeof recorded !== "object" || recorded === null) return undefined;
+  return Object.fromEntries(
+    Object.entries(recorded).filter((entry): entry is [string, boolean] => typeof entry[1] === "boolean"),
+  );
+}
 
 /**
  * The schema steps, run from the NEW NODE with its new code: allow stored functions if binary logging
@@ -43,6 +62,7 @@ export class DbMigration extends pulumi.ComponentResource {
           db: dbRef(config),
           adminUser: config.database.adminUser,
           rdsParameterGroup: config.database.rdsParameterGroup,
+          ...galeraMembersOf(config),
         },
       },
       { parent: this, dependsOn: after },
@@ -86,12 +106,15 @@ export class DbMigration extends pulumi.ComponentResource {
             adminConfigured,
           });
           if (restore.from === "allow-functions") void pulumi.log.warn(OLD_PREFLIGHT_NOTE, this);
+          const byMember = config.database.galeraMembers ? previousByMember(preflight) : undefined;
           return {
             kind: "restore-setting" as const,
             db: dbRef(config),
             adminUser: config.database.adminUser,
             previous: restore.previous,
             changed: restore.changed,
+            ...galeraMembersOf(config),
+            ...(byMember ? { previousByMember: byMember } : {}),
           };
         }),
       },

@@ -10,7 +10,7 @@ import { buildPlan, Plan, PlanStep, renderRunbook, stepsToRun } from "../plan/pl
 import { FLEET_VERIFY_STEP } from "../plan/stepIds";
 import { Preflight } from "./preflight";
 import { DatabaseBackup } from "./databaseBackup";
-import { DbMigration } from "./dbMigration";
+import { DbMigration, galeraMembersOf } from "./dbMigration";
 import { NodeUpgrade } from "./nodeUpgrade";
 import { ProvisionedNode } from "./newNode";
 import { dbRef, lbFleet, lbStepSecrets } from "./membership";
@@ -157,12 +157,18 @@ export class RollingUpgrade extends pulumi.ComponentResource {
     deps: pulumi.Resource[],
   ): pulumi.Resource {
     const { config } = context;
+    const { galeraMembers } = galeraMembersOf(config);
+    const adminUser = config.database.adminUser;
+    const recheck = galeraMembers && adminUser ? { db: dbRef(config), adminUser, galeraMembers } : undefined;
     return typedStep(
       context,
       FLEET_VERIFY_STEP,
       {
         kind: "verify",
-        secrets: lbStepSecrets(config),
+        // With Galera and an admin user it also re-checks the setting on every member before contract.
+        secrets: recheck
+          ? [...lbStepSecrets(config), "dbPassword", "dbAdminPassword"]
+          : lbStepSecrets(config),
         request: pulumi
           .all([pulumi.all(versions), provisioned ? provisioned.instanceId : undefined])
           .apply(([reported, provisionedTarget]) => ({
@@ -170,6 +176,7 @@ export class RollingUpgrade extends pulumi.ComponentResource {
             lb: lbFleet(config, config.nodes, provisionedTarget ? [provisionedTarget] : []),
             targetVersion: config.targetVersion,
             reported,
+            ...(recheck ? { trustRecheck: recheck } : {}),
           })),
       },
       { parent: this, dependsOn: deps },

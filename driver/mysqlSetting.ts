@@ -11,6 +11,8 @@ import { StepContext } from "../steps/context";
 import { pendingOperations, recordNamed, stepRecords, urnName } from "./state";
 import { OLD_PREFLIGHT_NOTE, recordedTrustBefore, trustRestore } from "../steps/db/trustRecord";
 import { readAs } from "../steps/results";
+import { galeraMemberAddress } from "../plan/config/databaseSchema";
+import { memberKey, onMember, restoreOnMembers } from "../steps/db/memberTrust";
 
 /** What the stack recorded about log_bin_trust_function_creators for its current chain. */
 export interface SettingRecord {
@@ -25,6 +27,18 @@ export interface SettingRecord {
   allowed: boolean;
   /** Where `previous` comes from (the preflight's record; an older state: allow-functions' read). */
   from: "preflight" | "allow-functions";
+  /** With database.galeraMembers: each member's value before, by `host:port` (the preflight's record). */
+  previousByMember?: Record<string, boolean>;
+}
+
+function byMember(
+  preflight: Record<string, unknown> | null | undefined,
+): Record<string, boolean> | undefined {
+  const recorded = preflight?.trustBeforeByMember;
+  if (typeof recorded !== "object" || recorded === null) return undefined;
+  return Object.fromEntries(
+    Object.entries(recorded).filter((entry): entry is [string, boolean] => typeof entry[1] === "boolean"),
+  );
 }
 
 /**
@@ -52,7 +66,14 @@ export function settingRecord(deployment: Deployment, adminConfigured: boolean):
       allow: { previous: allowed.previous === true, changed: allowed.changed === true },
       adminConfigured,
     });
-    return { release: allowedFor, ...decided, restored, allowed: true };
+    const members = byMember(preflight?.result);
+    return {
+      release: allowedFor,
+      ...decided,
+      restored,
+      allowed: true,
+      ...(members ? { previousByMember: members } : {}),
+    };
   }
   // A failed allow-functions set nothing; a killed one may have, and left its create pending.
   const killed = pendingOperations(deployment).some(
@@ -66,6 +87,7 @@ export function settingRecord(deployment: Deployment, adminConfigured: boolean):
     restored: false,
     allowed: false,
     from: "preflight",
+    ...(byMember(preflight.result) ? { previousByMember: byMember(preflight.result) } : {}),
   };
 }
 
@@ -103,6 +125,24 @@ export async function restoreAfterFailure(
   const admin = await adminEndpoint(config, adminPassword);
   if (!admin) return "log_bin_trust_function_creators: changed, but no admin credential to restore it";
   if (record.from === "allow-functions") ctx.log(OLD_PREFLIGHT_NOTE);
+  const members = config.database.galeraMembers?.map(galeraMemberAddress);
+  if (members) {
+    const recorded = record.previousByMember ?? {};
+    try {
+      const restored = await restoreOnMembers(
+        { admin, members, previousOf: (key) => recorded[key] ?? record.previous },
+        ctx,
+      );
+      return (
+        "log_bin_trust_function_creators on every Galera member back to its value before the upgrade " +
+        `(${Object.entries(restored)
+          .map(([key, r]) => `${key}=${r.restoredTo ? 1 : 0}`)
+          .join(", ")}) while the upgrade is unfinished (set again when it resumes)`
+      );
+    } catch (error) {
+      return error instanceof Error ? error.message : String(error);
+    }
+  }
   try {
     const restored = await restoreTrustFunctionCreators({ admin, previous: record.previous }, ctx);
     const value = restored.restoredTo ? 1 : 0;
@@ -133,7 +173,31 @@ export async function reapplyBeforeResume(
   if (!record?.allowed || !record.changed || record.restored || record.release !== config.targetRelease)
     return undefined;
   const admin = await adminEndpoint(config, adminPassword);
-  if (!admin || (await readTrustFunctionCreators(admin))) return undefined;
+  if (!admin) return undefined;
+  const members = config.database.galeraMembers?.map(galeraMemberAddress);
+  if (members) {
+    // Every member the chain set: the one glance-manage's connection reaches may be any of them.
+    const recorded = record.previousByMember ?? {};
+    const setAgain: string[] = [];
+    for (const member of members) {
+      const key = memberKey(member);
+      if ((recorded[key] ?? record.previous) === true) continue;
+      const at = onMember(admin, member);
+      try {
+        if (await readTrustFunctionCreators(at)) continue;
+        await setTrustFunctionCreators({ admin: at }, ctx);
+        setAgain.push(key);
+      } catch (error) {
+        ctx.log(
+          `Galera member ${key}: not set again (${error instanceof Error ? error.message : String(error)})`,
+        );
+      }
+    }
+    return setAgain.length > 0
+      ? `log_bin_trust_function_creators set to 1 again on ${setAgain.join(", ")} to resume the interrupted upgrade`
+      : undefined;
+  }
+  if (await readTrustFunctionCreators(admin)) return undefined;
   await setTrustFunctionCreators({ admin }, ctx);
   return "log_bin_trust_function_creators set to 1 again to resume the interrupted upgrade";
 }

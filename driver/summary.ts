@@ -153,9 +153,27 @@ export function renderSummary(from: Summary | StepRecords): string {
     return `${kind} ${record?.startedAt.slice(11, 19) ?? "-"} (${seconds(record?.seconds)})`;
   });
   lines.push("", `Database: ${db.join(", ")}`);
+  lines.push(...galeraLines(records));
   const times = steps.flatMap((r) => [Date.parse(r.startedAt), Date.parse(r.endedAt ?? r.startedAt)]);
   if (times.length > 0) lines.push(`Total: ${seconds((Math.max(...times) - Math.min(...times)) / 1000)}`);
   return lines.join("\n");
+}
+
+/**
+ * With database.galeraMembers: each member's state (wsrep state, Primary, size, setting) as the
+ * preflight read it before anything changed and as db/restore-setting read it after the restore.
+ */
+export function galeraLines(records: StepRecords): string[] {
+  const before = records.get(PREFLIGHT_STEP)?.result.preflight?.galeraMembersBefore;
+  const after = records.get(dbStep("restore-setting"))?.result["restore-setting"]?.galeraMembersAfter;
+  if (!before && !after) return [];
+  return [
+    "",
+    "Galera members before:",
+    ...(before ?? ["(not read)"]).map((line) => `  ${line}`),
+    "Galera members after:",
+    ...(after ?? ["(not read: db/restore-setting has not finished)"]).map((line) => `  ${line}`),
+  ];
 }
 
 function formatValue(value: unknown): string {

@@ -142,11 +142,14 @@ const DB_KINDS = {
       config.backup.type === "mysqldump"
         ? `mysqldump the ${config.database.name} database to ${backupTarget(config)}`
         : `RDS snapshot of ${config.backup.dbInstanceIdentifier}`,
-    shown: ["bytes", "sha256", "snapshotArn"],
+    shown: ["bytes", "sha256", "snapshotArn", "member"],
   },
   "allow-functions": {
     runs: { by: "typed", requests: ["allow-functions"] },
-    describe: () => "set log_bin_trust_function_creators=1 if binary logging needs it (previous value kept)",
+    describe: ({ config }) =>
+      config.database.galeraMembers
+        ? "set log_bin_trust_function_creators=1 on every Galera member where binary logging needs it (each member's previous value kept)"
+        : "set log_bin_trust_function_creators=1 if binary logging needs it (previous value kept)",
     shown: ["previous", "changed"],
   },
   expand: {
@@ -163,7 +166,10 @@ const DB_KINDS = {
   contract: { runs: { by: "script" }, describe: () => "glance-manage db contract", shown: ["stdout"] },
   "restore-setting": {
     runs: { by: "typed", requests: ["restore-setting"] },
-    describe: () => "restore log_bin_trust_function_creators to its previous value",
+    describe: ({ config }) =>
+      config.database.galeraMembers
+        ? "restore log_bin_trust_function_creators on every Galera member to its own previous value"
+        : "restore log_bin_trust_function_creators to its previous value",
     shown: ["changed", "restoredTo"],
   },
 } as const satisfies Record<string, StepKindSpec>;
@@ -172,7 +178,11 @@ const FLEET_KINDS = {
   verify: {
     runs: { by: "typed", requests: ["fleet-verify"] },
     describe: ({ config }) =>
-      `every node reports ${config.targetVersion} and the load balancer holds only upgraded nodes`,
+      `every node reports ${config.targetVersion} and the load balancer holds only upgraded nodes` +
+      (config.database.galeraMembers && config.database.adminUser
+        ? "; log_bin_trust_function_creators re-checked on every Galera member before contract"
+        : ""),
+    shown: ["trustSetAgain"],
   },
 } as const satisfies Record<string, StepKindSpec>;
 

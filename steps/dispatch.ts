@@ -7,6 +7,8 @@ import { DbEndpoint } from "./db/connection";
 import { waitForImports } from "./db/imports";
 import { privilegePreflight, restoreTrustFunctionCreators, setTrustFunctionCreators } from "./db/privileges";
 import { mysqldumpBackup } from "./backup/mysqldump";
+import { describeMember, readGaleraMember } from "./db/galera";
+import { allowOnMembers, onMember, recheckOnMembers, restoreOnMembers } from "./db/memberTrust";
 import { loadBalancerFor } from "./lb/registry";
 import type { IdleProbe } from "./lb/loadBalancer";
 import { waitHealthy } from "./health";
@@ -91,9 +93,11 @@ export async function runStep(
     case "preflight":
       return runPreflight(request, secrets, ctx, earlier);
     case "backup-mysqldump": {
+      const db = endpoint(request.db, secrets.dbPassword);
+      const source = request.galeraMembers ? await synchedMember(db, request.galeraMembers, ctx) : undefined;
       const backup = await mysqldumpBackup(
         {
-          db: endpoint(request.db, secrets.dbPassword),
+          db: source?.db ?? db,
           path: request.path,
           timeoutSeconds: request.timeoutSeconds,
         },
@@ -103,6 +107,7 @@ export async function runStep(
         path: backup.path,
         bytes: backup.bytes,
         sha256: backup.sha256,
+        ...(source ? { member: source.described } : {}),
       } satisfies StepResultByKind["backup"];
     }
     case "backup-rds": {
@@ -145,6 +150,15 @@ export async function runStep(
     case "allow-functions": {
       const glance = endpoint(request.db, secrets.dbPassword);
       const admin = adminEndpoint(request.db, request.adminUser, secrets);
+      if (request.galeraMembers) {
+        const members = await allowOnMembers({ glance, admin, members: request.galeraMembers }, ctx);
+        const settings = Object.values(members);
+        return {
+          previous: settings.every((m) => m.previous),
+          changed: settings.some((m) => m.changed),
+          members,
+        } satisfies StepResultByKind["allow-functions"];
+      }
       const found = await privilegePreflight(
         {
           glance,
@@ -164,6 +178,25 @@ export async function runStep(
       return { previous: set.previous, changed: set.changed } satisfies StepResultByKind["allow-functions"];
     }
     case "restore-setting": {
+      const members = request.galeraMembers;
+      const clusterAdmin = members ? adminEndpoint(request.db, request.adminUser, secrets) : undefined;
+      if (members && clusterAdmin) {
+        // Every member, whatever the aggregate says: a member restarted during the upgrade was set
+        // again by a re-check; reading first, only a difference is written.
+        const byMember = request.previousByMember ?? {};
+        const restored = await restoreOnMembers(
+          { admin: clusterAdmin, members, previousOf: (key) => byMember[key] ?? request.previous },
+          ctx,
+        );
+        const after = await Promise.all(members.map((m) => readGaleraMember(onMember(clusterAdmin, m))));
+        for (const reading of after) ctx.log(`Galera member after the upgrade: ${describeMember(reading)}`);
+        return {
+          restoredTo: request.previous,
+          changed: Object.values(restored).some((r) => r.changed),
+          members: restored,
+          galeraMembersAfter: after.map(describeMember),
+        } satisfies StepResultByKind["restore-setting"];
+      }
       if (!request.changed) {
         ctx.log("log_bin_trust_function_creators was not changed by this upgrade; nothing to restore");
         return { restoredTo: null, changed: false } satisfies StepResultByKind["restore-setting"];
@@ -192,7 +225,46 @@ export async function runStep(
       }
       const members = await loadBalancerFor(request.lb).checkFleet(request.lb, secrets, ctx);
       ctx.log(`fleet verified: ${members.length} members, all on ${request.targetVersion}`);
-      return { members } satisfies StepResultByKind["fleet-verify"];
+      const recheck = request.trustRecheck;
+      if (recheck === undefined) return { members } satisfies StepResultByKind["fleet-verify"];
+      // db/contract comes next: every member must still read 1 where the upgrade needs it.
+      const rechecked = await recheckOnMembers(
+        {
+          glance: endpoint(recheck.db, secrets.dbPassword),
+          admin: endpoint({ ...recheck.db, user: recheck.adminUser }, secrets.dbAdminPassword),
+          members: recheck.galeraMembers,
+        },
+        ctx,
+      );
+      return {
+        members,
+        ...(rechecked.setAgain.length > 0 ? { trustSetAgain: rechecked.setAgain } : {}),
+      } satisfies StepResultByKind["fleet-verify"];
     }
   }
+}
+
+/**
+ * The member a Galera backup is read from: the first one named that is Synced in the Primary
+ * component (a Donor or Joining member may lag). mysqldump --single-transaction on one member is one
+ * consistent snapshot of what that member had committed.
+ */
+async function synchedMember(
+  db: DbEndpoint,
+  members: Array<{ host: string; port: number }>,
+  ctx: StepContext,
+): Promise<{ db: DbEndpoint; described: string }> {
+  const seen: string[] = [];
+  for (const member of members) {
+    const reading = await readGaleraMember(onMember(db, member));
+    seen.push(describeMember(reading));
+    if (reading.state === "Synced" && reading.clusterStatus === "Primary" && reading.ready) {
+      const described = describeMember(reading);
+      ctx.log(`backup read from Galera member ${described}`);
+      return { db: onMember(db, member), described };
+    }
+  }
+  throw new StepError(
+    `no Galera member is Synced in the Primary component to back up from: ${seen.join("; ")}`,
+  );
 }

@@ -5,6 +5,7 @@
 import { StepContext, StepError } from "./context";
 import { checkConnection } from "./db/connection";
 import { describeMember, galeraPreflight } from "./db/galera";
+import { memberKey } from "./db/memberTrust";
 import { describeImport, importsInFlight, stuckImports } from "./db/imports";
 import { privilegePreflight } from "./db/privileges";
 import { TRUST_BEFORE_KEY, trustBefore } from "./db/trustRecord";
@@ -89,6 +90,17 @@ export async function runPreflight(
         ctx,
       );
       result.galeraMembersBefore = readings.map(describeMember);
+      // Each member's own value, kept from this release's first preflight like the single one (I7).
+      const kept = earlier?.trustBeforeByMember;
+      const keptOf = (key: string): unknown =>
+        typeof kept === "object" && kept !== null ? (kept as Record<string, unknown>)[key] : undefined;
+      result.trustBeforeByMember = Object.fromEntries(
+        galeraMembers.map((m, i) => {
+          const key = memberKey(m);
+          const first = keptOf(key);
+          return [key, typeof first === "boolean" ? first : readings[i]?.trust === true];
+        }),
+      );
     });
   }
   await check(problems, "load balancer", async () => {

@@ -63,6 +63,8 @@ export type StepRequest =
   | {
       kind: "backup-mysqldump";
       db: DbRef;
+      /** database.galeraMembers: the dump is read from the first Synced member, at its own address. */
+      galeraMembers?: Array<{ host: string; port: number }>;
       path: string;
       /** backup.timeoutSeconds; absent: DEFAULT_DUMP_TIMEOUT_SECONDS. */
       timeoutSeconds?: number;
@@ -97,9 +99,33 @@ export type StepRequest =
     }
   | { kind: "admit"; lb: LbTarget; healthTimeoutSeconds: number }
   | ({ kind: "bake" } & BakeRequest)
-  | { kind: "allow-functions"; db: DbRef; adminUser?: string; rdsParameterGroup?: string }
-  | { kind: "fleet-verify"; lb: LbFleet; targetVersion: string; reported: Record<string, string> }
-  | { kind: "restore-setting"; db: DbRef; adminUser?: string; previous: boolean; changed: boolean };
+  | {
+      kind: "allow-functions";
+      db: DbRef;
+      adminUser?: string;
+      rdsParameterGroup?: string;
+      /** database.galeraMembers: set on every member that needs it (steps/db/memberTrust.ts). */
+      galeraMembers?: Array<{ host: string; port: number }>;
+    }
+  | {
+      kind: "fleet-verify";
+      lb: LbFleet;
+      targetVersion: string;
+      reported: Record<string, string>;
+      /** database.galeraMembers with an admin user: re-check the setting on every member before contract. */
+      trustRecheck?: { db: DbRef; adminUser: string; galeraMembers: Array<{ host: string; port: number }> };
+    }
+  | {
+      kind: "restore-setting";
+      db: DbRef;
+      adminUser?: string;
+      previous: boolean;
+      changed: boolean;
+      /** database.galeraMembers: restore every member to its own recorded value. */
+      galeraMembers?: Array<{ host: string; port: number }>;
+      /** The preflight's record of each member's value, by `host:port`; a member without one gets `previous`. */
+      previousByMember?: Record<string, boolean>;
+    };
 
 /** Secrets a step may need; none of them is ever logged or returned. */
 export interface StepSecrets extends LbSecrets {

@@ -35,10 +35,18 @@ const preflight = z.object({
   stuckImports: z.array(z.string()).optional(),
   /** With database.galeraMembers: each member's state as the preflight read it (steps/db/galera.ts). */
   galeraMembersBefore: z.array(z.string()).optional(),
+  /** With database.galeraMembers: each member's log_bin_trust_function_creators before this release's chain, by `host:port`. */
+  trustBeforeByMember: z.record(z.string(), z.boolean()).optional(),
   versionsBefore: versions,
 });
 
-const mysqldumpBackup = z.object({ path: z.string(), bytes: z.number(), sha256: z.string() });
+const mysqldumpBackup = z.object({
+  path: z.string(),
+  bytes: z.number(),
+  sha256: z.string(),
+  /** With database.galeraMembers: the member the dump was read from, and its state then. */
+  member: z.string().optional(),
+});
 const rdsBackup = z.object({ snapshotArn: z.string(), snapshotIdentifier: z.string() });
 
 const drain = z.object({
@@ -78,13 +86,29 @@ export const RESULT_SCHEMAS = {
   admit: z.object({ admitSeconds: z.number() }),
   bake: z.object({ bakeErrors: z.number(), bakeSeconds: z.number() }),
   version: script,
-  "allow-functions": z.object({ previous: z.boolean(), changed: z.boolean() }),
+  "allow-functions": z.object({
+    previous: z.boolean(),
+    changed: z.boolean(),
+    /** With database.galeraMembers: each member's value before and whether this step set it, by `host:port`. */
+    members: z.record(z.string(), z.object({ previous: z.boolean(), changed: z.boolean() })).optional(),
+  }),
   expand: script,
   migrate: script,
   "verify-migrations": script,
   contract: script,
-  "restore-setting": z.object({ restoredTo: z.boolean().nullable(), changed: z.boolean() }),
-  "fleet-verify": z.object({ members: z.array(z.string()) }),
+  "restore-setting": z.object({
+    restoredTo: z.boolean().nullable(),
+    changed: z.boolean(),
+    /** With database.galeraMembers: what each member was restored to, by `host:port`. */
+    members: z.record(z.string(), z.object({ restoredTo: z.boolean(), changed: z.boolean() })).optional(),
+    /** With database.galeraMembers: each member's state after the restore (steps/db/galera.ts). */
+    galeraMembersAfter: z.array(z.string()).optional(),
+  }),
+  "fleet-verify": z.object({
+    members: z.array(z.string()),
+    /** With database.galeraMembers: members found at 0 (restarted) and set to 1 again before contract. */
+    trustSetAgain: z.array(z.string()).optional(),
+  }),
   /** Any other node script kind (one registered in plan/stepKinds.ts without a result of its own). */
   script,
 };

@@ -200,8 +200,21 @@ export function memberArgs(cluster: GaleraCluster, member: GaleraMember, bootstr
     `--wsrep-provider-options=${providerOptions}`,
     "--wsrep-sst-method=rsync",
     `--wsrep-sst-receive-address=127.0.0.1:${member.sstPort}`,
+    `--wsrep-sst-donor=${preferredDonors(cluster, member)}`,
     ...(bootstrap ? ["--wsrep-new-cluster"] : []),
   ];
+}
+
+/**
+ * The members a rejoining member asks for its state transfer (IST or SST), the front's backups first:
+ * a donor leaves Synced, the front's clustercheck then marks it down and shuts its sessions, so the
+ * active member (the first) donates only when no other can. The trailing comma lets any member donate
+ * as the last resort (MariaDB's wsrep_sst_donor syntax).
+ */
+export function preferredDonors(cluster: GaleraCluster, member: GaleraMember): string {
+  const others = cluster.members.filter((m) => m !== member);
+  const backups = others.filter((m) => m !== cluster.members[0]);
+  return `${backups.map((m) => m.name).join(",")},`;
 }
 
 function memberByName(cluster: GaleraCluster, name: string): GaleraMember {

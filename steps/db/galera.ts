@@ -25,6 +25,8 @@ export interface GaleraMemberReading {
   clusterSize?: number;
   /** wsrep_cluster_state_uuid: the same on every member of one cluster. */
   clusterUuid?: string;
+  /** This member's log_bin_trust_function_creators (a per-member setting). */
+  trust?: boolean;
 }
 
 function memberLabel(r: GaleraMemberReading): string {
@@ -37,7 +39,8 @@ export function describeMember(r: GaleraMemberReading): string {
   if (r.wsrepOn === false) return `${memberLabel(r)}: not a Galera member (wsrep_on is OFF)`;
   return (
     `${memberLabel(r)}: ${r.state ?? "?"}, ${r.clusterStatus ?? "?"}, size ${r.clusterSize ?? "?"}, ` +
-    `${r.ready ? "ready" : "not ready"}`
+    `${r.ready ? "ready" : "not ready"}` +
+    (r.trust === undefined ? "" : `, log_bin_trust_function_creators=${r.trust ? 1 : 0}`)
   );
 }
 
@@ -86,11 +89,13 @@ export async function readGaleraMember(db: DbEndpoint): Promise<GaleraMemberRead
       "read the Galera member's state",
       async (conn) => {
         const [vars] = await conn.query<mysql.RowDataPacket[]>(
-          "SELECT @@GLOBAL.wsrep_on AS wsrep_on, @@GLOBAL.wsrep_node_name AS node_name",
+          "SELECT @@GLOBAL.wsrep_on AS wsrep_on, @@GLOBAL.wsrep_node_name AS node_name, " +
+            "@@GLOBAL.log_bin_trust_function_creators AS trust",
         );
         const wsrepOn = Number(vars[0]?.wsrep_on) === 1;
         const nodeName = String(vars[0]?.node_name ?? "") || undefined;
-        if (!wsrepOn) return { address, nodeName, wsrepOn };
+        const trust = Number(vars[0]?.trust) === 1;
+        if (!wsrepOn) return { address, nodeName, wsrepOn, trust };
         const [rows] = await conn.query<mysql.RowDataPacket[]>(STATUS_SQL);
         const s = Object.fromEntries(rows.map((row) => [String(row.Variable_name), String(row.Value)]));
         return {
@@ -102,6 +107,7 @@ export async function readGaleraMember(db: DbEndpoint): Promise<GaleraMemberRead
           state: s.wsrep_local_state_comment,
           clusterSize: Number(s.wsrep_cluster_size),
           clusterUuid: s.wsrep_cluster_state_uuid,
+          trust,
         };
       },
       10_000,

@@ -19,6 +19,10 @@ import { DriverRun, TestStack } from "../support/driverFixture";
 import { invariantViolations } from "../support/invariants";
 import { freshLab, removeLab, sha256Of } from "../support/labFixture";
 import { drainStarts, expectZeroFailedRequests } from "../support/loadAssertions";
+import { latestTimeline, pollFor, sleep } from "../support/faultTools";
+import { silentContext } from "../../steps/context";
+import { runtimeCommand } from "../../steps/lb/haproxyRuntime";
+import { allowOnMembers, restoreOnMembers } from "../../steps/db/memberTrust";
 
 const NODES = 3;
 const LOAD_WARMUP_MS = 3_000;
@@ -40,7 +44,9 @@ async function sampleMember(member: GaleraMember): Promise<MemberSample> {
       host: "127.0.0.1",
       port: member.port,
       ...LAB_CREDENTIALS.admin,
-      connectTimeout: 2_000,
+      // A member that is down refuses at once; a longer wait only covers this test process starved of
+      // CPU on a shared machine (2 s gave "connect ETIMEDOUT" while every member served).
+      connectTimeout: 10_000,
     });
     try {
       const [rows] = await conn.query<mysql.RowDataPacket[]>(
@@ -238,5 +244,275 @@ describe("rehearsal through the driver on the Galera lab", () => {
       (await Promise.all(members.map(sampleMember))).map((s) => [s.member, s.trust]),
     );
     expect(after).toEqual(trustBefore);
+  });
+
+  it("set the setting to 1 on every member for the schema steps, backed up from a named member, and summarised each member", () => {
+    const windows = ["db/expand", "db/migrate", "db/contract"].map((step) => stepWindow(run, step));
+    expect(windows.every((w) => w !== undefined)).toBe(true);
+    const during = samples.filter((s) =>
+      windows.some((w) => w !== undefined && s.at >= w.from && s.at <= w.to),
+    );
+    for (const m of members) {
+      const seen = during.filter((s) => s.member === m.name);
+      expect(seen.length, `${m.name} samples during the schema steps`).toBeGreaterThan(0);
+      expect([...new Set(seen.map((s) => s.trust))], `${m.name} during the schema steps`).toEqual(["1"]);
+    }
+    expect(Object.values(trustBefore)).toEqual(["0", "0", "0"]);
+    const output = run.stdout + run.stderr;
+    expect(output).toMatch(
+      new RegExp(`backup\\s.*member=127\\.0\\.0\\.1:${members[0].port} \\(db-1\\): Synced`),
+    );
+    // The summary's Galera section: each member before (the preflight's reading) and after (db/restore-setting's).
+    const section = output.slice(output.lastIndexOf("Galera members before:"));
+    const [before, after] = section.split("Galera members after:");
+    expect(after, "the summary's Galera section").toBeDefined();
+    for (const m of members) {
+      const line = `127.0.0.1:${m.port} (${m.name}): Synced, Primary, size 3, ready, log_bin_trust_function_creators=0`;
+      expect(before, `${m.name} before`).toContain(line);
+      expect(after.split("\n\n")[0], `${m.name} after`).toContain(line);
+    }
+  });
+
+  describe("per-member setting: negative control, then a member killed after expand and one down at the restore", () => {
+    const PROBE_TABLE = "gru_trigger_probe";
+    const TRIGGER = `CREATE TRIGGER ${PROBE_TABLE}_bi BEFORE INSERT ON ${PROBE_TABLE} FOR EACH ROW SET NEW.note = 'probe'`;
+    let frontNode = "";
+    let failedWith = "";
+    let passedOnNode = "";
+    const replicatedTo: string[] = [];
+    let faultRun: DriverRun;
+    let rerun: DriverRun;
+    let faultLoad: LoadReport;
+    let faultSamples: MemberSample[];
+    let killedAt = 0;
+    let rejoinedAt = 0;
+    let stoppedAt = 0;
+    let afterFailure: Record<string, string> = {};
+    let db3Restarted = "";
+    let faultMs = 0;
+    let faultProgress = "";
+    let controlMs = 0;
+
+    const adminOn = (port: number) =>
+      mysql.createConnection({ host: "127.0.0.1", port, ...LAB_CREDENTIALS.admin });
+    const glanceThroughFront = () =>
+      mysql.createConnection({
+        host: "127.0.0.1",
+        port: lab.galera?.haproxy.port ?? 0,
+        ...LAB_CREDENTIALS.glance,
+        database: LAB_CREDENTIALS.database,
+      });
+    const front = (command: string) => runtimeCommand(lab.galera?.haproxy.runtimeApi ?? "", command);
+    async function nodeBehindFront(): Promise<string> {
+      const conn = await glanceThroughFront();
+      try {
+        const [rows] = await conn.query<mysql.RowDataPacket[]>("SELECT @@wsrep_node_name AS node");
+        return String(rows[0].node);
+      } finally {
+        await conn.end();
+      }
+    }
+    const endpointOf = (user: { user: string; password: string }) => ({
+      host: "127.0.0.1",
+      port: lab.galera?.haproxy.port ?? 0,
+      ...user,
+      database: LAB_CREDENTIALS.database,
+    });
+    const memberAddresses = () => members.map((m) => ({ host: "127.0.0.1", port: m.port }));
+
+    beforeAll(async () => {
+      // The negative control: the setting on db-1 only (as one SET GLOBAL through the VIP leaves it),
+      // glance-manage's connection routed to db-2, and a trigger-creating DDL of our own (Glance's
+      // migrations from 2023.1 on create no trigger).
+      const started = Date.now();
+      const admin1 = await adminOn(members[0].port);
+      try {
+        await admin1.query(`CREATE TABLE glance.${PROBE_TABLE} (id INT PRIMARY KEY, note VARCHAR(20))`);
+        await admin1.query("SET GLOBAL log_bin_trust_function_creators = 1");
+      } finally {
+        await admin1.end();
+      }
+      await front("set server galera/db-1 state maint");
+      await pollFor(
+        "the front to route new connections to db-2",
+        async () => (await nodeBehindFront()) === "db-2",
+        {
+          timeoutMs: 10_000,
+        },
+      );
+      const glance = await glanceThroughFront();
+      try {
+        const [rows] = await glance.query<mysql.RowDataPacket[]>("SELECT @@wsrep_node_name AS node");
+        frontNode = String(rows[0].node);
+        await glance.query(TRIGGER).catch((err: { errno?: number; message?: string }) => {
+          failedWith = `${err.errno}: ${err.message}`;
+        });
+      } finally {
+        await glance.end();
+      }
+      // The program's per-member handling, then the same statement through the same route.
+      await allowOnMembers(
+        {
+          glance: endpointOf(LAB_CREDENTIALS.glance),
+          admin: endpointOf(LAB_CREDENTIALS.admin),
+          members: memberAddresses(),
+        },
+        silentContext,
+      );
+      const again = await glanceThroughFront();
+      try {
+        const [rows] = await again.query<mysql.RowDataPacket[]>("SELECT @@wsrep_node_name AS node");
+        passedOnNode = String(rows[0].node);
+        await again.query(TRIGGER);
+      } finally {
+        await again.end();
+      }
+      for (const m of members) {
+        const conn = await adminOn(m.port);
+        try {
+          await conn.query("SET SESSION wsrep_sync_wait = 1");
+          const [rows] = await conn.query<mysql.RowDataPacket[]>(
+            "SELECT TRIGGER_NAME FROM information_schema.TRIGGERS WHERE TRIGGER_SCHEMA = 'glance'",
+          );
+          if (rows.some((r) => String(r.TRIGGER_NAME) === `${PROBE_TABLE}_bi`)) replicatedTo.push(m.name);
+        } finally {
+          await conn.end();
+        }
+      }
+      const cleanup = await adminOn(members[0].port);
+      try {
+        await cleanup.query(`DROP TABLE glance.${PROBE_TABLE}`);
+      } finally {
+        await cleanup.end();
+      }
+      await restoreOnMembers(
+        { admin: endpointOf(LAB_CREDENTIALS.admin), members: memberAddresses(), previousOf: () => false },
+        silentContext,
+      );
+      await front("set server galera/db-1 state ready");
+      await pollFor("the front to route to db-1 again", async () => (await nodeBehindFront()) === "db-1", {
+        timeoutMs: 15_000,
+      });
+      controlMs = Date.now() - started;
+
+      // The faults: the same upgrade by a stack of its own (nodes already on B: every step runs, the
+      // schema steps find nothing to do), under load. db-2 is killed as db/expand ends and started
+      // again (it comes back at its configured 0); db-3 is stopped as fleet/verify starts, so it is
+      // down when db/restore-setting runs.
+      const faultStarted = Date.now();
+      const config = labStackConfig(lab, { transport: "local" });
+      const faultStack = TestStack.unique(
+        "e2e-galera-faults",
+        {
+          ...config,
+          database: {
+            ...(config.database as Record<string, unknown>),
+            galeraMembers: members.map((m) => `127.0.0.1:${m.port}`),
+          },
+          backup: { type: "mysqldump", path: path.join(lab.dir, "backups", "faults-{release}.sql") },
+        },
+        LAB_SECRETS,
+      );
+      try {
+        const sampler = startSampler(members);
+        const client = startLoad({ baseUrl: lab.haproxy.frontendUrl, seedImages: lab.seedImages });
+        await sleep(LOAD_WARMUP_MS);
+        let runDone = false;
+        const running = faultStack.driver("up").finally(() => {
+          runDone = true;
+        });
+        const ended = (step: string, event: string) =>
+          latestTimeline(faultStack.folder).some((e) => e.step === step && e.event === event);
+        await pollFor("db/expand to end", () => ended("db/expand", "end"), {
+          timeoutMs: 300_000,
+          giveUp: () => runDone,
+        });
+        await galeraMemberCommand(lab.dir, "kill", "db-2");
+        killedAt = Date.now();
+        await galeraMemberCommand(lab.dir, "start", "db-2");
+        rejoinedAt = Date.now();
+        await pollFor("fleet/verify to start", () => ended("fleet/verify", "start"), {
+          timeoutMs: 300_000,
+          giveUp: () => runDone,
+        });
+        await galeraMemberCommand(lab.dir, "stop", "db-3");
+        stoppedAt = Date.now();
+        faultRun = await running;
+        faultProgress = fs.readFileSync(path.join(faultRun.runDir, "progress.jsonl"), "utf8");
+        afterFailure = Object.fromEntries(
+          (await Promise.all(members.slice(0, 2).map(sampleMember))).map((s) => [s.member, s.trust]),
+        );
+        await galeraMemberCommand(lab.dir, "start", "db-3");
+        db3Restarted = (await sampleMember(members[2])).trust;
+        rerun = await faultStack.driver("up");
+        await sleep(LOAD_WARMUP_MS);
+        faultLoad = await client.stop();
+        faultSamples = await sampler.stop();
+      } finally {
+        faultStack.remove();
+      }
+      faultMs = Date.now() - faultStarted;
+      process.stderr.write(
+        `[galera-e2e] negative control ${controlMs} ms; fault run and rerun ${faultMs} ms ` +
+          `(db-2 killed and back Synced in ${rejoinedAt - killedAt} ms)\n`,
+      );
+    });
+
+    it("negative control: the setting on db-1 only, the DDL routed to db-2 fails with ERROR 1419; per member it passes", () => {
+      expect(frontNode).toBe("db-2");
+      expect(failedWith).toMatch(/^1419: .*SUPER privilege/);
+      expect(passedOnNode).toBe("db-2");
+      expect(replicatedTo).toEqual(["db-1", "db-2", "db-3"]);
+    });
+
+    it("a member killed after db/expand: re-set before contract; a member down at the restore: the others restored, the step fails naming it, a rerun restores it", () => {
+      const output = faultRun.stdout + faultRun.stderr;
+      expect(faultRun.code, output).not.toBe(0);
+      const db3 = `127.0.0.1:${members[2].port}`;
+      expect(output).toContain("but not on 1 unreachable member(s): " + db3);
+      expect(output).toContain(`${db3}: SET GLOBAL log_bin_trust_function_creators=0`);
+      expect(output).toMatch(/then rerun up: db\/restore-setting runs again/);
+      const failed = faultRun.timeline.filter((e) => e.event === "fail").map((e) => e.step);
+      expect(failed).toEqual(["db/restore-setting"]);
+      expect(faultRun.timeline.some((e) => e.step === "db/contract" && e.event === "end")).toBe(true);
+      // fleet/verify found db-2 back at its configured 0 and set it again before contract.
+      expect(faultProgress).toContain(
+        `Galera member 127.0.0.1:${members[1].port} reads log_bin_trust_function_creators=0 (restarted since db/allow-functions?)`,
+      );
+      expect(output).toMatch(new RegExp(`fleet/verify\\s.*trustSetAgain=127\\.0\\.0\\.1:${members[1].port}`));
+      const contract = stepWindow(faultRun, "db/contract");
+      expect(contract).toBeDefined();
+      const duringContract = faultSamples.filter(
+        (s) => contract !== undefined && s.at >= contract.from && s.at <= contract.to && s.member !== "db-3",
+      );
+      expect([...new Set(duringContract.map((s) => s.trust))]).toEqual(["1"]);
+      // db-1 and db-2 restored by the failed run; db-3 came back at its configured value.
+      expect(afterFailure).toEqual({ "db-1": "0", "db-2": "0" });
+      expect(db3Restarted).toBe("0");
+      // The rerun ran only the failed step and restored every member.
+      expect(rerun.code, rerun.stdout + rerun.stderr).toBe(0);
+      expect([...new Set(rerun.timeline.map((e) => e.step))]).toEqual(["db/restore-setting"]);
+    });
+
+    it("kept serving throughout (0 failed requests) with a Primary component, and ended Synced, 0 pending, every member at its prior value", async () => {
+      expectZeroFailedRequests(faultLoad, {
+        minRequests: 1_000,
+        haproxyLog: lab,
+        drains: drainStarts(faultRun.timeline),
+        label: "Galera lab with a member killed and one stopped",
+      });
+      // Whoever answered was in a Primary component: a member out of it (killed, stopped, joining) is
+      // unreachable or not Synced, never a non-Primary member that serves.
+      const serving = faultSamples.filter((s) => s.state === "Synced");
+      expect(serving.filter((s) => s.cluster !== "Primary")).toEqual([]);
+      expect(faultSamples.some((s) => s.at > stoppedAt && s.member === "db-1" && s.size === 2)).toBe(true);
+      const end = await Promise.all(members.map(sampleMember));
+      expect(end.map((s) => [s.member, s.state, s.cluster, s.size])).toEqual(
+        members.map((m) => [m.name, "Synced", "Primary", 3]),
+      );
+      expect(Object.fromEntries(end.map((s) => [s.member, s.trust]))).toEqual(trustBefore);
+      const check = await runGlanceNode(lab.dir, ["manage", lab.nodes[0].name, "db", "check"]);
+      expect(check.code, `db check: ${check.stdout}${check.stderr}`).toBe(0);
+    });
   });
 });
