@@ -13,7 +13,8 @@ import { waitHealthy } from "./health";
 import { runScript } from "./exec/run";
 import { jumpRefusal, knownReleasesText, releaseNamed, releaseOfVersion } from "./releases";
 import { isDowngrade, parseVersion } from "./version";
-import type { PreflightRequest, StepSecrets, StoredResult } from "./protocol";
+import type { LbSettingsReading, RolloutBounds } from "./lb/loadBalancer";
+import type { LbFleet, PreflightRequest, StepSecrets, StoredResult } from "./protocol";
 import type { PreflightResult } from "./results";
 
 const NODE_HEALTH_TIMEOUT_SECONDS = 5;
@@ -94,6 +95,18 @@ export async function runPreflight(
   await check(problems, "load balancer", async () => {
     await loadBalancerFor(request.lb).checkFleet(request.lb, secrets, ctx);
   });
+  await check(problems, "load balancer settings", async () => {
+    const reading = await readLoadBalancerSettings(request.lb, request.rollout, ctx, secrets);
+    if (reading === undefined) return;
+    for (const note of reading.notes) ctx.log(note);
+    ctx.log(`expected per node: drain ${reading.drain.text}; admit ${reading.admit.text}`);
+    problems.push(...reading.problems.map((problem) => `load balancer settings: ${problem}`));
+    Object.assign(result, {
+      loadBalancerSettings: reading.settings,
+      expectedDrainSeconds: reading.drain.upToSeconds,
+      expectedAdmitSeconds: reading.admit.upToSeconds,
+    } satisfies Partial<PreflightResult>);
+  });
   const alarms = request.alarms;
   if (alarms && alarms.names.length > 0) {
     await check(problems, "bake alarms", async () => {
@@ -146,6 +159,21 @@ export async function runPreflight(
       .join(", ")}`,
   );
   return { ...result, versionsBefore: versions };
+}
+
+/**
+ * The load balancer's own settings against the stack's bounds (an ALB target group's delay, health
+ * checks, slow start, target type), read as the preflight reads them; undefined for a kind that has
+ * none. The driver's preview and up print the expected times in the runbook with it.
+ */
+export async function readLoadBalancerSettings(
+  lb: LbFleet,
+  rollout: RolloutBounds,
+  ctx: StepContext,
+  secrets: StepSecrets = {},
+): Promise<LbSettingsReading | undefined> {
+  const kind = loadBalancerFor(lb);
+  return kind.readSettings ? kind.readSettings(lb, rollout, secrets, ctx) : undefined;
 }
 
 /**

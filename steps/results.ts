@@ -35,6 +35,11 @@ const preflight = z.object({
   stuckImports: z.array(z.string()).optional(),
   /** With database.galeraMembers: each member's state as the preflight read it (steps/db/galera.ts). */
   galeraMembersBefore: z.array(z.string()).optional(),
+  /** The load balancer's own settings as the preflight read them (an ALB target group's), in one line. */
+  loadBalancerSettings: z.string().optional(),
+  /** What those settings let each node's drain and admit take, at most (steps/lb/alb/timing.ts). */
+  expectedDrainSeconds: z.number().optional(),
+  expectedAdmitSeconds: z.number().optional(),
   versionsBefore: versions,
 });
 
