@@ -13,8 +13,8 @@ import { waitHealthy } from "./health";
 import { runScript } from "./exec/run";
 import { jumpRefusal, knownReleasesText, releaseNamed, releaseOfVersion } from "./releases";
 import { isDowngrade, parseVersion } from "./version";
-import type { LbSettingsReading, RolloutBounds } from "./lb/loadBalancer";
-import type { LbFleet, PreflightRequest, StepSecrets, StoredResult } from "./protocol";
+import { readLoadBalancerSettings } from "./lbSettings";
+import type { PreflightRequest, StepSecrets, StoredResult } from "./protocol";
 import type { PreflightResult } from "./results";
 
 const NODE_HEALTH_TIMEOUT_SECONDS = 5;
@@ -159,21 +159,6 @@ export async function runPreflight(
       .join(", ")}`,
   );
   return { ...result, versionsBefore: versions };
-}
-
-/**
- * The load balancer's own settings against the stack's bounds (an ALB target group's delay, health
- * checks, slow start, target type), read as the preflight reads them; undefined for a kind that has
- * none. The driver's preview and up print the expected times in the runbook with it.
- */
-export async function readLoadBalancerSettings(
-  lb: LbFleet,
-  rollout: RolloutBounds,
-  ctx: StepContext,
-  secrets: StepSecrets = {},
-): Promise<LbSettingsReading | undefined> {
-  const kind = loadBalancerFor(lb);
-  return kind.readSettings ? kind.readSettings(lb, rollout, secrets, ctx) : undefined;
 }
 
 /**
