@@ -62,7 +62,7 @@ const cases: Case[] = [
     settings: awsDefaults,
     bounds: { drainTimeoutSeconds: 330, healthTimeoutSeconds: 120 },
     problems: [/healthTimeoutSeconds = 120, .* up to 165 s .*raise healthTimeoutSeconds to at least 165/],
-    drainUpTo: 300,
+    drainUpTo: 305,
     admitUpTo: 165,
   },
   {
@@ -70,7 +70,7 @@ const cases: Case[] = [
     settings: awsDefaults,
     bounds: { drainTimeoutSeconds: 330, healthTimeoutSeconds: 165 },
     problems: [],
-    drainUpTo: 300,
+    drainUpTo: 305,
     admitUpTo: 165,
   },
   {
@@ -78,7 +78,7 @@ const cases: Case[] = [
     settings: awsDefaults,
     bounds: { drainTimeoutSeconds: 330, healthTimeoutSeconds: 164 },
     problems: [/at least 165/],
-    drainUpTo: 300,
+    drainUpTo: 305,
     admitUpTo: 165,
   },
   {
@@ -86,7 +86,7 @@ const cases: Case[] = [
     settings: awsDefaults,
     bounds: { drainTimeoutSeconds: 300, healthTimeoutSeconds: 240 },
     problems: [/drainTimeoutSeconds = 300, .*deregistration delay \(300 s\).*at least 305/],
-    drainUpTo: 300,
+    drainUpTo: 305,
     admitUpTo: 165,
   },
   {
@@ -94,7 +94,7 @@ const cases: Case[] = [
     settings: awsDefaults,
     bounds: { drainTimeoutSeconds: 300 + DRAIN_MARGIN_SECONDS, healthTimeoutSeconds: 240 },
     problems: [],
-    drainUpTo: 300,
+    drainUpTo: 305,
     admitUpTo: 165,
   },
   {
@@ -118,7 +118,7 @@ const cases: Case[] = [
     settings: lab,
     bounds: { drainTimeoutSeconds: 300, healthTimeoutSeconds: 120 },
     problems: [],
-    drainUpTo: 30,
+    drainUpTo: 35,
     admitUpTo: 2 * 5 + 2 + ADMIT_MARGIN_SECONDS,
   },
   {
@@ -127,7 +127,7 @@ const cases: Case[] = [
     bounds: { drainTimeoutSeconds: 300, healthTimeoutSeconds: 120 },
     ids: INSTANCES,
     problems: [/target type ip, but the config names the nodes by EC2 instance id/],
-    drainUpTo: 30,
+    drainUpTo: 35,
     admitUpTo: 22,
   },
   {
@@ -136,7 +136,7 @@ const cases: Case[] = [
     bounds: { drainTimeoutSeconds: 300, healthTimeoutSeconds: 120 },
     ids: IPS,
     problems: [],
-    drainUpTo: 30,
+    drainUpTo: 35,
     admitUpTo: 22,
   },
   {
@@ -145,7 +145,7 @@ const cases: Case[] = [
     bounds: { drainTimeoutSeconds: 300, healthTimeoutSeconds: 120 },
     ids: IPS,
     problems: [/target type instance, but the config names the nodes by IP address/],
-    drainUpTo: 30,
+    drainUpTo: 35,
     admitUpTo: 22,
   },
   {
@@ -153,7 +153,7 @@ const cases: Case[] = [
     settings: { ...lab, targetType: "lambda" },
     bounds: { drainTimeoutSeconds: 300, healthTimeoutSeconds: 120 },
     problems: [/target type lambda: Glance nodes are registered by EC2 instance id or IP address/],
-    drainUpTo: 30,
+    drainUpTo: 35,
     admitUpTo: 22,
   },
   {
@@ -161,7 +161,7 @@ const cases: Case[] = [
     settings: { ...awsDefaults, targetType: "ip" },
     bounds: { drainTimeoutSeconds: 60, healthTimeoutSeconds: 60 },
     problems: [/target type ip/, /drainTimeoutSeconds = 60/, /healthTimeoutSeconds = 60/],
-    drainUpTo: 300,
+    drainUpTo: 305,
     admitUpTo: 165,
   },
 ];
@@ -188,7 +188,7 @@ describe("judgeTargetGroup: the target group's settings against the stack's boun
     );
     expect(waits.notes.join("\n")).toMatch(/each drain waits the group's whole deregistration delay \(300 s/);
     expect(waits.drain.text).toBe(
-      "300 s (the deregistration delay: the target shows draining until it elapses)",
+      "305 s: the deregistration delay (300 s; the target shows draining until it elapses) + 5 s",
     );
     const early = judgeTargetGroup(
       awsDefaults,

@@ -174,8 +174,8 @@ function drainVerdict(
         `each drain waits the group's whole deregistration delay (${delay} s: the target shows draining until it elapses, whatever is in flight); drainTimeoutSeconds (${timeout}) must cover it, and the delay must cover the longest request you expect in flight (the ALB ends a request still running when it elapses)`,
       ],
       drain: {
-        upToSeconds: delay,
-        text: `${delay} s (the deregistration delay: the target shows draining until it elapses)`,
+        upToSeconds: needed,
+        text: `${needed} s: the deregistration delay (${delay} s; the target shows draining until it elapses) + ${DRAIN_MARGIN_SECONDS} s`,
       },
     };
   }
