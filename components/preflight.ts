@@ -39,6 +39,10 @@ export class Preflight extends pulumi.ComponentResource {
           adminUser: db.adminUser,
           rdsParameterGroup: db.rdsParameterGroup,
           lb: lbFleet(config, config.nodes),
+          rollout: {
+            drainTimeoutSeconds: config.loadBalancer.drainTimeoutSeconds,
+            healthTimeoutSeconds: config.loadBalancer.healthTimeoutSeconds,
+          },
           target: { release: config.targetRelease, version: config.targetVersion },
           ...alarmsOf(config),
           nodes: config.nodes.map((node) => ({

@@ -20,6 +20,14 @@ export interface NodeSummary {
   prestageSeconds?: number;
   releaseBefore?: string;
   releaseAfter?: string;
+  /** How long its admit took. */
+  admitSeconds?: number;
+  /**
+   * What the load balancer's own settings let its drain and admit take, at most, as the preflight
+   * read them (an ALB target group's); absent for a kind without settings, or a state from before.
+   */
+  expectedDrainSeconds?: number;
+  expectedAdmitSeconds?: number;
 }
 
 /** The result keys the table shows for a step: its kind's (plan/stepKinds.ts), none for an unknown id. */
@@ -77,7 +85,8 @@ function notesOf(record: StepRecord): string {
  */
 export function nodeSummaries(from: Summary | StepRecords): NodeSummary[] {
   const records = recordsOf(from);
-  const before = records.get(PREFLIGHT_STEP)?.result.preflight?.versionsBefore ?? {};
+  const preflight = records.get(PREFLIGHT_STEP)?.result.preflight;
+  const before = preflight?.versionsBefore ?? {};
   // The summary is the upgrade's (RollingUpgrade's outputs): it holds no rollback step.
   const nodes = new Set(
     [...records.keys()].flatMap((id) => {
@@ -105,6 +114,16 @@ export function nodeSummaries(from: Summary | StepRecords): NodeSummary[] {
       ...(prestage?.endedAt ? { prestageSeconds: prestage.seconds } : {}),
       releaseBefore: before[node],
       releaseAfter: records.get(nodeStep(node, "version"))?.result.version?.stdout,
+      ...(admit?.result.admit?.admitSeconds !== undefined
+        ? { admitSeconds: admit.result.admit.admitSeconds }
+        : {}),
+      // A provisioned NEW NODE has no drain: nothing is expected of one.
+      ...(preflight?.expectedDrainSeconds !== undefined && drain !== undefined
+        ? { expectedDrainSeconds: preflight.expectedDrainSeconds }
+        : {}),
+      ...(preflight?.expectedAdmitSeconds !== undefined
+        ? { expectedAdmitSeconds: preflight.expectedAdmitSeconds }
+        : {}),
     };
   });
 }
@@ -126,6 +145,15 @@ export function renderSummary(from: Summary | StepRecords): string {
   const nodes = nodeSummaries(records);
   // The pre-staged column appears only in runs with a prestage (nodeCommands.prestageCommand).
   const withPrestage = [...records.keys()].some((id) => parseNodeStep(id)?.kind === "prestage");
+  // The expected columns appear only when the preflight read the load balancer's settings (ALB).
+  const withExpected = nodes.some((n) => n.expectedAdmitSeconds !== undefined);
+  const upTo = (value: number | undefined): string => (value === undefined ? "-" : `<= ${value} s`);
+  const expectedColumns = (node?: NodeSummary): string =>
+    !withExpected
+      ? ""
+      : node === undefined
+        ? ` ${"admit".padStart(8)} ${"expected drain".padStart(14)} ${"expected admit".padStart(14)}`
+        : ` ${seconds(node.admitSeconds).padStart(8)} ${upTo(node.expectedDrainSeconds).padStart(14)} ${upTo(node.expectedAdmitSeconds).padStart(14)}`;
   const prestageColumn = (node?: NodeSummary): string =>
     !withPrestage
       ? ""
@@ -135,11 +163,17 @@ export function renderSummary(from: Summary | StepRecords): string {
   lines.push(
     "",
     "Nodes:",
-    `  ${"node".padEnd(12)} ${"drain".padStart(8)} ${"out of rotation".padStart(16)}${prestageColumn()}  release before -> after`,
+    `  ${"node".padEnd(12)} ${"drain".padStart(8)} ${"out of rotation".padStart(16)}${expectedColumns()}${prestageColumn()}  release before -> after`,
   );
   for (const node of nodes) {
     lines.push(
-      `  ${node.node.padEnd(12)} ${seconds(node.drainSeconds).padStart(8)} ${seconds(node.outOfRotationSeconds).padStart(16)}${prestageColumn(node)}  ${node.releaseBefore ?? "?"} -> ${node.releaseAfter ?? "?"}`,
+      `  ${node.node.padEnd(12)} ${seconds(node.drainSeconds).padStart(8)} ${seconds(node.outOfRotationSeconds).padStart(16)}${expectedColumns(node)}${prestageColumn(node)}  ${node.releaseBefore ?? "?"} -> ${node.releaseAfter ?? "?"}`,
+    );
+  }
+  if (withExpected) {
+    const settings = records.get(PREFLIGHT_STEP)?.result.preflight?.loadBalancerSettings;
+    lines.push(
+      `  (expected: the most the load balancer's settings let a drain and an admit take, as the preflight read them${settings ? `: ${settings}` : ""})`,
     );
   }
   if (withPrestage) {

@@ -1,3 +1,4 @@
+import type { LbSettingsReading } from "../steps/lb/loadBalancer";
 import { UpgradeConfig } from "./config";
 import { lbKindOf } from "./lb/registry";
 import { backupTarget, kindSpec, NodeStepKind, releaseChangeKinds, StepKind, StepScope } from "./stepKinds";
@@ -312,8 +313,34 @@ export function stepsToRun(plan: Plan): PlanStep[] {
   return kept.filter((s) => s.kind !== "prestage" || drained.has(s.node));
 }
 
-/** The plan as a runbook an operator reads before approving. */
-export function renderRunbook(plan: Plan): string {
+/**
+ * What the load balancer's own settings let each node's drain and admit take, as the driver read
+ * them before printing the runbook (steps/preflight.ts readLoadBalancerSettings); or why it could not.
+ */
+export type RunbookTimes = Pick<LbSettingsReading, "settings" | "drain" | "admit"> | { unread: string };
+
+function expectedOf(step: PlanStep, times: RunbookTimes | undefined): string {
+  if (times === undefined || "unread" in times) return "";
+  if (step.kind === "drain") return ` (expected: up to ${times.drain.upToSeconds} s)`;
+  if (step.kind === "admit") return ` (expected: up to ${times.admit.upToSeconds} s)`;
+  return "";
+}
+
+function timesLines(times: RunbookTimes | undefined): string[] {
+  if (times === undefined) return [];
+  if ("unread" in times) return [`  expected times:  not read (${times.unread})`];
+  return [
+    `  lb settings:     ${times.settings}`,
+    `  per node:        drain ${times.drain.text}`,
+    `                   admit ${times.admit.text}`,
+  ];
+}
+
+/**
+ * The plan as a runbook an operator reads before approving; with `times`, each drain and admit says
+ * how long it is expected to take.
+ */
+export function renderRunbook(plan: Plan, times?: RunbookTimes): string {
   const lines = [
     `Glance rolling upgrade to ${plan.targetRelease} (nodes must report ${plan.targetVersion})`,
     `  NEW NODE:        ${plan.newNode.name}${plan.newNode.provisioned ? " (provisioned)" : " (existing)"}`,
@@ -321,6 +348,7 @@ export function renderRunbook(plan: Plan): string {
     `  backup:          ${plan.backup}`,
     `  drain timeout:   ${plan.drainTimeoutSeconds} s; maxUnavailable ${plan.maxUnavailable}; minHealthy ${plan.minHealthy}`,
     `  executor:        ${plan.executor}`,
+    ...timesLines(times),
     ...(plan.steps.some((s) => s.kind === "prestage")
       ? ["  prestage:        each node runs prestageCommand before its drain, while it still serves"]
       : []),
@@ -330,7 +358,9 @@ export function renderRunbook(plan: Plan): string {
   ];
   plan.steps.forEach((step, index) => {
     const where = step.wave === undefined ? "" : ` [wave ${step.wave}]`;
-    lines.push(`  ${String(index + 1).padStart(3)}. ${step.id.padEnd(24)} ${step.description}${where}`);
+    lines.push(
+      `  ${String(index + 1).padStart(3)}. ${step.id.padEnd(24)} ${step.description}${where}${expectedOf(step, times)}`,
+    );
     if (plan.pause?.afterStep === step.id) {
       lines.push(
         plan.pause.active

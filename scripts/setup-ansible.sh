@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs Ansible for the peers benchmark (bench/peers.ts runs bench/peers/upgrade.yml with it):
 # ansible-core from PyPI in a venv in the cache dir, plus the community.general collection (its
-# haproxy module drains the nodes) and ansible.posix (its json callback times every task).
+# haproxy module drains the nodes), ansible.posix (its json callback times every task), and
+# community.aws with amazon.aws (community.aws.elb_target drains an ALB target), which need boto3.
 #
 # ansible-galaxy cannot reach its server here, and no PyPI package holds community.general alone;
 # the `ansible` package on PyPI bundles it with ~100 other collections (210 MB unpacked). So the
-# `ansible` wheel is downloaded without its dependencies and only the two collections are unpacked
-# from it into a collections path (~11 MB). The two pins are a matching pair: ansible 12.x is built
+# `ansible` wheel is downloaded without its dependencies and only the collections it needs are unpacked
+# from it into a collections path (~21 MB). The two pins are a matching pair: ansible 12.x is built
 # for ansible-core 2.19, the last line that installs on Python 3.11.
 # Idempotent: seconds when the pinned set is already there. Prints the venv path on its last line
 # (ansible-playbook is its bin/ansible-playbook; the collections are in its collections/ folder).
@@ -14,7 +15,7 @@ set -euo pipefail
 
 ANSIBLE_CORE_VERSION="2.19.14"
 ANSIBLE_VERSION="12.3.0"
-COLLECTIONS="community/general ansible/posix"
+COLLECTIONS="community/general ansible/posix community/aws amazon/aws"
 CACHE_ROOT="${GRU_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/glance-rolling-upgrade}"
 VENV_DIR="$CACHE_ROOT/ansible-venv"
 STAMP="$VENV_DIR/.gru-ansible-pins"
@@ -22,18 +23,26 @@ log() { printf '[setup-ansible] %s\n' "$*" >&2; }
 # shellcheck source-path=SCRIPTDIR source=lib/python-venv.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib/python-venv.sh"
 
-# `pip freeze` of ansible-core==2.19.14 on Python 3.11 (first resolved 2026-11).
+# `pip freeze` of ansible-core==2.19.14 on Python 3.11 (first resolved 2026-11), with boto3 and
+# its dependencies for amazon.aws (boto3 >= 1.34; resolved 2026-12).
 PINS="$(
   cat <<'PINS'
 ansible-core==2.19.14
+boto3==1.43.11
+botocore==1.43.127
 cffi==2.1.1
 cryptography==50.0.2
 Jinja2==3.1.6
+jmespath==1.1.0
 MarkupSafe==3.0.4
 packaging==26.4
 pycparser==3.12
+python-dateutil==2.9.0.post0
 PyYAML==6.0.4
 resolvelib==1.2.1
+s3transfer==0.17.1
+six==1.17.0
+urllib3==2.8.0
 PINS
 )"
 WANTED="$PINS
@@ -42,6 +51,7 @@ collections from ansible==$ANSIBLE_VERSION: $COLLECTIONS"
 installed_ok() {
   [ -x "$VENV_DIR/bin/ansible-playbook" ] && [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$WANTED" ] &&
     [ -f "$VENV_DIR/collections/ansible_collections/community/general/plugins/modules/haproxy.py" ] &&
+    [ -f "$VENV_DIR/collections/ansible_collections/community/aws/plugins/modules/elb_target.py" ] &&
     [ "$("$VENV_DIR/bin/python" -c 'import importlib.metadata as m; print(m.version("ansible-core"))' 2>/dev/null)" = "$ANSIBLE_CORE_VERSION" ]
 }
 

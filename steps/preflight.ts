@@ -14,6 +14,7 @@ import { waitHealthy } from "./health";
 import { runScript } from "./exec/run";
 import { jumpRefusal, knownReleasesText, releaseNamed, releaseOfVersion } from "./releases";
 import { isDowngrade, parseVersion } from "./version";
+import { readLoadBalancerSettings } from "./lbSettings";
 import type { PreflightRequest, StepSecrets, StoredResult } from "./protocol";
 import type { PreflightResult } from "./results";
 
@@ -105,6 +106,18 @@ export async function runPreflight(
   }
   await check(problems, "load balancer", async () => {
     await loadBalancerFor(request.lb).checkFleet(request.lb, secrets, ctx);
+  });
+  await check(problems, "load balancer settings", async () => {
+    const reading = await readLoadBalancerSettings(request.lb, request.rollout, ctx, secrets);
+    if (reading === undefined) return;
+    for (const note of reading.notes) ctx.log(note);
+    ctx.log(`expected per node: drain ${reading.drain.text}; admit ${reading.admit.text}`);
+    problems.push(...reading.problems.map((problem) => `load balancer settings: ${problem}`));
+    Object.assign(result, {
+      loadBalancerSettings: reading.settings,
+      expectedDrainSeconds: reading.drain.upToSeconds,
+      expectedAdmitSeconds: reading.admit.upToSeconds,
+    } satisfies Partial<PreflightResult>);
   });
   const alarms = request.alarms;
   if (alarms && alarms.names.length > 0) {

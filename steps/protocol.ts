@@ -5,7 +5,7 @@
 import type { AwsTarget } from "./aws/clients";
 import type { DbEndpoint } from "./db/connection";
 import type { ScriptRun, SshTarget } from "./exec/types";
-import type { FleetOf, LbSecrets, TargetOf } from "./lb/loadBalancer";
+import type { FleetOf, LbSecrets, RolloutBounds, TargetOf } from "./lb/loadBalancer";
 import type { BuiltInLoadBalancer } from "./lb/registry";
 import type { ResultKind, StepResultByKind } from "./results";
 
@@ -29,6 +29,8 @@ export interface PreflightRequest {
   rdsParameterGroup?: string;
   /** The load balancer with every existing node expected in rotation. */
   lb: LbFleet;
+  /** The stack's drain and admit bounds, which the load balancer's own settings are judged against. */
+  rollout: RolloutBounds;
   nodes: Array<{ name: string; healthUrl: string; version: ScriptSpec }>;
   /** The release the run installs: refused when a node already reports a newer version (a downgrade). */
   target: { release: string; version: string };

@@ -37,6 +37,11 @@ const preflight = z.object({
   galeraMembersBefore: z.array(z.string()).optional(),
   /** With database.galeraMembers: each member's log_bin_trust_function_creators before this release's chain, by `host:port`. */
   trustBeforeByMember: z.record(z.string(), z.boolean()).optional(),
+  /** The load balancer's own settings as the preflight read them (an ALB target group's), in one line. */
+  loadBalancerSettings: z.string().optional(),
+  /** What those settings let each node's drain and admit take, at most (steps/lb/alb/timing.ts). */
+  expectedDrainSeconds: z.number().optional(),
+  expectedAdmitSeconds: z.number().optional(),
   versionsBefore: versions,
 });
 

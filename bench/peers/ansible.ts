@@ -13,6 +13,8 @@ import { releaseInfo } from "../../lab/releases";
 import { TaskTiming, taskTimings } from "./ansibleTimings";
 
 export const PLAYBOOK = path.join(PROJECT_ROOT, "bench", "peers", "upgrade.yml");
+/** The ALB rotation with community.aws.elb_target (deregister and wait; register and wait). */
+export const ALB_ROTATION_PLAYBOOK = path.join(PROJECT_ROOT, "bench", "peers", "alb-rotation.yml");
 /** The drain task's name in bench/peers/tasks/take-out-and-upgrade.yml. */
 export const DRAIN_TASK = "Drain (wait until no session is left)";
 export const STOP_TASK = "Stop Glance";
@@ -104,10 +106,11 @@ export async function runPlaybook(
   inventory: string,
   runDir: string,
   args: string[] = [],
+  playbook: string = PLAYBOOK,
 ): Promise<PlaybookRun> {
   fs.mkdirSync(path.join(runDir, "ansible-home", "tmp"), { recursive: true });
   const started = performance.now();
-  const child = spawn(path.join(venv, "bin", "ansible-playbook"), ["-i", inventory, ...args, PLAYBOOK], {
+  const child = spawn(path.join(venv, "bin", "ansible-playbook"), ["-i", inventory, ...args, playbook], {
     env: ansibleEnv(venv, path.join(runDir, "ansible-home")),
     stdio: ["ignore", "pipe", "pipe"],
     detached: true,

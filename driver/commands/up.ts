@@ -6,6 +6,7 @@ import { exportedState } from "../site";
 import { legacyCommandRefusal } from "../legacyCommandState";
 import { urnName } from "../state";
 import { renderSummary, Summary } from "../summary";
+import { runbookTimes } from "../lbTimes";
 import { upReadingEvents } from "../upResult";
 import { CommandHandler, EXIT_FAILED, validatedPlan } from "./context";
 import { firstLines, say } from "./output";
@@ -30,7 +31,7 @@ export const up: CommandHandler = async ({
   // Both read-only CLI processes started with the stack site (startEarlyReads).
   const [plan, state] = await Promise.all([config().then((c) => validatedPlan(opened, c)), initialState()]);
   const stackConfig = await config();
-  say(renderRunbook(plan));
+  say(renderRunbook(plan, await runbookTimes(stackConfig)));
   const legacy = legacyCommandRefusal(state, stackConfig.targetRelease);
   if (legacy) {
     say(`\nup REFUSED: ${legacy}\n[driver] Nothing was changed (no step ran, no setting was touched).`);

@@ -44,6 +44,33 @@ export type Drained = {
   idleAtSeconds?: number;
 };
 
+/** The stack's bounds a kind judges its own settings against (the preflight's `rollout`). */
+export interface RolloutBounds {
+  drainTimeoutSeconds: number;
+  healthTimeoutSeconds: number;
+  /** A drain that ends on the node's own connections: how long the load balancer may still route to it. */
+  propagationSeconds?: number;
+}
+
+/** One node's expected time for a drain or an admit under the load balancer's settings. */
+export interface ExpectedStepTime {
+  upToSeconds: number;
+  /** Why, in words: "up to 27 s (2 passing checks x 5 s + ...)". */
+  text: string;
+}
+
+/** What a kind's own settings (read by the preflight) say about each node's drain and admit. */
+export interface LbSettingsReading {
+  /** The settings read, in one line. */
+  settings: string;
+  /** Refusals: each names the values and the fix. */
+  problems: string[];
+  /** What the operator must know (what drainTimeoutSeconds must cover, ...). */
+  notes: string[];
+  drain: ExpectedStepTime;
+  admit: ExpectedStepTime;
+}
+
 /** One look at a baking node. */
 export interface BakeReading {
   /** Errors the node answered since the bake began, counted against the error budget. */
@@ -73,6 +100,17 @@ export interface LoadBalancer<Target extends LbKind, Fleet extends LbKind> {
   nodeLabel(target: Target): string;
   /** Where the bake reads its CloudWatch alarms: the load balancer's region, or the SDK's default. */
   alarmRegion(target: Target): AwsTarget;
+  /**
+   * The preflight's reading of the load balancer's own settings (an ALB target group's delay, health
+   * checks, slow start and target type) against the stack's bounds; absent for a kind that has none
+   * to read. Only reads.
+   */
+  readSettings?(
+    fleet: Fleet,
+    bounds: RolloutBounds,
+    secrets: LbSecrets,
+    ctx: StepContext,
+  ): Promise<LbSettingsReading>;
   /** Checks the load balancer has exactly the expected members, all healthy; returns them. */
   checkFleet(fleet: Fleet, secrets: LbSecrets, ctx: StepContext): Promise<string[]>;
   /** Takes the node out of rotation once its in-flight requests end; refuses below minHealthy. */

@@ -238,6 +238,7 @@ describe("the preflight checks the bake's CloudWatch alarms before anything chan
   const preflightWith = (names: string[]): PreflightRequest => ({
     db: { host: "127.0.0.1", port: 1, user: "glance", database: "glance" },
     target: { release: "2024.1", version: "28.2.0" },
+    rollout: { drainTimeoutSeconds: 300, healthTimeoutSeconds: 120 },
     lb: {
       type: "alb",
       targetGroupArn: "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/none/0",

@@ -329,6 +329,7 @@ describe("the preflight lists the images stuck in importing, as a warning", () =
         {
           db: { host, port, user, database },
           target: { release: "2024.1", version: "28.2.0" },
+          rollout: { drainTimeoutSeconds: 300, healthTimeoutSeconds: 120 },
           lb: {
             type: "haproxy",
             runtimeApis: [`127.0.0.1:${await findFreePort()}`],

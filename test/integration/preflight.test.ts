@@ -64,6 +64,7 @@ describe("preflight (real MariaDB, HAProxy and nodes)", () => {
       version: { transport: "local", script: "echo 27.1.1" },
     })),
     target: { release: "2024.1", version: "28.2.0" },
+    rollout: { drainTimeoutSeconds: 300, healthTimeoutSeconds: 120 },
     ...overrides,
   });
   const secrets: StepSecrets = { dbPassword: passwords.glance, dbAdminPassword: passwords.admin };

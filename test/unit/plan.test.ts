@@ -338,6 +338,34 @@ describe("renderRunbook", () => {
     expect(runbook).toMatch(/db\/expand +glance-manage db expand \(from node-1\)\n/);
   });
 
+  it("with the load balancer's settings read: each drain and admit says what it may take, and why", () => {
+    const times = {
+      settings: "deregistration delay 30 s; ...; target type instance",
+      drain: { upToSeconds: 30, text: "30 s (the deregistration delay: ...)" },
+      admit: {
+        upToSeconds: 22,
+        text: "up to 22 s (2 passing checks x 5 s + 2 s check timeout + 10 s margin)",
+      },
+    };
+    const text = renderRunbook(plan, times);
+    expect(text).toContain("  lb settings:     deregistration delay 30 s; ...; target type instance\n");
+    expect(text).toContain("  per node:        drain 30 s (the deregistration delay: ...)\n");
+    expect(text).toContain("                   admit up to 22 s (2 passing checks x 5 s");
+    for (const node of ["node-1", "node-2", "node-3"]) {
+      expect(text).toMatch(new RegExp(`${node}/drain .*\\(expected: up to 30 s\\)\n`));
+      expect(text).toMatch(new RegExp(`${node}/admit .*\\(expected: up to 22 s\\)\n`));
+    }
+    expect(text.match(/expected: up to/g)).toHaveLength(6);
+    // Unread: said once, and no step claims a time.
+    const unread = renderRunbook(plan, {
+      unread: "TargetGroupNotFoundException; the preflight reads them again",
+    });
+    expect(unread).toContain("  expected times:  not read (TargetGroupNotFoundException;");
+    expect(unread).not.toContain("(expected:");
+    // Without a reading (HAProxy), the runbook an operator knows.
+    expect(renderRunbook(plan, undefined)).toBe(runbook);
+  });
+
   it("marks a provisioned NEW NODE", () => {
     const text = renderRunbook(buildPlan(parsed(albProvisionedStack(2))));
     expect(text).toContain("NEW NODE:        glance-new (provisioned)");

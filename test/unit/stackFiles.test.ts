@@ -12,6 +12,43 @@ import {
   UpgradeConfig,
 } from "../../plan/config";
 import { buildPlan } from "../../plan/plan";
+import {
+  admitUpToSeconds,
+  DRAIN_MARGIN_SECONDS,
+  judgeTargetGroup,
+  TargetGroupSettings,
+} from "../../steps/lb/alb/timing";
+
+/** The target groups the example files' comments describe (prod: AWS's defaults). */
+function targetGroup(
+  name: string,
+  delay: number,
+  check: { intervalSeconds: number; timeoutSeconds: number; healthyThreshold: number },
+): TargetGroupSettings {
+  return {
+    targetGroupArn: `arn:aws:elasticloadbalancing:eu-west-1:000000000000:targetgroup/${name}/0`,
+    targetType: "instance",
+    deregistrationDelaySeconds: delay,
+    slowStartSeconds: 0,
+    healthCheck: {
+      protocol: "HTTP",
+      path: "/healthcheck",
+      port: "traffic-port",
+      matcher: "200",
+      unhealthyThreshold: 2,
+      ...check,
+    },
+  };
+}
+
+const TARGET_GROUPS: Record<string, TargetGroupSettings> = {
+  prod: targetGroup("glance-api-prod", 300, { intervalSeconds: 30, timeoutSeconds: 5, healthyThreshold: 5 }),
+  staging: targetGroup("glance-api-staging", 120, {
+    intervalSeconds: 10,
+    timeoutSeconds: 5,
+    healthyThreshold: 3,
+  }),
+};
 
 /**
  * The committed example stacks for real environments. Their secrets are set by operators with
@@ -81,10 +118,33 @@ describe.each(["prod", "staging"])("the example stack Pulumi.%s.yaml", (stack) =
     expect(config.loadBalancer).toMatchObject({
       type: "alb",
       port: 9292,
-      drainTimeoutSeconds: 300,
-      healthTimeoutSeconds: 180,
       maxUnavailable: 1,
     });
+  });
+
+  it("has drain and admit bounds the target group its comment describes lets the preflight accept", () => {
+    const config = validConfig(stack);
+    const lb = config.loadBalancer;
+    const group = TARGET_GROUPS[stack];
+    const bounds = {
+      drainTimeoutSeconds: lb.drainTimeoutSeconds,
+      healthTimeoutSeconds: lb.healthTimeoutSeconds,
+    };
+    const ids = config.nodes.map((n) => String(n.instanceId));
+    expect(judgeTargetGroup(group, bounds, ids).problems).toEqual([]);
+    // The comment beside the bounds says the same settings and the same minimums.
+    const comment = file.text
+      .split("\n")
+      .filter((line) => /^\s+#/.test(line))
+      .join(" ")
+      .replace(/\s*#\s*/g, " ");
+    const h = group.healthCheck;
+    expect(comment).toContain(`deregistration delay ${group.deregistrationDelaySeconds} s`);
+    expect(comment).toContain(
+      `every ${h.intervalSeconds} s, timeout ${h.timeoutSeconds} s, healthy threshold ${h.healthyThreshold}`,
+    );
+    expect(comment).toMatch(new RegExp(`\\b${group.deregistrationDelaySeconds + DRAIN_MARGIN_SECONDS}\\b`));
+    expect(comment).toMatch(new RegExp(`\\b${admitUpToSeconds(group)}\\b`));
     expect(config.database).toMatchObject({ tls: true, user: "glance", name: "glance" });
     expect(config.database.host).toMatch(/\.eu-west-1\.rds\.amazonaws\.com$/);
     expect(config.rollbackTo).toEqual({ release: "2023.2", version: "27.1.1" });

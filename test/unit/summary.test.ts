@@ -97,3 +97,41 @@ describe("the summary's node table", () => {
     expect(text).not.toContain("pre-staged");
   });
 });
+
+describe("the summary's expected times (an ALB target group the preflight read)", () => {
+  const settings = "deregistration delay 30 s; health checks every 5 s; target type instance";
+  const withExpected = (): Summary => ({
+    ...summaryOf(false),
+    preflight: ran(0, 1, {
+      versionsBefore: { "node-1": "27.1.1", "node-2": "27.1.1" },
+      loadBalancerSettings: settings,
+      expectedDrainSeconds: 30,
+      expectedAdmitSeconds: 22,
+    }),
+    "node-1/admit": ran(24, 25, { admitSeconds: 1 }),
+    "node-2/admit": ran(33, 34.5, { admitSeconds: 7.5 }),
+  });
+
+  it("shows each node's admit beside the most its drain and admit may take, and the settings read", () => {
+    expect(nodeSummaries(withExpected())[1]).toMatchObject({
+      node: "node-2",
+      drainSeconds: 2,
+      admitSeconds: 7.5,
+      expectedDrainSeconds: 30,
+      expectedAdmitSeconds: 22,
+    });
+    expect(fromNodesTable(renderSummary(withExpected())).slice(0, 5)).toEqual([
+      "Nodes:",
+      "  node            drain  out of rotation    admit expected drain expected admit  release before -> after",
+      "  node-1          0.5 s           10.0 s    1.0 s        <= 30 s        <= 22 s  27.1.1 -> 28.2.0",
+      "  node-2          2.0 s            8.5 s    7.5 s        <= 30 s        <= 22 s  27.1.1 -> 28.2.0",
+      `  (expected: the most the load balancer's settings let a drain and an admit take, as the preflight read them: ${settings})`,
+    ]);
+  });
+
+  it("a provisioned NEW NODE (no drain) expects no drain", () => {
+    const { "node-1/drain": _drain, ...rest } = withExpected();
+    expect(nodeSummaries(rest)[0]).toMatchObject({ node: "node-1", expectedAdmitSeconds: 22 });
+    expect(nodeSummaries(rest)[0].expectedDrainSeconds).toBeUndefined();
+  });
+});

@@ -7,6 +7,8 @@ import type { BakeWatch, LoadBalancer } from "../loadBalancer";
 const fleet = () => import("./fleet");
 const membership = () => import("./membership");
 const targetGroup = () => import("./targetGroup");
+const settings = () => import("./settings");
+const timing = () => import("./timing");
 
 /** One node as a step request carries it: a target (instance id or IP address) in the target group. */
 export type AlbTarget = {
@@ -46,6 +48,12 @@ function targetWatch(target: AlbTarget, ctx: StepContext): BakeWatch {
 export const albLoadBalancer: LoadBalancer<AlbTarget, AlbFleet> = {
   nodeLabel: (target) => target.targetId,
   alarmRegion: (target) => ({ region: target.region, endpoint: target.endpoint }),
+  async readSettings(fleetArgs, bounds, _secrets, ctx) {
+    const read = await (await settings()).readTargetGroupSettings(fleetArgs);
+    const verdict = (await timing()).judgeTargetGroup(read, bounds, fleetArgs.expected);
+    ctx.log(`target group ${fleetArgs.targetGroupArn}: ${verdict.settings}`);
+    return verdict;
+  },
   async checkFleet(fleetArgs, _secrets, ctx) {
     const { albFleetCheck } = await fleet();
     return (await albFleetCheck({ ...fleetArgs, expectedTargetIds: fleetArgs.expected }, ctx)).targets;
