@@ -21,7 +21,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LabState, runGlanceNode } from "../../lab/lab";
 import { LoadReport, RunningLoad, startLoad } from "../../lab/load/client";
-import { readHaproxyLog } from "../../lab/load/haproxyLog";
+import { isAbnormal, readHaproxyLog } from "../../lab/load/haproxyLog";
 import { zeroFailureViolations } from "../../lab/load/verdict";
 import { labStackConfig, LAB_SECRETS } from "../../lab/stack";
 import { elbv2Client } from "../../steps/aws/clients";
@@ -36,15 +36,13 @@ import { drainStarts, expectZeroFailedRequests } from "../support/loadAssertions
 const NODES = 3;
 const DELAY_SECONDS = 30;
 /** Covers a new target's checks (registration lag 1 s, then 2 passing checks 5 s apart) with margin. */
-const HEALTH_TIMEOUT_SECONDS = 20;
+const HEALTH_TIMEOUT_SECONDS = 15;
 /** Covers the delay a drain waits out on main (AWS shows `draining` until the delay is over). */
 const DRAIN_TIMEOUT_SECONDS = 60;
 const BAKE_SECONDS = 3;
 const LOAD_WARMUP_MS = 3_000;
 const RELEASE_A_VERSION = "27.1.1";
 const RELEASE_B_VERSION = "28.2.0";
-/** Control (a) needs a download the node is still sending when it stops (see negativeControls.test.ts). */
-const LARGE_IMAGE_BYTES = 48 * 1024 * 1024;
 
 function output(run: DriverRun): string {
   return `${run.stdout}\n--- stderr ---\n${run.stderr}`;
@@ -82,8 +80,8 @@ describe("the ALB lab: an upgrade under load with a node that never turns health
     return (await runGlanceNode(lab.dir, ["version", node])).stdout.trim();
   }
 
-  async function warmLoad(largeImageBytes = 0): Promise<RunningLoad> {
-    const running = startLoad({ baseUrl: alb.frontendUrl, seedImages: lab.seedImages, largeImageBytes });
+  async function warmLoad(): Promise<RunningLoad> {
+    const running = startLoad({ baseUrl: alb.frontendUrl, seedImages: lab.seedImages });
     await sleep(LOAD_WARMUP_MS);
     return running;
   }
@@ -212,13 +210,11 @@ describe("the ALB lab: an upgrade under load with a node that never turns health
   });
 
   it("negative control (a): a node stopped right after its deregistration, without waiting for the drain, fails the verdict", async () => {
-    load = await warmLoad(LARGE_IMAGE_BYTES);
-    // A download node-3 is still sending (the large image, not a seed) when it goes.
-    await heldDownloadOn(
-      load,
-      "node-3",
-      lab.seedImages.map((image) => image.id),
-    );
+    load = await warmLoad();
+    // As an operator who deregisters and stops at once would: with a download in flight on node-3,
+    // and new requests still reaching it for the propagation lag.
+    await heldDownloadOn(load, "node-3");
+    const controlStarted = Date.now();
     await elbv2.send(
       new DeregisterTargetsCommand({
         TargetGroupArn: alb.targetGroupArn,
@@ -228,16 +224,19 @@ describe("the ALB lab: an upgrade under load with a node that never turns health
     const stopped = await runGlanceNode(lab.dir, ["stop", "node-3"]);
     expect(stopped.code, stopped.stderr).toBe(0);
     const report = await stopLoad();
-    const violations = zeroFailureViolations(report, {
-      minRequests: 50,
-      haproxyLines: readHaproxyLog(alb.logPath),
-    });
+    const albLines = readHaproxyLog(alb.logPath);
+    const violations = zeroFailureViolations(report, { minRequests: 50, haproxyLines: albLines });
     const rules = [...new Set(violations.map((v) => v.rule))];
     console.log(
-      `control (a): ${report.requests} requests, ${report.failures} failed: ${JSON.stringify(report.failuresByType)}; ` +
+      `control (a): ${report.requests} requests, ${report.failures} failed: ` +
+        `${JSON.stringify(Object.fromEntries(Object.entries(report.failuresByType).filter(([, n]) => n > 0)))}; ` +
         `rules: ${rules.join(", ")}`,
     );
     expect(rules).toEqual(expect.arrayContaining(["failed requests", "abnormal HAProxy line"]));
-    expect(report.failureRecords.map((f) => f.server)).toContain("node-3");
+    // The ALB's log names node-3 for what went wrong (a 502 carries no X-Served-By to the client).
+    const onNode3 = albLines.filter(
+      (l) => l.acceptedAt >= controlStarted && isAbnormal(l) && l.server === "node-3",
+    );
+    expect(onNode3.length, "abnormal ALB log lines for node-3").toBeGreaterThan(0);
   });
 });
