@@ -20,7 +20,7 @@ import { readHaproxyLog } from "../../lab/load/haproxyLog";
 import { kollaStyleUpgrade, Phase } from "../../lab/sequences/kollaStyle";
 import { labHaproxyLog, Violation, zeroFailureViolations } from "../../lab/load/verdict";
 import { readBackendServers } from "../../steps/lb/haproxyRuntime";
-import { heldDownloadOn, pollFor, sleep } from "../support/faultTools";
+import { pollFor, sleep } from "../support/faultTools";
 import { freshLab, removeLab } from "../support/labFixture";
 
 const WARMUP_MS = 3_000;
@@ -56,6 +56,16 @@ async function underLoad<T>(
       `rules: ${[...new Set(violations.map((v) => v.rule))].join(", ")}`,
   );
   return { report, violations, result };
+}
+
+/** Waits until one of the load's held downloads is in flight on `server`, answered and unread. */
+function heldDownloadOn(load: RunningLoad, server: string, notOf: string[] = []): Promise<void> {
+  return pollFor(
+    `a held download on ${server}`,
+    () =>
+      load.inFlight().some((r) => r.held && r.server === server && !notOf.some((id) => r.path.includes(id))),
+    { timeoutMs: 30_000 },
+  );
 }
 
 function pidOf(lab: LabState, node: string): number {

@@ -9,7 +9,6 @@ import * as http from "node:http";
 import * as net from "node:net";
 import * as path from "node:path";
 import { LabState } from "../../lab/lab";
-import type { RunningLoad } from "../../lab/load/client";
 import { LAB_CREDENTIALS } from "../../lab/state";
 import { SERVED_BY_HEADER } from "../../lab/load/exchange";
 import { findFreePort } from "../../lab/services/ports";
@@ -176,16 +175,6 @@ export async function pollFor(
     if (Date.now() > deadline) throw new Error(`timed out after ${opts.timeoutMs} ms waiting for ${what}`);
     await sleep(POLL_MS);
   }
-}
-
-/** Waits until one of the load's held downloads is in flight on `server`, answered and unread (not of `notOf` images). */
-export function heldDownloadOn(load: RunningLoad, server: string, notOf: string[] = []): Promise<void> {
-  return pollFor(
-    `a held download on ${server}`,
-    () =>
-      load.inFlight().some((r) => r.held && r.server === server && !notOf.some((id) => r.path.includes(id))),
-    { timeoutMs: 30_000 },
-  );
 }
 
 /** The records folder of the stack's most recent driver run (TestStack numbers them 1-up, 2-up, ...). */
