@@ -209,8 +209,6 @@ describe("the ALB lab: an upgrade under load with a node that never turns health
       );
     }
     expect(drains.map((d) => d.node).sort()).toEqual(["node-1", "node-2", "node-3"]);
-    // Never past the delay by more than the polling: the drain ends when the target leaves `draining`.
-    for (const { seconds } of drains) expect(seconds).toBeLessThan(DELAY_SECONDS + 5);
   });
 
   it("negative control (a): a node stopped right after its deregistration, without waiting for the drain, fails the verdict", async () => {
