@@ -6,7 +6,8 @@ import { type LabState, writeLabState } from "./state";
 const SEED_IMAGE_COUNT = 2;
 const SEED_IMAGE_BYTES = 8 * 1024 * 1024;
 
-function uploadImage(frontendUrl: string, name: string, bytes: Buffer): Promise<string> {
+/** Creates an image and uploads `bytes` as its data through `frontendUrl`; resolves with its id. */
+export function uploadImage(frontendUrl: string, name: string, bytes: Buffer): Promise<string> {
   const call = (method: string, urlPath: string, body: Buffer, contentType: string): Promise<string> =>
     new Promise((resolve, reject) => {
       const req = http.request(

@@ -8,4 +8,4 @@ bash scripts/setup-engine.sh >/dev/null
 bash scripts/setup-glance.sh >/dev/null
 [ -d node_modules/@pulumi/pulumi ] || npm ci --no-audit --no-fund
 npm run --silent build
-exec node dist/lab/rehearse.js
+exec node dist/lab/rehearse.js "$@"
