@@ -5,6 +5,7 @@ import { dbRef, lbAlarmsAt, lbFleet } from "./membership";
 import { SECRET_KEYS } from "../plan/config";
 import { galeraMemberAddress } from "../plan/config/databaseSchema";
 import { PREFLIGHT_STEP } from "../plan/stepIds";
+import { lbKindOf } from "../plan/lb/registry";
 import { typedStep } from "./typedStep";
 import { StepResource } from "../resources/step";
 import type { PreflightRequest } from "../steps/protocol";
@@ -42,6 +43,8 @@ export class Preflight extends pulumi.ComponentResource {
           rollout: {
             drainTimeoutSeconds: config.loadBalancer.drainTimeoutSeconds,
             healthTimeoutSeconds: config.loadBalancer.healthTimeoutSeconds,
+            // A drain that ends when the node is idle (ALB): judged by the lag, not by the delay.
+            ...(lbKindOf(config.loadBalancer).drainIdle?.(config.loadBalancer) ?? {}),
           },
           target: { release: config.targetRelease, version: config.targetVersion },
           ...alarmsOf(config),

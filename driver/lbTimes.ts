@@ -20,7 +20,11 @@ export async function runbookTimes(config: UpgradeConfig): Promise<RunbookTimes 
     const reading = await Promise.race([
       readLoadBalancerSettings(
         fleet,
-        { drainTimeoutSeconds: lb.drainTimeoutSeconds, healthTimeoutSeconds: lb.healthTimeoutSeconds },
+        {
+          drainTimeoutSeconds: lb.drainTimeoutSeconds,
+          healthTimeoutSeconds: lb.healthTimeoutSeconds,
+          ...(lbKindOf(lb).drainIdle?.(lb) ?? {}),
+        },
         { log: () => undefined },
       ),
       new Promise<never>((_, reject) => {
