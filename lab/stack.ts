@@ -133,8 +133,11 @@ export function labStackConfig(lab: LabLayout, opts: LabStackOptions): Record<st
       versionCommand: node("version"),
       glanceManageCommand: node("manage"),
       glanceStatusCommand: node("glance-status"),
+      glancePythonCommand: node("python"),
       scriptTimeoutSeconds: 300,
     },
+    // The config each node's release starts with (lab/glance/config.ts writes one per release).
+    glanceConfig: { files: [path.join(lab.dir, "nodes", "{node}", "{release}", "glance-api.conf")] },
   };
 }
 
