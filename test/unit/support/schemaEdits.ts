@@ -124,6 +124,7 @@ export const EXAMPLE_VALUES: Record<string, unknown[]> = {
   "backup.endpoint": ["https://rds.eu-west-1.amazonaws.com"],
   "nodeCommands.prestageCommand": ["apt-get install --download-only -y glance-api"],
   "bake.alarmNames": ["glance-5xx"],
+  "glanceConfig.acknowledge": ["DEFAULT/site_option"],
   approvedRelease: ["2024.1"],
   "rollbackTo.release": ["2023.2"],
   "rollbackTo.version": ["27.1.1"],
