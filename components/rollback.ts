@@ -5,6 +5,7 @@ import { createExecutor } from "./exec";
 import { NodeUpgrade } from "./nodeUpgrade";
 import { nodeScope } from "../plan/stepIds";
 import { rollbackSteps } from "../plan/plan";
+import { rollbackNodeCommands } from "../steps/node/scripts";
 
 export interface RollingRollbackArgs {
   config: UpgradeConfig;
@@ -30,6 +31,7 @@ export class RollingRollback extends pulumi.ComponentResource {
       ...args.config,
       targetRelease: target.release,
       targetVersion: target.version,
+      nodeCommands: rollbackNodeCommands(args.config.nodeCommands),
     };
     const context = {
       config,

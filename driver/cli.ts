@@ -18,7 +18,7 @@ const EXIT_CONFIG = 3;
 function usage(message?: string): never {
   if (message) console.error(`error: ${message}`);
   console.error(
-    `usage: driver <${COMMAND_NAMES.join("|")}> --stack <name> [--work-dir <dir with Pulumi.yaml>]`,
+    `usage: driver <${COMMAND_NAMES.join("|")}> --stack <name> [--work-dir <dir with Pulumi.yaml>] [--plain|--verbose]`,
   );
   process.exit(EXIT_USAGE);
 }
@@ -29,16 +29,22 @@ export function parseArgs(argv: string[]): Options {
     usage(command ? `unknown command '${command}'` : undefined);
   let stack: string | undefined;
   let workDir: string | undefined;
+  const shown: Pick<Options, "plain" | "verbose"> = {};
   for (let i = 0; i < rest.length; i++) {
     const flag = rest[i];
     const value = rest[i + 1];
+    if (flag === "--plain" || flag === "--verbose") {
+      shown[flag === "--plain" ? "plain" : "verbose"] = true;
+      continue;
+    }
     if (flag === "--stack" && value) stack = value;
     else if (flag === "--work-dir" && value) workDir = value;
     else usage(`unknown or incomplete option '${flag}'`);
     i++;
   }
   if (!stack) usage("--stack is required");
-  return { command: command as CommandName, stack, workDir };
+  if (shown.plain && shown.verbose) usage("--plain and --verbose exclude each other");
+  return { command: command as CommandName, stack, workDir, ...shown };
 }
 
 async function run(options: Options): Promise<number> {

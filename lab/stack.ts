@@ -51,6 +51,12 @@ export interface LabStackOptions {
   prestage?: boolean;
   /** The load balancer the stack drives: the lab's HAProxy (default) or the lab ALB (needs `lab up --alb`). */
   loadBalancer?: "haproxy" | "alb";
+  /**
+   * Move every node from the eventlet server to uWSGI with this upgrade (`nodeCommands.serverMove`):
+   * its start puts the node under uWSGI, and startCommand (the rollback's start) under eventlet.
+   * `glance-node stop` and `status` act on whichever server runs, so both stops are the same.
+   */
+  serverMove?: boolean;
 }
 
 /** The stack config (without secrets) that upgrades a lab: what Pulumi.local.yaml holds for the default lab. */
@@ -129,7 +135,17 @@ export function labStackConfig(lab: LabLayout, opts: LabStackOptions): Record<st
       stoppedCheckCommand: `[ "$(${node("status")})" = stopped ]`,
       upgradeCommand: node("install", '"$GLANCE_TARGET_VERSION"'),
       ...(opts.prestage === true ? { prestageCommand: node("prestage", '"$GLANCE_TARGET_VERSION"') } : {}),
-      startCommand: node("start"),
+      startCommand:
+        opts.serverMove === true ? `${node("server", "eventlet")} && ${node("start")}` : node("start"),
+      ...(opts.serverMove === true
+        ? {
+            serverMove: {
+              stopCommand: node("stop"),
+              stoppedCheckCommand: `[ "$(${node("status")})" = stopped ]`,
+              startCommand: `${node("server", "uwsgi")} && ${node("start")}`,
+            },
+          }
+        : {}),
       versionCommand: node("version"),
       glanceManageCommand: node("manage"),
       glanceStatusCommand: node("glance-status"),

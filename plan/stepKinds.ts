@@ -85,7 +85,10 @@ const NODE_KINDS = {
   },
   stop: {
     runs: { by: "script" },
-    describe: () => "stop Glance gracefully and verify it is down",
+    describe: (ctx) =>
+      ctx.config.nodeCommands.serverMove
+        ? "stop Glance gracefully, whichever server runs it, and verify both are down"
+        : "stop Glance gracefully and verify it is down",
     shown: ["stdout"],
     releaseChange: true,
     follows: ["drain"],
@@ -115,7 +118,10 @@ const NODE_KINDS = {
   // `pulumi up` runs the start again together with its gate.
   start: {
     runs: { by: "script" },
-    describe: () => "start Glance on the new release; wait until its health check answers 200",
+    describe: (ctx) =>
+      ctx.config.nodeCommands.serverMove
+        ? "start Glance on the new release under its new server (serverMove); wait until its health check answers 200"
+        : "start Glance on the new release; wait until its health check answers 200",
     shown: ["healthySeconds", "stdout"],
     releaseChange: true,
   },

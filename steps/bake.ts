@@ -120,10 +120,18 @@ async function watchThroughWindow(
   ctx.log(
     `baking ${node} for ${request.windowSeconds} s${watch.terms(request.errorBudget, alarms !== undefined)}`,
   );
+  let errorsSeen = 0;
   for (;;) {
     const final = isFinal();
     const { errors, counters, problem } = await watch.read();
     const overBudget = errors > request.errorBudget;
+    if (errors !== errorsSeen && !overBudget) {
+      // What the live view shows as the bake's error count (driver/view/render.ts: waitingFor).
+      ctx.log(
+        `bake at ${elapsed()} s: ${errors} error(s) (budget ${request.errorBudget})${counters ? `; ${counters}` : ""}`,
+      );
+      errorsSeen = errors;
+    }
     const alarm = overBudget || problem ? undefined : await trippedAlarm(alarms, final, node, elapsed);
     if (overBudget || problem || alarm) {
       const why = overBudget

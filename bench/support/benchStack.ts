@@ -93,7 +93,8 @@ export class BenchStack {
     const started = performance.now();
     const child = spawn(
       process.execPath,
-      ["-r", PEAK_PRELOAD, DRIVER, command, "--stack", this.name, "--work-dir", this.folder],
+      // --verbose: the phases below are read from the engine's own lines, which only verbose mode prints.
+      ["-r", PEAK_PRELOAD, DRIVER, command, "--stack", this.name, "--work-dir", this.folder, "--verbose"],
       {
         env: { ...this.env, GRU_RUN_DIR: runDir, BENCH_PEAK_FILE: peakFile },
         stdio: ["ignore", "pipe", "pipe"],

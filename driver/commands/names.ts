@@ -16,6 +16,10 @@ export interface Options {
   command: CommandName;
   stack: string;
   workDir?: string;
+  /** `up`, `rollback`: plain progress lines even on a terminal (`--plain`). */
+  plain?: boolean;
+  /** `up`, `rollback`: the engine's output and every step's log lines, not the live view (`--verbose`). */
+  verbose?: boolean;
 }
 
 export const EXIT_FAILED = 1;

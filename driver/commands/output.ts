@@ -1,7 +1,18 @@
-/** One line of the driver's own output. */
-export const say = (line: string): void => {
-  process.stdout.write(`${line}\n`);
+let write = (text: string): void => {
+  process.stdout.write(text);
 };
+
+/** One line of the driver's own output. */
+export const say = (line: string): void => write(`${line}\n`);
+
+/** Sends the driver's lines to `to` (a live view draws them above itself); returns what undoes it. */
+export function redirectSay(to: (text: string) => void): () => void {
+  const before = write;
+  write = to;
+  return () => {
+    write = before;
+  };
+}
 
 /**
  * Prints the engine's own output lines, skipping blank ones and the stack outputs block (the plan

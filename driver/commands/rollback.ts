@@ -1,12 +1,12 @@
 import { ConfigError } from "../../plan/config";
 import { rollbackProgram } from "../../components/program";
 import { restoreAfterFailure, settingRecord } from "../mysqlSetting";
-import { followProgress } from "../progress";
-import { buildPlan } from "../../plan/plan";
+import { buildPlan, rollbackSteps } from "../../plan/plan";
 import { contractProgress, contractWords, upgradedNodes } from "../resume";
 import { defaultLocation, openStack } from "../stack";
 import { CommandHandler, EXIT_FAILED } from "./context";
-import { engineOutputPrinter, say } from "./output";
+import { say } from "./output";
+import { outputMode, showRun } from "../view/screen";
 
 /** Returns the upgraded nodes to `rollbackTo`, one at a time, while db contract has not run. */
 export const rollback: CommandHandler = async ({
@@ -54,9 +54,15 @@ export const rollback: CommandHandler = async ({
   const rollbackStack = await openStack(defaultLocation(options.stack, options.workDir), files, {
     program: () => rollbackProgram(nodes),
   });
-  const progress = followProgress(files.progress, (line) => say(`  ${line}`), records);
+  const steps = rollbackSteps(stackConfig, nodes);
+  const progress = showRun(outputMode(options, process.stdout.isTTY === true), files, records, {
+    title: "rollback",
+    release: target.release,
+    steps,
+    waves: nodes.map((node, i) => ({ index: i + 1, nodes: [node] })),
+  });
   try {
-    await rollbackStack.stack.up({ onOutput: engineOutputPrinter(), color: "never" });
+    await rollbackStack.stack.up({ onOutput: progress.onOutput, color: "never" });
   } finally {
     progress.stop();
   }

@@ -1,7 +1,6 @@
 import { ConcurrentUpdateError, PulumiFn, Stack } from "@pulumi/pulumi/automation";
-import { renderRunbook } from "../../plan/plan";
+import { renderRunbook, stepsToRun } from "../../plan/plan";
 import { reapplyBeforeResume, restoreAfterFailure, settingRecord } from "../mysqlSetting";
-import { followProgress } from "../progress";
 import { contractProgress, contractWords, passedChecks, startsToRepeat } from "../resume";
 import { passChecks } from "../../components/program";
 import { exportedState } from "../site";
@@ -10,7 +9,9 @@ import { urnName } from "../state";
 import { renderSummary, Summary } from "../summary";
 import { upReadingEvents } from "../upResult";
 import { CommandHandler, EXIT_FAILED, validatedPlan } from "./context";
-import { engineOutputPrinter, firstLines, say } from "./output";
+import { firstLines, say } from "./output";
+import { outputMode, showRun } from "../view/screen";
+import { viewPlanOf } from "../view/render";
 
 /**
  * Runs the upgrade, or resumes it: finished steps are not repeated. After a failure (or at a
@@ -53,10 +54,11 @@ export const up: CommandHandler = async ({
   const passed = passedChecks(state, plan);
   if (passed.length > 0) say(`[driver] ${passedWords(passed, stackConfig.targetRelease)}`);
   passChecks(passed);
-  const following = followProgress(files.progress, (line) => say(`  ${line}`), progress);
+  const mode = outputMode(options, process.stdout.isTTY === true);
+  const following = showRun(mode, files, progress, viewPlanOf(plan, stepsToRun(plan, passed)));
   try {
     const result = await upReadingEvents(stack, {
-      onOutput: engineOutputPrinter(),
+      onOutput: following.onOutput,
       color: "never",
       replace,
       program,

@@ -174,12 +174,17 @@ export function prestageProblems(stack: ParsedStack): string[] {
   if (prestage === undefined) return [];
   const at = `${key(["nodeCommands", "prestageCommand"])} = ${show(prestage)}: it runs on each node before its drain, while the node still serves`;
   const example = `e.g. ${PRESTAGE_EXAMPLE}`;
-  const same = (Object.keys(PRESTAGE_UNSAFE) as Array<keyof typeof PRESTAGE_UNSAFE>).find(
-    (name) => commands[name] === prestage,
-  );
+  const unsafe: Array<[string, string | undefined, string]> = [
+    ...(Object.keys(PRESTAGE_UNSAFE) as Array<keyof typeof PRESTAGE_UNSAFE>).map(
+      (name): [string, string | undefined, string] => [name, commands[name], PRESTAGE_UNSAFE[name]],
+    ),
+    ["serverMove.stopCommand", commands.serverMove?.stopCommand, "stops Glance"],
+    ["serverMove.startCommand", commands.serverMove?.startCommand, "starts Glance"],
+  ];
+  const same = unsafe.find(([, command]) => command === prestage);
   if (same) {
     return [
-      `${at}, and it is nodeCommands.${same}, which ${PRESTAGE_UNSAFE[same]} on a node in rotation: make it fetch what upgradeCommand installs without installing it (${example}), or remove prestageCommand`,
+      `${at}, and it is nodeCommands.${same[0]}, which ${same[2]} on a node in rotation: make it fetch what upgradeCommand installs without installing it (${example}), or remove prestageCommand`,
     ];
   }
   // Command by command: a -d in another command (rm -d, mkdir -p ... && cp -d) downloads nothing.
@@ -192,4 +197,16 @@ export function prestageProblems(stack: ParsedStack): string[] {
     ];
   }
   return [];
+}
+
+/**
+ * nodeCommands.serverMove moves each node to another server: its start must start that server, not
+ * the one startCommand (the rollback's start) starts.
+ */
+export function serverMoveProblems(stack: ParsedStack): string[] {
+  const move = stack.nodeCommands.serverMove;
+  if (move === undefined || move.startCommand !== stack.nodeCommands.startCommand) return [];
+  return [
+    `${key(["nodeCommands", "serverMove", "startCommand"])} = ${show(move.startCommand)}: it is nodeCommands.startCommand, which starts the old release's server (the rollback runs it), so the upgrade would move no node: make it start the new server (e.g. systemctl enable --now glance-api-uwsgi), or remove serverMove`,
+  ];
 }

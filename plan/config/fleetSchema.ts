@@ -84,6 +84,29 @@ export const sshSchema = z.strictObject({
   connectTimeoutSeconds: positiveSeconds(300).default(10),
 });
 
+/** A command a block needs: when it is missing, the error says what it does and gives an example. */
+const requiredCommand = (what: string) =>
+  z.string({ error: (issue) => (issue.input === undefined ? what : undefined) }).pipe(command);
+
+/**
+ * The new release is served by another service than the old one (Glance 2026.1 wants a WSGI server:
+ * eventlet's `glance-api` out, uWSGI serving `glance.wsgi.api` in). The upgrade's stop uses its stop
+ * and check, which act on whichever server runs (a rerun may find the node half moved, or already
+ * moved); its start starts the new service, health-gated like any start. The rollback stops with its
+ * stop and check too, and starts with startCommand: the release it returns to is served the old way.
+ */
+export const serverMoveSchema = z.strictObject({
+  stopCommand: requiredCommand(
+    "stops Glance whichever server runs it, e.g. systemctl stop glance-api glance-api-uwsgi",
+  ),
+  stoppedCheckCommand: requiredCommand(
+    "succeeds once neither server runs, e.g. ! systemctl is-active --quiet glance-api && ! systemctl is-active --quiet glance-api-uwsgi",
+  ),
+  startCommand: requiredCommand(
+    "starts the new release under the new server, e.g. systemctl unmask --runtime glance-api && systemctl disable glance-api && systemctl enable --now glance-api-uwsgi",
+  ),
+});
+
 /** How a node is stopped, upgraded, started and asked for its release. Defaults: systemd + distro packages. */
 /** An option of a glance-api config as the config check names it: `group/option`, or `group/*`. */
 const glanceOption = z
@@ -131,5 +154,7 @@ export const nodeCommandsSchema = z.strictObject({
    */
   glancePythonCommand: command.default("python3"),
   healthUrl: url.default("http://{address}:9292/healthcheck"),
+  /** Optional: move each node to another server with this upgrade (serverMoveSchema). */
+  serverMove: serverMoveSchema.optional(),
   scriptTimeoutSeconds: positiveSeconds(7200).default(1800),
 });

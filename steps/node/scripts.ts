@@ -104,16 +104,19 @@ function commands(kind: ScriptKind, config: UpgradeConfig, node: { name: string 
         `if [ "$rc" -ne 0 ]; then echo "prestageCommand failed on $GLANCE_NODE (exit $rc) before its drain: the node is still in rotation and was not changed by the upgrade; fix the command or the node, then run up again" >&2; exit "$rc"; fi`,
         `echo "pre-staged release $GLANCE_RELEASE ($GLANCE_TARGET_VERSION) on $GLANCE_NODE while it still serves (prestageCommand exit 0)"`,
       ];
-    case "stop":
+    case "stop": {
+      // Moving to another server: stop whichever one runs (a rerun may find the node half moved).
+      const stop = c.serverMove ?? c;
       return [
-        c.stopCommand,
+        stop.stopCommand,
         `for _ in $(seq 1 ${STOP_VERIFY_ATTEMPTS}); do`,
-        `  if ${c.stoppedCheckCommand}; then echo "glance stopped on $GLANCE_NODE"; exit 0; fi`,
+        `  if ${stop.stoppedCheckCommand}; then echo "glance stopped on $GLANCE_NODE"; exit 0; fi`,
         "  sleep 0.5",
         "done",
         `echo "glance is still running on $GLANCE_NODE after the stop command; not upgrading it" >&2`,
         "exit 1",
       ];
+    }
     case "upgrade":
       return [
         c.upgradeCommand,
@@ -125,7 +128,7 @@ function commands(kind: ScriptKind, config: UpgradeConfig, node: { name: string 
         "esac",
       ];
     case "start":
-      return [c.startCommand];
+      return [c.serverMove?.startCommand ?? c.startCommand];
     case "version":
       return [c.versionCommand];
     case "upgrade-check":
@@ -178,6 +181,18 @@ function commands(kind: ScriptKind, config: UpgradeConfig, node: { name: string 
       return added.commands(config);
     }
   }
+}
+
+/**
+ * The node commands of a rollback: it stops with serverMove's stop and check (the node may run either
+ * server), and starts with startCommand, the old release's server.
+ */
+export function rollbackNodeCommands(commands: UpgradeConfig["nodeCommands"]): UpgradeConfig["nodeCommands"] {
+  const move = commands.serverMove;
+  if (move === undefined) return commands;
+  const back = { ...commands, stopCommand: move.stopCommand, stoppedCheckCommand: move.stoppedCheckCommand };
+  delete back.serverMove;
+  return back;
 }
 
 /** The exact script a node step runs. */

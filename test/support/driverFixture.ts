@@ -86,10 +86,22 @@ export class TestStack {
     fs.writeFileSync(file, [...salt, rendered.trimEnd(), ...secureEntries, ""].join("\n"));
   }
 
-  /** Runs the driver as an operator would: `node dist/driver/cli.js <command> --stack <name>`. */
-  driver(command: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<DriverRun> {
+  /**
+   * Runs the driver as an operator would: `node dist/driver/cli.js <command> --stack <name>`, with
+   * `--verbose` unless `flags` say otherwise: the tests read the steps' own log lines, which only the
+   * verbose output prints (with no terminal the driver prints one start and one end line per step).
+   */
+  driver(
+    command: string,
+    extraEnv: NodeJS.ProcessEnv = {},
+    flags: string[] = ["--verbose"],
+  ): Promise<DriverRun> {
     const cli = path.join(PROJECT_ROOT, "dist", "driver", "cli.js");
-    return this.run(command, [cli, command, "--stack", this.name, "--work-dir", this.folder], extraEnv);
+    return this.run(
+      command,
+      [cli, command, "--stack", this.name, "--work-dir", this.folder, ...flags],
+      extraEnv,
+    );
   }
 
   /** A plain `pulumi up` of this stack: the engine and the program only, none of the driver's help. */

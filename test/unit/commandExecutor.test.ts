@@ -288,6 +288,15 @@ const PARITY_CASES: Array<[string, string, unknown]> = [
   ["nodeCommands", "glancePythonCommand", "docker exec -i glance-api python3"],
   ["nodeCommands", "healthUrl", "http://{address}:9393/healthcheck"],
   ["nodeCommands", "scriptTimeoutSeconds", 600],
+  [
+    "nodeCommands",
+    "serverMove",
+    {
+      stopCommand: "docker stop glance-api glance-api-uwsgi",
+      stoppedCheckCommand: "! docker ps -q -f name=glance-api | grep -q .",
+      startCommand: "docker start glance-api-uwsgi",
+    },
+  ],
   ["database", "host", "db2.internal"],
   ["database", "port", 3307],
   ["database", "user", "glance2"],

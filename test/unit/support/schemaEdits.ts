@@ -97,6 +97,19 @@ export function rawPath(leaf: SchemaLeaf, index = 0): Array<string | number> {
 const EDITED_KNOWN_HOSTS = `${FIXTURE_KNOWN_HOSTS}-edited`;
 copyFileSync(FIXTURE_KNOWN_HOSTS, EDITED_KNOWN_HOSTS);
 
+/** A move to uWSGI with the upgrade (`nodeCommands.serverMove`), the README's systemd commands. */
+const SERVER_MOVE = {
+  stopCommand: "systemctl stop glance-api glance-api-uwsgi",
+  stoppedCheckCommand:
+    "! systemctl is-active --quiet glance-api && ! systemctl is-active --quiet glance-api-uwsgi",
+  startCommand:
+    "systemctl unmask --runtime glance-api && systemctl disable glance-api && systemctl enable --now glance-api-uwsgi",
+};
+const serverMoveWithout = (leaf: keyof typeof SERVER_MOVE) =>
+  (Object.keys(SERVER_MOVE) as Array<keyof typeof SERVER_MOVE>)
+    .filter((other) => other !== leaf)
+    .map((other) => ({ path: ["nodeCommands", "serverMove", other], value: SERVER_MOVE[other] }));
+
 /**
  * Values for keys a base config leaves out, where no generic value passes the key's own check. Only
  * keys whose format the schema checks need one; the test names a key that has none.
@@ -123,6 +136,9 @@ export const EXAMPLE_VALUES: Record<string, unknown[]> = {
   "backup.region": ["eu-west-2"],
   "backup.endpoint": ["https://rds.eu-west-1.amazonaws.com"],
   "nodeCommands.prestageCommand": ["apt-get install --download-only -y glance-api"],
+  "nodeCommands.serverMove.stopCommand": [SERVER_MOVE.stopCommand],
+  "nodeCommands.serverMove.stoppedCheckCommand": [SERVER_MOVE.stoppedCheckCommand],
+  "nodeCommands.serverMove.startCommand": [SERVER_MOVE.startCommand],
   "bake.alarmNames": ["glance-5xx"],
   "glanceConfig.acknowledge": ["DEFAULT/site_option"],
   approvedRelease: ["2024.1"],
@@ -147,6 +163,10 @@ export const COMPANION_EDITS: Record<string, Array<{ path: string[]; value: unkn
     { path: ["loadBalancer", "endpoint"], value: "http://elbv2.internal:5000" },
   ],
   "acknowledge.runtimeApiOverNetwork": [{ path: ["loadBalancer", "runtimeApi"], value: "10.0.0.5:9999" }],
+  // serverMove's three commands come together.
+  "nodeCommands.serverMove.stopCommand": serverMoveWithout("stopCommand"),
+  "nodeCommands.serverMove.stoppedCheckCommand": serverMoveWithout("stoppedCheckCommand"),
+  "nodeCommands.serverMove.startCommand": serverMoveWithout("startCommand"),
 };
 
 /** The path without variants or arrays: `loadBalancer.runtimeApi.ssh.port`. */
