@@ -1,12 +1,13 @@
 import * as pulumi from "@pulumi/pulumi";
 import { UpgradeContext } from "./context";
-import { buildNodeScript, HealthGate, NodeEndpoint, ScriptStep } from "./exec";
+import { buildNodeScript, connectionsScript, HealthGate, NodeEndpoint, scriptSpec, ScriptStep } from "./exec";
 import { ResolvedNode } from "../plan/config";
 import { dbRef, lbStepSecrets, lbTargetFor } from "./membership";
 import { nodeStep, NodeStepKind } from "../plan/stepIds";
 import type { ScriptKind } from "../plan/stepKinds";
 import { typedStep } from "./typedStep";
-import { DEFAULT_BAKE_MIN_HEALTHY, type LbTarget } from "../steps/protocol";
+import { DEFAULT_BAKE_MIN_HEALTHY, type LbTarget, type ScriptSpec } from "../steps/protocol";
+import { lbKindOf } from "../plan/lb/registry";
 import type { NodeUnit } from "../steps/identity";
 import { nodeUnit } from "../plan/identity";
 
@@ -127,8 +128,29 @@ export class NodeUpgrade extends pulumi.ComponentResource {
     return this.script("prestage", after).resource;
   }
 
+  /**
+   * For a kind that cannot see the node's work (ALB): the node's own connections end its drain
+   * (steps/lb/alb/drainEnd.ts), read with nodeCommands.connectionsCommand over the node's transport.
+   */
+  private drainIdle(): pulumi.Output<{ propagationSeconds: number; connections: ScriptSpec } | undefined> {
+    const config = this.context.config;
+    const idle = lbKindOf(config.loadBalancer).drainIdle?.(config.loadBalancer);
+    if (idle === undefined) return pulumi.output(undefined);
+    return pulumi.all([this.healthUrl(), this.endpoint.address]).apply(([healthUrl, address]) => ({
+      propagationSeconds: idle.propagationSeconds,
+      connections: scriptSpec(
+        config,
+        this.endpoint,
+        connectionsScript(config, { name: this.nodeName, healthUrl }),
+        address,
+      ),
+    }));
+  }
+
   drain(after: pulumi.Resource[]): pulumi.Resource {
     const lb = this.context.config.loadBalancer;
+    const idle = this.drainIdle();
+    const overSsh = lbKindOf(lb).drainIdle !== undefined && this.endpoint.transport === "ssh";
     return typedStep(
       this.context,
       this.stepId("drain"),
@@ -136,12 +158,19 @@ export class NodeUpgrade extends pulumi.ComponentResource {
         kind: "drain",
         node: this.nodeName,
         unit: this.unit(),
-        secrets: [...new Set([...lbStepSecrets(this.context.config), "dbPassword" as const])],
-        request: pulumi.output(this.lbTarget()).apply((target) => ({
+        secrets: [
+          ...new Set([
+            ...lbStepSecrets(this.context.config),
+            "dbPassword" as const,
+            ...(overSsh ? ["sshPrivateKey" as const] : []),
+          ]),
+        ],
+        request: pulumi.all([this.lbTarget(), idle]).apply(([target, idleProbe]) => ({
           kind: "drain" as const,
           lb: target,
           minHealthy: lb.minHealthy,
           drainTimeoutSeconds: lb.drainTimeoutSeconds,
+          ...(idleProbe ? { idle: idleProbe } : {}),
           ...(lb.importDrainTimeoutSeconds > 0
             ? {
                 imports: {

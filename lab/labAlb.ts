@@ -29,6 +29,8 @@ export interface LabAlbOptions {
   deregistrationDelaySeconds?: number;
   /** How long a deregistered target may still get new requests; default 1000 ms. */
   propagationLagMs?: number;
+  /** The data plane's idle timeout (its pooled connections to targets too); default 60 s. */
+  idleTimeoutSeconds?: number;
 }
 
 /** The compiled entry point (the tests run the TypeScript source, whose process needs the build). */
@@ -53,7 +55,12 @@ async function startAlbProcess(
   const readyFile = path.join(dir, "ready.json");
   fs.rmSync(readyFile, { force: true });
   const logFd = fs.openSync(path.join(dir, "alb-process.log"), "a");
-  const options = { dir, propagationLagMs: opts.propagationLagMs, requestHeaders: LAB_IDENTITY_HEADERS };
+  const options = {
+    dir,
+    propagationLagMs: opts.propagationLagMs,
+    idleTimeoutSeconds: opts.idleTimeoutSeconds,
+    requestHeaders: LAB_IDENTITY_HEADERS,
+  };
   const child = spawn(process.execPath, [ALB_MAIN, JSON.stringify(options), readyFile], {
     stdio: ["ignore", logFd, logFd],
   });

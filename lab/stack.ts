@@ -115,6 +115,8 @@ export function labStackConfig(lab: LabLayout, opts: LabStackOptions): Record<st
           port: alb.port,
           region: alb.region,
           endpoint: alb.endpoint,
+          // The lab ALB's propagation lag is about 1 s (lab/services/albDataPlane.ts).
+          propagationSeconds: 2,
           ...rollout,
         }
       : { type: "haproxy", runtimeApi: lab.haproxy.runtimeApi, backend: HAPROXY_BACKEND, ...rollout },
@@ -150,6 +152,8 @@ export function labStackConfig(lab: LabLayout, opts: LabStackOptions): Record<st
       glanceManageCommand: node("manage"),
       glanceStatusCommand: node("glance-status"),
       glancePythonCommand: node("python"),
+      // Each lab node listens on its own port, which the health URL names; `ss` would do as well.
+      ...(alb ? { connectionsCommand: node("connections") } : {}),
       scriptTimeoutSeconds: 300,
     },
     // The config each node's release starts with (lab/glance/config.ts writes one per release).

@@ -80,6 +80,8 @@ const NODE_KINDS = {
       "importsLeftRunning",
       "stagedHere",
       "sessionsAtStart",
+      "endedBy",
+      "idleAtSeconds",
     ],
     releaseChange: true,
   },

@@ -8,6 +8,7 @@ import { waitForImports } from "./db/imports";
 import { privilegePreflight, restoreTrustFunctionCreators, setTrustFunctionCreators } from "./db/privileges";
 import { mysqldumpBackup } from "./backup/mysqldump";
 import { loadBalancerFor } from "./lb/registry";
+import type { IdleProbe } from "./lb/loadBalancer";
 import { waitHealthy } from "./health";
 import { runScript } from "./exec/run";
 import { lastLine } from "./exec/lastLine";
@@ -38,6 +39,34 @@ export function scriptRunOf(spec: ScriptSpec, secrets: StepSecrets): ScriptRun {
     secrets: secrets.scriptSecrets,
     ssh: spec.ssh ? { ...spec.ssh, privateKey: secrets.sshPrivateKey } : undefined,
   };
+}
+
+/** One connections reading may take this long: a hung SSH must not hold the drain past its timeout. */
+const PROBE_TIMEOUT_SECONDS = 10;
+
+/**
+ * The node's connections, read by running its connections script (quietly: the drain runs it twice a
+ * second). A script that fails throws, which the drain counts as not idle.
+ */
+function idleProbe(
+  idle: { propagationSeconds: number; connections: ScriptSpec },
+  secrets: StepSecrets,
+  ctx: StepContext,
+): IdleProbe {
+  const quiet: StepContext = { log: () => undefined, ...(ctx.signal ? { signal: ctx.signal } : {}) };
+  return {
+    propagationSeconds: idle.propagationSeconds,
+    async connections() {
+      const spec = { ...idle.connections, timeoutSeconds: PROBE_TIMEOUT_SECONDS };
+      const result = await runScript(scriptRunOf(spec, { sshPrivateKey: secrets.sshPrivateKey }), quiet);
+      return countConnections(result.stdout);
+    },
+  };
+}
+
+/** Connections in a connections command's output: its lines that are not empty. */
+export function countConnections(stdout: string): number {
+  return stdout.split("\n").filter((line) => line.trim() !== "").length;
 }
 
 /** `earlier`: the step's own result from an earlier run for the same release, if any. */
@@ -86,8 +115,13 @@ export async function runStep(
       } satisfies StepResultByKind["backup"];
     }
     case "drain": {
-      const { lb, minHealthy, drainTimeoutSeconds, imports } = request;
-      const drained = await loadBalancerFor(lb).drain(lb, { minHealthy, drainTimeoutSeconds }, secrets, ctx);
+      const { lb, minHealthy, drainTimeoutSeconds, imports, idle } = request;
+      const bounds = {
+        minHealthy,
+        drainTimeoutSeconds,
+        ...(idle ? { idle: idleProbe(idle, secrets, ctx) } : {}),
+      };
+      const drained = await loadBalancerFor(lb).drain(lb, bounds, secrets, ctx);
       if (imports === undefined) return { ...drained } satisfies DrainResult;
       // Out of rotation now, so no new import reaches the node through the load balancer.
       const waited = await waitForImports({ ...imports, db: endpoint(imports.db, secrets.dbPassword) }, ctx);

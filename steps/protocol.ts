@@ -87,6 +87,11 @@ export type StepRequest =
       lb: LbTarget;
       minHealthy: number;
       drainTimeoutSeconds: number;
+      /**
+       * ALB: the node's own connections end the drain early (steps/lb/alb/drainEnd.ts): the script
+       * prints one line per connection on its traffic port that may carry work.
+       */
+      idle?: { propagationSeconds: number; connections: ScriptSpec };
       /** After the HTTP drain, the image imports in flight (steps/db/imports.ts). */
       imports?: { db: DbRef; selfUrl: string; timeoutSeconds: number; onTimeout: "halt" | "proceed" };
     }

@@ -48,6 +48,13 @@ const drain = z.object({
   /** Sessions on the node when the drain began (a kind that counts them). */
   sessionsAtStart: z.number().optional(),
   inRotationAtStart: z.boolean().optional(),
+  /**
+   * ALB with idle detection: what ended the drain, `idle` (the node had no connection on its traffic
+   * port after the propagation lag) or `unused` (the target left `draining`: the group's delay).
+   */
+  endedBy: z.enum(["idle", "unused"]).optional(),
+  /** With endedBy idle: seconds from the drain's start to the first of the two idle readings. */
+  idleAtSeconds: z.number().optional(),
   /** With image imports drained (loadBalancer.importDrainTimeoutSeconds > 0): what the drain waited for. */
   importsWaitedFor: z.array(z.string()).optional(),
   importSeconds: z.number().optional(),

@@ -43,6 +43,8 @@ export interface StartLabAlbOptions {
   dir: string;
   /** How long a deregistered target may still get new requests; default 1000 ms. */
   propagationLagMs?: number;
+  /** Idle connections (client side and to targets) are closed after this long; default 60 s. */
+  idleTimeoutSeconds?: number;
   /** Headers set on every request to a target (the lab's identity). */
   requestHeaders?: Record<string, string>;
   /** The ELBv2 API proxy's port; 0 or absent: a free one. */
@@ -225,6 +227,7 @@ export async function startLabAlb(opts: StartLabAlbOptions): Promise<RunningLabA
   const plane = new AlbDataPlane({
     logPath,
     propagationLagMs: opts.propagationLagMs,
+    ...(opts.idleTimeoutSeconds === undefined ? {} : { idleTimeoutSeconds: opts.idleTimeoutSeconds }),
     requestHeaders: opts.requestHeaders,
   });
   const listenerUrls = new Map<string, string>();

@@ -156,5 +156,10 @@ export const nodeCommandsSchema = z.strictObject({
   healthUrl: url.default("http://{address}:9292/healthcheck"),
   /** Optional: move each node to another server with this upgrade (serverMoveSchema). */
   serverMove: serverMoveSchema.optional(),
+  /**
+   * ALB only: prints one line per connection on the node's traffic port that may carry work (a drain ends
+   * early when it prints none, steps/lb/alb/drainEnd.ts). Absent: `ss` on the health URL's port.
+   */
+  connectionsCommand: command.optional(),
   scriptTimeoutSeconds: positiveSeconds(7200).default(1800),
 });

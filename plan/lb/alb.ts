@@ -4,7 +4,7 @@
  */
 import { z } from "zod";
 import type { AlbFleet, AlbTarget } from "../../steps/lb/alb/loadBalancer";
-import { port, url } from "../config/fields";
+import { port, positiveSeconds, url } from "../config/fields";
 import { httpEndpointRisk } from "../config/hosts";
 import { key, show } from "../config/problemText";
 import type { ParsedStack } from "../config/schema";
@@ -26,6 +26,12 @@ export const albSchema = z.strictObject({
     .regex(/^[a-z]{2}(-[a-z]+)+-\d$/, "use an AWS region such as eu-west-1")
     .optional(),
   endpoint: url.optional(),
+  /**
+   * How long after DeregisterTargets answers the ALB may still send the target a new request: AWS
+   * documents no bound (its control plane is eventually consistent), so this is an assumption. A
+   * drain ends early (the node idle) only after it.
+   */
+  propagationSeconds: positiveSeconds(300).default(5),
   ...rolloutFields,
 });
 
@@ -167,4 +173,5 @@ export const albKind: LbKindPlan<AlbConfig> = {
   secrets: () => [],
   alarmsAt: albRegion,
   provisionedJoin: (lb) => ({ targetGroupArn: lb.targetGroupArn, port: lb.port }),
+  drainIdle: (lb) => ({ propagationSeconds: lb.propagationSeconds }),
 };

@@ -69,4 +69,10 @@ export interface LbKindPlan<Config extends LbConfig = LbConfig> {
    * that cannot take one, which parse refuses.
    */
   provisionedJoin(lb: Config): { targetGroupArn: string; port: number } | undefined;
+  /**
+   * A kind that cannot see a node's in-flight requests (ALB) ends a drain when the node itself finds
+   * no connection on its traffic port, once the load balancer can no longer route to it
+   * (steps/lb/alb/drainEnd.ts): how long that may take. Absent: the kind's drain sees the work itself.
+   */
+  drainIdle?(lb: Config): { propagationSeconds: number };
 }

@@ -19,6 +19,16 @@ export interface LbSecrets {
 export interface DrainBounds {
   minHealthy: number;
   drainTimeoutSeconds: number;
+  /** How a kind that cannot see in-flight requests (ALB) learns the node is idle; absent: it waits as it always did. */
+  idle?: IdleProbe;
+}
+
+/** The node's own view of its work (issue 32): its connections on the traffic port that may carry work. */
+export interface IdleProbe {
+  /** How long the load balancer may still route new requests to a deregistered target. */
+  propagationSeconds: number;
+  /** Established connections on the node's traffic port now; throws when they cannot be read. */
+  connections(): Promise<number>;
 }
 
 /**
@@ -30,6 +40,8 @@ export type Drained = {
   alreadyOut: boolean;
   sessionsAtStart?: number;
   inRotationAtStart?: boolean;
+  endedBy?: "idle" | "unused";
+  idleAtSeconds?: number;
 };
 
 /** One look at a baking node. */

@@ -226,3 +226,40 @@ export function healthGateScript(url: string, timeoutSeconds: number): string {
 export function secretExports(secrets: Record<string, string>): string {
   return exportLines(secrets);
 }
+
+/** The port a health URL names (its scheme's default when it names none). */
+export function healthUrlPort(healthUrl: string): number {
+  const url = new URL(healthUrl.replaceAll("{address}", "node.invalid"));
+  if (url.port !== "") return Number(url.port);
+  return url.protocol === "https:" ? 443 : 80;
+}
+
+/**
+ * The TCP states in which a connection on the node's port may still carry work: a handshake under
+ * way (SYN-RECV), an open connection, and one either side has closed while the node may still have
+ * bytes unsent or a request under way (FIN-WAIT-1, CLOSE-WAIT, LAST-ACK, CLOSING). Left out: LISTEN,
+ * TIME-WAIT and FIN-WAIT-2 (the node closed and the peer acknowledged all it sent).
+ */
+export const WORK_STATES = [
+  "syn-recv",
+  "established",
+  "fin-wait-1",
+  "close-wait",
+  "last-ack",
+  "closing",
+] as const;
+
+/** `ss` listing the connections on the node's traffic port that may carry work, one line each, no header. */
+export function defaultConnectionsCommand(port: number): string {
+  return `ss -Htn ${WORK_STATES.map((s) => `state ${s}`).join(" ")} '( sport = :${port} )'`;
+}
+
+/**
+ * The ALB drain's idle probe (steps/lb/alb/drainEnd.ts): prints one line per connection on the
+ * node's traffic port that may carry work; the drain counts the lines that are not empty.
+ */
+export function connectionsScript(config: UpgradeConfig, node: { name: string; healthUrl: string }): string {
+  const command =
+    config.nodeCommands.connectionsCommand ?? defaultConnectionsCommand(healthUrlPort(node.healthUrl));
+  return [...header(config, node), command, ""].join("\n");
+}

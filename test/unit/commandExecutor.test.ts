@@ -287,6 +287,7 @@ const PARITY_CASES: Array<[string, string, unknown]> = [
   ["nodeCommands", "glanceStatusCommand", "docker exec glance-api glance-status"],
   ["nodeCommands", "glancePythonCommand", "docker exec -i glance-api python3"],
   ["nodeCommands", "healthUrl", "http://{address}:9393/healthcheck"],
+  ["nodeCommands", "connectionsCommand", "ss -Htn state established '( sport = :9393 )'"],
   ["nodeCommands", "scriptTimeoutSeconds", 600],
   [
     "nodeCommands",
@@ -318,6 +319,8 @@ const NOT_NODE_STEP_KEYS = new Set([
   "database.rdsParameterGroup",
   // Read by the preflight only.
   "database.galeraMembers",
+  // Run by the ALB drain (a typed step) itself, as the preflight runs versionCommand, with either executor.
+  "nodeCommands.connectionsCommand",
 ]);
 
 /** Keys that add node steps when set (both executors must add the same ones): prestage is off by default. */

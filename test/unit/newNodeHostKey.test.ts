@@ -64,6 +64,9 @@ describe("host keys with a NEW NODE the stack launches", () => {
     expect(new Set(others.map((t) => t.step))).toEqual(
       new Set([
         "preflight",
+        // The ALB drain reads the node's connections over SSH (its early end, issue 32).
+        "node-1/drain",
+        "node-2/drain",
         "node-1/stop",
         "node-1/upgrade",
         "node-1/start",

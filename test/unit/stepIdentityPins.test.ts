@@ -157,7 +157,7 @@ const PINS: Record<
     identity:
       '{"identity":{"release":"2024.1","unit":{"address":"10.0.1.10","exec":"native","member":"i-00000000000000100","node":"node-1","transport":"ssh"},"version":"28.2.0"},"kind":"drain","node":"node-1","release":"2024.1","step":"node-1/drain"}',
     request:
-      '{"drainTimeoutSeconds":300,"imports":{"db":{"database":"glance","host":"db.internal","port":3306,"ssl":false,"user":"glance"},"onTimeout":"halt","selfUrl":"http://10.0.1.10:9292","timeoutSeconds":1800},"kind":"drain","lb":{"port":9292,"targetGroupArn":"arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/glance/0123456789abcdef","targetId":"i-00000000000000100","type":"alb"},"minHealthy":1}',
+      '{"drainTimeoutSeconds":300,"idle":{"connections":{"script":"sha256:27e81dab74eb65dd","ssh":{"connectTimeoutSeconds":10,"host":"10.0.1.10","hostKeyPolicy":"accept-new","knownHostsFile":"$KNOWN_HOSTS","port":22,"user":"ubuntu"},"timeoutSeconds":1800,"transport":"ssh"},"propagationSeconds":5},"imports":{"db":{"database":"glance","host":"db.internal","port":3306,"ssl":false,"user":"glance"},"onTimeout":"halt","selfUrl":"http://10.0.1.10:9292","timeoutSeconds":1800},"kind":"drain","lb":{"port":9292,"targetGroupArn":"arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/glance/0123456789abcdef","targetId":"i-00000000000000100","type":"alb"},"minHealthy":1}',
   },
   "command db/verify": {
     triggers: '["2024.1","node-1","verify-migrations"]',

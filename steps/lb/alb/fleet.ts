@@ -4,7 +4,10 @@ import { awsCall, describeGroup, healthText, viewOf } from "./targetGroup";
 
 /**
  * The check before `db contract`: every registered target (draining ones included, they may still
- * serve) is one of `expectedTargetIds`, and each expected one is healthy.
+ * serve) is one of `expectedTargetIds`, and each expected one is healthy. AWS lists a deregistered
+ * target as `draining` in an unfiltered describe until the group's delay is over, even once it took
+ * no more requests: an expected one that is `draining` counts as not healthy (the conservative side;
+ * an admit waits out `draining` before registering, so an upgraded node is not left so).
  */
 export async function albFleetCheck(
   args: AwsTarget & { targetGroupArn: string; expectedTargetIds: string[] },

@@ -6,13 +6,15 @@
  */
 import {
   DeregisterTargetsCommand,
+  DescribeTargetGroupAttributesCommand,
   ElasticLoadBalancingV2Client,
   RegisterTargetsCommand,
   TargetHealthDescription,
-  waitUntilTargetDeregistered,
   waitUntilTargetInService,
 } from "@aws-sdk/client-elastic-load-balancing-v2";
-import { StepContext, StepError } from "../../context";
+import { Clock, clockOf, pollUntil, StepContext, StepError, WaitTimeout } from "../../context";
+import type { Drained, IdleProbe } from "../loadBalancer";
+import { DrainMemory, DrainObservation, drainStep, MIN_IDLE_SPAN_MS } from "./drainEnd";
 import { FleetMember, mayLeaveRotation, TargetState } from "../capacity";
 import { CapacityRefusal, withFleetLock } from "../takeOut";
 import { awsErrorName, describeAwsError, elbv2Client } from "../../aws/clients";
@@ -27,6 +29,7 @@ import {
   sameTarget,
   targetLabel,
   targetOf,
+  TargetView,
 } from "./targetGroup";
 
 /** The SDK validates waiter delays in seconds; it rejects a minDelay of 0. */
@@ -60,7 +63,7 @@ async function runWaiter(
 
 /** Runs one of the SDK's target waiters on `ref` with short delays (see runWaiter). */
 function waitFor(
-  waiter: typeof waitUntilTargetDeregistered | typeof waitUntilTargetInService,
+  waiter: typeof waitUntilTargetInService,
   client: ElasticLoadBalancingV2Client,
   ref: AlbTargetRef,
   timeoutSeconds: number,
@@ -122,26 +125,121 @@ async function checkStillEnough(
   );
 }
 
+/** How much longer than the group's delay an admit waits for a target to leave `draining`. */
+const DRAINING_GRACE_SECONDS = 10;
+
+/** With idle detection the drain looks twice a second: it ends within about a second of the work. */
+const IDLE_POLL_MS = 500;
+
+/** What the drain loop reads; albDrain reads the target group and the node, a test fakes both. */
+export interface DrainSources {
+  /** The target as the target group shows it (steps/lb/alb/drainEnd.ts). */
+  target(): Promise<DrainObservation["target"]>;
+  idle?: IdleProbe;
+}
+
+export type DrainEnd =
+  { end: "idle"; idleAtMs: number } | { end: "unused" } | { end: "timeout"; lastConnections?: number };
+
+/**
+ * Looks at the draining target (and, with an idle probe, at the node's connections) until the rule
+ * of steps/lb/alb/drainEnd.ts ends the drain. A probe that fails is logged once and counts as not
+ * idle: the drain then ends when the target leaves `draining`, as without a probe.
+ */
+export async function waitForDrainEnd(
+  sources: DrainSources,
+  rule: { startMs: number; deadlineMs: number },
+  pollMs: number,
+  ctx: StepContext,
+): Promise<DrainEnd> {
+  const clock = clockOf(ctx);
+  const full = { ...rule, propagationMs: (sources.idle?.propagationSeconds ?? 0) * 1000 };
+  let memory: DrainMemory = {};
+  let probeFailed = false;
+  let lastConnections: number | undefined;
+  for (;;) {
+    if (ctx.signal?.aborted) return { end: "timeout", lastConnections };
+    const nowMs = clock.now();
+    const target = await sources.target();
+    let connections: number | undefined;
+    if (sources.idle) {
+      try {
+        connections = await sources.idle.connections();
+        lastConnections = connections;
+      } catch (error) {
+        if (!probeFailed) {
+          ctx.log(
+            `could not read the node's connections (${error instanceof Error ? error.message : String(error)}): ` +
+              `waiting for the target to leave draining instead`,
+          );
+        }
+        probeFailed = true;
+      }
+    }
+    const verdict = drainStep(full, memory, { nowMs, target, connections });
+    if (verdict.end === "timeout") return { end: "timeout", lastConnections };
+    if (verdict.end !== "wait") return verdict;
+    memory = verdict.memory;
+    await clock.sleep(
+      nextLookIn(memory, clock.now(), rule.startMs + full.propagationMs, pollMs, !!sources.idle),
+    );
+  }
+}
+
+/**
+ * When to look next: MIN_IDLE_SPAN_MS after a first idle reading (the second of the pair, at the
+ * earliest it may count); at T0 + P exactly when that comes before the next poll (the first reading
+ * that may count); else after `pollMs`. Each sleep starts after a look's reads, so readings are at
+ * least the sleep apart.
+ */
+function nextLookIn(
+  memory: DrainMemory,
+  nowMs: number,
+  settleAtMs: number,
+  pollMs: number,
+  probing: boolean,
+) {
+  if (!probing) return pollMs;
+  if (memory.idleSinceMs !== undefined) return MIN_IDLE_SPAN_MS;
+  if (nowMs < settleAtMs) return Math.min(pollMs, settleAtMs - nowMs);
+  return pollMs;
+}
+
+/** The target as the drain rule sees it. */
+function drainView(view: TargetView): DrainObservation["target"] {
+  if (view.presence === "draining") return "draining";
+  if (view.presence === "absent" || view.health.startsWith("unused")) return "gone";
+  return "in-rotation";
+}
+
 /**
  * Takes a target out of rotation: refuses (changing nothing) when fewer than `minHealthy` other
  * targets are healthy, deregisters it (registering it again if, read right after, too few others
  * are: a drain elsewhere left at the same time), and returns once it has left `draining` (in-flight requests
- * done or the group's deregistration delay over). A target that is not registered is already out.
+ * done or the group's deregistration delay over), or, with an idle probe, once the node has been idle
+ * after the propagation lag (steps/lb/alb/drainEnd.ts). A target that is not registered is already out.
  */
 export async function albDrain(
-  args: AlbTargetRef & { minHealthy: number; drainTimeoutSeconds: number; pollIntervalSeconds?: number },
+  args: AlbTargetRef & {
+    minHealthy: number;
+    drainTimeoutSeconds: number;
+    pollIntervalSeconds?: number;
+    idle?: IdleProbe;
+  },
   ctx: StepContext,
-): Promise<{ drainSeconds: number; alreadyOut: boolean }> {
+): Promise<Drained> {
   const pollSeconds = args.pollIntervalSeconds ?? DEFAULT_POLL_SECONDS;
   assertPositive("minHealthy", args.minHealthy, 0);
   assertPositive("pollIntervalSeconds", pollSeconds, MIN_POLL_SECONDS);
   assertPositive("drainTimeoutSeconds", args.drainTimeoutSeconds, DEFAULT_POLL_SECONDS);
+  if (args.idle) assertPositive("propagationSeconds", args.idle.propagationSeconds, 0);
   const label = targetLabel(args);
   const tg = args.targetGroupArn;
   const client = elbv2Client(args);
+  const clock = clockOf(ctx);
   try {
     const unchanged = `Nothing was changed; ${label} is where it was`;
-    const start = Date.now();
+    const start = clock.now();
     // Read, decide and deregister under the lock; then read again, and register it back if a drain
     // elsewhere took the group below minHealthy meanwhile (steps/lb/takeOut.ts).
     const self = await withFleetLock(`alb ${args.endpoint ?? args.region ?? ""} ${tg}`, async () => {
@@ -171,7 +269,8 @@ export async function albDrain(
       await checkStillEnough(client, args, label);
       ctx.log(
         `deregistered ${label} (${decision.servingOthers.length} other healthy target(s) stay in rotation); ` +
-          `waiting up to ${args.drainTimeoutSeconds} s for in-flight requests to drain`,
+          `waiting up to ${args.drainTimeoutSeconds} s for in-flight requests to drain` +
+          (args.idle ? ` (or until the node is idle after ${args.idle.propagationSeconds} s)` : ""),
       );
       return self;
     });
@@ -183,30 +282,61 @@ export async function albDrain(
     if (self.presence === "draining") {
       ctx.log(`${label} is already draining; waiting up to ${args.drainTimeoutSeconds} s for it to finish`);
     }
+    // T0: DeregisterTargets answered, or (a rerun on a target already draining) now, as the rerun
+    // cannot know when the first one deregistered it.
+    const deregisteredAt = clock.now();
 
     const leftChanged = `${label} deregistered from ${tg} (out of rotation), drain not confirmed`;
-    const outcome = await awsCall(
+    const sources: DrainSources = {
+      target: async () => drainView(await describeTarget(client, args)),
+      ...(args.idle ? { idle: args.idle } : {}),
+    };
+    const ended = await awsCall(
       "waiting for the drain",
       tg,
       `${label} was last seen OUT of rotation (deregistered, draining)`,
       leftChanged,
       () =>
-        waitFor(waitUntilTargetDeregistered, client, args, args.drainTimeoutSeconds, pollSeconds, ctx.signal),
+        waitForDrainEnd(
+          sources,
+          { startMs: deregisteredAt, deadlineMs: start + args.drainTimeoutSeconds * 1000 },
+          args.idle ? Math.min(IDLE_POLL_MS, pollSeconds * 1000) : pollSeconds * 1000,
+          ctx,
+        ),
     );
-    if (!outcome.done) {
+    if (ended.end === "timeout") {
+      const why = ctx.signal?.aborted
+        ? `cancelled while waiting, after ${secondsSince(clock, start)} s`
+        : `not confirmed after ${secondsSince(clock, start)} s (limit ${args.drainTimeoutSeconds} s)`;
+      const connections =
+        ended.lastConnections === undefined
+          ? ""
+          : `; ${ended.lastConnections} connection(s) open on the node`;
       throw new StepError(
-        `drain of ${label} ${outcome.why}: it is OUT of rotation (deregistered from ${tg}, no new requests) ` +
-          `but its in-flight requests may not be done (${await lastHealth(client, args)}). ` +
+        `drain of ${label} ${why}: it is OUT of rotation (deregistered from ${tg}, no new requests) ` +
+          `but its in-flight requests may not be done (${await lastHealth(client, args)}${connections}). ` +
           `Wait for them or raise drainTimeoutSeconds, then rerun (the rerun waits for the drain again).`,
         leftChanged,
       );
     }
-    const drainSeconds = elapsedSeconds(start);
+    const drainSeconds = secondsSince(clock, start);
+    if (ended.end === "idle") {
+      const idleAtSeconds = Math.round((ended.idleAtMs - start) / 100) / 10;
+      ctx.log(
+        `${label} drained in ${drainSeconds} s: no connection on the node from ${idleAtSeconds} s ` +
+          `(it stays draining in the target group until its deregistration delay is over)`,
+      );
+      return { drainSeconds, alreadyOut: false, endedBy: "idle", idleAtSeconds };
+    }
     ctx.log(`${label} drained in ${drainSeconds} s`);
-    return { drainSeconds, alreadyOut: false };
+    return { drainSeconds, alreadyOut: false, ...(args.idle ? { endedBy: "unused" as const } : {}) };
   } finally {
     client.destroy();
   }
+}
+
+function secondsSince(clock: Clock, startMs: number): number {
+  return Math.round((clock.now() - startMs) / 100) / 10;
 }
 
 /**
@@ -235,6 +365,7 @@ export async function albAdmit(
     }
 
     const start = Date.now();
+    if (self.presence === "draining") await waitOutOfDraining(client, args, ctx);
     if (self.presence === "registered") {
       ctx.log(
         `${label} is already registered (${self.health}); waiting up to ${args.healthTimeoutSeconds} s for healthy`,
@@ -282,6 +413,68 @@ export async function albAdmit(
     return { admitSeconds };
   } finally {
     client.destroy();
+  }
+}
+
+/** Seconds the group keeps a deregistered target `draining`; undefined when it cannot be read. */
+async function deregistrationDelaySeconds(
+  client: ElasticLoadBalancingV2Client,
+  targetGroupArn: string,
+): Promise<number | undefined> {
+  try {
+    const out = await client.send(
+      new DescribeTargetGroupAttributesCommand({ TargetGroupArn: targetGroupArn }),
+    );
+    const value = out.Attributes?.find((a) => a.Key === "deregistration_delay.timeout_seconds")?.Value;
+    const seconds = value === undefined ? NaN : Number(value);
+    return Number.isFinite(seconds) ? seconds : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * A drain that ended early (the node idle) leaves the target `draining` until the group's delay is
+ * over. AWS does not say what registering a target that is still `draining` does, so the admit waits
+ * for it to leave `draining` first (bounded by the delay, or healthTimeoutSeconds when the delay cannot
+ * be read), and registers it only then. Nothing is changed when it does not leave in time.
+ */
+async function waitOutOfDraining(
+  client: ElasticLoadBalancingV2Client,
+  args: AlbTargetRef & { healthTimeoutSeconds: number },
+  ctx: StepContext,
+): Promise<void> {
+  const label = targetLabel(args);
+  const tg = args.targetGroupArn;
+  const delay = await deregistrationDelaySeconds(client, tg);
+  const boundSeconds = delay === undefined ? args.healthTimeoutSeconds : delay + DRAINING_GRACE_SECONDS;
+  ctx.log(
+    `${label} is still draining in ${tg}; waiting up to ${boundSeconds} s for that to end before registering it`,
+  );
+  const lastSeen = `Nothing was changed; ${label} is OUT of rotation (draining)`;
+  try {
+    await pollUntil(
+      async () => {
+        const view = await awsCall("DescribeTargetHealth", tg, lastSeen, undefined, () =>
+          describeTarget(client, args),
+        );
+        return view.presence === "draining" ? undefined : view;
+      },
+      {
+        timeoutMs: boundSeconds * 1000,
+        intervalMs: DEFAULT_POLL_SECONDS * 1000,
+        signal: ctx.signal,
+        clock: ctx.clock,
+        describe: () => `${label} to leave draining`,
+      },
+    );
+  } catch (error) {
+    if (!(error instanceof WaitTimeout)) throw error;
+    throw new StepError(
+      `admit of ${label}: it is still draining in ${tg} after ${boundSeconds} s, and registering a target ` +
+        `that is still draining is not something AWS documents. ${lastSeen}. ` +
+        `Rerun once describe-target-health no longer shows it draining.`,
+    );
   }
 }
 

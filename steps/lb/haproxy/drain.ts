@@ -20,7 +20,7 @@ import {
 } from "./pool";
 import { CapacityView, wordingFor } from "./wording";
 
-export type HaproxyDrained = Required<Drained>;
+export type HaproxyDrained = Required<Omit<Drained, "endedBy" | "idleAtSeconds">>;
 
 /** HAProxy's status as the capacity decision sees it: only UP serves. */
 export function targetState(stat: ServerStat): TargetState {

@@ -139,6 +139,7 @@ export const EXAMPLE_VALUES: Record<string, unknown[]> = {
   "nodeCommands.serverMove.stopCommand": [SERVER_MOVE.stopCommand],
   "nodeCommands.serverMove.stoppedCheckCommand": [SERVER_MOVE.stoppedCheckCommand],
   "nodeCommands.serverMove.startCommand": [SERVER_MOVE.startCommand],
+  "nodeCommands.connectionsCommand": ["ss -Htn state established '( sport = :9393 )'"],
   "bake.alarmNames": ["glance-5xx"],
   "glanceConfig.acknowledge": ["DEFAULT/site_option"],
   approvedRelease: ["2024.1"],
