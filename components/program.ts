@@ -18,10 +18,21 @@ function validatedStack(): ReturnType<typeof readStackConfig> {
   }
 }
 
+/**
+ * What the driver read from the state before this run: the checks whose place in the chain the
+ * state has passed (driver/resume.ts, `passedChecks`). Plain `pulumi up` reads no state: it runs them.
+ */
+let passedChecks: readonly string[] = [];
+
+/** Sets the checks the next run of the program leaves out (the driver, before `up` or `preview`). */
+export function passChecks(ids: readonly string[]): void {
+  passedChecks = ids;
+}
+
 /** The program both `index.ts` (plain `pulumi up`) and the driver's inline run execute. */
 export function upgradeProgram(): Record<string, unknown> {
   const stack = validatedStack();
-  const upgrade = new RollingUpgrade("glance-upgrade", stack);
+  const upgrade = new RollingUpgrade("glance-upgrade", { ...stack, passed: passedChecks });
   return {
     targetRelease: stack.config.targetRelease,
     plan: upgrade.plan,

@@ -19,6 +19,8 @@ import { typedStep } from "./typedStep";
 export interface RollingUpgradeArgs {
   config: UpgradeConfig;
   secrets: StackSecrets;
+  /** Checks whose place a resumed state has passed: left out of this run (plan.ts, `stepsToRun`). */
+  passed?: readonly string[];
 }
 
 /**
@@ -79,7 +81,7 @@ export class RollingUpgrade extends pulumi.ComponentResource {
       return db;
     };
 
-    for (const step of stepsToRun(this.plan)) {
+    for (const step of stepsToRun(this.plan, args.passed)) {
       const deps = after(step);
       const nodeName = step.node ?? "";
       let resource: pulumi.Resource;

@@ -1,5 +1,6 @@
 import type { Deployment } from "@pulumi/pulumi/automation";
 import type { Plan } from "../plan/plan";
+import { kindSpec } from "../plan/stepKinds";
 import { dbStep, nodeStep, parseNodeStep } from "../plan/stepIds";
 import { finishedSteps, pendingOperations, urnName } from "./state";
 
@@ -66,4 +67,23 @@ export function contractWords(progress: Exclude<ContractProgress, "not-started">
     ? `db contract has run for ${release}`
     : `db contract for ${release} started and did not finish (it failed, or its run was killed), ` +
         "so the schema may be partly contracted";
+}
+
+/**
+ * Checks a later build added to the chain (kinds declared `passedOnResume`) whose place this state
+ * has passed: absent from it for the target release while a step that waits for them finished (a
+ * state written by an earlier build, say past db/allow-functions without a config-check). Running
+ * such a check now would run it late, after the schema change it guards, and start the resume with
+ * a step the run that got there never had; the driver leaves it out for this release instead.
+ */
+export function passedChecks(deployment: Deployment, plan: Pick<Plan, "targetRelease" | "steps">): string[] {
+  const done = finishedSteps(deployment, plan.targetRelease);
+  return plan.steps
+    .filter(
+      (step) =>
+        kindSpec(step.scope, step.kind)?.passedOnResume === true &&
+        !done.has(step.id) &&
+        plan.steps.some((later) => later.after.includes(step.id) && done.has(later.id)),
+    )
+    .map((step) => step.id);
 }

@@ -151,10 +151,13 @@ export function labStackConfig(lab: LabLayout, opts: LabStackOptions): Record<st
       versionCommand: node("version"),
       glanceManageCommand: node("manage"),
       glanceStatusCommand: node("glance-status"),
+      glancePythonCommand: node("python"),
       // Each lab node listens on its own port, which the health URL names; `ss` would do as well.
       ...(alb ? { connectionsCommand: node("connections") } : {}),
       scriptTimeoutSeconds: 300,
     },
+    // The config each node's release starts with (lab/glance/config.ts writes one per release).
+    glanceConfig: { files: [path.join(lab.dir, "nodes", "{node}", "{release}", "glance-api.conf")] },
   };
 }
 

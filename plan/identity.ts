@@ -7,7 +7,7 @@ import { lbKindOf } from "./lb/registry";
  * The unit rule (README, "What a rerun does"): a step runs again only when its identity changes.
  * - Every step belongs to the upgrade to `targetRelease` / `targetVersion`: a new one replays the
  *   whole chain in order. The backup belongs to the release only: it is never retaken within one.
- * - A node's steps (prestage, drain, stop, upgrade, upgrade-check, start, admit, bake, version; the
+ * - A node's steps (prestage, drain, stop, upgrade, upgrade-check, config-check, start, admit, bake, version; the
  *   provision of a launched NEW NODE) also carry the node's unit: the machine, its load-balancer
  *   member, its transport and the executor. They are all equal within a unit, so a change re-runs
  *   the whole unit from its first step, never a part of it.

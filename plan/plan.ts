@@ -210,7 +210,7 @@ function prestageSteps(
 /**
  * The NEW NODE is changed like every node but started only once the schema is expanded and migrated
  * (a provisioned one is launched instead of drained and stopped), and checked with the new code
- * before any schema change.
+ * before any schema change: upstream's upgrade check, then its config against the new release's options.
  */
 function newNodeKinds(provisioned: boolean): { beforeSchema: NodeStepKind[]; afterSchema: NodeStepKind[] } {
   const change = releaseChangeKinds();
@@ -219,7 +219,10 @@ function newNodeKinds(provisioned: boolean): { beforeSchema: NodeStepKind[]; aft
   const installed = provisioned
     ? ["provision" as const, ...untilStart.slice(untilStart.indexOf("upgrade"))]
     : untilStart;
-  return { beforeSchema: [...installed, "upgrade-check"], afterSchema: change.slice(start) };
+  return {
+    beforeSchema: [...installed, "upgrade-check", "config-check"],
+    afterSchema: change.slice(start),
+  };
 }
 
 /** The bake after each admission, when the stack has a bake window. */
@@ -303,14 +306,35 @@ function pausePoint(config: UpgradeConfig, steps: PlanStep[]): Plan["pause"] {
 
 /**
  * The steps a run registers: all of them, or those up to an active checkpoint. A node past the
- * checkpoint is not pre-staged either: nothing runs on it until the release is approved.
+ * checkpoint is not pre-staged either: nothing runs on it until the release is approved. `passed`:
+ * checks whose place in the chain a resumed state has passed (driver/resume.ts, `passedChecks`).
  */
-export function stepsToRun(plan: Plan): PlanStep[] {
-  if (!plan.pause?.active) return plan.steps;
-  const index = plan.steps.findIndex((s) => s.id === plan.pause?.afterStep);
-  const kept = plan.steps.slice(0, index + 1);
+export function stepsToRun(plan: Plan, passed: readonly string[] = []): PlanStep[] {
+  const steps = withoutPassed(plan.steps, passed);
+  if (!plan.pause?.active) return steps;
+  const index = steps.findIndex((s) => s.id === plan.pause?.afterStep);
+  const kept = steps.slice(0, index + 1);
   const drained = new Set(kept.filter((s) => s.kind === "drain").map((s) => s.node));
   return kept.filter((s) => s.kind !== "prestage" || drained.has(s.node));
+}
+
+/**
+ * The steps without the passed checks (only kinds declared `passedOnResume` may be passed), each
+ * step that waited for one waiting for what that check waited for instead.
+ */
+function withoutPassed(steps: PlanStep[], passed: readonly string[]): PlanStep[] {
+  const left = new Map(
+    steps
+      .filter((s) => passed.includes(s.id) && kindSpec(s.scope, s.kind)?.passedOnResume === true)
+      .map((s) => [s.id, s.after]),
+  );
+  if (left.size === 0) return steps;
+  const resolve = (ids: readonly string[]): string[] =>
+    ids.flatMap((id) => {
+      const instead = left.get(id);
+      return instead ? resolve(instead) : [id];
+    });
+  return steps.filter((s) => !left.has(s.id)).map((s) => ({ ...s, after: [...new Set(resolve(s.after))] }));
 }
 
 /**

@@ -47,6 +47,12 @@ export interface StepKindSpec {
    * The policy pack checks it (rule `declared-order`).
    */
   follows?: readonly string[];
+  /**
+   * A check a later build added to the chain: in a state where a step after it finished for the
+   * target release without it (written by an earlier build), its place is passed, so the driver's
+   * resume leaves it out instead of running it late (driver/resume.ts, `passedChecks`).
+   */
+  passedOnResume?: true;
 }
 
 const release = (ctx: DescribeContext): string => ctx.config.targetRelease;
@@ -101,6 +107,14 @@ const NODE_KINDS = {
     describe: () => "glance-status upgrade check with the new code: a failure halts before any schema change",
     shown: ["stdout"],
     follows: ["upgrade"],
+  },
+  "config-check": {
+    runs: { by: "script", readOnly: true },
+    describe: (ctx) =>
+      `every option of the glance-api config is one release ${release(ctx)} reads: a removed or misspelled one halts before any schema change`,
+    shown: ["stdout"],
+    follows: ["upgrade"],
+    passedOnResume: true,
   },
   // The health gate is part of the start step: a failed gate leaves no start in the state, so a plain
   // `pulumi up` runs the start again together with its gate.

@@ -87,6 +87,7 @@ export const RESULT_SCHEMAS = {
   stop: script,
   upgrade: script,
   "upgrade-check": script,
+  "config-check": script,
   start: script,
   admit: z.object({ admitSeconds: z.number() }),
   bake: z.object({ bakeErrors: z.number(), bakeSeconds: z.number() }),

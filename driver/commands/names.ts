@@ -29,7 +29,7 @@ export const EXIT_FAILED = 1;
 /** The commands whose config (and, for `up`, state) reads start before the Stack handle is opened. */
 export const EARLY_READS: Partial<Record<CommandName, { config: boolean; state: boolean }>> = {
   plan: { config: true, state: false },
-  preview: { config: true, state: false },
+  preview: { config: true, state: true },
   up: { config: true, state: true },
   rollback: { config: true, state: false },
 };

@@ -1,7 +1,8 @@
 import { ConcurrentUpdateError, PulumiFn, Stack } from "@pulumi/pulumi/automation";
 import { renderRunbook, stepsToRun } from "../../plan/plan";
 import { reapplyBeforeResume, restoreAfterFailure, settingRecord } from "../mysqlSetting";
-import { contractProgress, contractWords, startsToRepeat } from "../resume";
+import { contractProgress, contractWords, passedChecks, startsToRepeat } from "../resume";
+import { passChecks } from "../../components/program";
 import { exportedState } from "../site";
 import { legacyCommandRefusal } from "../legacyCommandState";
 import { urnName } from "../state";
@@ -51,8 +52,11 @@ export const up: CommandHandler = async ({
       `[driver] resuming: ${replace.map(urnName).join(", ")} run again (their health gate or bake did not pass)`,
     );
   }
+  const passed = passedChecks(state, plan);
+  if (passed.length > 0) say(`[driver] ${passedWords(passed, stackConfig.targetRelease)}`);
+  passChecks(passed);
   const mode = outputMode(options, process.stdout.isTTY === true);
-  const following = showRun(mode, files, progress, viewPlanOf(plan, stepsToRun(plan)));
+  const following = showRun(mode, files, progress, viewPlanOf(plan, stepsToRun(plan, passed)));
   try {
     const result = await upReadingEvents(stack, {
       onOutput: following.onOutput,
@@ -132,4 +136,13 @@ function lockHolders(error: ConcurrentUpdateError): string {
       .map((l) => `  ${l.replace(/^.*: created by /, "held by ")}`),
   );
   return [`the stack is locked by ${count} other run(s)`, ...holders].join("\n");
+}
+
+/** What the driver says when a resumed state has passed the place of checks a later build added. */
+export function passedWords(passed: readonly string[], release: string): string {
+  return (
+    `resuming a state written by an earlier build of this program: ${passed.join(", ")} came with a later ` +
+    `build, and the chain for ${release} is past its place (the step after it finished), so it does not ` +
+    "run for this release: a check run now would come after the schema change it guards"
+  );
 }

@@ -1,6 +1,16 @@
 import { z } from "zod";
 import type { LbKindPlan } from "../lb/kind";
-import { absolutePath, command, hostOrIp, port, positiveSeconds, posixUser, safeName, url } from "./fields";
+import {
+  absolutePath,
+  command,
+  eachOnce,
+  hostOrIp,
+  port,
+  positiveSeconds,
+  posixUser,
+  safeName,
+  url,
+} from "./fields";
 
 /** The stack config blocks about the nodes: the fleet, the NEW NODE, how to reach them and run them. */
 
@@ -98,6 +108,25 @@ export const serverMoveSchema = z.strictObject({
 });
 
 /** How a node is stopped, upgraded, started and asked for its release. Defaults: systemd + distro packages. */
+/** An option of a glance-api config as the config check names it: `group/option`, or `group/*`. */
+const glanceOption = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9_.-]+\/([A-Za-z0-9_-]+|\*)$/,
+    "name an option as the config check reports it, group/option (DEFAULT/location_strategy), or group/* for a whole section",
+  );
+
+/** The NEW NODE's Glance config, as the config check reads it before any schema change. */
+export const glanceConfigSchema = z.strictObject({
+  /** The glance-api config files the node's Glance starts with; {node} and {release} are filled in. */
+  files: z.array(absolutePath).min(1, "list at least one file").default(["/etc/glance/glance-api.conf"]),
+  /**
+   * Options the check reports as not read by the new release that the operator knows are read
+   * anyway (by a plugin of the site's own, say): each is named and not counted as a failure.
+   */
+  acknowledge: z.array(glanceOption).superRefine(eachOnce("glanceConfig.acknowledge", "option")).default([]),
+});
+
 export const nodeCommandsSchema = z.strictObject({
   stopCommand: command.default("systemctl stop glance-api"),
   stoppedCheckCommand: command.default("! systemctl is-active --quiet glance-api"),
@@ -119,6 +148,11 @@ export const nodeCommandsSchema = z.strictObject({
   glanceManageCommand: command.default("glance-manage"),
   /** Upstream's readiness check, run as `<this> upgrade check` with the new code on the NEW NODE. */
   glanceStatusCommand: command.default("glance-status"),
+  /**
+   * The Python that runs the node's Glance (a virtualenv's bin/python; `docker exec -i glance_api
+   * python3` in a container): the config check runs `<this> - <files>` on the NEW NODE, its program on stdin.
+   */
+  glancePythonCommand: command.default("python3"),
   healthUrl: url.default("http://{address}:9292/healthcheck"),
   /** Optional: move each node to another server with this upgrade (serverMoveSchema). */
   serverMove: serverMoveSchema.optional(),

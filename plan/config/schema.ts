@@ -1,7 +1,14 @@
 import { z } from "zod";
 import { databaseSchema, backupSchema } from "./databaseSchema";
 import { eachOnce, packageVersion, release } from "./fields";
-import { newNodeSchema, nodeCommandsSchema, nodeSchemaOf, ParsedNode, sshSchema } from "./fleetSchema";
+import {
+  glanceConfigSchema,
+  newNodeSchema,
+  nodeCommandsSchema,
+  nodeSchemaOf,
+  ParsedNode,
+  sshSchema,
+} from "./fleetSchema";
 import type { LbKindPlan } from "../lb/kind";
 import { builtInLbKinds, lbKinds, lbKindsGeneration } from "../lb/registry";
 import type { LbConfig } from "../lb/rollout";
@@ -79,6 +86,8 @@ function stackSchemaOf(
     database: databaseSchema,
     backup: backupSchema,
     nodeCommands: nodeCommandsSchema.default(nodeCommandsSchema.parse({})),
+    /** The NEW NODE's glance-api config files, checked against the new release before any schema change. */
+    glanceConfig: glanceConfigSchema.default(glanceConfigSchema.parse({})),
     /**
      * Bake: after each admission, watch the admitted node for windowSeconds before the next wave drains
      * (HAProxy: its 5xx responses and connection/response errors must stay within errorBudget; ALB: the

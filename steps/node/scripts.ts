@@ -2,6 +2,7 @@ import { exportLines, shellQuote } from "../exec/shellQuote";
 import { UpgradeConfig } from "../../plan/config";
 import { extensionOf, type ScriptKind } from "../../plan/stepKinds";
 import { versionCasePattern } from "../version";
+import { configCheckCommands } from "./glanceConfigCheck";
 
 /**
  * The pure script builder: config in, the exact bash of every node step out. Both executors run
@@ -81,11 +82,13 @@ function toTheEnd(command: string): string {
   return `run_to_end ${shellQuote(command)}`;
 }
 
-function body(kind: ScriptKind, config: UpgradeConfig): string[] {
-  return SCHEMA_KINDS.has(kind) ? [...schemaLock(config), ...commands(kind, config)] : commands(kind, config);
+function body(kind: ScriptKind, config: UpgradeConfig, node: { name: string }): string[] {
+  return SCHEMA_KINDS.has(kind)
+    ? [...schemaLock(config), ...commands(kind, config, node)]
+    : commands(kind, config, node);
 }
 
-function commands(kind: ScriptKind, config: UpgradeConfig): string[] {
+function commands(kind: ScriptKind, config: UpgradeConfig, node: { name: string }): string[] {
   const c = config.nodeCommands;
   const manage = c.glanceManageCommand;
   switch (kind) {
@@ -143,6 +146,8 @@ function commands(kind: ScriptKind, config: UpgradeConfig): string[] {
         `  *) echo "glance-status upgrade check ERROR (exit $rc): it could not run its checks (its output is above); nothing was changed" >&2; exit 1 ;;`,
         "esac",
       ];
+    case "config-check":
+      return configCheckCommands(config, node);
     case "expand":
       return [toTheEnd(`${manage} db expand`)];
     case "migrate":
@@ -192,7 +197,7 @@ export function rollbackNodeCommands(commands: UpgradeConfig["nodeCommands"]): U
 
 /** The exact script a node step runs. */
 export function buildNodeScript(kind: ScriptKind, config: UpgradeConfig, node: { name: string }): string {
-  return [...header(config, node), ...body(kind, config), ""].join("\n");
+  return [...header(config, node), ...body(kind, config, node), ""].join("\n");
 }
 
 /**

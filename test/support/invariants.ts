@@ -81,6 +81,8 @@ export function invariantViolations(timeline: TimelineEvent[], shape: FleetShape
   before(`${shape.newNode}/upgrade`, "db/expand", "I2 NEW NODE upgraded before expand");
   before(`${shape.newNode}/upgrade`, `${shape.newNode}/upgrade-check`, "I3 upgrade check with the new code");
   before(`${shape.newNode}/upgrade-check`, "db/allow-functions", "I3 upgrade check before any schema step");
+  before(`${shape.newNode}/upgrade`, `${shape.newNode}/config-check`, "I3 config check with the new code");
+  before(`${shape.newNode}/config-check`, "db/allow-functions", "I3 config check before any schema step");
   before("db/verify", `${shape.newNode}/start`, "I2 NEW NODE started only after verify");
   // I3
   before("db/allow-functions", "db/expand", "I3 setting before expand");

@@ -33,6 +33,7 @@ const KINDS: Record<string, NodeScriptKind> = {
   start: "start",
   version: "version",
   "upgrade-check": "upgrade-check",
+  "config-check": "config-check",
   expand: "expand",
   migrate: "migrate",
   verify: "verify",
@@ -104,8 +105,8 @@ describe("the command executor (mock-level: the Command plugin cannot run here)"
     const raw = config();
     const { registrations } = await runMockProgram(raw, secrets);
     const commands = registrations.filter((r) => r.type === "command:remote:Command");
-    // stop/upgrade/start/version per node, the NEW NODE's upgrade check, expand/migrate/verify/contract
-    expect(commands.length).toBe(3 * 4 + 1 + 4);
+    // stop/upgrade/start/version per node, the NEW NODE's upgrade and config checks, expand/migrate/verify/contract
+    expect(commands.length).toBe(3 * 4 + 2 + 4);
     const cfg = parsed(raw);
     const gateSeconds = cfg.loadBalancer.healthTimeoutSeconds;
     for (const command of commands) {
@@ -122,7 +123,7 @@ describe("the command executor (mock-level: the Command plugin cannot run here)"
       expect(command.inputs?.create).toBe(`timeout -k 5 ${bound} bash -s`);
       // An update (an edit that is not the step's identity) runs the script again only for a step
       // that just reads; any other step's update changes nothing (the unit rule, plan/identity.ts).
-      const readOnly = ["version", "upgrade-check", "verify"].includes(step);
+      const readOnly = ["version", "upgrade-check", "config-check", "verify"].includes(step);
       expect(command.inputs?.update).toBe(readOnly ? command.inputs?.create : UNCHANGED_COMMAND);
       // The triggers name the kind as states written before the kinds were named after their ids hold
       // it (db/verify was `verify-migrations`): a changed trigger would replace, so re-run, the step.
@@ -209,7 +210,7 @@ describe("the command executor (mock-level: the Command plugin cannot run here)"
     });
     const { registrations } = await runMockProgram(raw, secrets);
     const locals = registrations.filter((r) => r.type === "command:local:Command");
-    expect(locals.length).toBe(2 * 4 + 1 + 4);
+    expect(locals.length).toBe(2 * 4 + 2 + 4);
     const expand = locals.find((r) => r.name === "db/expand")!;
     expect(await outputIsSecret(expand.props.environment)).toBe(true);
     expect(receivedAsSecret(expand.inputs?.environment)).toBe(true);
@@ -240,7 +241,7 @@ describe("the command executor (mock-level: the Command plugin cannot run here)"
 /** What a node-step resource received that its executor acts on, with secrets unwrapped. */
 function nodeStepInputs(registrations: Registration[]): Record<string, string> {
   const nodeStep =
-    /^(node-\d+\/(prestage|stop|upgrade|upgrade-check|start|version)|db\/(expand|migrate|verify|contract))$/;
+    /^(node-\d+\/(prestage|stop|upgrade|upgrade-check|config-check|start|version)|db\/(expand|migrate|verify|contract))$/;
   return Object.fromEntries(
     registrations
       .filter((r) => nodeStep.test(r.name))
@@ -284,6 +285,7 @@ const PARITY_CASES: Array<[string, string, unknown]> = [
   ["nodeCommands", "versionCommand", "cat /etc/glance/version"],
   ["nodeCommands", "glanceManageCommand", "docker exec glance-api glance-manage"],
   ["nodeCommands", "glanceStatusCommand", "docker exec glance-api glance-status"],
+  ["nodeCommands", "glancePythonCommand", "docker exec -i glance-api python3"],
   ["nodeCommands", "healthUrl", "http://{address}:9393/healthcheck"],
   ["nodeCommands", "connectionsCommand", "ss -Htn state established '( sport = :9393 )'"],
   ["nodeCommands", "scriptTimeoutSeconds", 600],

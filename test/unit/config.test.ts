@@ -1064,9 +1064,11 @@ describe("valid configs", () => {
       versionCommand: "dpkg-query -W -f='${Version}' glance-common | sed 's/^[0-9]*://'",
       glanceManageCommand: "glance-manage",
       glanceStatusCommand: "glance-status",
+      glancePythonCommand: "python3",
       healthUrl: "http://{address}:9292/healthcheck",
       scriptTimeoutSeconds: 1800,
     });
+    expect(config.glanceConfig).toEqual({ files: ["/etc/glance/glance-api.conf"], acknowledge: [] });
     expect(config.nodes).toEqual([
       {
         name: "node-1",

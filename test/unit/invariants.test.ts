@@ -63,7 +63,7 @@ function phases(shape: FleetShape): string[][] {
   return [
     ["preflight"],
     ["db/backup"],
-    ...each([shape.newNode], ["drain", "stop", "upgrade", "upgrade-check"]),
+    ...each([shape.newNode], ["drain", "stop", "upgrade", "upgrade-check", "config-check"]),
     ["db/allow-functions"],
     ["db/expand"],
     ["db/migrate"],
@@ -272,8 +272,11 @@ const orderCases: OrderCase[] = [
     earlier: "node-1/upgrade",
     later: "db/expand",
     mutate: endsAfter("node-1/upgrade", "db/expand"),
-    // Ending that late, the upgrade also ends after the upgrade check started.
-    also: ["I3 upgrade check with the new code: node-1/upgrade ended at"],
+    // Ending that late, the upgrade also ends after the upgrade and config checks started.
+    also: [
+      "I3 upgrade check with the new code: node-1/upgrade ended at",
+      "I3 config check with the new code: node-1/upgrade ended at",
+    ],
   },
   {
     rule: "I3 upgrade check with the new code",
@@ -289,6 +292,23 @@ const orderCases: OrderCase[] = [
     earlier: "node-1/upgrade-check",
     later: "db/allow-functions",
     mutate: startsBefore("db/allow-functions", "node-1/upgrade-check"),
+    // Starting before the upgrade check ended, it also starts before the config check (after it) ended.
+    also: ["I3 config check before any schema step: node-1/config-check ended at"],
+  },
+  {
+    rule: "I3 config check with the new code",
+    shape: ONE_AT_A_TIME,
+    earlier: "node-1/upgrade",
+    later: "node-1/config-check",
+    mutate: startsBefore("node-1/config-check", "node-1/upgrade"),
+    also: [],
+  },
+  {
+    rule: "I3 config check before any schema step",
+    shape: ONE_AT_A_TIME,
+    earlier: "node-1/config-check",
+    later: "db/allow-functions",
+    mutate: startsBefore("db/allow-functions", "node-1/config-check"),
     also: [],
   },
   {
@@ -378,7 +398,7 @@ describe("invariantViolations: each ordering rule fires on its own violation", (
   });
 
   it("covers every ordering rule the checker has", () => {
-    expect(new Set(orderCases.map((c) => c.rule)).size).toBe(17);
+    expect(new Set(orderCases.map((c) => c.rule)).size).toBe(19);
   });
 });
 

@@ -104,8 +104,8 @@ describe("renderView: 3 nodes", () => {
       message: "glance_api/node-2 set to DRAIN with 3 session(s) in flight; waiting up to 30 s",
     });
     expect(viewAt(setup, events)).toEqual([
-      "up: release 2024.1  elapsed 2:04  remaining >1:24  steps 12/28 done",
-      "+ node-1       6/6  done             0:48",
+      "up: release 2024.1  elapsed 2:14  remaining >1:24  steps 13/29 done",
+      "+ node-1       7/7  done             0:56",
       "> node-2       0/5  drain            0:04  3 request(s) in flight",
       ". node-3       0/5  waiting",
       "database  backup +  allow-functions +  expand +  migrate +  verify +  contract .  restore-setting .",
@@ -118,7 +118,7 @@ describe("renderView: 3 nodes", () => {
       error: "glance_api/node-2 did not become healthy within 30 s",
     });
     const lines = viewAt(setup, events, { columns: 120, rows: 40 });
-    expect(lines[0]).toMatch(/steps 16\/28 done, 1 FAILED$/);
+    expect(lines[0]).toMatch(/steps 17\/29 done, 1 FAILED$/);
     expect(lines[2]).toBe(
       "X node-2       4/5  admit            0:03  FAILED: glance_api/node-2 did not become healthy within 30 s",
     );
@@ -176,7 +176,7 @@ describe("renderView: a checkpoint", () => {
     );
     const paused = viewAt(setup, eventsUntil(setup.steps));
     expect(paused.at(-1)).toBe("checkpoint after node-1/admit: PAUSED here until 2024.1 is approved");
-    expect(paused[0]).toMatch(/remaining ~0:00 {2}steps 12\/12 done$/);
+    expect(paused[0]).toMatch(/remaining ~0:00 {2}steps 13\/13 done$/);
     const approved = planOf(3, { pauseAfter: "newNode", approvedRelease: "2024.1" });
     expect(viewAt(approved, eventsUntil(approved.steps, "node-2/drain")).at(-1)).toBe(
       "checkpoint after node-1/admit: approved (2024.1)",
@@ -261,13 +261,13 @@ describe("remainingSeconds: from the last run's durations, along the plan's orde
       rows: 24,
     };
     expect(remainingSeconds(input)).toEqual({ seconds: (setup.steps.length - 2) * 10, unknown: 0 });
-    expect(renderView(input)[0]).toContain("remaining ~4:20");
+    expect(renderView(input)[0]).toContain("remaining ~4:30");
   });
   it("mid-run: what the running step has left, then the rest; no estimate without any duration", () => {
     const records = recordsOf(eventsUntil(setup.steps, "node-2/drain"));
     const now = Date.parse(records.get("node-2/drain")?.startedAt ?? "") + 4000;
     const input = { plan: setup.view, records, now, startedAt: T0, lastSeconds, columns: 80, rows: 24 };
-    expect(remainingSeconds(input).seconds).toBe(6 + (setup.steps.length - 2 - 13) * 10);
+    expect(remainingSeconds(input).seconds).toBe(6 + (setup.steps.length - 2 - 14) * 10);
     expect(renderView({ ...input, records: new Map(), lastSeconds: new Map() })[0]).toContain(
       "remaining: no estimate yet",
     );

@@ -50,6 +50,7 @@ describe("host keys with a NEW NODE the stack launches", () => {
       new Set([
         "node-new/upgrade",
         "node-new/upgrade-check",
+        "node-new/config-check",
         "db/expand",
         "db/migrate",
         "db/verify",

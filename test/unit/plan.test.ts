@@ -18,7 +18,8 @@ describe("buildPlan: exact order", () => {
       "node-1/stop <- node-1/drain",
       "node-1/upgrade <- node-1/stop",
       "node-1/upgrade-check <- node-1/upgrade",
-      "db/allow-functions <- node-1/upgrade-check",
+      "node-1/config-check <- node-1/upgrade-check",
+      "db/allow-functions <- node-1/config-check",
       "db/expand <- db/allow-functions",
       "db/migrate <- db/expand",
       "db/verify <- db/migrate",
@@ -42,6 +43,7 @@ describe("buildPlan: exact order", () => {
       "stop",
       "upgrade",
       "upgrade-check",
+      "config-check",
       "allow-functions",
       "expand",
       "migrate",
@@ -67,7 +69,7 @@ describe("buildPlan: exact order", () => {
 
   it("3 nodes: one wave per node, each draining after the previous admit", () => {
     const plan = buildPlan(parsed(haproxyStack(3)));
-    expect(shape(plan).slice(12)).toEqual([
+    expect(shape(plan).slice(13)).toEqual([
       "node-2/drain <- node-1/admit",
       "node-2/stop <- node-2/drain",
       "node-2/upgrade <- node-2/stop",
@@ -100,9 +102,10 @@ describe("buildPlan: exact order", () => {
         (sum, step) => sum + step.after.length,
         0,
       );
-    for (const nodes of [2, 10, 100, 500]) expect(edges(nodes, 1)).toBe(7 * nodes + 8);
-    // Wider waves add the wave-to-wave edges (maxUnavailable² per wave), still linear in the nodes.
-    expect(edges(301, 3)).toBeLessThanOrEqual(11 * 301);
+    for (const nodes of [2, 10, 100, 500]) expect(edges(nodes, 1)).toBe(7 * nodes + 9);
+    // Wider waves add the wave-to-wave edges (maxUnavailable² per wave), still linear in the nodes
+    // (plus the NEW NODE's one edge per check before the schema steps).
+    expect(edges(301, 3)).toBeLessThanOrEqual(11 * 301 + 1);
     const plan = buildPlan(parsed(haproxyStack(5)));
     expect(plan.steps.find((s) => s.id === "node-1/version")?.after).toEqual(["node-5/admit"]);
     const wide = buildPlan(parsed(haproxyStack(7, { loadBalancer: { maxUnavailable: 2 } })));
@@ -116,12 +119,13 @@ describe("buildPlan: exact order", () => {
     const plan = buildPlan(parsed(haproxyStack(3, { newNode: { existing: "node-2" } })));
     expect(plan.newNode).toEqual({ name: "node-2", provisioned: false });
     expect(plan.waves.map((w) => w.nodes)).toEqual([["node-2"], ["node-1"], ["node-3"]]);
-    expect(shape(plan).slice(2, 12)).toEqual([
+    expect(shape(plan).slice(2, 13)).toEqual([
       "node-2/drain <- db/backup",
       "node-2/stop <- node-2/drain",
       "node-2/upgrade <- node-2/stop",
       "node-2/upgrade-check <- node-2/upgrade",
-      "db/allow-functions <- node-2/upgrade-check",
+      "node-2/config-check <- node-2/upgrade-check",
+      "db/allow-functions <- node-2/config-check",
       "db/expand <- db/allow-functions",
       "db/migrate <- db/expand",
       "db/verify <- db/migrate",
@@ -167,13 +171,14 @@ describe("buildPlan: exact order", () => {
   it("provisioned NEW NODE: provision after backup, no drain or stop for it", () => {
     const plan = buildPlan(parsed(albProvisionedStack(2)));
     expect(plan.newNode).toEqual({ name: "glance-new", provisioned: true });
-    expect(shape(plan).slice(0, 11)).toEqual([
+    expect(shape(plan).slice(0, 12)).toEqual([
       "preflight <- ",
       "db/backup <- preflight",
       "glance-new/provision <- db/backup",
       "glance-new/upgrade <- glance-new/provision",
       "glance-new/upgrade-check <- glance-new/upgrade",
-      "db/allow-functions <- glance-new/upgrade-check",
+      "glance-new/config-check <- glance-new/upgrade-check",
+      "db/allow-functions <- glance-new/config-check",
       "db/expand <- db/allow-functions",
       "db/migrate <- db/expand",
       "db/verify <- db/migrate",
@@ -184,6 +189,7 @@ describe("buildPlan: exact order", () => {
       "provision",
       "upgrade",
       "upgrade-check",
+      "config-check",
       "start",
       "admit",
       "version",
@@ -255,7 +261,7 @@ describe("buildPlan: structure for any fleet", () => {
   it("50 nodes: step count and every node once per kind", () => {
     const plan = buildPlan(parsed(albStack(50)));
     // 2 head + 3 NEW NODE down + its upgrade check + 4 db + 2 NEW NODE up (start with its gate, admit) + 49 x 5 + 50 versions + 3 tail
-    expect(plan.steps).toHaveLength(2 + 3 + 1 + 4 + 2 + 49 * 5 + 50 + 3);
+    expect(plan.steps).toHaveLength(2 + 3 + 2 + 4 + 2 + 49 * 5 + 50 + 3);
     expect(plan.waves).toHaveLength(50);
     const nodes = Array.from({ length: 50 }, (_, i) => `node-${i + 1}`);
     for (const kind of ["drain", "stop", "upgrade", "start", "admit", "version"] as const) {
@@ -282,7 +288,7 @@ describe("buildPlan: structure for any fleet", () => {
 
   it("50 nodes with a provisioned NEW NODE: one provision, no drain/stop for it", () => {
     const plan = buildPlan(parsed(albProvisionedStack(50)));
-    expect(plan.steps).toHaveLength(2 + 2 + 1 + 4 + 2 + 50 * 5 + 51 + 3);
+    expect(plan.steps).toHaveLength(2 + 2 + 2 + 4 + 2 + 50 * 5 + 51 + 3);
     expect(plan.steps.filter((s) => s.kind === "provision").map((s) => s.id)).toEqual([
       "glance-new/provision",
     ]);

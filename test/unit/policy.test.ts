@@ -296,7 +296,7 @@ describe("the runbook policy rules", () => {
       const broken = withoutEdge(
         await captured(stackConfig(3)),
         "db/allow-functions",
-        "node-1/upgrade-check",
+        "node-1/config-check",
       );
       const [violation, ...rest] = only(checkRunbook(broken), expandWithNewNodeCode.name);
       expect(rest).toEqual([]);
@@ -306,14 +306,14 @@ describe("the runbook policy rules", () => {
 
     it("db/expand does not depend on the NEW NODE's upgrade, with node-3 as the NEW NODE", async () => {
       const config = stackConfig(3, { newNode: { existing: "node-3" } });
-      const broken = withoutEdge(await captured(config), "db/allow-functions", "node-3/upgrade-check");
+      const broken = withoutEdge(await captured(config), "db/allow-functions", "node-3/config-check");
       const [violation] = only(checkRunbook(broken), expandWithNewNodeCode.name);
       expect(violation.message).toContain("db/expand does not depend on node-3/upgrade");
       expect(violation.message).toContain("NEW NODE (node-3)");
     });
 
     it("two nodes leave rotation first and neither feeds db/expand (no NEW NODE can be told)", async () => {
-      let broken = withoutEdge(await captured(stackConfig(3)), "db/allow-functions", "node-1/upgrade-check");
+      let broken = withoutEdge(await captured(stackConfig(3)), "db/allow-functions", "node-1/config-check");
       broken = withoutEdge(broken, "node-2/drain", "node-1/admit");
       const violations = checkRunbook(broken);
       const drain = violations.find((v) => v.rule === drainAfterPreviousWave.name);

@@ -1,6 +1,8 @@
 import type { Deployment } from "@pulumi/pulumi/automation";
 import { describe, expect, it } from "vitest";
-import { contractDone, startsToRepeat, upgradedNodes } from "../../driver/resume";
+import { contractDone, passedChecks, startsToRepeat, upgradedNodes } from "../../driver/resume";
+import { buildPlan, stepsToRun } from "../../plan/plan";
+import { haproxyStack, parsed } from "./fixtures";
 
 const RELEASE = "2024.1";
 
@@ -59,5 +61,42 @@ describe("contractDone and upgradedNodes", () => {
     expect(contractDone(state, RELEASE)).toBe(true);
     expect(contractDone(state, "2025.1")).toBe(false);
     expect(upgradedNodes(state, RELEASE)).toEqual(["node-1", "node-2"]);
+  });
+});
+
+describe("passedChecks: a check a later build added, in a state that is past its place", () => {
+  const plan = buildPlan(parsed(haproxyStack(3)));
+  const before = [
+    "preflight",
+    "db/backup",
+    "node-1/drain",
+    "node-1/stop",
+    "node-1/upgrade",
+    "node-1/upgrade-check",
+  ];
+
+  it("passes node-1/config-check when the step after it finished without it (an earlier build's state)", () => {
+    const state = stateWith([...before, "db/allow-functions", "db/expand", "db/migrate", "db/verify"]);
+    expect(passedChecks(state, plan)).toEqual(["node-1/config-check"]);
+    // The run then leaves it out, and db/allow-functions waits for what it waited for.
+    const steps = stepsToRun(plan, passedChecks(state, plan));
+    expect(steps.map((s) => s.id)).not.toContain("node-1/config-check");
+    expect(steps.find((s) => s.id === "db/allow-functions")?.after).toEqual(["node-1/upgrade-check"]);
+    expect(steps).toHaveLength(plan.steps.length - 1);
+  });
+
+  it("passes nothing before its place, once it ran, or for another release (the controls)", () => {
+    // Halted before the schema steps (the upgrade check failed, or the config check itself): it runs.
+    expect(passedChecks(stateWith(before), plan)).toEqual([]);
+    expect(passedChecks(stateWith(before.slice(0, 5)), plan)).toEqual([]);
+    // Written by this build: it is in the state, and stays registered (a no-op).
+    const current = stateWith([...before, "node-1/config-check", "db/allow-functions"]);
+    expect(passedChecks(current, plan)).toEqual([]);
+    // A new release replays the whole chain: the old release's steps pass nothing.
+    expect(passedChecks(stateWith([...before, "db/allow-functions"], "2023.2"), plan)).toEqual([]);
+  });
+
+  it("only kinds declared passedOnResume can be left out of a run", () => {
+    expect(stepsToRun(plan, ["node-1/upgrade-check", "db/expand"])).toEqual(plan.steps);
   });
 });

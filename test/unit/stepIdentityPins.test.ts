@@ -51,6 +51,12 @@ const PINS: Record<
     request:
       '{"kind":"script","run":{"script":"sha256:ccf4d8a99c10d5d2","ssh":{"connectTimeoutSeconds":10,"host":"10.0.1.10","hostKeyPolicy":"strict","knownHostsFile":"$KNOWN_HOSTS","port":22,"user":"ubuntu"},"timeoutSeconds":1800,"transport":"ssh"}}',
   },
+  "haproxy node-1/config-check": {
+    identity:
+      '{"identity":{"release":"2024.1","unit":{"address":"10.0.1.10","exec":"native","member":"node-1","node":"node-1","transport":"ssh"},"version":"28.2.0"},"kind":"config-check","node":"node-1","release":"2024.1","step":"node-1/config-check"}',
+    request:
+      '{"kind":"script","run":{"script":"sha256:3d562281a5ca7d85","ssh":{"connectTimeoutSeconds":10,"host":"10.0.1.10","hostKeyPolicy":"strict","knownHostsFile":"$KNOWN_HOSTS","port":22,"user":"ubuntu"},"timeoutSeconds":1800,"transport":"ssh"}}',
+  },
   "haproxy db/allow-functions": {
     identity:
       '{"identity":{"release":"2024.1","version":"28.2.0"},"kind":"allow-functions","node":null,"release":"2024.1","step":"db/allow-functions"}',

@@ -108,10 +108,10 @@ describe("step ids: built and parsed in one module", () => {
  */
 describe("step ids: what the state of a running stack holds", () => {
   it("keeps the names existing states hold", () => {
-    // Kinds may be added (upgrade-check came with Glance-aware checks, prestage with prestageCommand);
-    // the existing names never change.
+    // Kinds may be added (upgrade-check came with Glance-aware checks, prestage with prestageCommand,
+    // config-check with the check of the NEW NODE's config); the existing names never change.
     expect(NODE_STEP_KINDS.join(" ")).toBe(
-      "provision prestage drain stop upgrade upgrade-check start admit bake version",
+      "provision prestage drain stop upgrade upgrade-check config-check start admit bake version",
     );
     expect(DB_STEP_KINDS.join(" ")).toBe(
       "backup allow-functions expand migrate verify contract restore-setting",

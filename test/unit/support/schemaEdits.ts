@@ -141,6 +141,7 @@ export const EXAMPLE_VALUES: Record<string, unknown[]> = {
   "nodeCommands.serverMove.startCommand": [SERVER_MOVE.startCommand],
   "nodeCommands.connectionsCommand": ["ss -Htn state established '( sport = :9393 )'"],
   "bake.alarmNames": ["glance-5xx"],
+  "glanceConfig.acknowledge": ["DEFAULT/site_option"],
   approvedRelease: ["2024.1"],
   "rollbackTo.release": ["2023.2"],
   "rollbackTo.version": ["27.1.1"],
