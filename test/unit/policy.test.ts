@@ -293,11 +293,7 @@ describe("the runbook policy rules", () => {
     });
 
     it("db/expand does not depend on the NEW NODE's upgrade", async () => {
-      const broken = withoutEdge(
-        await captured(stackConfig(3)),
-        "db/allow-functions",
-        "node-1/config-check",
-      );
+      const broken = withoutEdge(await captured(stackConfig(3)), "db/allow-functions", "node-1/config-check");
       const [violation, ...rest] = only(checkRunbook(broken), expandWithNewNodeCode.name);
       expect(rest).toEqual([]);
       expect(violation.resource).toBe("db/expand");
