@@ -37,9 +37,12 @@ import { drainStarts, expectZeroFailedRequests } from "../support/loadAssertions
 
 const NODES = 3;
 const DELAY_SECONDS = 30;
-/** Covers a new target's checks (registration lag 1 s, then 2 passing checks 5 s apart) with margin. */
-const HEALTH_TIMEOUT_SECONDS = 15;
-/** Covers the delay a drain waits out on main (AWS shows `draining` until the delay is over). */
+/**
+ * The least the preflight accepts for the lab's target group (steps/lb/alb/timing.ts): 2 passing
+ * checks x 5 s + 2 s check timeout + 10 s margin.
+ */
+const HEALTH_TIMEOUT_SECONDS = 22;
+/** Covers a drain that cannot end early and waits out the delay (AWS shows `draining` until it is over). */
 const DRAIN_TIMEOUT_SECONDS = 60;
 const BAKE_SECONDS = 3;
 const LOAD_WARMUP_MS = 3_000;
