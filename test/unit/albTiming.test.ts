@@ -103,7 +103,9 @@ const cases: Case[] = [
     bounds: { drainTimeoutSeconds: 120, healthTimeoutSeconds: 240, propagationSeconds: 5 },
     problems: [],
     drainUpTo: 120,
-    admitUpTo: 165,
+    // The admit first waits out the rest of the 300 s delay (its own bound), then 165 s of checks;
+    // healthTimeoutSeconds bounds only the checks, so 240 is not refused.
+    admitUpTo: 300 + 165,
   },
   {
     name: "... but it cannot end before the propagation lag: drainTimeoutSeconds <= propagationSeconds refused",
@@ -111,7 +113,7 @@ const cases: Case[] = [
     bounds: { drainTimeoutSeconds: 5, healthTimeoutSeconds: 240, propagationSeconds: 5 },
     problems: [/drainTimeoutSeconds = 5, .*propagationSeconds.*above 5/],
     drainUpTo: 5,
-    admitUpTo: 165,
+    admitUpTo: 300 + 165,
   },
   {
     name: "the lab's group: both bounds covered by the defaults (300 s, 120 s)",
@@ -202,6 +204,18 @@ describe("judgeTargetGroup: the target group's settings against the stack's boun
     expect(early.notes[1]).toMatch(/waits for the delay \(300 s\) and halts at drainTimeoutSeconds \(120\)/);
     expect(early.drain.text).toBe(
       "5 s + what is in flight when it leaves rotation, at most 120 s (drainTimeoutSeconds)",
+    );
+  });
+
+  it("after an early drain, the expected admit says it first waits out the delay", () => {
+    const verdict = judgeTargetGroup(
+      lab,
+      { drainTimeoutSeconds: 60, healthTimeoutSeconds: 22, propagationSeconds: 2 },
+      INSTANCES,
+    );
+    expect(verdict.problems).toEqual([]);
+    expect(verdict.admit.text).toMatch(
+      /^up to 52 s: first the rest of the 30 s deregistration delay .*then up to 22 s/,
     );
   });
 

@@ -228,6 +228,21 @@ export function judgeTargetGroup(
     problems: [...targetTypeProblems(s, targetIds), ...drain.problems, ...admit.problems],
     notes,
     drain: drain.drain,
-    admit: admit.admit,
+    admit: bounds.propagationSeconds === undefined ? admit.admit : afterEarlyDrain(admit.admit, s),
+  };
+}
+
+/**
+ * An admit after a drain that ended early first waits for the target to leave `draining` (it shows
+ * `draining` until the delay since its deregistration is over; membership.ts waitOutOfDraining),
+ * then for its health checks: at most the whole delay more, when the node came back at once.
+ */
+function afterEarlyDrain(admit: ExpectedTime, s: TargetGroupSettings): ExpectedTime {
+  const delay = s.deregistrationDelaySeconds;
+  if (delay === 0) return admit;
+  const upTo = admit.upToSeconds + delay;
+  return {
+    upToSeconds: upTo,
+    text: `up to ${upTo} s: first the rest of the ${delay} s deregistration delay (an early-ended drain leaves the target draining until it is over, and it is registered again only then), then ${admit.text}`,
   };
 }
