@@ -21,9 +21,9 @@ import { expectReportMatchesTimelines } from "../support/reportAssertions";
 import { LOAD_FILE, REPORT_FILE } from "../../driver/report/records";
 
 const NODES = 3;
-// The plan's steps for 3 existing nodes: 2 head, the NEW NODE's drain, stop, upgrade and upgrade check,
-// 4 database, its start and admit, 5 for each other node, 3 version reports, 3 tail.
-const STEPS = 28;
+// The plan's steps for 3 existing nodes: 2 head, the NEW NODE's drain, stop, upgrade, upgrade check and
+// config check, 4 database, its start and admit, 5 for each other node, 3 version reports, 3 tail.
+const STEPS = 29;
 const LOAD_WARMUP_MS = 3_000;
 
 /** Runs `up` with the load client running from before the first step to after the last. */
