@@ -27,6 +27,8 @@ import { drainStarts, expectZeroFailedRequests, labHaproxyLog } from "../support
 
 const NODES = 3;
 const LOAD_WARMUP_MS = 3_000;
+/** Past this the run starts anyway, and the verdict reports a drain it left uncovered. */
+const COVERAGE_TIMEOUT_MS = 30_000;
 
 type Config = Record<string, unknown>;
 
@@ -44,6 +46,16 @@ async function startPairLoad(lab: LabState, b: RunningHaproxy): Promise<RunningL
     startLoad({ baseUrl, seedImages: lab.seedImages }),
   );
   await sleep(LOAD_WARMUP_MS);
+  // The verdict wants each drain to find a held download of EACH load on its node. Once a load holds
+  // one on every node it keeps them covered (a newer hold replaces an older one), but reaching that
+  // takes a few seconds per load: wait for it rather than trust the warmup (a CI run's first drain
+  // once began before the second load held one on node-1).
+  const covered = () =>
+    loads.every((load) =>
+      lab.nodes.every((node) => load.inFlight().some((r) => r.held && r.server === node.name)),
+    );
+  const deadline = Date.now() + COVERAGE_TIMEOUT_MS;
+  while (!covered() && Date.now() < deadline) await sleep(100);
   return loads;
 }
 
