@@ -3,14 +3,15 @@
 # MariaDB (server, client, mysqldump), HAProxy, OpenSSH (server and client) and openssl (the lab's own
 # CA for MariaDB's TLS) and sudo (its env_reset, test/integration/glanceManageSudo.test.ts). Starts nothing.
 # tmux: test/e2e/liveView.test.ts runs the driver in a tmux pane to read its live view (capture-pane).
+# chromium (with a font): the report page is opened in a real headless browser (test/support/reportBrowser.ts).
 # The Galera lab (lab up --galera) needs galera-4 (the wsrep provider) and rsync (its SST), which Debian 12's
 # mariadb-server depends on; named here so that a missing one is installed and checked.
 # Idempotent: does nothing when every binary is already there; apt-get update only when needed.
 set -euo pipefail
 
 log() { printf '[setup-services] %s\n' "$*" >&2; }
-PACKAGES=(mariadb-server mariadb-client galera-4 rsync haproxy openssh-server openssh-client openssl sudo tmux)
-BINARIES=(mariadbd haproxy sshd mysqldump openssl sudo rsync tmux)
+PACKAGES=(mariadb-server mariadb-client galera-4 rsync haproxy openssh-server openssh-client openssl sudo tmux chromium fonts-dejavu-core)
+BINARIES=(mariadbd haproxy sshd mysqldump openssl sudo rsync tmux chromium)
 
 # sbin dirs are not on a non-root PATH everywhere, and mariadbd/sshd live there.
 PATH="$PATH:/usr/local/sbin:/usr/sbin:/sbin"

@@ -6,7 +6,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup-services.sh
-bash scripts/setup-chromium.sh
 bash scripts/setup-engine.sh >/dev/null
 # 2023.2 and 2024.1: the rehearsal and most labs. The others: test/integration/releases.test.ts (every
 # installed release as a lab node; the SLURP chain 2023.1 -> 2024.1 -> 2025.1 -> 2026.1) and

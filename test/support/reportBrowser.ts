@@ -1,5 +1,5 @@
 /**
- * Opens a report page in a real headless Chromium (Debian's package, scripts/setup-chromium.sh) and
+ * Opens a report page in a real headless Chromium (Debian's package, scripts/setup-services.sh) and
  * reads it as a person would see it: every bar's box on screen (getBoundingClientRect), the marks,
  * the console's errors, and a screenshot. The DevTools protocol runs over Chromium's pipe
  * (`--remote-debugging-pipe`: JSON messages ending in NUL on fds 3 and 4), so nothing but Node's
