@@ -3,7 +3,8 @@
  * upgraded A -> B under continuous client load, their database a 3-member MariaDB Galera cluster
  * behind an HAProxy front (db-1 active, db-2 and db-3 backup) that the nodes, glance-manage and the
  * program's own connections go through. Expand, migrate and contract replicate to every member in
- * total order; the clients must not see it.
+ * total order; the clients must not see it. A probe committing on a member the front does not send
+ * Glance to reads how long each schema step held the cluster (lab/services/galeraHold.ts).
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
