@@ -3,7 +3,8 @@
  * upgraded A -> B under continuous client load, their database a 3-member MariaDB Galera cluster
  * behind an HAProxy front (db-1 active, db-2 and db-3 backup) that the nodes, glance-manage and the
  * program's own connections go through. Expand, migrate and contract replicate to every member in
- * total order; the clients must not see it.
+ * total order; the clients must not see it. A probe committing on a member the front does not send
+ * Glance to reads how long each schema step held the cluster (lab/services/galeraHold.ts).
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -13,6 +14,14 @@ import { galeraMemberCommand } from "../../lab/galeraLab";
 import { LabState, runGlanceNode } from "../../lab/lab";
 import { startLoad, LoadReport } from "../../lab/load/client";
 import type { GaleraMember } from "../../lab/services/galera";
+import {
+  describeHold,
+  HoldProbe,
+  measureHolds,
+  ProbeCommit,
+  probeBaseline,
+  startHoldProbe,
+} from "../../lab/services/galeraHold";
 import { labStackConfig, LAB_SECRETS } from "../../lab/stack";
 import { LAB_CREDENTIALS, readLabState } from "../../lab/state";
 import { DriverRun, TestStack } from "../support/driverFixture";
@@ -25,6 +34,7 @@ import { runtimeCommand } from "../../steps/lb/haproxyRuntime";
 import { allowOnMembers, restoreOnMembers } from "../../steps/db/memberTrust";
 
 const NODES = 3;
+const SCHEMA_STEPS = ["db/expand", "db/migrate", "db/contract"];
 const LOAD_WARMUP_MS = 3_000;
 const SAMPLE_MS = 500;
 
@@ -98,6 +108,21 @@ function startSampler(members: GaleraMember[]): { stop(): Promise<MemberSample[]
   };
 }
 
+/** The member a new connection through the lab's HAProxy front reaches. */
+async function nodeBehindFrontOf(lab: LabState): Promise<string> {
+  const conn = await mysql.createConnection({
+    host: "127.0.0.1",
+    port: lab.galera?.haproxy.port ?? 0,
+    ...LAB_CREDENTIALS.glance,
+  });
+  try {
+    const [rows] = await conn.query<mysql.RowDataPacket[]>("SELECT @@wsrep_node_name AS node");
+    return String(rows[0].node);
+  } finally {
+    await conn.end();
+  }
+}
+
 function stepWindow(run: DriverRun, step: string): { from: number; to: number; seconds: number } | undefined {
   const start = run.timeline.find((e) => e.step === step && e.event === "start");
   const end = run.timeline.find((e) => e.step === step && e.event !== "start");
@@ -117,6 +142,10 @@ describe("rehearsal through the driver on the Galera lab", () => {
   let samples: MemberSample[];
   let trustBefore: Record<string, string>;
   let labUpMs = 0;
+  let frontActive = "";
+  let holdProbe: HoldProbe;
+  let probeCommits: ProbeCommit[];
+  let probeOwnMs = 0;
 
   beforeAll(async () => {
     const started = Date.now();
@@ -138,6 +167,12 @@ describe("rehearsal through the driver on the Galera lab", () => {
     await galeraMemberCommand(lab.dir, "stop", "db-3");
     refused = await stack.driver("up");
     await galeraMemberCommand(lab.dir, "start", "db-3");
+    // The hold probe commits on a member the front does not send Glance to: the DDL runs elsewhere.
+    const probeStarted = Date.now();
+    frontActive = await nodeBehindFrontOf(lab);
+    const probeMember = members.find((m) => m.name !== frontActive) ?? members[1];
+    holdProbe = await startHoldProbe({ host: "127.0.0.1", port: probeMember.port, ...LAB_CREDENTIALS.admin });
+    probeOwnMs = Date.now() - probeStarted;
     const sampler = startSampler(members);
     const client = startLoad({ baseUrl: lab.haproxy.frontendUrl, seedImages: lab.seedImages });
     await new Promise((resolve) => setTimeout(resolve, LOAD_WARMUP_MS));
@@ -145,6 +180,9 @@ describe("rehearsal through the driver on the Galera lab", () => {
     await new Promise((resolve) => setTimeout(resolve, LOAD_WARMUP_MS));
     load = await client.stop();
     samples = await sampler.stop();
+    const probeStopping = Date.now();
+    probeCommits = await holdProbe.stop();
+    probeOwnMs += Date.now() - probeStopping;
   });
 
   afterAll(async () => {
@@ -237,6 +275,39 @@ describe("rehearsal through the driver on the Galera lab", () => {
       }
     }
     expect(new Set(heads).size, `alembic heads per member: ${heads.join(" | ")}`).toBe(1);
+  });
+
+  it("measured how long each schema step's DDL held the cluster, from a member the DDL was not sent to", () => {
+    const windows = SCHEMA_STEPS.map((step) => {
+      const w = stepWindow(run, step);
+      if (w === undefined) throw new Error(`no ${step} start and end in the timeline`);
+      return { name: step, from: w.from, to: w.to };
+    });
+    const holds = measureHolds(probeCommits, windows);
+    const runStart = Date.parse(run.timeline[0].at);
+    const runEnd = Date.parse(run.timeline[run.timeline.length - 1].at);
+    const [outside] = measureHolds(
+      probeCommits.filter((c) => !windows.some((w) => c.at <= w.to && c.at + c.ms >= w.from)),
+      [{ name: "the run outside the schema steps", from: runStart, to: runEnd }],
+      { baselineMs: probeBaseline(probeCommits, windows) },
+    );
+    process.stderr.write(
+      `[galera-e2e] hold probe on ${holdProbe.node} (wsrep_OSU_method ${holdProbe.osuMethod}; the front sends Glance to ${frontActive}), ` +
+        `${probeCommits.length} commits (its start and stop took ${probeOwnMs} ms):\n${[...holds, outside].map((h) => `  ${describeHold(h)}`).join("\n")}\n`,
+    );
+    expect(holdProbe.node).not.toBe(frontActive);
+    expect(holdProbe.osuMethod).toBe("TOI");
+    // The cluster accepted writes throughout: no probe write failed, and one committed within each step.
+    expect(probeCommits.filter((c) => c.error !== undefined)).toEqual([]);
+    for (const h of holds) {
+      const stepMs = h.to - h.from;
+      expect(h.committedInside, `${h.name}: probe commits within the step`).toBeGreaterThan(0);
+      // A hold longer than the step would be something other than the step's DDL holding the cluster.
+      expect(h.longestStallMs, `${h.name}: longest stall vs the step's ${stepMs} ms`).toBeLessThanOrEqual(
+        stepMs,
+      );
+      expect(h.heldMs, `${h.name}: held vs the step's ${stepMs} ms`).toBeLessThanOrEqual(stepMs);
+    }
   });
 
   it("leaves log_bin_trust_function_creators at its prior value on every member", async () => {

@@ -19,9 +19,17 @@ import {
 import { LAB_CREDENTIALS, readLabState } from "../../lab/state";
 import { silentContext } from "../../steps/context";
 import { galeraPreflight } from "../../steps/db/galera";
+import { describeHold, measureHolds, startHoldProbe } from "../../lab/services/galeraHold";
 import { freshLab, removeLab } from "../support/labFixture";
 
 type Creds = { user: string; password: string };
+
+/** The hold control's own schema (not Glance's): a table to rebuild, and MariaDB's seq_1_to_N. */
+const CONTROL_SCHEMA = "gru_hold_control";
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
 
 async function query<T extends mysql.RowDataPacket>(
   port: number,
@@ -212,6 +220,60 @@ describe("the Galera lab", () => {
   it("replicates a write through the front to every member", async () => {
     await writeThroughFront(lab, "first");
     for (const m of members(lab)) await expectNoteOnMember(m, "first");
+  });
+
+  it("the hold probe on db-2 reads a slow TOI DDL sent to db-1 as a stall of about its length, and a quiet window as none (negative control)", async () => {
+    const [m1, m2] = members(lab);
+    const started = Date.now();
+    // A lab table of our own whose rebuild takes about a second: every row's stored column hashes 10 kB.
+    const admin1 = await mysql.createConnection({
+      host: "127.0.0.1",
+      port: m1.port,
+      ...LAB_CREDENTIALS.admin,
+    });
+    try {
+      await admin1.query(`CREATE SCHEMA ${CONTROL_SCHEMA}`);
+      await admin1.query(
+        `CREATE TABLE ${CONTROL_SCHEMA}.ballast (id INT PRIMARY KEY, pad VARCHAR(100) NOT NULL)`,
+      );
+      await admin1.query(
+        `INSERT INTO ${CONTROL_SCHEMA}.ballast SELECT seq, REPEAT('x', 100) FROM ${CONTROL_SCHEMA}.seq_1_to_20000`,
+      );
+      expect(await servedBy(lab), "the front's active member").toBe("db-1");
+      const probe = await startHoldProbe({ host: "127.0.0.1", port: m2.port, ...LAB_CREDENTIALS.admin });
+      expect([probe.node, probe.osuMethod]).toEqual(["db-2", "TOI"]);
+      await sleep(1_000);
+      const quiet = { name: "quiet", from: Date.now(), to: 0 };
+      await sleep(1_500);
+      quiet.to = Date.now();
+      const ddl = { name: "ALTER on db-1", from: Date.now(), to: 0 };
+      await admin1.query(
+        `ALTER TABLE ${CONTROL_SCHEMA}.ballast ADD COLUMN h CHAR(64) AS (SHA2(REPEAT(pad, 100), 256)) STORED`,
+      );
+      ddl.to = Date.now();
+      // db-2 applies the DDL in parallel with db-1 and may finish after it.
+      await sleep(1_000);
+      const commits = await probe.stop();
+      const [q, d] = measureHolds(commits, [quiet, ddl]);
+      const ddlMs = ddl.to - ddl.from;
+      process.stderr.write(
+        `[galera-lab] hold probe on db-2, DDL on db-1 took ${ddlMs} ms: ${describeHold(q)}; ${describeHold(d)}; ` +
+          `whole control ${Date.now() - started} ms\n`,
+      );
+      expect(commits.filter((c) => c.error !== undefined)).toEqual([]);
+      // The hold is reported: about the DDL's length on db-1. db-2 applies the same rebuild at the same
+      // time, as db-3 does, on a shared 2-core machine: a run under load read 3.9 s for a 2.0 s DDL.
+      expect(d.longestStallMs).toBeGreaterThanOrEqual(ddlMs * 0.5);
+      expect(d.longestStallMs).toBeLessThanOrEqual(ddlMs * 3 + 1_000);
+      expect(d.heldMs).toBeGreaterThanOrEqual(ddlMs * 0.5);
+      // And without a DDL, nothing like it: db-2 kept committing at about its baseline.
+      expect(q.committedInside).toBeGreaterThan(10);
+      expect(q.longestStallMs).toBeLessThan(ddlMs * 0.25);
+      expect(q.heldMs).toBeLessThan(ddlMs * 0.25);
+    } finally {
+      await admin1.query(`DROP SCHEMA IF EXISTS ${CONTROL_SCHEMA}`);
+      await admin1.end();
+    }
   });
 
   it("keeps log_bin_trust_function_creators per member: SET GLOBAL on db-1 leaves db-2 and db-3 as they were", async () => {
