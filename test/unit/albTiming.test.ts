@@ -15,6 +15,7 @@ import {
   unhealthyUpToSeconds,
 } from "../../steps/lb/alb/timing";
 import { settingsOf } from "../../steps/lb/alb/settings";
+import { LOCAL_ALB_STACK_BAKE_SECONDS } from "../../lab/stack";
 
 const ARN = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/glance/0123456789abcdef";
 
@@ -196,9 +197,13 @@ const cases: Case[] = [
     admitUpTo: 22,
   },
   {
-    name: "negative control: the lab's group with a 12 s bake",
+    name: "negative control: the lab's group with the local-alb stack's bake (12 s)",
     settings: lab,
-    bounds: { drainTimeoutSeconds: 300, healthTimeoutSeconds: 120, bakeWindowSeconds: 12 },
+    bounds: {
+      drainTimeoutSeconds: 300,
+      healthTimeoutSeconds: 120,
+      bakeWindowSeconds: LOCAL_ALB_STACK_BAKE_SECONDS,
+    },
     problems: [],
     drainUpTo: 35,
     admitUpTo: 22,
