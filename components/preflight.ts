@@ -45,6 +45,8 @@ export class Preflight extends pulumi.ComponentResource {
             healthTimeoutSeconds: config.loadBalancer.healthTimeoutSeconds,
             // A drain that ends when the node is idle (ALB): judged by the lag, not by the delay.
             ...(lbKindOf(config.loadBalancer).drainIdle?.(config.loadBalancer) ?? {}),
+            // The bake window, for a kind whose bake watches a health its settings time (ALB).
+            ...(lbKindOf(config.loadBalancer).bakeBound?.(config.loadBalancer, config) ?? {}),
           },
           target: { release: config.targetRelease, version: config.targetVersion },
           ...alarmsOf(config),

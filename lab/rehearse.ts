@@ -32,7 +32,7 @@ import * as fs from "node:fs";
 import { readTimeline, type TimelineEvent } from "../steps/record";
 import { readAs } from "../steps/results";
 import { engineRoot, LAB_PASSPHRASE } from "../driver/environment";
-import { LAB_SECRETS, LOCAL_STACK_BAKE_SECONDS, labStackConfig } from "./stack";
+import { LAB_SECRETS, LOCAL_ALB_STACK_BAKE_SECONDS, labStackConfig } from "./stack";
 import { setSecrets, writeStackFolder } from "./stackFile";
 import { buildReport } from "../driver/report/model";
 import { LOAD_FILE, readRun, REPORT_FILE, writeReportPage } from "../driver/report/records";
@@ -94,7 +94,11 @@ function albTarget(lab: LabState): Target {
     PROJECT_ROOT,
     ALB_STACK_FOLDER,
     ALB_STACK,
-    labStackConfig(lab, { transport: "local", loadBalancer: "alb", bakeSeconds: LOCAL_STACK_BAKE_SECONDS }),
+    labStackConfig(lab, {
+      transport: "local",
+      loadBalancer: "alb",
+      bakeSeconds: LOCAL_ALB_STACK_BAKE_SECONDS,
+    }),
   );
   try {
     run(["stack", "rm", "--force", "--yes", "--preserve-config", "--stack", ALB_STACK]);

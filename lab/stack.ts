@@ -17,6 +17,13 @@ export type LabLayout = Pick<
 /** The bake window of the committed local stack: a few seconds per node, so a rehearsal shows it. */
 export const LOCAL_STACK_BAKE_SECONDS = 3;
 
+/**
+ * The bake window of the ALB lab's stack (`local-alb`): the least the preflight accepts for the lab
+ * ALB's target group (steps/lb/alb/timing.ts unhealthyUpToSeconds: 2 failed checks x 5 s + 2 s check
+ * timeout), since the ALB bake fails only once the group reports the target unhealthy.
+ */
+export const LOCAL_ALB_STACK_BAKE_SECONDS = 12;
+
 /** The default lab's layout, as `lab up` with no options builds it: what Pulumi.local.yaml describes. */
 export function defaultLabLayout(nodeCount = 3, fromRelease = "2023.2", toRelease = "2024.1"): LabLayout {
   const dir = DEFAULT_LAB_DIR;

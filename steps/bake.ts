@@ -139,9 +139,11 @@ async function watchThroughWindow(
         : alarm
           ? `${alarmProblem(alarm)}${counters ? ` (${counters})` : ""}`
           : problem;
+      // When it failed, not when the take-out (up to its own 30 s) is over.
+      const failedAfter = elapsed();
       const { said, left } = await takeOut(watch, node, request.minHealthy ?? DEFAULT_BAKE_MIN_HEALTHY);
       throw new StepError(
-        `bake of ${node} failed after ${elapsed()} s: ${why}; ${said}; the chain halts`,
+        `bake of ${node} failed after ${failedAfter} s: ${why}; ${said}; the chain halts`,
         left,
       );
     }

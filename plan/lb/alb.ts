@@ -174,4 +174,6 @@ export const albKind: LbKindPlan<AlbConfig> = {
   alarmsAt: albRegion,
   provisionedJoin: (lb) => ({ targetGroupArn: lb.targetGroupArn, port: lb.port }),
   drainIdle: (lb) => ({ propagationSeconds: lb.propagationSeconds }),
+  bakeBound: (_lb, config) =>
+    config.bake.windowSeconds > 0 ? { bakeWindowSeconds: config.bake.windowSeconds } : {},
 };

@@ -75,4 +75,10 @@ export interface LbKindPlan<Config extends LbConfig = LbConfig> {
    * (steps/lb/alb/drainEnd.ts): how long that may take. Absent: the kind's drain sees the work itself.
    */
   drainIdle?(lb: Config): { propagationSeconds: number };
+  /**
+   * A kind whose bake watches what its own settings time (an ALB target's health, reported after the
+   * target group's failed checks): the bake window, for the preflight to judge against them. Absent,
+   * or {} with the bake off: the preflight's request does not carry it.
+   */
+  bakeBound?(lb: Config, config: UpgradeConfig): { bakeWindowSeconds?: number };
 }

@@ -50,6 +50,8 @@ export interface RolloutBounds {
   healthTimeoutSeconds: number;
   /** A drain that ends on the node's own connections: how long the load balancer may still route to it. */
   propagationSeconds?: number;
+  /** `bake.windowSeconds` when the bake is on, for a kind whose bake watches what its settings time (ALB). */
+  bakeWindowSeconds?: number;
 }
 
 /** One node's expected time for a drain or an admit under the load balancer's settings. */

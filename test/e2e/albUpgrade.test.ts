@@ -5,7 +5,7 @@
  * unhealthy thresholds 2. The load client goes through the ALB's listener and the one verdict
  * (lab/load/verdict.ts) reads the ALB's request log as it reads HAProxy's.
  *
- * 1. The upgrade A -> B under load, with a bake of a few seconds per node on target health, and a
+ * 1. The upgrade A -> B under load, with a bake of 12 s per node on target health, and a
  *    fault in the middle: node-2 never turns healthy (its health checks fail from right after its
  *    start), so its admit fails, it is deregistered again and the chain halts with the fleet serving;
  *    after the fix the rerun resumes at node-2's admit and completes. 0 failed requests, every kind of
@@ -44,7 +44,11 @@ const DELAY_SECONDS = 30;
 const HEALTH_TIMEOUT_SECONDS = 22;
 /** Covers a drain that cannot end early and waits out the delay (AWS shows `draining` until it is over). */
 const DRAIN_TIMEOUT_SECONDS = 60;
-const BAKE_SECONDS = 3;
+/**
+ * The least the preflight accepts for the lab's group (steps/lb/alb/timing.ts): 2 failed checks x 5 s
+ * + 2 s check timeout, the longest the group takes to report a failing target unhealthy.
+ */
+const BAKE_SECONDS = 12;
 const LOAD_WARMUP_MS = 3_000;
 const RELEASE_A_VERSION = "27.1.1";
 const RELEASE_B_VERSION = "28.2.0";

@@ -105,6 +105,11 @@ describe("against moto: a target group with AWS's defaults", () => {
       expect.stringMatching(/^ {2}- load balancer settings: loadBalancer\.healthTimeoutSeconds = 120, /),
     ]);
     expect(await lbLines(bounds(305, 165))).toEqual([]);
+    // The bake window, which the ALB bake needs at least as long as the group's report of a failing target.
+    expect(await lbLines({ ...bounds(305, 165), bakeWindowSeconds: 60 })).toEqual([
+      expect.stringMatching(/^ {2}- load balancer settings: bake\.windowSeconds = 60, .*at least 65/),
+    ]);
+    expect(await lbLines({ ...bounds(305, 165), bakeWindowSeconds: 65 })).toEqual([]);
     // A target group that does not exist: said under the same heading.
     const missing = await stepFailure(
       runPreflight(

@@ -12,8 +12,10 @@ import {
   judgeTargetGroup,
   TargetGroupSettings,
   TimingBounds,
+  unhealthyUpToSeconds,
 } from "../../steps/lb/alb/timing";
 import { settingsOf } from "../../steps/lb/alb/settings";
+import { LOCAL_ALB_STACK_BAKE_SECONDS } from "../../lab/stack";
 
 const ARN = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/glance/0123456789abcdef";
 
@@ -159,10 +161,63 @@ const cases: Case[] = [
     admitUpTo: 22,
   },
   {
+    name: "AWS's default checks with a 60 s bake: the group may take 2 x 30 s + 5 s to report a failing target",
+    settings: awsDefaults,
+    bounds: { drainTimeoutSeconds: 330, healthTimeoutSeconds: 240, bakeWindowSeconds: 60 },
+    problems: [
+      /bake\.windowSeconds = 60, .*up to 65 s to report a failing target unhealthy \(2 failed checks x 30 s \+ 5 s check timeout\).*raise bake\.windowSeconds to at least 65, or make the checks report sooner \(aws elbv2 modify-target-group .* --health-check-interval-seconds 10 --unhealthy-threshold-count 2 reports within 25 s\)$/,
+    ],
+    drainUpTo: 305,
+    admitUpTo: 165,
+  },
+  {
+    name: "negative control: a bake of exactly 2 x 30 s + 5 s",
+    settings: awsDefaults,
+    bounds: { drainTimeoutSeconds: 330, healthTimeoutSeconds: 240, bakeWindowSeconds: 65 },
+    problems: [],
+    drainUpTo: 305,
+    admitUpTo: 165,
+  },
+  {
+    name: "negative control: the bake off (no window) is not judged",
+    settings: awsDefaults,
+    bounds: { drainTimeoutSeconds: 330, healthTimeoutSeconds: 240, bakeWindowSeconds: 0 },
+    problems: [],
+    drainUpTo: 305,
+    admitUpTo: 165,
+  },
+  {
+    name: "the lab's group with the old 3 s lab bake: refused, the fix only a longer window (its checks are the fastest the fix names)",
+    settings: lab,
+    bounds: { drainTimeoutSeconds: 300, healthTimeoutSeconds: 120, bakeWindowSeconds: 3 },
+    problems: [
+      /bake\.windowSeconds = 3, .*up to 12 s .*\(2 failed checks x 5 s \+ 2 s check timeout\).*raise bake\.windowSeconds to at least 12$/,
+    ],
+    drainUpTo: 35,
+    admitUpTo: 22,
+  },
+  {
+    name: "negative control: the lab's group with the local-alb stack's bake (12 s)",
+    settings: lab,
+    bounds: {
+      drainTimeoutSeconds: 300,
+      healthTimeoutSeconds: 120,
+      bakeWindowSeconds: LOCAL_ALB_STACK_BAKE_SECONDS,
+    },
+    problems: [],
+    drainUpTo: 35,
+    admitUpTo: 22,
+  },
+  {
     name: "every refusal at once",
     settings: { ...awsDefaults, targetType: "ip" },
-    bounds: { drainTimeoutSeconds: 60, healthTimeoutSeconds: 60 },
-    problems: [/target type ip/, /drainTimeoutSeconds = 60/, /healthTimeoutSeconds = 60/],
+    bounds: { drainTimeoutSeconds: 60, healthTimeoutSeconds: 60, bakeWindowSeconds: 30 },
+    problems: [
+      /target type ip/,
+      /drainTimeoutSeconds = 60/,
+      /healthTimeoutSeconds = 60/,
+      /bake\.windowSeconds = 30, .*at least 65, or make the checks report sooner/,
+    ],
     drainUpTo: 305,
     admitUpTo: 165,
   },
@@ -236,6 +291,34 @@ describe("judgeTargetGroup: the target group's settings against the stack's boun
     // Negative control: neither note without slow start or with a delay.
     const plain = judgeTargetGroup(lab, { drainTimeoutSeconds: 300, healthTimeoutSeconds: 120 }, INSTANCES);
     expect(plain.notes.join("\n")).not.toMatch(/slow start|WARNING/);
+  });
+
+  it("says what the bake watches and how soon the group reports a failing target, when the bake is on", () => {
+    const on = judgeTargetGroup(
+      awsDefaults,
+      { drainTimeoutSeconds: 330, healthTimeoutSeconds: 240, bakeWindowSeconds: 90 },
+      INSTANCES,
+    );
+    expect(on.notes.join("\n")).toContain(
+      "the bake watches each admitted target's health as the group reports it: a node failing from its admission is reported unhealthy within 65 s (2 failed checks x 30 s + 5 s check timeout), inside bake.windowSeconds (90)",
+    );
+    // Negative control: nothing about the bake when it is off.
+    const off = judgeTargetGroup(
+      awsDefaults,
+      { drainTimeoutSeconds: 330, healthTimeoutSeconds: 240 },
+      INSTANCES,
+    );
+    expect(off.notes.join("\n")).not.toMatch(/bake watches/);
+  });
+
+  it("unhealthyUpToSeconds grows with every setting it depends on, not with the healthy threshold", () => {
+    const base = unhealthyUpToSeconds(lab);
+    const h = lab.healthCheck;
+    expect(base).toBe(12);
+    expect(unhealthyUpToSeconds({ ...lab, healthCheck: { ...h, intervalSeconds: 6 } })).toBe(base + 2);
+    expect(unhealthyUpToSeconds({ ...lab, healthCheck: { ...h, unhealthyThreshold: 3 } })).toBe(base + 5);
+    expect(unhealthyUpToSeconds({ ...lab, healthCheck: { ...h, timeoutSeconds: 3 } })).toBe(base + 1);
+    expect(unhealthyUpToSeconds({ ...lab, healthCheck: { ...h, healthyThreshold: 5 } })).toBe(base);
   });
 
   it("admitUpToSeconds grows with every setting it depends on", () => {

@@ -147,3 +147,30 @@ describe("the bake step's request", () => {
     for (const request of requests) expect(Object.keys(request)).not.toContain("minHealthy");
   });
 });
+
+describe("the preflight's rollout bounds", () => {
+  const rolloutOf = async (kind: "alb" | "haproxy", bake?: Record<string, unknown>) => {
+    const { registrations } = await runMockProgram(stackConfig(2, bake ? { bake } : {}, kind), {
+      dbPassword: "secret",
+      dbAdminPassword: "secret",
+    });
+    const preflight = registrations.find((r) => r.name === "preflight");
+    return (preflight?.inputs?.request as { rollout?: Record<string, unknown> } | undefined)?.rollout;
+  };
+
+  it("carry the bake window on ALB, whose preflight judges it against the target group's checks", async () => {
+    expect(await rolloutOf("alb", { windowSeconds: 60 })).toMatchObject({ bakeWindowSeconds: 60 });
+  });
+
+  it("leave it out with the bake off, and on HAProxy (whose bake counts errors), so those requests do not change", async () => {
+    expect(await rolloutOf("alb")).toEqual({
+      drainTimeoutSeconds: 300,
+      healthTimeoutSeconds: 120,
+      propagationSeconds: 5,
+    });
+    expect(await rolloutOf("haproxy", { windowSeconds: 60 })).toEqual({
+      drainTimeoutSeconds: 300,
+      healthTimeoutSeconds: 120,
+    });
+  });
+});

@@ -16,6 +16,7 @@ import {
   admitUpToSeconds,
   DRAIN_MARGIN_SECONDS,
   judgeTargetGroup,
+  unhealthyUpToSeconds,
   TargetGroupSettings,
 } from "../../steps/lb/alb/timing";
 
@@ -129,6 +130,7 @@ describe.each(["prod", "staging"])("the example stack Pulumi.%s.yaml", (stack) =
     const bounds = {
       drainTimeoutSeconds: lb.drainTimeoutSeconds,
       healthTimeoutSeconds: lb.healthTimeoutSeconds,
+      bakeWindowSeconds: config.bake.windowSeconds,
     };
     const ids = config.nodes.map((n) => String(n.instanceId));
     expect(judgeTargetGroup(group, bounds, ids).problems).toEqual([]);
@@ -145,6 +147,10 @@ describe.each(["prod", "staging"])("the example stack Pulumi.%s.yaml", (stack) =
     );
     expect(comment).toMatch(new RegExp(`\\b${group.deregistrationDelaySeconds + DRAIN_MARGIN_SECONDS}\\b`));
     expect(comment).toMatch(new RegExp(`\\b${admitUpToSeconds(group)}\\b`));
+    // ... and the bake's: the window the group's report of a failing target needs.
+    expect(comment).toContain(
+      `${h.unhealthyThreshold} x ${h.intervalSeconds} s + ${h.timeoutSeconds} s = ${unhealthyUpToSeconds(group)} s`,
+    );
     expect(config.database).toMatchObject({ tls: true, user: "glance", name: "glance" });
     expect(config.database.host).toMatch(/\.eu-west-1\.rds\.amazonaws\.com$/);
     expect(config.rollbackTo).toEqual({ release: "2023.2", version: "27.1.1" });
@@ -152,10 +158,10 @@ describe.each(["prod", "staging"])("the example stack Pulumi.%s.yaml", (stack) =
     expect(config.ssh).toMatchObject({ hostKeyPolicy: "strict", port: 22 });
   });
 
-  it("bakes each admitted node for 60 s with no errors allowed, watching its own CloudWatch alarms", () => {
+  it("bakes each admitted node (prod 90 s, staging 60 s: each above its group's report of a failing target) with no errors allowed, watching its own CloudWatch alarms", () => {
     const config = validConfig(stack);
     expect(config.bake).toEqual({
-      windowSeconds: 60,
+      windowSeconds: stack === "prod" ? 90 : 60,
       errorBudget: 0,
       alarmNames: [`glance-api-5xx-${stack}`, `glance-api-target-response-time-${stack}`],
     });

@@ -1,5 +1,5 @@
 /** An ALB target group as a LoadBalancer: every step talks to the ELBv2 API in the ALB's region. */
-import type { StepContext } from "../../context";
+import { StepContext, StepError } from "../../context";
 import type { BakeWatch, LoadBalancer } from "../loadBalancer";
 
 // The ELBv2 steps are loaded on first use: the AWS SDK takes 0.2-0.4 s to load, and the provider
@@ -39,7 +39,14 @@ function targetWatch(target: AlbTarget, ctx: StepContext): BakeWatch {
       return health.healthy ? { errors: 0 } : { errors: 0, problem: `target turned ${health.health}` };
     },
     async takeOut(bounds) {
-      await (await membership()).albDrain({ ...target, ...bounds }, ctx);
+      try {
+        await (await membership()).albDrain({ ...target, ...bounds }, ctx);
+      } catch (error) {
+        // Out of rotation, only still shown `draining` (until the group's delay is over, which the
+        // take-out's bound may not cover): where a failed bake leaves the node, as it should.
+        if (!(error instanceof StepError) || error.reason !== "DrainTimeout") throw error;
+        return `${target.targetId} is deregistered (still draining after ${bounds.drainTimeoutSeconds} s: the ALB lets its requests in flight finish within the group's deregistration delay)`;
+      }
       return `${target.targetId} is deregistered`;
     },
   };

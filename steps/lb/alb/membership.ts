@@ -317,6 +317,7 @@ export async function albDrain(
           `but its in-flight requests may not be done (${await lastHealth(client, args)}${connections}). ` +
           `Wait for them or raise drainTimeoutSeconds, then rerun (the rerun waits for the drain again).`,
         leftChanged,
+        ctx.signal?.aborted ? undefined : "DrainTimeout",
       );
     }
     const drainSeconds = secondsSince(clock, start);

@@ -14,7 +14,11 @@
  *   (default 300 s), even when it completed at once internally; a request still in flight then is
  *   ended by the load balancer;
  * - slow start ramps a newly healthy target's share of requests over `slow_start.duration_seconds`:
- *   it starts once the target is healthy, so the admit (which ends at `healthy`) does not wait for it.
+ *   it starts once the target is healthy, so the admit (which ends at `healthy`) does not wait for it;
+ * - a healthy target is reported `unhealthy` only after `UnhealthyThresholdCount` consecutive failed
+ *   checks: a target failing from right after a passing check is reported by threshold x interval +
+ *   timeout (defaults 2 x 30 s + 5 s). The ALB bake (steps/lb/alb/loadBalancer.ts targetWatch) watches
+ *   that report, so a bake window shorter than it may end before a failing node is reported.
  */
 
 /** What the preflight reads from DescribeTargetGroups and DescribeTargetGroupAttributes. */
@@ -49,6 +53,8 @@ export interface TimingBounds {
    * until the target leaves `draining`, i.e. the whole delay.
    */
   propagationSeconds?: number;
+  /** `bake.windowSeconds` when the bake is on (absent: off): how long the bake watches the target's health. */
+  bakeWindowSeconds?: number;
 }
 
 /**
@@ -94,6 +100,15 @@ export function configuredTargetType(targetIds: readonly string[]): "instance" |
 export function admitUpToSeconds(s: TargetGroupSettings): number {
   const h = s.healthCheck;
   return h.healthyThreshold * h.intervalSeconds + h.timeoutSeconds + ADMIT_MARGIN_SECONDS;
+}
+
+/**
+ * The longest the target group takes to report a target that starts failing right after a passing
+ * check as unhealthy: threshold x interval + timeout (the last failed check may take its timeout).
+ */
+export function unhealthyUpToSeconds(s: TargetGroupSettings): number {
+  const h = s.healthCheck;
+  return h.unhealthyThreshold * h.intervalSeconds + h.timeoutSeconds;
 }
 
 export function describeSettings(s: TargetGroupSettings): string {
@@ -204,6 +219,39 @@ function drainVerdict(
   };
 }
 
+/**
+ * The ALB bake fails on target health only once the group reports the target unhealthy: a window
+ * shorter than that report may pass a node failing from its admission, and the bake's "stayed
+ * healthy" would say what it could not see. Refused, like the bounds the checks cannot meet.
+ */
+function bakeVerdict(s: TargetGroupSettings, bounds: TimingBounds): { problems: string[]; notes: string[] } {
+  const window = bounds.bakeWindowSeconds;
+  if (window === undefined || window === 0) return { problems: [], notes: [] };
+  const h = s.healthCheck;
+  const upTo = unhealthyUpToSeconds(s);
+  const why = `${h.unhealthyThreshold} failed checks x ${h.intervalSeconds} s + ${h.timeoutSeconds} s check timeout`;
+  if (window >= upTo) {
+    return {
+      problems: [],
+      notes: [
+        `the bake watches each admitted target's health as the group reports it: a node failing from its admission is reported unhealthy within ${upTo} s (${why}), inside bake.windowSeconds (${window})`,
+      ],
+    };
+  }
+  // A faster check the fix may suggest: every 10 s, 2 failures (AWS wants the timeout below the interval).
+  const faster = 2 * 10 + h.timeoutSeconds;
+  const checks =
+    h.timeoutSeconds < 10 && faster < upTo && faster <= window
+      ? `, or make the checks report sooner (${modifyGroup(s, `--health-check-interval-seconds 10 --unhealthy-threshold-count 2`)} reports within ${faster} s)`
+      : "";
+  return {
+    problems: [
+      `bake.windowSeconds = ${window}, but target group ${s.targetGroupArn} may take up to ${upTo} s to report a failing target unhealthy (${why}), and the ALB bake fails on target health only once the group reports it, so a node failing from its admission could pass its bake: raise bake.windowSeconds to at least ${upTo}${checks}`,
+    ],
+    notes: [],
+  };
+}
+
 /** The target group's settings against the stack's bounds and the nodes' target ids. */
 export function judgeTargetGroup(
   s: TargetGroupSettings,
@@ -212,7 +260,8 @@ export function judgeTargetGroup(
 ): TimingVerdict {
   const admit = admitVerdict(s, bounds);
   const drain = drainVerdict(s, bounds);
-  const notes = [...drain.notes];
+  const bake = bakeVerdict(s, bounds);
+  const notes = [...drain.notes, ...bake.notes];
   if (s.deregistrationDelaySeconds === 0) {
     notes.push(
       `WARNING: target group ${s.targetGroupArn} has a deregistration delay of 0 s: the ALB does not wait for requests in flight when a target leaves, so a drain cannot protect them; set it to the longest request you expect (${modifyAttribute(s, "deregistration_delay.timeout_seconds", "N")})`,
@@ -225,7 +274,7 @@ export function judgeTargetGroup(
   }
   return {
     settings: describeSettings(s),
-    problems: [...targetTypeProblems(s, targetIds), ...drain.problems, ...admit.problems],
+    problems: [...targetTypeProblems(s, targetIds), ...drain.problems, ...admit.problems, ...bake.problems],
     notes,
     drain: drain.drain,
     admit: bounds.propagationSeconds === undefined ? admit.admit : afterEarlyDrain(admit.admit, s),
