@@ -45,6 +45,12 @@ export interface Procedure {
   run(lab: LabState): Promise<ProcedureOutcome>;
 }
 
+/** The polls' actual spacing: a slow answer (the ALB's goes through moto) stretches the 100 ms. */
+export function meanSpacingMs(samples: RotationSample[]): number {
+  if (samples.length < 2) return 0;
+  return Math.round((samples[samples.length - 1].at - samples[0].at) / (samples.length - 1));
+}
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function runGuarded(procedure: Procedure, lab: LabState): Promise<ProcedureOutcome> {
@@ -131,7 +137,8 @@ export async function measurePeer(procedure: Procedure, opts: MeasureOptions = {
     });
     const rotation = lab.nodes.map((n) => serverRotation(samples, n.name, balancer.takes));
     console.log(
-      `\n${procedure.peer}: ${(outcome.wallMs / 1000).toFixed(2)} s; ${samples.length} ${balancer.name} polls`,
+      `\n${procedure.peer}: ${(outcome.wallMs / 1000).toFixed(2)} s; ${samples.length} ${balancer.name} polls` +
+        ` (${meanSpacingMs(samples)} ms apart on average)`,
     );
     console.log(`  load: ${loadSummary(report)}`);
     for (const r of rotation)

@@ -7,6 +7,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { inventoryFor, InventoryLab } from "../../bench/peers/ansible";
+import { meanSpacingMs } from "../../bench/peers/measure";
 import { TaskTiming } from "../../bench/peers/ansibleTimings";
 import { playbookAlbProblems } from "../../bench/peers/checks";
 import { PeerResult, peersTable } from "../../bench/peers/render";
@@ -29,6 +30,14 @@ describe("albServers", () => {
       "node-1": { status: "unused", scur: 0 },
       "node-2": { status: "draining", scur: 0 },
     });
+  });
+});
+
+describe("meanSpacingMs", () => {
+  it("is the polls' actual mean spacing, 0 with fewer than two", () => {
+    const at = (...ms: number[]) => ms.map((m) => ({ at: m, servers: {} }));
+    expect(meanSpacingMs(at(1_000, 1_100, 1_450))).toBe(225);
+    expect(meanSpacingMs(at(1_000))).toBe(0);
   });
 });
 
