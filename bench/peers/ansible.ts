@@ -15,6 +15,10 @@ import { TaskTiming, taskTimings } from "./ansibleTimings";
 export const PLAYBOOK = path.join(PROJECT_ROOT, "bench", "peers", "upgrade.yml");
 /** The ALB rotation with community.aws.elb_target (deregister and wait; register and wait). */
 export const ALB_ROTATION_PLAYBOOK = path.join(PROJECT_ROOT, "bench", "peers", "alb-rotation.yml");
+/** upgrade.yml with the ALB rotation in place of HAProxy's (the peers bench on the ALB lab). */
+export const ALB_PLAYBOOK = path.join(PROJECT_ROOT, "bench", "peers", "upgrade-alb.yml");
+/** The deregister task's name in bench/peers/tasks/alb-take-out.yml. */
+export const DEREGISTER_TASK = "Deregister from the target group (wait until unused)";
 /** The drain task's name in bench/peers/tasks/take-out-and-upgrade.yml. */
 export const DRAIN_TASK = "Drain (wait until no session is left)";
 export const STOP_TASK = "Stop Glance";
@@ -24,6 +28,8 @@ const PLAYBOOK_TIMEOUT_MS = 15 * 60_000;
 export type InventoryLab = Pick<LabState, "dir" | "toRelease" | "glanceNodeBin" | "ports"> & {
   nodes: Array<Pick<LabState["nodes"][number], "name" | "healthUrl">>;
   haproxy: Pick<LabState["haproxy"], "runtimeApi" | "backendName">;
+  /** The lab ALB, when the lab has one: its target group goes in the inventory too. */
+  alb?: Pick<NonNullable<LabState["alb"]>, "targetGroupArn" | "region" | "endpoint" | "instanceIds" | "port">;
 };
 
 /** The venv scripts/setup-ansible.sh installs into (it prints it last); installs on first use. */
@@ -50,11 +56,19 @@ export function ansibleEnv(venv: string, home: string): NodeJS.ProcessEnv {
   };
 }
 
-/** The inventory for a lab: node-1 is the NEW NODE, the rest follow one at a time. */
+/**
+ * The inventory for a lab: node-1 is the NEW NODE, the rest follow one at a time. With the lab ALB,
+ * each host's target (its instance id and port) and the target group (upgrade-alb.yml's variables).
+ */
 export function inventoryFor(lab: InventoryLab): Record<string, unknown> {
+  const alb = lab.alb;
   const host = (n: InventoryLab["nodes"][number]) => [
     n.name,
-    { haproxy_server: n.name, health_url: n.healthUrl },
+    {
+      haproxy_server: n.name,
+      health_url: n.healthUrl,
+      ...(alb ? { target_id: alb.instanceIds[n.name], target_port: alb.port } : {}),
+    },
   ];
   const [first, ...rest] = lab.nodes;
   return {
@@ -77,6 +91,9 @@ export function inventoryFor(lab: InventoryLab): Record<string, unknown> {
         db_admin_user: LAB_CREDENTIALS.admin.user,
         db_admin_password: LAB_CREDENTIALS.admin.password,
         backup_path: path.join(lab.dir, "backups", `glance-before-${lab.toRelease}.sql`),
+        ...(alb
+          ? { target_group_arn: alb.targetGroupArn, aws_region: alb.region, aws_endpoint_url: alb.endpoint }
+          : {}),
       },
       children: {
         glance_new: { hosts: Object.fromEntries([host(first)]) },

@@ -1,9 +1,10 @@
 /**
  * Proof that the playbook did what it claims: every node was drained (HAProxy saw it in DRAIN during
- * the drain task, the task's wait is in its timings) and was out of rotation while Glance stopped.
+ * the drain task, the task's wait is in its timings) and was out of rotation while Glance stopped;
+ * on the ALB lab, every node was deregistered and its task waited until `unused`.
  */
 import { TaskTiming, taskOf } from "./ansibleTimings";
-import { RotationSample, takesTraffic } from "./rotation";
+import { albTakesTraffic, RotationSample, takesTraffic } from "./rotation";
 
 export interface DrainCheckNames {
   drainTask: string;
@@ -45,5 +46,56 @@ export function playbookDrainProblems(
   }
   if (nodes.length > 0 && !anyWaited)
     problems.push("no drain waited for a session: the drain wait is not visible in the playbook's timings");
+  return problems;
+}
+
+export interface AlbCheckNames {
+  deregisterTask: string;
+  stopTask: string;
+  /** The target group's deregistration delay: what waiting until `unused` takes on AWS. */
+  delaySeconds: number;
+}
+
+/** Below the delay by more than this, the deregister task did not wait until `unused`. */
+const DELAY_SLACK_MS = 500;
+
+/**
+ * Every way the ALB playbook's rotation falls short (empty when each node was really taken out):
+ * its deregister task succeeded and lasted the group's delay (waited until `unused`, as AWS shows a
+ * deregistered target `draining` until the delay is over), the lab ALB showed the target out of
+ * rotation (`draining`) before Glance stopped, and never `healthy` while Glance was stopping.
+ */
+export function playbookAlbProblems(
+  nodes: string[],
+  tasks: TaskTiming[],
+  samples: RotationSample[],
+  names: AlbCheckNames,
+): string[] {
+  const problems: string[] = [];
+  for (const node of nodes) {
+    const out = taskOf(tasks, names.deregisterTask, node);
+    const stop = taskOf(tasks, names.stopTask, node);
+    if (out === undefined || out.failed || out.skipped) {
+      problems.push(`${node}: no successful "${names.deregisterTask}" task in the playbook's timings`);
+      continue;
+    }
+    if (out.ms < names.delaySeconds * 1000 - DELAY_SLACK_MS)
+      problems.push(
+        `${node}: "${names.deregisterTask}" took ${(out.ms / 1000).toFixed(2)} s, less than the ` +
+          `${names.delaySeconds} s deregistration delay: it did not wait until unused`,
+      );
+    if (stop === undefined) {
+      problems.push(`${node}: no "${names.stopTask}" task in the playbook's timings`);
+      continue;
+    }
+    const beforeStop = samples.filter((s) => s.at >= out.startedAt && s.at <= stop.startedAt);
+    if (!beforeStop.some((s) => s.servers[node]?.status === "draining"))
+      problems.push(`${node}: the lab ALB never showed it draining before it was stopped`);
+    const duringStop = samples.filter((s) => s.at >= stop.startedAt && s.at <= stop.endedAt);
+    if (duringStop.length === 0) problems.push(`${node}: no ALB poll while it was being stopped`);
+    const serving = duringStop.filter((s) => albTakesTraffic(s.servers[node]?.status ?? "healthy"));
+    if (serving.length > 0)
+      problems.push(`${node}: the lab ALB had it healthy (in rotation) while it was stopped`);
+  }
   return problems;
 }

@@ -40,8 +40,12 @@ export function failuresByKind(byType: Record<string, number>): string {
   return parts.length > 0 ? parts.join(", ") : "none";
 }
 
-/** Rows of metrics, one column per peer, in the order given. */
-export function peersTable(results: PeerResult[], nodes: string[]): { headers: string[]; rows: string[][] } {
+/** Rows of metrics, one column per peer, in the order given; `balancer` names who saw the rotation. */
+export function peersTable(
+  results: PeerResult[],
+  nodes: string[],
+  balancer = "HAProxy",
+): { headers: string[]; rows: string[][] } {
   const row = (label: string, cell: (r: PeerResult) => string) => [label, ...results.map(cell)];
   return {
     headers: ["", ...results.map((r) => r.peer)],
@@ -50,7 +54,7 @@ export function peersTable(results: PeerResult[], nodes: string[]): { headers: s
       row("steps alone (time a step ran)", (r) => secs(r.stepsBusyMs)),
       ...nodes.map((n) =>
         row(
-          `${n} out of rotation (HAProxy)`,
+          `${n} out of rotation (${balancer})`,
           (r) => `${secs(r.outOfRotationMs[n] ?? 0)} (${r.outIntervals[n] ?? 0}x)`,
         ),
       ),

@@ -41,8 +41,24 @@ export function takesTraffic(status: string): boolean {
   return status === "UP" || status.startsWith("UP ") || status === "no check";
 }
 
-/** The server's out-of-rotation intervals; polls that missed the server (an error) are skipped. */
-export function serverRotation(samples: RotationSample[], server: string): ServerRotation {
+/**
+ * On the ALB lab the samples hold each target's DescribeTargetHealth state: the lab ALB's data plane
+ * routes new requests to `healthy` targets only (a deregistered one may still get some for its
+ * propagation lag, about 1 s, while already shown `draining`).
+ */
+export function albTakesTraffic(state: string): boolean {
+  return state === "healthy";
+}
+
+/**
+ * The server's out-of-rotation intervals; polls that missed the server (an error) are skipped.
+ * `takes` says which statuses take new requests: HAProxy's (default) or the ALB's.
+ */
+export function serverRotation(
+  samples: RotationSample[],
+  server: string,
+  takes: (status: string) => boolean = takesTraffic,
+): ServerRotation {
   const intervals: RotationInterval[] = [];
   let open: RotationInterval | undefined;
   let lastAt: number | undefined;
@@ -56,7 +72,7 @@ export function serverRotation(samples: RotationSample[], server: string): Serve
       sawDrain = true;
       if (state.scur > 0) drainedWithSessions = true;
     }
-    if (takesTraffic(state.status)) {
+    if (takes(state.status)) {
       if (open !== undefined) {
         open.to = sample.at;
         intervals.push(open);

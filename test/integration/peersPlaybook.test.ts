@@ -1,7 +1,7 @@
 /**
- * The peers bench's playbook (bench/peers/upgrade.yml) parses with the Ansible scripts/setup-ansible.sh
+ * The peers bench's playbooks (bench/peers/upgrade.yml, and upgrade-alb.yml for the ALB lab) parse with the Ansible scripts/setup-ansible.sh
  * installs, against an inventory written for a lab: `ansible-playbook --syntax-check` resolves every
- * module name (community.general.haproxy among them), so a missing collection fails here. The full
+ * module name (community.general.haproxy and community.aws.elb_target among them), so a missing collection fails here. The full
  * playbook run is the bench's (node dist/bench/peers.js), not the suite's: it takes minutes.
  */
 import { spawnSync } from "node:child_process";
@@ -9,13 +9,23 @@ import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { ansibleEnv, ansibleVenv, runPlaybook, writeInventory } from "../../bench/peers/ansible";
+import {
+  ALB_PLAYBOOK,
+  ansibleEnv,
+  ansibleVenv,
+  PLAYBOOK,
+  runPlaybook,
+  writeInventory,
+} from "../../bench/peers/ansible";
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "gru-peers-"));
 afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
 
-describe("bench/peers/upgrade.yml", () => {
-  it("passes ansible-playbook --syntax-check with the lab's inventory", async () => {
+describe("bench/peers/upgrade.yml and upgrade-alb.yml", () => {
+  it.each([
+    ["upgrade.yml", PLAYBOOK],
+    ["upgrade-alb.yml", ALB_PLAYBOOK],
+  ])("%s passes ansible-playbook --syntax-check with the lab's inventory", async (name, playbook) => {
     const inventory = writeInventory(
       {
         dir: path.join(work, "lab"),
@@ -30,10 +40,23 @@ describe("bench/peers/upgrade.yml", () => {
           runtimeApi: `unix:${path.join(work, "lab", "haproxy", "admin.sock")}`,
           backendName: "glance",
         },
+        alb: {
+          targetGroupArn: "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/glance-lab/1",
+          region: "us-east-1",
+          endpoint: "http://127.0.0.1:14566",
+          instanceIds: { "node-1": "i-1", "node-2": "i-2", "node-3": "i-3" },
+          port: 9292,
+        },
       },
-      path.join(work, "inventory.yml"),
+      path.join(work, `inventory-${name}`),
     );
-    const run = await runPlaybook(ansibleVenv(), inventory, path.join(work, "run"), ["--syntax-check"]);
+    const run = await runPlaybook(
+      ansibleVenv(),
+      inventory,
+      path.join(work, `run-${name}`),
+      ["--syntax-check"],
+      playbook,
+    );
     expect(run.stderr).not.toMatch(/couldn't resolve module|ERROR!/);
     expect(run.code, `${run.stdout}\n${run.stderr}`).toBe(0);
   });
