@@ -13,6 +13,7 @@ import {
 import { ec2Call } from "../../lab/services/alb";
 import { createLoadBalancer } from "../../lab/services/albSetup";
 import { startMoto } from "../../lab/services/moto";
+import { useTestAwsCredentials } from "./albLab";
 
 export const MOTO_REGION = "us-east-1";
 
@@ -120,7 +121,7 @@ export async function startMotoAlb(): Promise<MotoAlb> {
  * installed, say) fails every test with its message instead of skipping them.
  */
 export function motoAlbForThisFile(): MotoAlb {
-  const savedEnv = { ...process.env };
+  let restoreEnv = (): void => undefined;
   let started: MotoAlb | undefined;
   let setupError: unknown;
   const ready = (): MotoAlb => {
@@ -131,10 +132,7 @@ export function motoAlbForThisFile(): MotoAlb {
 
   beforeAll(async () => {
     try {
-      process.env.AWS_ACCESS_KEY_ID = "test";
-      process.env.AWS_SECRET_ACCESS_KEY = "test";
-      delete process.env.AWS_SESSION_TOKEN;
-      delete process.env.AWS_PROFILE;
+      restoreEnv = useTestAwsCredentials();
       started = await startMotoAlb();
     } catch (error) {
       setupError = error;
@@ -147,7 +145,7 @@ export function motoAlbForThisFile(): MotoAlb {
 
   afterAll(async () => {
     await started?.stop();
-    process.env = savedEnv;
+    restoreEnv();
   });
 
   return {
