@@ -9,19 +9,15 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import {
-  CreateListenerCommand,
-  CreateLoadBalancerCommand,
-  CreateTargetGroupCommand,
   DescribeTargetHealthCommand,
   ElasticLoadBalancingV2Client,
-  ModifyTargetGroupAttributesCommand,
   RegisterTargetsCommand,
 } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { PROJECT_ROOT } from "../driver/environment";
 import { pollUntil } from "../steps/context";
 import { isAlive, stopPid } from "./processes";
 import { ADDRESS_TAG, ec2Call, LAB_ALB_REGION } from "./services/alb";
-import { findFreePort } from "./services/ports";
+import { createGroupWithListener, createLoadBalancer, firstXmlValue } from "./services/albSetup";
 import { LAB_IDENTITY_HEADERS, type LabAlbState, type LabNode, type LabState, writeLabState } from "./state";
 
 export interface LabAlbOptions {
@@ -37,12 +33,6 @@ export interface LabAlbOptions {
 const ALB_MAIN = path.join(PROJECT_ROOT, "dist", "lab", "services", "albMain.js");
 const TARGET_PORT = 9292;
 const START_TIMEOUT_MS = 60_000;
-
-const first = (xml: string, tag: string): string => {
-  const value = new RegExp(`<${tag}>([^<]+)</${tag}>`).exec(xml)?.[1];
-  if (value === undefined) throw new Error(`no <${tag}> in moto's answer: ${xml.slice(0, 300)}`);
-  return value;
-};
 
 /** Starts albMain (a process that outlives this one when `outlive`), waits for its ready file. */
 async function startAlbProcess(
@@ -105,19 +95,7 @@ export async function ensureLabAlb(
   });
   try {
     const moto = running.motoEndpoint;
-    const vpcId = first(await ec2Call(moto, "CreateVpc", { CidrBlock: "10.0.0.0/16" }), "vpcId");
-    const subnets: string[] = [];
-    for (const [cidr, az] of [
-      ["10.0.1.0/24", `${LAB_ALB_REGION}a`],
-      ["10.0.2.0/24", `${LAB_ALB_REGION}b`],
-    ]) {
-      subnets.push(
-        first(
-          await ec2Call(moto, "CreateSubnet", { VpcId: vpcId, CidrBlock: cidr, AvailabilityZone: az }),
-          "subnetId",
-        ),
-      );
-    }
+    const lb = await createLoadBalancer(moto, elbv2, "glance-lab");
     const instanceIds: Record<string, string> = {};
     for (const node of nodes) {
       const xml = await ec2Call(moto, "RunInstances", {
@@ -125,57 +103,27 @@ export async function ensureLabAlb(
         MinCount: "1",
         MaxCount: "1",
         InstanceType: "t3.micro",
-        SubnetId: subnets[0],
+        SubnetId: lb.subnetIds[0],
         "TagSpecification.1.ResourceType": "instance",
         "TagSpecification.1.Tag.1.Key": "Name",
         "TagSpecification.1.Tag.1.Value": node.name,
         "TagSpecification.1.Tag.2.Key": ADDRESS_TAG,
         "TagSpecification.1.Tag.2.Value": node.address,
       });
-      instanceIds[node.name] = first(xml, "instanceId");
+      instanceIds[node.name] = firstXmlValue(xml, "instanceId");
     }
-    const lb = await elbv2.send(
-      new CreateLoadBalancerCommand({
-        Name: "glance-lab",
-        Subnets: subnets,
-        Type: "application",
-        Scheme: "internal",
-      }),
-    );
-    const group = await elbv2.send(
-      new CreateTargetGroupCommand({
-        Name: "glance-lab",
-        Protocol: "HTTP",
-        Port: TARGET_PORT,
-        VpcId: vpcId,
-        TargetType: "instance",
-        HealthCheckPath: "/healthcheck",
-        HealthCheckIntervalSeconds: 5,
-        HealthCheckTimeoutSeconds: 2,
-        HealthyThresholdCount: 2,
-        UnhealthyThresholdCount: 2,
-        Matcher: { HttpCode: "200" },
-      }),
-    );
-    const targetGroupArn = group.TargetGroups?.[0]?.TargetGroupArn ?? "";
     const deregistrationDelaySeconds = opts.deregistrationDelaySeconds ?? 30;
-    await elbv2.send(
-      new ModifyTargetGroupAttributesCommand({
-        TargetGroupArn: targetGroupArn,
-        Attributes: [
-          { Key: "deregistration_delay.timeout_seconds", Value: String(deregistrationDelaySeconds) },
-        ],
-      }),
-    );
-    const listenerPort = await findFreePort();
-    await elbv2.send(
-      new CreateListenerCommand({
-        LoadBalancerArn: lb.LoadBalancers?.[0]?.LoadBalancerArn,
-        Protocol: "HTTP",
-        Port: listenerPort,
-        DefaultActions: [{ Type: "forward", TargetGroupArn: targetGroupArn }],
-      }),
-    );
+    const { targetGroupArn, listenerPort } = await createGroupWithListener(elbv2, lb, {
+      name: "glance-lab",
+      targetType: "instance",
+      healthCheckPath: "/healthcheck",
+      intervalSeconds: 5,
+      timeoutSeconds: 2,
+      healthyThreshold: 2,
+      unhealthyThreshold: 2,
+      matcher: "200",
+      attributes: { "deregistration_delay.timeout_seconds": deregistrationDelaySeconds },
+    });
     await elbv2.send(
       new RegisterTargetsCommand({
         TargetGroupArn: targetGroupArn,

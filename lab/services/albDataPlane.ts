@@ -13,7 +13,9 @@
  * - slow start: a target that turns healthy while another healthy one is not in slow start gets a
  *   share of requests rising linearly over `slow_start.duration_seconds`.
  * Every request is logged in HAProxy's httplog format (with the client's X-Request-Id in braces), so
- * lab/load/haproxyLog.ts reads the ALB lab's log as it reads HAProxy's.
+ * lab/load/haproxyLog.ts reads the ALB lab's log as it reads HAProxy's. Here: the targets' states
+ * (registering, health, draining) and the routing; the health check itself is in albHealthCheck.ts,
+ * the log line's format in albAccessLog.ts.
  *
  * What the lab assumes where AWS says nothing it can confirm: a target registered again while
  * draining starts over as a new registration (`initial`, health checks from zero); its requests in
@@ -22,6 +24,8 @@
 import * as fs from "node:fs";
 import * as http from "node:http";
 import type { AddressInfo, Socket } from "node:net";
+import { accessLogLine } from "./albAccessLog";
+import { CheckResult, healthCheck, REASONS } from "./albHealthCheck";
 
 export type TargetState = "initial" | "healthy" | "unhealthy" | "draining";
 
@@ -77,17 +81,6 @@ export interface DataPlaneOptions {
   idleTimeoutSeconds?: number;
 }
 
-export const REASONS = {
-  registering: ["Elb.RegistrationInProgress", "Target registration is in progress"],
-  initialChecks: ["Elb.InitialHealthChecking", "Initial health checks in progress"],
-  failed: ["Target.FailedHealthChecks", "Health checks failed"],
-  timeout: ["Target.Timeout", "Request timed out"],
-  draining: ["Target.DeregistrationInProgress", "Target deregistration is in progress"],
-  notRegistered: ["Target.NotRegistered", "Target is not registered to the target group"],
-} as const;
-
-type CheckResult = { ok: true } | { ok: false; reason: string; description: string };
-
 interface Exchange {
   abort(termination: string): void;
 }
@@ -122,14 +115,6 @@ interface Group {
 
 const keyOf = (ref: TargetRef): string => `${ref.id}:${ref.port}`;
 
-/** Does `code` satisfy a Matcher.HttpCode ("200", "200-299", "200,202")? */
-export function matcherAccepts(matcher: string, code: number): boolean {
-  return matcher.split(",").some((part) => {
-    const [low, high] = part.trim().split("-").map(Number);
-    return high === undefined ? code === low : code >= low && code <= high;
-  });
-}
-
 const HOP_BY_HOP = new Set([
   "connection",
   "keep-alive",
@@ -139,18 +124,6 @@ const HOP_BY_HOP = new Set([
   "upgrade",
   "host",
 ]);
-
-const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-
-/** HAProxy's accept date, in local time as HAProxy logs it: `06/Dec/2026:13:16:01.123`. */
-function logDate(ms: number): string {
-  const d = new Date(ms);
-  const two = (n: number) => String(n).padStart(2, "0");
-  return (
-    `${two(d.getDate())}/${MONTHS[d.getMonth()]}/${d.getFullYear()}:` +
-    `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}.${String(d.getMilliseconds()).padStart(3, "0")}`
-  );
-}
 
 export class AlbDataPlane {
   private readonly groups = new Map<string, Group>();
@@ -323,59 +296,13 @@ export class AlbDataPlane {
   private scheduleCheck(group: Group, target: Target, delayMs: number): void {
     const timer = setTimeout(() => {
       target.timers = target.timers.filter((t) => t !== timer);
-      void this.check(group, target).then((result) => {
+      void healthCheck(group.settings, target.address).then((result) => {
         if (this.closed || target.state === "draining" || group.targets.get(keyOf(target)) !== target) return;
         this.applyCheck(group, target, result);
         this.scheduleCheck(group, target, group.settings.intervalSeconds * 1000);
       });
     }, delayMs);
     target.timers.push(timer);
-  }
-
-  private check(group: Group, target: Target): Promise<CheckResult> {
-    const s = group.settings;
-    const port = s.healthCheckPort === "traffic-port" ? target.address.port : Number(s.healthCheckPort);
-    return new Promise((resolve) => {
-      let settled = false;
-      const done = (result: CheckResult) => {
-        if (settled) return;
-        settled = true;
-        clearTimeout(timer);
-        resolve(result);
-      };
-      const req = http.get(
-        {
-          host: target.address.host,
-          port,
-          path: s.healthCheckPath,
-          agent: false,
-          headers: { "user-agent": "ELB-HealthChecker/2.0" },
-        },
-        (res) => {
-          res.resume();
-          res.on("end", () => {
-            const code = res.statusCode ?? 0;
-            done(
-              matcherAccepts(s.matcher, code)
-                ? { ok: true }
-                : {
-                    ok: false,
-                    reason: "Target.ResponseCodeMismatch",
-                    description: `Health checks failed with these codes: [${code}]`,
-                  },
-            );
-          });
-          res.on("error", () =>
-            done({ ok: false, reason: REASONS.failed[0], description: REASONS.failed[1] }),
-          );
-        },
-      );
-      const timer = setTimeout(() => {
-        done({ ok: false, reason: REASONS.timeout[0], description: REASONS.timeout[1] });
-        req.destroy();
-      }, s.timeoutSeconds * 1000);
-      req.on("error", () => done({ ok: false, reason: REASONS.failed[0], description: REASONS.failed[1] }));
-    });
   }
 
   private applyCheck(group: Group, target: Target, result: CheckResult): void {
@@ -505,10 +432,18 @@ export class AlbDataPlane {
       }
       const since = (t: number) => (t < 0 ? -1 : t - acceptedAt);
       const timers = `0/0/${since(connectedAt)}/${answeredAt < 0 ? -1 : answeredAt - Math.max(connectedAt, acceptedAt)}/${Date.now() - acceptedAt}`;
-      const line =
-        `${client} [${logDate(acceptedAt)}] alb~ ${group?.settings.name ?? "-"}/${serverName} ${timers} ` +
-        `${status} ${bytes} - - ${termination} 0/0/0/0/0 0/0 {${requestId ?? ""}} ` +
-        `"${req.method} ${req.url} HTTP/${req.httpVersion}"\n`;
+      const line = accessLogLine({
+        client,
+        acceptedAt,
+        groupName: group?.settings.name ?? "-",
+        serverName,
+        timers,
+        status,
+        bytes,
+        termination,
+        requestId,
+        request: `${req.method} ${req.url} HTTP/${req.httpVersion}`,
+      });
       if (!this.closed) this.log.write(line);
     };
     const exchange: Exchange = {

@@ -8,11 +8,11 @@
  * The check is HAProxy's `external-check`: a script that asks the member's `wsrep_local_state` and
  * `wsrep_ready` as an account with no privileges, its password in a client option file (never in argv).
  */
-import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { parseStatCsv, runtimeCommand, serverStatsOf } from "../../steps/lb/haproxyRuntime";
+import { serverStatsOf } from "../../steps/lb/haproxyRuntime";
 import type { GaleraMember } from "./galera";
+import { spawnHaproxy, waitUntilReady } from "./haproxyProcess";
 import { findFreePort } from "./ports";
 
 export const GALERA_BACKEND = "galera";
@@ -98,14 +98,6 @@ ${servers}
 `;
 }
 
-function logTail(logPath: string): string {
-  try {
-    return fs.readFileSync(logPath, "utf8").split("\n").slice(-20).join("\n");
-  } catch {
-    return "(no log)";
-  }
-}
-
 export async function startGaleraHaproxy(opts: StartGaleraHaproxyOptions): Promise<RunningGaleraHaproxy> {
   const dir = path.resolve(opts.dir);
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -132,56 +124,23 @@ export async function startGaleraHaproxy(opts: StartGaleraHaproxyOptions): Promi
     }),
   );
   const logPath = path.join(dir, "haproxy.log");
-  const logFd = fs.openSync(logPath, "a");
-  const child = spawn("haproxy", ["-db", "-f", configPath], { stdio: ["ignore", logFd, logFd] });
-  fs.closeSync(logFd);
-  let exitCode: number | null | undefined;
-  const exited = new Promise<void>((resolve) =>
-    child.once("exit", (code, signal) => {
-      exitCode = code ?? (signal ? -1 : null);
-      resolve();
-    }),
-  );
-  if (child.pid === undefined) throw new Error(`could not start haproxy: see ${logPath}`);
-  const pid = child.pid;
-  const killOnExit = (): void => void child.kill("SIGKILL");
-  process.once("exit", killOnExit);
-  const stop = async (): Promise<void> => {
-    process.removeListener("exit", killOnExit);
-    if (exitCode !== undefined) return;
-    child.kill("SIGTERM");
-    const killTimer = setTimeout(() => child.kill("SIGKILL"), 5_000);
-    await exited;
-    clearTimeout(killTimer);
-  };
-
+  const haproxy = spawnHaproxy(configPath, logPath);
   const runtimeApi = `unix:${adminSocketPath}`;
-  const deadline = Date.now() + 20_000;
-  let lastProblem = "runtime API not answering yet";
-  for (;;) {
-    if (exitCode !== undefined) {
-      throw new Error(
-        `haproxy (Galera front) exited (code ${exitCode}); ${configPath}; log:\n${logTail(logPath)}`,
-      );
-    }
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(
-        `haproxy (Galera front) did not see every member UP: ${lastProblem}; log:\n${logTail(logPath)}`,
-      );
-    }
-    try {
-      const servers = serverStatsOf(
-        parseStatCsv(await runtimeCommand(runtimeApi, "show stat", 1_000)),
-        GALERA_BACKEND,
-      );
+  await waitUntilReady({
+    haproxy,
+    runtimeApi,
+    logPath,
+    timeoutMs: 20_000,
+    problem: (rows) => {
+      const servers = serverStatsOf(rows, GALERA_BACKEND);
       const notUp = servers.filter((s) => s.status !== "UP");
-      if (servers.length === opts.members.length && notUp.length === 0) break;
-      lastProblem = notUp.map((s) => `${s.server} ${s.status} (${s.checkStatus})`).join(", ");
-    } catch (err) {
-      lastProblem = (err as Error).message;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  return { port, runtimeApi, pid, configPath, logPath, stop };
+      if (servers.length === opts.members.length && notUp.length === 0) return undefined;
+      return notUp.map((s) => `${s.server} ${s.status} (${s.checkStatus})`).join(", ");
+    },
+    says: {
+      exited: (code) => `haproxy (Galera front) exited (code ${code}); ${configPath}`,
+      notReady: (problem) => `haproxy (Galera front) did not see every member UP: ${problem}`,
+    },
+  });
+  return { port, runtimeApi, pid: haproxy.pid, configPath, logPath, stop: haproxy.stop };
 }

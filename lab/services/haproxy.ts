@@ -2,10 +2,11 @@
  * A real HAProxy for the integration tests and the local lab: HTTP mode, health-checking every
  * backend, with an admin runtime API on a unix socket and on a loopback TCP port.
  */
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { parseStatCsv, runtimeCommand, serverStatsOf } from "../../steps/lb/haproxyRuntime";
+import { serverStatsOf } from "../../steps/lb/haproxyRuntime";
+import { spawnHaproxy, waitUntilReady } from "./haproxyProcess";
 import { findFreePort } from "./ports";
 
 export interface HaproxyBackend {
@@ -158,14 +159,6 @@ function assertHaproxyInstalled(): void {
   }
 }
 
-function logTail(logPath: string): string {
-  try {
-    return fs.readFileSync(logPath, "utf8").split("\n").slice(-20).join("\n");
-  } catch {
-    return "(no log)";
-  }
-}
-
 export async function startHaproxy(opts: StartHaproxyOptions): Promise<RunningHaproxy> {
   assertHaproxyInstalled();
   const backendName = opts.backendName ?? "glance";
@@ -199,56 +192,28 @@ export async function startHaproxy(opts: StartHaproxyOptions): Promise<RunningHa
   );
 
   const logPath = path.join(dir, "haproxy.log");
-  const logFd = fs.openSync(logPath, "a");
-  // -db: stay in the foreground as our child, so stop() and a crashed test both end it.
-  const child = spawn("haproxy", ["-db", "-f", configPath], { stdio: ["ignore", logFd, logFd] });
-  fs.closeSync(logFd);
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  let exitCode: number | null | undefined;
-  child.once("exit", (code, signal) => (exitCode = code ?? (signal ? -1 : null)));
-  if (child.pid === undefined) throw new Error(`could not start haproxy: see ${logPath}`);
-  const pid = child.pid;
-
-  // A test runner that dies without afterAll must not leave HAProxy holding its ports.
-  const killOnExit = (): void => void child.kill("SIGKILL");
-  process.once("exit", killOnExit);
-  const stop = async (): Promise<void> => {
-    process.removeListener("exit", killOnExit);
-    if (exitCode !== undefined) return;
-    child.kill("SIGTERM");
-    const killTimer = setTimeout(() => child.kill("SIGKILL"), 5_000);
-    await exited;
-    clearTimeout(killTimer);
-  };
-
+  const haproxy = spawnHaproxy(configPath, logPath);
   const runtimeApi = `unix:${adminSocketPath}`;
-  const deadline = Date.now() + (opts.startTimeoutMs ?? 20_000);
-  let lastProblem = "runtime API not answering yet";
-  for (;;) {
-    if (exitCode !== undefined) {
-      throw new Error(
-        `haproxy exited (code ${exitCode}) while starting; ${configPath}; log:\n${logTail(logPath)}`,
-      );
-    }
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`haproxy did not become ready: ${lastProblem}; log:\n${logTail(logPath)}`);
-    }
-    try {
-      const rows = parseStatCsv(await runtimeCommand(runtimeApi, "show stat", 1_000));
+  await waitUntilReady({
+    haproxy,
+    runtimeApi,
+    logPath,
+    timeoutMs: opts.startTimeoutMs ?? 20_000,
+    problem: (rows) => {
       const servers = [backendName, ...Object.keys(extraBackends)].flatMap((name) =>
         serverStatsOf(rows, name),
       );
       // Before its first check a server shows check status INI (with "* " while the check runs).
       const pending = servers.filter((s) => s.checkStatus.replace(/^\* /, "") === "INI");
       const expected = opts.backends.length * (1 + Object.keys(extraBackends).length);
-      if (servers.length === expected && pending.length === 0) break;
-      lastProblem = `first health check pending for ${pending.map((s) => s.server).join(", ")}`;
-    } catch (err) {
-      lastProblem = (err as Error).message;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+      if (servers.length === expected && pending.length === 0) return undefined;
+      return `first health check pending for ${pending.map((s) => s.server).join(", ")}`;
+    },
+    says: {
+      exited: (code) => `haproxy exited (code ${code}) while starting; ${configPath}`,
+      notReady: (problem) => `haproxy did not become ready: ${problem}`,
+    },
+  });
 
   return {
     frontendUrl: `http://127.0.0.1:${frontendPort}`,
@@ -259,9 +224,9 @@ export async function startHaproxy(opts: StartHaproxyOptions): Promise<RunningHa
       [backendName, `http://127.0.0.1:${frontendPort}`],
       ...Object.entries(extraBackends).map(([name, port]) => [name, `http://127.0.0.1:${port}`]),
     ]),
-    pid,
+    pid: haproxy.pid,
     configPath,
     logPath,
-    stop,
+    stop: haproxy.stop,
   };
 }

@@ -30,6 +30,7 @@ import { elbv2Client } from "../../steps/aws/clients";
 import { describeGroup } from "../../steps/lb/alb/targetGroup";
 import { readAs } from "../../steps/results";
 import type { TimelineEvent } from "../../steps/record";
+import { albOf, useTestAwsCredentials } from "../support/albLab";
 import { DriverRun, TestStack } from "../support/driverFixture";
 import { holdDownloadOn, latestTimeline, pollFor, sleep } from "../support/faultTools";
 import { freshLab, removeLab } from "../support/labFixture";
@@ -77,7 +78,7 @@ describe("the ALB lab: an upgrade under load with a node that never turns health
   let elbv2: ElasticLoadBalancingV2Client;
   let load: RunningLoad | undefined;
   let halted: DriverRun;
-  const savedEnv = { ...process.env };
+  let restoreEnv = (): void => undefined;
 
   /** Target state by node name, as DescribeTargetHealth (unfiltered) lists the group. */
   async function targetStates(): Promise<Record<string, string>> {
@@ -106,13 +107,9 @@ describe("the ALB lab: an upgrade under load with a node that never turns health
 
   beforeAll(async () => {
     // The program reaches the lab ALB's ELBv2 API with the SDK; moto wants credentials, any will do.
-    process.env.AWS_ACCESS_KEY_ID = "test";
-    process.env.AWS_SECRET_ACCESS_KEY = "test";
-    delete process.env.AWS_SESSION_TOKEN;
-    delete process.env.AWS_PROFILE;
+    restoreEnv = useTestAwsCredentials();
     lab = await freshLab(NODES, undefined, { alb: { deregistrationDelaySeconds: DELAY_SECONDS } });
-    if (lab.alb === undefined) throw new Error("the lab has no ALB");
-    alb = lab.alb;
+    alb = albOf(lab);
     elbv2 = elbv2Client({ region: alb.region, endpoint: alb.endpoint });
     stack = TestStack.unique(
       "e2e-alb",
@@ -132,7 +129,7 @@ describe("the ALB lab: an upgrade under load with a node that never turns health
     elbv2?.destroy();
     stack?.remove();
     await removeLab(lab);
-    process.env = savedEnv;
+    restoreEnv();
   });
 
   it("node-2 never turns healthy: its admit fails, it is deregistered again, the chain halts with the fleet serving", async () => {

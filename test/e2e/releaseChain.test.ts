@@ -71,37 +71,59 @@ async function upUnderLoad(
   return done;
 }
 
-describe("the SLURP chain on one lab: 2023.1 -> 2024.1 -> 2025.1 -> 2026.1 (ending under uWSGI)", () => {
-  let lab: LabState;
-  let stack: TestStack;
-
+/**
+ * A 2-node lab on `from` with the releases up to `last` installed, and a stack for the hop
+ * `from` -> `to`, for the calling describe block; removed after it.
+ */
+function labForHops(
+  stackName: string,
+  releases: { from: string; to: string; last: string },
+): { lab: LabState; stack: TestStack } {
+  const fixture = {} as { lab: LabState; stack: TestStack };
   beforeAll(async () => {
-    lab = await freshLab(2, undefined, { fromRelease: "2023.1", toRelease: "2026.1" });
-    stack = TestStack.unique("e2e-chain", hopConfig(lab, "2023.1", "2024.1"), LAB_SECRETS);
+    fixture.lab = await freshLab(2, undefined, { fromRelease: releases.from, toRelease: releases.last });
+    fixture.stack = TestStack.unique(
+      stackName,
+      hopConfig(fixture.lab, releases.from, releases.to),
+      LAB_SECRETS,
+    );
   });
   afterAll(async () => {
-    stack?.remove();
-    await removeLab(lab);
+    fixture.stack?.remove();
+    await removeLab(fixture.lab);
   });
+  return fixture;
+}
+
+/**
+ * One hop under the lab's load, every node from `from` to `to` on the eventlet server: 0 failed, the
+ * run reaches db/contract, every node on `to` after, db check 0 with `to`'s code.
+ */
+async function hopUnderLoad({ lab, stack }: { lab: LabState; stack: TestStack }, from: string, to: string) {
+  expect(await perNode(lab, "release")).toEqual([from, from]);
+  stack.rewrite(hopConfig(lab, from, to));
+  const [run] = await upUnderLoad(lab, `${from} -> ${to}`, async (timed) => [
+    await timed(() => stack.driver("up")),
+  ]);
+  expect(run.code, run.stdout + run.stderr).toBe(0);
+  expect(started(run.timeline)).toContain("db/contract");
+  expect(await perNode(lab, "release")).toEqual([to, to]);
+  expect(await perNode(lab, "server")).toEqual(["eventlet", "eventlet"]);
+  expect(dbCheck({ ...lab, toRelease: to })).toBe(0);
+}
+
+describe("the SLURP chain on one lab: 2023.1 -> 2024.1 -> 2025.1 -> 2026.1 (ending under uWSGI)", () => {
+  const chain = labForHops("e2e-chain", { from: "2023.1", to: "2024.1", last: "2026.1" });
 
   const hop = (from: string, to: string) =>
-    it(`${from} -> ${to}, skipping a release: 0 failed, db check 0, every node on ${to}`, async () => {
-      expect(await perNode(lab, "release")).toEqual([from, from]);
-      stack.rewrite(hopConfig(lab, from, to));
-      const [run] = await upUnderLoad(lab, `${from} -> ${to}`, async (timed) => [
-        await timed(() => stack.driver("up")),
-      ]);
-      expect(run.code, run.stdout + run.stderr).toBe(0);
-      expect(started(run.timeline)).toContain("db/contract");
-      expect(await perNode(lab, "release")).toEqual([to, to]);
-      expect(await perNode(lab, "server")).toEqual(["eventlet", "eventlet"]);
-      expect(dbCheck({ ...lab, toRelease: to })).toBe(0);
-    });
+    it(`${from} -> ${to}, skipping a release: 0 failed, db check 0, every node on ${to}`, () =>
+      hopUnderLoad(chain, from, to));
 
   hop("2023.1", "2024.1");
   hop("2024.1", "2025.1");
 
   it("2025.1 -> 2026.1 moving every node to uWSGI: the NEW NODE rolled back before contract, a half-moved node resumed, 0 failed", async () => {
+    const { lab, stack } = chain;
     const fault = path.join(lab.dir, "fail-next-uwsgi-start");
     const withFault = (config: Record<string, unknown>) => {
       const commands = config.nodeCommands as { serverMove: { startCommand: string } };
@@ -155,24 +177,8 @@ describe("the SLURP chain on one lab: 2023.1 -> 2024.1 -> 2025.1 -> 2026.1 (endi
 });
 
 describe("neighbours on a second lab: 2025.1 -> 2025.2", () => {
-  let lab: LabState;
-  let stack: TestStack;
+  const neighbours = labForHops("e2e-2025-2", { from: "2025.1", to: "2025.2", last: "2025.2" });
 
-  beforeAll(async () => {
-    lab = await freshLab(2, undefined, { fromRelease: "2025.1", toRelease: "2025.2" });
-    stack = TestStack.unique("e2e-2025-2", hopConfig(lab, "2025.1", "2025.2"), LAB_SECRETS);
-  });
-  afterAll(async () => {
-    stack?.remove();
-    await removeLab(lab);
-  });
-
-  it("upgrades every node to 2025.2: 0 failed, db check 0", async () => {
-    const [run] = await upUnderLoad(lab, "2025.1 -> 2025.2", async (timed) => [
-      await timed(() => stack.driver("up")),
-    ]);
-    expect(run.code, run.stdout + run.stderr).toBe(0);
-    expect(await perNode(lab, "release")).toEqual(["2025.2", "2025.2"]);
-    expect(dbCheck(lab)).toBe(0);
-  });
+  it("upgrades every node to 2025.2: 0 failed, db check 0", () =>
+    hopUnderLoad(neighbours, "2025.1", "2025.2"));
 });

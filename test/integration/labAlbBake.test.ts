@@ -22,6 +22,7 @@ import { readTargetGroupSettings } from "../../steps/lb/alb/settings";
 import { judgeTargetGroup, unhealthyUpToSeconds, type TargetGroupSettings } from "../../steps/lb/alb/timing";
 import type { StepRequest } from "../../steps/protocol";
 import type { StepResultByKind } from "../../steps/results";
+import { useTestAwsCredentials } from "../support/albLab";
 import {
   Backend,
   get,
@@ -49,21 +50,18 @@ const SLACK_SECONDS = 2.5;
 
 let h: LabAlbHarness;
 const backends: Backend[] = [];
-const savedEnv = { ...process.env };
+let restoreEnv = (): void => undefined;
 
 beforeAll(async () => {
   // The steps reach the lab ALB's ELBv2 API with the SDK's default credentials: any will do.
-  process.env.AWS_ACCESS_KEY_ID = "test";
-  process.env.AWS_SECRET_ACCESS_KEY = "test";
-  delete process.env.AWS_SESSION_TOKEN;
-  delete process.env.AWS_PROFILE;
+  restoreEnv = useTestAwsCredentials();
   h = await startLabAlbHarness({ propagationLagMs: LAG_MS });
 }, 60_000);
 
 afterAll(async () => {
   await Promise.all(backends.map((b) => b.stop()));
   await h?.stop();
-  process.env = savedEnv;
+  restoreEnv();
 });
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -26,6 +26,7 @@ import { LabState, labDown } from "../../lab/lab";
 import { startLoad } from "../../lab/load/client";
 import { readHaproxyLog } from "../../lab/load/haproxyLog";
 import { loadSummary, zeroFailureViolations, type Violation } from "../../lab/load/verdict";
+import { uploadImage } from "../../lab/seedImages";
 import { labStackConfig } from "../../lab/stack";
 import { LAB_IDENTITY_HEADERS } from "../../lab/state";
 import { parseStackConfig } from "../../plan/config";
@@ -37,6 +38,7 @@ import { describeTarget } from "../../steps/lb/alb/targetGroup";
 import { connectionsScript } from "../../steps/node/scripts";
 import type { StepRequest } from "../../steps/protocol";
 import type { DrainResult } from "../../steps/results";
+import { albOf, useTestAwsCredentials } from "../support/albLab";
 import { freshLab } from "../support/labFixture";
 import { recordingContext } from "../support/stepHarness";
 
@@ -69,46 +71,20 @@ const NEGATIVE_RUNS = Number(process.env.LAB_ALB_NEGATIVE_RUNS ?? "1");
 
 let lab: LabState;
 let heldImageId = "";
-const savedEnv = { ...process.env };
+let restoreEnv = (): void => undefined;
 
 beforeAll(async () => {
-  process.env.AWS_ACCESS_KEY_ID = "test";
-  process.env.AWS_SECRET_ACCESS_KEY = "test";
-  delete process.env.AWS_SESSION_TOKEN;
-  delete process.env.AWS_PROFILE;
+  restoreEnv = useTestAwsCredentials();
   lab = await freshLab(2, undefined, {
     alb: { deregistrationDelaySeconds: DELAY_SECONDS, propagationLagMs: LAG_MS, idleTimeoutSeconds: 60 },
   });
-  heldImageId = await uploadImage(lab.haproxy.frontendUrl, randomBytes(HELD_IMAGE_BYTES));
+  heldImageId = await uploadImage(lab.haproxy.frontendUrl, "held-download", randomBytes(HELD_IMAGE_BYTES));
 }, 240_000);
 
 afterAll(async () => {
   if (lab) await labDown(lab.dir, { purge: true, log: () => undefined });
-  process.env = savedEnv;
+  restoreEnv();
 });
-
-async function uploadImage(baseUrl: string, bytes: Buffer): Promise<string> {
-  const created = await fetch(`${baseUrl}/v2/images`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ name: "held-download", disk_format: "raw", container_format: "bare" }),
-  });
-  if (created.status !== 201) throw new Error(`create: HTTP ${created.status}`);
-  const id = ((await created.json()) as { id: string }).id;
-  const put = await fetch(`${baseUrl}/v2/images/${id}/file`, {
-    method: "PUT",
-    headers: { "content-type": "application/octet-stream" },
-    body: bytes,
-  });
-  if (put.status !== 204) throw new Error(`upload: HTTP ${put.status}`);
-  return id;
-}
-
-function albOf(state: LabState) {
-  const alb = state.alb;
-  if (alb === undefined) throw new Error("lab.json has no alb");
-  return alb;
-}
 
 function node2Ref() {
   const alb = albOf(lab);

@@ -16,24 +16,22 @@ import { albAdmit, albDrain } from "../../steps/lb/alb/membership";
 import { describeTarget } from "../../steps/lb/alb/targetGroup";
 import { elbv2Client } from "../../steps/aws/clients";
 import { loggedLines } from "../support/labAlbHarness";
+import { useTestAwsCredentials } from "../support/albLab";
 import { freshLab } from "../support/labFixture";
 import { recordingContext } from "../support/stepHarness";
 
 const DELAY_SECONDS = 5;
 let lab: LabState;
-const savedEnv = { ...process.env };
+let restoreEnv = (): void => undefined;
 
 beforeAll(async () => {
-  process.env.AWS_ACCESS_KEY_ID = "test";
-  process.env.AWS_SECRET_ACCESS_KEY = "test";
-  delete process.env.AWS_SESSION_TOKEN;
-  delete process.env.AWS_PROFILE;
+  restoreEnv = useTestAwsCredentials();
   lab = await freshLab(2, undefined, { alb: { deregistrationDelaySeconds: DELAY_SECONDS } });
 }, 240_000);
 
 afterAll(async () => {
   if (lab) await labDown(lab.dir, { purge: true, log: () => undefined });
-  process.env = savedEnv;
+  restoreEnv();
 });
 
 describe("the lab ALB in front of the Glance lab", () => {

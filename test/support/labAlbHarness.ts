@@ -10,18 +10,13 @@ import type { AddressInfo, Socket } from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import {
-  CreateListenerCommand,
-  CreateLoadBalancerCommand,
-  CreateTargetGroupCommand,
   DescribeTargetHealthCommand,
   ElasticLoadBalancingV2Client,
-  ModifyTargetGroupAttributesCommand,
   TargetHealthDescription,
 } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { HaproxyLogLine, readHaproxyLog } from "../../lab/load/haproxyLog";
 import { LAB_ALB_REGION, RunningLabAlb, startLabAlb } from "../../lab/services/alb";
-import { findFreePort } from "../../lab/services/ports";
-import { xmlValues } from "./motoAlb";
+import { createGroupWithListener, createLoadBalancer } from "../../lab/services/albSetup";
 
 export interface Backend {
   host: string;
@@ -139,80 +134,29 @@ export async function startLabAlbHarness(opts: { propagationLagMs?: number } = {
     endpoint: alb.endpoint,
     credentials: { accessKeyId: "test", secretAccessKey: "test" },
   });
-  const ec2 = async (action: string, params: Record<string, string>): Promise<string> => {
-    const res = await fetch(`${alb.motoEndpoint}/`, {
-      method: "POST",
-      headers: {
-        "content-type": "application/x-www-form-urlencoded",
-        authorization: `AWS4-HMAC-SHA256 Credential=test/20260101/${LAB_ALB_REGION}/ec2/aws4_request, SignedHeaders=host, Signature=0`,
-      },
-      body: new URLSearchParams({ Action: action, Version: "2016-11-15", ...params }),
-    });
-    return res.text();
-  };
-  const vpcId = xmlValues(await ec2("CreateVpc", { CidrBlock: "10.0.0.0/16" }), "vpcId")[0];
-  const subnets: string[] = [];
-  for (const [cidr, az] of [
-    ["10.0.1.0/24", "us-east-1a"],
-    ["10.0.2.0/24", "us-east-1b"],
-  ]) {
-    const xml = await ec2("CreateSubnet", { VpcId: vpcId, CidrBlock: cidr, AvailabilityZone: az });
-    subnets.push(xmlValues(xml, "subnetId")[0]);
-  }
-  const lb = await elbv2.send(
-    new CreateLoadBalancerCommand({
-      Name: "lab-alb",
-      Subnets: subnets,
-      Type: "application",
-      Scheme: "internal",
-    }),
-  );
-  const albArn = lb.LoadBalancers?.[0]?.LoadBalancerArn ?? "";
+  const lb = await createLoadBalancer(alb.motoEndpoint, elbv2, "lab-alb");
   let groups = 0;
   return {
     alb,
     elbv2,
     async newGroup(s = {}) {
       groups += 1;
-      const created = await elbv2.send(
-        new CreateTargetGroupCommand({
-          Name: `lab-${groups}`,
-          Protocol: "HTTP",
-          Port: 9292,
-          VpcId: vpcId,
-          TargetType: "ip",
-          HealthCheckPath: s.healthCheckPath ?? "/healthcheck",
-          HealthCheckPort: s.healthCheckPort ?? "traffic-port",
-          HealthCheckIntervalSeconds: s.intervalSeconds ?? 5,
-          HealthCheckTimeoutSeconds: s.timeoutSeconds ?? 2,
-          HealthyThresholdCount: s.healthyThreshold ?? 2,
-          UnhealthyThresholdCount: s.unhealthyThreshold ?? 2,
-          Matcher: { HttpCode: s.matcher ?? "200" },
-        }),
-      );
-      const arn = created.TargetGroups?.[0]?.TargetGroupArn ?? "";
-      await elbv2.send(
-        new ModifyTargetGroupAttributesCommand({
-          TargetGroupArn: arn,
-          Attributes: [
-            {
-              Key: "deregistration_delay.timeout_seconds",
-              Value: String(s.deregistrationDelaySeconds ?? 30),
-            },
-            { Key: "slow_start.duration_seconds", Value: String(s.slowStartSeconds ?? 0) },
-          ],
-        }),
-      );
-      const port = await findFreePort();
-      await elbv2.send(
-        new CreateListenerCommand({
-          LoadBalancerArn: albArn,
-          Protocol: "HTTP",
-          Port: port,
-          DefaultActions: [{ Type: "forward", TargetGroupArn: arn }],
-        }),
-      );
-      return { arn, url: `http://127.0.0.1:${port}` };
+      const { targetGroupArn, listenerPort } = await createGroupWithListener(elbv2, lb, {
+        name: `lab-${groups}`,
+        targetType: "ip",
+        healthCheckPath: s.healthCheckPath ?? "/healthcheck",
+        healthCheckPort: s.healthCheckPort ?? "traffic-port",
+        intervalSeconds: s.intervalSeconds ?? 5,
+        timeoutSeconds: s.timeoutSeconds ?? 2,
+        healthyThreshold: s.healthyThreshold ?? 2,
+        unhealthyThreshold: s.unhealthyThreshold ?? 2,
+        matcher: s.matcher ?? "200",
+        attributes: {
+          "deregistration_delay.timeout_seconds": s.deregistrationDelaySeconds ?? 30,
+          "slow_start.duration_seconds": s.slowStartSeconds ?? 0,
+        },
+      });
+      return { arn: targetGroupArn, url: `http://127.0.0.1:${listenerPort}` };
     },
     async health(arn, targets) {
       const out = await elbv2.send(

@@ -5,13 +5,15 @@
 import { afterAll, beforeAll, beforeEach, expect } from "vitest";
 import {
   CreateListenerCommand,
-  CreateLoadBalancerCommand,
   CreateTargetGroupCommand,
   DescribeTargetHealthCommand,
   ElasticLoadBalancingV2Client,
   RegisterTargetsCommand,
 } from "@aws-sdk/client-elastic-load-balancing-v2";
+import { ec2Call } from "../../lab/services/alb";
+import { createLoadBalancer } from "../../lab/services/albSetup";
 import { startMoto } from "../../lab/services/moto";
+import { useTestAwsCredentials } from "./albLab";
 
 export const MOTO_REGION = "us-east-1";
 
@@ -35,21 +37,6 @@ export function xmlValues(xml: string, tag: string): string[] {
   return [...xml.matchAll(new RegExp(`<${tag}>([^<]+)</${tag}>`, "g"))].map((m) => m[1]);
 }
 
-/** EC2 Query API by hand: @aws-sdk/client-ec2 is not a dependency, and moto does not check signatures. */
-async function ec2At(endpoint: string, action: string, params: Record<string, string>): Promise<string> {
-  const res = await fetch(`${endpoint}/`, {
-    method: "POST",
-    headers: {
-      "content-type": "application/x-www-form-urlencoded",
-      authorization: `AWS4-HMAC-SHA256 Credential=test/20260101/${MOTO_REGION}/ec2/aws4_request, SignedHeaders=host, Signature=0`,
-    },
-    body: new URLSearchParams({ Action: action, Version: "2016-11-15", ...params }),
-  });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`EC2 ${action} failed: HTTP ${res.status}: ${text.slice(0, 500)}`);
-  return text;
-}
-
 /** Starts moto with the VPC, subnets and ALB; needs AWS credentials in the environment (any value). */
 export async function startMotoAlb(): Promise<MotoAlb> {
   const moto = await startMoto();
@@ -59,26 +46,10 @@ export async function startMotoAlb(): Promise<MotoAlb> {
     elbv2.destroy();
     await moto.stop();
   };
-  const ec2 = (action: string, params: Record<string, string>) => ec2At(endpoint, action, params);
+  const ec2 = (action: string, params: Record<string, string>) => ec2Call(endpoint, action, params);
   try {
-    const vpcId = xmlValues(await ec2("CreateVpc", { CidrBlock: "10.0.0.0/16" }), "vpcId")[0];
-    const subnetIds: string[] = [];
-    for (const [cidr, az] of [
-      ["10.0.1.0/24", "us-east-1a"],
-      ["10.0.2.0/24", "us-east-1b"],
-    ]) {
-      const xml = await ec2("CreateSubnet", { VpcId: vpcId, CidrBlock: cidr, AvailabilityZone: az });
-      subnetIds.push(xmlValues(xml, "subnetId")[0]);
-    }
-    const lb = await elbv2.send(
-      new CreateLoadBalancerCommand({
-        Name: "glance-alb",
-        Subnets: subnetIds,
-        Type: "application",
-        Scheme: "internal",
-      }),
-    );
-    const albArn = lb.LoadBalancers?.[0]?.LoadBalancerArn ?? "";
+    const lb = await createLoadBalancer(endpoint, elbv2, "glance-alb");
+    const albArn = lb.loadBalancerArn;
     expect(albArn).toMatch(/^arn:aws:elasticloadbalancing:us-east-1:/);
 
     let groupCount = 0;
@@ -93,7 +64,7 @@ export async function startMotoAlb(): Promise<MotoAlb> {
           MinCount: String(count),
           MaxCount: String(count),
           InstanceType: "t3.micro",
-          SubnetId: subnetIds[0],
+          SubnetId: lb.subnetIds[0],
         });
         const ids = xmlValues(xml, "instanceId");
         expect(ids).toHaveLength(count);
@@ -106,7 +77,7 @@ export async function startMotoAlb(): Promise<MotoAlb> {
             Name: `glance-${groupCount}`,
             Protocol: "HTTP",
             Port: 9292,
-            VpcId: vpcId,
+            VpcId: lb.vpcId,
             TargetType: "instance",
             HealthCheckPath: "/healthcheck",
           }),
@@ -150,7 +121,7 @@ export async function startMotoAlb(): Promise<MotoAlb> {
  * installed, say) fails every test with its message instead of skipping them.
  */
 export function motoAlbForThisFile(): MotoAlb {
-  const savedEnv = { ...process.env };
+  let restoreEnv = (): void => undefined;
   let started: MotoAlb | undefined;
   let setupError: unknown;
   const ready = (): MotoAlb => {
@@ -161,10 +132,7 @@ export function motoAlbForThisFile(): MotoAlb {
 
   beforeAll(async () => {
     try {
-      process.env.AWS_ACCESS_KEY_ID = "test";
-      process.env.AWS_SECRET_ACCESS_KEY = "test";
-      delete process.env.AWS_SESSION_TOKEN;
-      delete process.env.AWS_PROFILE;
+      restoreEnv = useTestAwsCredentials();
       started = await startMotoAlb();
     } catch (error) {
       setupError = error;
@@ -177,7 +145,7 @@ export function motoAlbForThisFile(): MotoAlb {
 
   afterAll(async () => {
     await started?.stop();
-    process.env = savedEnv;
+    restoreEnv();
   });
 
   return {

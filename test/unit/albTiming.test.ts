@@ -16,26 +16,12 @@ import {
 } from "../../steps/lb/alb/timing";
 import { settingsOf } from "../../steps/lb/alb/settings";
 import { LOCAL_ALB_STACK_BAKE_SECONDS } from "../../lab/stack";
+import { targetGroupSettings } from "./support/targetGroups";
 
 const ARN = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/glance/0123456789abcdef";
 
 /** AWS's defaults: delay 300 s, interval 30 s, timeout 5 s, healthy 5, unhealthy 2, slow start off. */
-const awsDefaults: TargetGroupSettings = {
-  targetGroupArn: ARN,
-  targetType: "instance",
-  deregistrationDelaySeconds: 300,
-  slowStartSeconds: 0,
-  healthCheck: {
-    protocol: "HTTP",
-    path: "/healthcheck",
-    port: "traffic-port",
-    matcher: "200",
-    intervalSeconds: 30,
-    timeoutSeconds: 5,
-    healthyThreshold: 5,
-    unhealthyThreshold: 2,
-  },
-};
+const awsDefaults: TargetGroupSettings = targetGroupSettings(ARN);
 
 /** The lab ALB's group: delay 30 s, checks every 5 s, timeout 2 s, both thresholds 2. */
 const lab: TargetGroupSettings = {

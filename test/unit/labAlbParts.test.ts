@@ -4,7 +4,7 @@
  * parses in test/integration/labAlb.test.ts).
  */
 import { describe, expect, it } from "vitest";
-import { matcherAccepts } from "../../lab/services/albDataPlane";
+import { matcherAccepts } from "../../lab/services/albHealthCheck";
 import { targetHealthXml, targetsOf } from "../../lab/services/alb";
 
 describe("matcherAccepts", () => {

@@ -6,48 +6,13 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { buildPlan, Plan, PlanStep, stepsToRun } from "../../plan/plan";
+import { Plan, PlanStep, stepsToRun } from "../../plan/plan";
 import { dbStep, nodeStep } from "../../plan/stepIds";
-import { haproxyStack, parsed } from "./fixtures";
+import { Fleet, fleets as generatedFleets, planOf } from "./support/fleets";
 
 const RUNS = 150;
 
-const fleets = fc
-  .record({
-    nodes: fc.integer({ min: 2, max: 60 }),
-    newNodeAt: fc.nat(),
-    waveSize: fc.nat(),
-    prestage: fc.boolean(),
-    bake: fc.boolean(),
-    checkpoint: fc.option(fc.nat(), { nil: undefined }),
-    approved: fc.boolean(),
-  })
-  .map((f) => {
-    const maxUnavailable = 1 + (f.waveSize % (f.nodes - 1));
-    const waves = 1 + Math.ceil((f.nodes - 1) / maxUnavailable);
-    const pauseAfter =
-      f.checkpoint === undefined ? undefined : f.checkpoint % waves === 0 ? "newNode" : f.checkpoint % waves;
-    return { ...f, newNode: `node-${1 + (f.newNodeAt % f.nodes)}`, maxUnavailable, pauseAfter };
-  });
-
-type Fleet = typeof fleets extends fc.Arbitrary<infer T> ? T : never;
-
-function planOf(f: Fleet): Plan {
-  return buildPlan(
-    parsed(
-      haproxyStack(f.nodes, {
-        newNode: { existing: f.newNode },
-        loadBalancer: { maxUnavailable: f.maxUnavailable },
-        ...(f.prestage
-          ? { nodeCommands: { prestageCommand: "apt-get install --download-only -y glance-api" } }
-          : {}),
-        ...(f.bake ? { bake: { windowSeconds: 30 } } : {}),
-        ...(f.pauseAfter === undefined ? {} : { pauseAfter: f.pauseAfter }),
-        ...(f.approved ? { approvedRelease: "2024.1" } : {}),
-      }),
-    ),
-  );
-}
+const fleets = generatedFleets({ minNodes: 2, mayProvision: false });
 
 /** Every step's transitive prerequisites. */
 function before(plan: Plan): Map<string, Set<string>> {
@@ -174,12 +139,14 @@ describe("the properties can fail (negative control)", () => {
   it("a plan whose second wave does not wait for the first breaks I5", () => {
     const f: Fleet = {
       nodes: 3,
+      provisioned: false,
       newNodeAt: 0,
       waveSize: 0,
       prestage: false,
       bake: false,
       checkpoint: undefined,
       approved: false,
+      pick: 0,
       newNode: "node-1",
       maxUnavailable: 1,
       pauseAfter: undefined,

@@ -10,7 +10,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { buildPlan, Plan, PlanStep, stepsToRun } from "../../plan/plan";
+import { Plan, PlanStep, stepsToRun } from "../../plan/plan";
 import { dbStep, nodeStep } from "../../plan/stepIds";
 import {
   checkRunbook,
@@ -24,58 +24,12 @@ import {
   RunbookRule,
   upgradeAfterStopAndDrain,
 } from "../../policy/rules";
-import { albProvisionedStack, haproxyStack, parsed } from "./fixtures";
+import { Fleet, fleets as generatedFleets, planOf } from "./support/fleets";
 
 /** Runs per property; the report counts them (RULES_RUNS x properties). */
 export const RULES_RUNS = 120;
 
-const PROVISIONED = "glance-new";
-
-const fleets = fc
-  .record({
-    nodes: fc.integer({ min: 1, max: 60 }),
-    provisioned: fc.boolean(),
-    newNodeAt: fc.nat(),
-    waveSize: fc.nat(),
-    prestage: fc.boolean(),
-    bake: fc.boolean(),
-    checkpoint: fc.option(fc.nat(), { nil: undefined }),
-    approved: fc.boolean(),
-    /** Which node a mutation picks (modulo the candidates). */
-    pick: fc.nat(),
-  })
-  .map((f) => {
-    // One node alone needs a NEW NODE the stack launches (a fleet of at least 2).
-    const provisioned = f.provisioned || f.nodes === 1;
-    const fleetSize = f.nodes + (provisioned ? 1 : 0);
-    const maxUnavailable = 1 + (f.waveSize % (fleetSize - 1));
-    const waves = 1 + Math.ceil((fleetSize - 1) / maxUnavailable);
-    const pauseAfter =
-      f.checkpoint === undefined ? undefined : f.checkpoint % waves === 0 ? "newNode" : f.checkpoint % waves;
-    const newNode = provisioned ? PROVISIONED : `node-${1 + (f.newNodeAt % f.nodes)}`;
-    return { ...f, provisioned, newNode, maxUnavailable, pauseAfter };
-  });
-
-type Fleet = typeof fleets extends fc.Arbitrary<infer T> ? T : never;
-
-function planOf(f: Fleet): Plan {
-  const overrides = {
-    loadBalancer: { maxUnavailable: f.maxUnavailable },
-    ...(f.prestage
-      ? { nodeCommands: { prestageCommand: "apt-get install --download-only -y glance-api" } }
-      : {}),
-    ...(f.bake ? { bake: { windowSeconds: 30 } } : {}),
-    ...(f.pauseAfter === undefined ? {} : { pauseAfter: f.pauseAfter }),
-    ...(f.approved ? { approvedRelease: "2024.1" } : {}),
-  };
-  return buildPlan(
-    parsed(
-      f.provisioned
-        ? albProvisionedStack(f.nodes, overrides)
-        : haproxyStack(f.nodes, { ...overrides, newNode: { existing: f.newNode } }),
-    ),
-  );
-}
+const fleets = generatedFleets({ minNodes: 1, mayProvision: true });
 
 /** The steps as the rules see the stack's resources: by runbook name, with their dependencies. */
 function resourcesOf(steps: readonly PlanStep[]): RunbookResource[] {

@@ -19,6 +19,7 @@ import {
   unhealthyUpToSeconds,
   TargetGroupSettings,
 } from "../../steps/lb/alb/timing";
+import { targetGroupSettings } from "./support/targetGroups";
 
 /** The target groups the example files' comments describe (prod: AWS's defaults). */
 function targetGroup(
@@ -26,20 +27,10 @@ function targetGroup(
   delay: number,
   check: { intervalSeconds: number; timeoutSeconds: number; healthyThreshold: number },
 ): TargetGroupSettings {
-  return {
-    targetGroupArn: `arn:aws:elasticloadbalancing:eu-west-1:000000000000:targetgroup/${name}/0`,
-    targetType: "instance",
+  return targetGroupSettings(`arn:aws:elasticloadbalancing:eu-west-1:000000000000:targetgroup/${name}/0`, {
     deregistrationDelaySeconds: delay,
-    slowStartSeconds: 0,
-    healthCheck: {
-      protocol: "HTTP",
-      path: "/healthcheck",
-      port: "traffic-port",
-      matcher: "200",
-      unhealthyThreshold: 2,
-      ...check,
-    },
-  };
+    healthCheck: check,
+  });
 }
 
 const TARGET_GROUPS: Record<string, TargetGroupSettings> = {
