@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RegisterTargetsCommand } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { ALB_ROTATION_PLAYBOOK, ansibleVenv, runPlaybook } from "../../bench/peers/ansible";
 import { LAB_ALB_REGION } from "../../lab/services/alb";
+import { useTestAwsCredentials } from "../support/albLab";
 import {
   Backend,
   LabAlbHarness,
@@ -26,17 +27,16 @@ const DELAY_SECONDS = 6;
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "gru-peers-alb-"));
 let h: LabAlbHarness;
 const backends: Backend[] = [];
-const savedEnv = { ...process.env };
+let restoreEnv: () => void = () => undefined;
 
 beforeAll(async () => {
-  process.env.AWS_ACCESS_KEY_ID = "test";
-  process.env.AWS_SECRET_ACCESS_KEY = "test";
+  restoreEnv = useTestAwsCredentials();
   h = await startLabAlbHarness({ propagationLagMs: 500 });
 }, 60_000);
 afterAll(async () => {
   await Promise.all(backends.map((b) => b.stop()));
   await h?.stop();
-  process.env = savedEnv;
+  restoreEnv();
   fs.rmSync(work, { recursive: true, force: true });
 });
 
