@@ -293,13 +293,20 @@ export class AlbDataPlane {
 
   // ---- health checks ----
 
+  /**
+   * Checks start one interval apart, start to start: AWS requires the check timeout below the interval,
+   * so a check that times out does not push the next one back, and a failing target is reported within
+   * unhealthy threshold x interval + timeout (the bound steps/lb/alb/timing.ts holds the bake to).
+   */
   private scheduleCheck(group: Group, target: Target, delayMs: number): void {
     const timer = setTimeout(() => {
       target.timers = target.timers.filter((t) => t !== timer);
+      const startedAt = Date.now();
       void healthCheck(group.settings, target.address).then((result) => {
         if (this.closed || target.state === "draining" || group.targets.get(keyOf(target)) !== target) return;
         this.applyCheck(group, target, result);
-        this.scheduleCheck(group, target, group.settings.intervalSeconds * 1000);
+        const sinceStart = Date.now() - startedAt;
+        this.scheduleCheck(group, target, Math.max(0, group.settings.intervalSeconds * 1000 - sinceStart));
       });
     }, delayMs);
     target.timers.push(timer);

@@ -177,6 +177,31 @@ describe("lab ALB: health checks", () => {
     expect(toUnhealthy).toBeLessThan(12);
   }, 40_000);
 
+  // HealthCheckIntervalSeconds is "the approximate amount of time between health checks of an
+  // individual target", and the timeout must be below it: a check that times out does not push the
+  // next one back. A healthy target that stops answering is reported within unhealthy threshold x
+  // interval + timeout (2 x 5 s + 2 s here), the bound the preflight holds a bake window to.
+  it("a check that times out does not delay the next: checks start an interval apart, and a hung target is unhealthy within threshold x interval + timeout", async () => {
+    const hung = await backend();
+    const { arn } = await h.newGroup();
+    await register(arn, hung);
+    await waitState(h, arn, hung, "healthy");
+    const firstHungCheck = hung.checkTimes.length;
+    const flipped = Date.now();
+    hung.health = "hang";
+    const toUnhealthy = await waitState(h, arn, hung, "unhealthy");
+    const hungChecks = hung.checkTimes.slice(firstHungCheck);
+    const spacing = (hungChecks[1] - hungChecks[0]) / 1000;
+    console.log(
+      `hung -> unhealthy in ${toUnhealthy.toFixed(1)} s; timed-out checks ${spacing.toFixed(2)} s apart`,
+    );
+    expect(hungChecks.length).toBeGreaterThanOrEqual(2);
+    // Start to start: 5 s. A schedule that counted the interval from a check's end would give 7 s.
+    expect(spacing).toBeGreaterThan(4.5);
+    expect(spacing).toBeLessThan(5.8);
+    expect((Date.now() - flipped) / 1000).toBeLessThan(2 * 5 + 2 + 1.5);
+  }, 40_000);
+
   // "If there are no healthy targets ... the load balancer fails open: it routes requests to all
   // targets, regardless of their health status."
   it("fails open: with every target unhealthy, requests go to all of them", async () => {

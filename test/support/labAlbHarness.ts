@@ -30,6 +30,8 @@ export interface Backend {
   openConnections: Set<Socket>;
   /** Health checks answered. */
   checks: number;
+  /** When each health check arrived (ms since the epoch). */
+  checkTimes: number[];
   stop(): Promise<void>;
 }
 
@@ -49,12 +51,14 @@ export async function startBackend(healthPath = "/healthcheck", sameHostAs?: Bac
     connectionsOpened: 0,
     openConnections: new Set(),
     checks: 0,
+    checkTimes: [],
     stop: async () => undefined,
   };
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://x");
     if (url.pathname === healthPath) {
       backend.checks += 1;
+      backend.checkTimes.push(Date.now());
       if (backend.health === "hang") return;
       res.writeHead(backend.health).end("health\n");
       return;
