@@ -254,6 +254,26 @@ describe("HAProxy pair: membership steps on every instance (real HAProxy x2)", (
     }
   });
 
+  // The race the test above can fall into, made certain: b answers the capacity read and the
+  // "state drain", then is gone for the capacity re-check that follows (one connection per command).
+  it("one instance's runtime API lost right after the server went to DRAIN (the capacity re-check): halts, naming where it left the server", async () => {
+    const proxy = await TcpProxy.start({ path: b.runtimeApi.slice("unix:".length) });
+    proxy.refuseWhen = () => proxy.accepted > 2;
+    try {
+      const err = await stepFailure(drain("n1", 1, [a.runtimeApi, proxy.address]));
+      expect(proxy.refused).toBeGreaterThan(0);
+      expect(err.message).toContain(
+        `lost the HAProxy runtime API of ${proxy.address} while draining glance/n1`,
+      );
+      expect(err.message).toContain(`${proxy.address}: unreachable (last seen DRAIN`);
+      expect(err.leftChanged).toMatch(/server glance\/n1 left in DRAIN where reachable/);
+      expect(await statusOn(a.runtimeApi, "n1")).toBe("DRAIN");
+      expect(await statusOn(b.runtimeApi, "n1")).toBe("DRAIN");
+    } finally {
+      await proxy.stop();
+    }
+  });
+
   describe("an instance reached over SSH (real loopback sshd forwarding its unix socket)", () => {
     let sshd: RunningSshd;
     let remote: RuntimeEndpoint;

@@ -14,6 +14,7 @@ import {
   InstanceLostError,
   LastSeen,
   serversAt,
+  serversAtOrLost,
   setStateOn,
   unlessLost,
   watchEverywhere,
@@ -30,10 +31,13 @@ export function targetState(stat: ServerStat): TargetState {
   return "down";
 }
 
-async function capacityViews(args: HaproxyPoolServer & { minHealthy: number }): Promise<CapacityView[]> {
+async function capacityViews(
+  args: HaproxyPoolServer & { minHealthy: number },
+  read: (place: HaproxyPoolServer["instances"][number]) => Promise<ServerStat[]> = serversAt,
+): Promise<CapacityView[]> {
   return Promise.all(
     args.instances.map(async (instance) => {
-      const servers = await serversAt(instance);
+      const servers = await read(instance);
       const fleet = servers.map((s) => ({ name: s.server, state: targetState(s) }));
       return { instance, servers, decision: mayLeaveRotation(fleet, args.server, args.minHealthy) };
     }),
@@ -71,7 +75,15 @@ export async function haproxyDrainAll(
         throw await say.lostWhileDraining(error, "DRAIN", lastSeen);
       },
     );
-    const after = await capacityViews(args);
+    // The server is in DRAIN where the command answered: an instance lost from here on is reported
+    // as lost while draining, naming where the server was left.
+    for (const i of pending) lastSeen.set(i, { ...(lastSeen.get(i) as ServerStat), status: "DRAIN" });
+    const after = await unlessLost(
+      () => capacityViews(args, serversAtOrLost),
+      async (error) => {
+        throw await say.lostWhileDraining(error, "DRAIN", lastSeen);
+      },
+    );
     const worstAfter = worstOf(after);
     if (!worstAfter.decision.mayLeave) {
       const wasServing = pending.filter((_, index) => !["DRAIN", "NOLB"].includes(targets[index].status));

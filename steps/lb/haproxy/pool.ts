@@ -95,6 +95,18 @@ export async function serversAt(place: HaproxyPlace): Promise<ServerStat[]> {
   }
 }
 
+/**
+ * serversAt for a read taken once the server's state was changed: a failure is the instance lost, so
+ * the step reports where it left the server (wording.ts lostWhileDraining), not only the failed read.
+ */
+export async function serversAtOrLost(place: HaproxyPlace): Promise<ServerStat[]> {
+  try {
+    return await readBackendServers(place.api, place.backend);
+  } catch (error) {
+    throw new InstanceLostError(place, instanceError(place, error));
+  }
+}
+
 /** The server in the place's backend. */
 export function serverIn(ref: HaproxyPoolServer, place: HaproxyPlace, servers: ServerStat[]): ServerStat {
   return findServer({ backend: place.backend, server: ref.server }, servers);
