@@ -29,6 +29,13 @@ const WARMUP_MS = 3_000;
 /** Larger than the socket buffers between node and client, so a held download keeps the node writing. */
 const LARGE_IMAGE_BYTES = 48 * 1024 * 1024;
 const TIMEOUT_MS = 300_000;
+/**
+ * The stop's wait for requests in flight (GLANCE_NODE_STOP_TIMEOUT; glance-node's default is 30 s).
+ * The load's two paced slow downloaders read at 1 MiB/s, so one reading LARGE_IMAGE_BYTES keeps a
+ * request on the node for about 45 s: a CI run with both on node-2 at the drain saw the default
+ * 30 s end with 2 requests still in flight. The stop must outwait the longest request the load makes.
+ */
+const STOP_TIMEOUT_SECONDS = 90;
 
 async function serverState(lab: LabState, node: string): Promise<{ status: string; scur: number }> {
   const server = (await readBackendServers(lab.haproxy.runtimeApi, HAPROXY_BACKEND)).find(
@@ -157,7 +164,12 @@ describe(`Glance ${RELEASE} under uWSGI: the move from eventlet, and a graceful 
         // At once, with the download in flight: the stop itself must wait for it.
         expect(load.inFlight().some((r) => r.server === "node-2")).toBe(true);
         const started = Date.now();
-        await glanceNode(lab, "stop", "node-2");
+        process.env.GLANCE_NODE_STOP_TIMEOUT = String(STOP_TIMEOUT_SECONDS);
+        try {
+          await glanceNode(lab, "stop", "node-2");
+        } finally {
+          delete process.env.GLANCE_NODE_STOP_TIMEOUT;
+        }
         stopMs = Date.now() - started;
         expect(await glanceNode(lab, "status", "node-2")).toBe("stopped");
         await startAndAdmit(lab, "node-2");
