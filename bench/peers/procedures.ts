@@ -6,41 +6,65 @@ import { kollaStyleUpgrade } from "../../lab/sequences/kollaStyle";
 import { labStackConfig, LAB_SECRETS } from "../../lab/stack";
 import { BenchStack, DriverRun } from "../support/benchStack";
 import { busyMs, windowsFromTimeline } from "../support/gaps";
-import { ALB_PLAYBOOK, DEREGISTER_TASK, DRAIN_TASK, runPlaybook, STOP_TASK, writeInventory } from "./ansible";
+import {
+  ALB_PLAYBOOK,
+  DEREGISTER_TASK,
+  DRAIN_TASK,
+  PlaybookRun,
+  runPlaybook,
+  STOP_TASK,
+  writeInventory,
+} from "./ansible";
 import { playbookAlbProblems, playbookDrainProblems } from "./checks";
 import { Procedure } from "./measure";
 import { PeerName } from "./render";
+import type { RotationSample } from "./rotation";
 
 const tail = (text: string, lines = 30) => text.trim().split("\n").slice(-lines).join("\n");
 
-export function playbookProcedure(venv: string, runDir: string): Procedure {
+/** How a playbook peer takes a node out and puts it back: its task names, and the proof it did. */
+interface PlaybookRotation {
+  inventoryFile: string;
+  playbook?: string;
+  /** The take-out task (whose start is the node's drain) and the put-back task, with their labels. */
+  takeOut: { task: string; label: string };
+  putBack: { task: string; label: string };
+  /** Lines of the playbook's stdout a failure shows beside its stderr (0: none). */
+  stdoutLines: number;
+  check: (nodes: string[], tasks: PlaybookRun["tasks"], samples: RotationSample[]) => string[];
+}
+
+function playbookPeer(
+  venv: string,
+  runDir: string,
+  rotation: (lab: LabState) => PlaybookRotation,
+): Procedure {
   return {
     peer: "ansible playbook",
     async run(lab: LabState) {
-      const inventory = writeInventory(lab, path.join(runDir, "inventory.yml"));
-      const run = await runPlaybook(venv, inventory, runDir);
+      const r = rotation(lab);
+      const inventory = writeInventory(lab, path.join(runDir, r.inventoryFile));
+      const run = await runPlaybook(venv, inventory, runDir, [], r.playbook);
       const nodes = lab.nodes.map((n) => n.name);
-      const drains = run.tasks.filter((t) => t.task === DRAIN_TASK && !t.failed);
+      const outs = run.tasks.filter((t) => t.task === r.takeOut.task && !t.failed);
       const failed = run.tasks.filter((t) => t.failed).map((t) => `${t.host}: "${t.task}" failed`);
+      const output = tail(run.stderr) + (r.stdoutLines > 0 ? `\n${tail(run.stdout, r.stdoutLines)}` : "");
       return {
         wallMs: run.wallMs,
         problems:
           run.code === 0
             ? []
-            : [
-                `ansible-playbook exited ${run.code} (${failed.join("; ") || "no task failed"}):\n${tail(run.stderr)}`,
-              ],
-        drains: drains.map((t) => ({ server: t.host, at: t.startedAt })),
-        drainWaitMs: Object.fromEntries(drains.map((t) => [t.host, t.ms])),
-        check: (samples) =>
-          playbookDrainProblems(nodes, run.tasks, samples, { drainTask: DRAIN_TASK, stopTask: STOP_TASK }),
+            : [`ansible-playbook exited ${run.code} (${failed.join("; ") || "no task failed"}):\n${output}`],
+        drains: outs.map((t) => ({ server: t.host, at: t.startedAt })),
+        drainWaitMs: Object.fromEntries(outs.map((t) => [t.host, t.ms])),
+        check: (samples) => r.check(nodes, run.tasks, samples),
         notes: [
           `playbook: ${run.tasks.length} task runs; per node (own timings): ` +
             nodes
               .map((n) => {
                 const of = (task: string) => run.tasks.filter((t) => t.host === n && t.task === task).pop();
                 const ms = (task: string) => ((of(task)?.ms ?? 0) / 1000).toFixed(2);
-                return `${n} drain ${ms(DRAIN_TASK)} s, health ${ms("Wait for the health URL")} s, enable ${ms("Enable in HAProxy (wait until UP)")} s`;
+                return `${n} ${r.takeOut.label} ${ms(r.takeOut.task)} s, health ${ms("Wait for the health URL")} s, ${r.putBack.label} ${ms(r.putBack.task)} s`;
               })
               .join("; "),
           `playbook output: ${runDir}`,
@@ -50,51 +74,39 @@ export function playbookProcedure(venv: string, runDir: string): Procedure {
   };
 }
 
+export function playbookProcedure(venv: string, runDir: string): Procedure {
+  return playbookPeer(venv, runDir, () => ({
+    inventoryFile: "inventory.yml",
+    takeOut: { task: DRAIN_TASK, label: "drain" },
+    putBack: { task: "Enable in HAProxy (wait until UP)", label: "enable" },
+    stdoutLines: 0,
+    check: (nodes, tasks, samples) =>
+      playbookDrainProblems(nodes, tasks, samples, { drainTask: DRAIN_TASK, stopTask: STOP_TASK }),
+  }));
+}
+
 /**
  * The same upgrade with the ALB rotation (bench/peers/upgrade-alb.yml: community.aws.elb_target,
  * deregister and wait until unused, register and wait until healthy), on a lab with the lab ALB.
  */
 export function playbookAlbProcedure(venv: string, runDir: string): Procedure {
-  return {
-    peer: "ansible playbook",
-    async run(lab: LabState) {
-      const alb = lab.alb;
-      if (alb === undefined) throw new Error("the ALB playbook needs a lab with the lab ALB");
-      const inventory = writeInventory(lab, path.join(runDir, "inventory-alb.yml"));
-      const run = await runPlaybook(venv, inventory, runDir, [], ALB_PLAYBOOK);
-      const nodes = lab.nodes.map((n) => n.name);
-      const outs = run.tasks.filter((t) => t.task === DEREGISTER_TASK && !t.failed);
-      const failed = run.tasks.filter((t) => t.failed).map((t) => `${t.host}: "${t.task}" failed`);
-      return {
-        wallMs: run.wallMs,
-        problems:
-          run.code === 0
-            ? []
-            : [
-                `ansible-playbook exited ${run.code} (${failed.join("; ") || "no task failed"}):\n${tail(run.stderr)}\n${tail(run.stdout, 15)}`,
-              ],
-        drains: outs.map((t) => ({ server: t.host, at: t.startedAt })),
-        drainWaitMs: Object.fromEntries(outs.map((t) => [t.host, t.ms])),
-        check: (samples) =>
-          playbookAlbProblems(nodes, run.tasks, samples, {
-            deregisterTask: DEREGISTER_TASK,
-            stopTask: STOP_TASK,
-            delaySeconds: alb.deregistrationDelaySeconds,
-          }),
-        notes: [
-          `playbook: ${run.tasks.length} task runs; per node (own timings): ` +
-            nodes
-              .map((n) => {
-                const of = (task: string) => run.tasks.filter((t) => t.host === n && t.task === task).pop();
-                const ms = (task: string) => ((of(task)?.ms ?? 0) / 1000).toFixed(2);
-                return `${n} deregister ${ms(DEREGISTER_TASK)} s, health ${ms("Wait for the health URL")} s, register ${ms("Register in the target group (wait until healthy)")} s`;
-              })
-              .join("; "),
-          `playbook output: ${runDir}`,
-        ],
-      };
-    },
-  };
+  return playbookPeer(venv, runDir, (lab) => {
+    const alb = lab.alb;
+    if (alb === undefined) throw new Error("the ALB playbook needs a lab with the lab ALB");
+    return {
+      inventoryFile: "inventory-alb.yml",
+      playbook: ALB_PLAYBOOK,
+      takeOut: { task: DEREGISTER_TASK, label: "deregister" },
+      putBack: { task: "Register in the target group (wait until healthy)", label: "register" },
+      stdoutLines: 15,
+      check: (nodes, tasks, samples) =>
+        playbookAlbProblems(nodes, tasks, samples, {
+          deregisterTask: DEREGISTER_TASK,
+          stopTask: STOP_TASK,
+          delaySeconds: alb.deregistrationDelaySeconds,
+        }),
+    };
+  });
 }
 
 /**
