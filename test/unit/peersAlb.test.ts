@@ -8,12 +8,12 @@
 import { describe, expect, it } from "vitest";
 import { inventoryFor, InventoryLab } from "../../bench/peers/ansible";
 import { meanSpacingMs } from "../../bench/peers/measure";
-import { TaskTiming } from "../../bench/peers/ansibleTimings";
 import { playbookAlbProblems } from "../../bench/peers/checks";
 import { PeerResult, peersTable } from "../../bench/peers/render";
 import { albTakesTraffic, RotationSample, serverRotation } from "../../bench/peers/rotation";
 import { albServers } from "../../bench/peers/rotationPoller";
 import { FAILURE_TYPES, FailureType } from "../../lab/load/loadReport";
+import { inventoryLab, task } from "./support/peers";
 
 const IDS = { "node-1": "i-1", "node-2": "i-2" };
 
@@ -65,19 +65,6 @@ describe("out of rotation on the ALB", () => {
   });
 });
 
-function task(name: string, host: string, startedAt: number, endedAt: number): TaskTiming {
-  return {
-    play: "p",
-    task: name,
-    host,
-    startedAt,
-    endedAt,
-    ms: endedAt - startedAt,
-    failed: false,
-    skipped: false,
-  };
-}
-
 /** node-1's target every 100 ms from t=0 to t=40000: healthy, draining from `drainFrom`, unused from `unusedFrom`. */
 function polls(drainFrom = 1_000, unusedFrom = 31_000): RotationSample[] {
   return Array.from({ length: 401 }, (_, i) => {
@@ -126,15 +113,7 @@ describe("playbookAlbProblems", () => {
 
 describe("inventoryFor with the lab ALB", () => {
   const lab: InventoryLab = {
-    dir: "/tmp/lab",
-    toRelease: "2024.1",
-    glanceNodeBin: "/tmp/lab/bin/glance-node",
-    ports: { mariadb: 13306, haproxyFrontend: 19292, haproxyRuntimeTcp: 19999, firstNode: 19301 },
-    nodes: ["node-1", "node-2"].map((name, i) => ({
-      name,
-      healthUrl: `http://127.0.0.1:${19301 + i}/healthcheck`,
-    })),
-    haproxy: { runtimeApi: "unix:/tmp/lab/haproxy/admin.sock", backendName: "glance" },
+    ...inventoryLab(2),
     alb: {
       targetGroupArn: "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/glance-lab/1",
       region: "us-east-1",

@@ -6,6 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { inventoryFor, InventoryLab } from "../../bench/peers/ansible";
 import { callbackDocument, parseCallbackTime, taskOf, taskTimings } from "../../bench/peers/ansibleTimings";
+import { inventoryLab } from "./support/peers";
 
 const DOC = {
   plays: [
@@ -60,17 +61,7 @@ describe("ansible.posix.json timings", () => {
 });
 
 describe("inventoryFor", () => {
-  const lab: InventoryLab = {
-    dir: "/tmp/lab",
-    toRelease: "2024.1",
-    glanceNodeBin: "/tmp/lab/bin/glance-node",
-    ports: { mariadb: 13306, haproxyFrontend: 19292, haproxyRuntimeTcp: 19999, firstNode: 19301 },
-    nodes: ["node-1", "node-2", "node-3"].map((name, i) => ({
-      name,
-      healthUrl: `http://127.0.0.1:${19301 + i}/healthcheck`,
-    })),
-    haproxy: { runtimeApi: "unix:/tmp/lab/haproxy/admin.sock", backendName: "glance" },
-  };
+  const lab: InventoryLab = inventoryLab(3);
 
   it("puts the first node in glance_new and the others, in order, in glance_rest", () => {
     const inventory = inventoryFor(lab) as {

@@ -4,27 +4,14 @@
  * which print a missed goal as MISS rather than hide it.
  */
 import { describe, expect, it, onTestFinished, vi } from "vitest";
-import { TaskTiming } from "../../bench/peers/ansibleTimings";
 import { playbookDrainProblems } from "../../bench/peers/checks";
 import { failIfBroken, PeerResult, peersTable, ratioLines, wallTimeBound } from "../../bench/peers/render";
 import { busyMs } from "../../bench/support/gaps";
 import { RotationSample } from "../../bench/peers/rotation";
 import { FAILURE_TYPES, FailureType } from "../../lab/load/loadReport";
+import { task } from "./support/peers";
 
 const NAMES = { drainTask: "Drain", stopTask: "Stop" };
-
-function task(name: string, host: string, startedAt: number, endedAt: number): TaskTiming {
-  return {
-    play: "p",
-    task: name,
-    host,
-    startedAt,
-    endedAt,
-    ms: endedAt - startedAt,
-    failed: false,
-    skipped: false,
-  };
-}
 
 /** node-1's status every 100 ms from t=0 to t=6000: UP, DRAIN (2 sessions) from 1000, MAINT from 3000. */
 function polls(drainFrom = 1_000, maintFrom = 3_000, scur = 2): RotationSample[] {
